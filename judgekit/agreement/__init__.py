@@ -1,0 +1,1 @@
+"""Agreement statistics: verdicts and labels in, the numbers researchers publish out."""

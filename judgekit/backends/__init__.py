@@ -1,0 +1,1 @@
+"""Model backends (one module per provider) and the shared call path that wraps them."""

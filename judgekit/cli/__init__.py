@@ -1,0 +1,50 @@
+"""The ``judgekit`` command: assembles one sub-module per command group."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+from rich.console import Console
+
+from judgekit.errors import JudgekitError
+
+app = typer.Typer(
+    name="judgekit",
+    help="Meta-evaluate LLM judges against human labels.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+_COMMAND_MODULES = ("datasets",)
+
+
+def _register_commands() -> None:
+    from importlib import import_module
+
+    for name in _COMMAND_MODULES:
+        import_module(f"judgekit.cli.{name}").register(app)
+
+
+_register_commands()
+
+
+def main() -> None:
+    """Console entry point: a JudgekitError becomes one line on stderr and its exit code."""
+    try:
+        app(standalone_mode=False)
+    except click.exceptions.Exit as e:
+        sys.exit(e.exit_code)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except click.exceptions.Abort:
+        sys.exit(130)
+    except JudgekitError as e:
+        Console(stderr=True).print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        Console(stderr=True).print("interrupted", markup=False)
+        sys.exit(130)

@@ -1,0 +1,180 @@
+"""The records every stage speaks: Example in, Verdict out, Manifest for a run.
+
+Everything here is written to or read from a run directory, so the records are
+pydantic models (validated on read, frozen, one JSON object per line).
+Labels are canonical: ``a`` is ``response_a`` as stored in the dataset, ``b``
+is ``response_b``, ``tie`` means neither is better. A verdict's winner is
+always in this canonical frame, whatever order the judge saw the responses in.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from judgekit.errors import BadInput
+
+FORMAT_VERSION = 1
+"""Version of the run-directory format; bump when a record changes shape."""
+
+Label = Literal["a", "b", "tie"]
+LABELS: tuple[str, ...] = ("a", "b", "tie")
+
+
+class Record(BaseModel):
+    """Base for all records: frozen, unknown keys rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Example(Record):
+    """One human-labelled pair: an instruction and two responses to it."""
+
+    id: str = Field(min_length=1)
+    """Unique within its dataset."""
+    instruction: str
+    """The instruction (with any input folded in) the responses answer."""
+    response_a: str
+    response_b: str
+    gold: Label | None = None
+    """Which response humans prefer; None for unlabelled pairs (plain judging)."""
+    votes: tuple[Label, ...] = ()
+    """The individual human votes when there are several (gold is their majority)."""
+    generator_a: str | None = None
+    """Model that wrote response_a, when known (for self-preference bias)."""
+    generator_b: str | None = None
+    reference: str | None = None
+    """A reference answer, when the dataset has one."""
+    checklist: tuple[str, ...] = ()
+    """Decomposed yes/no questions for the instruction (InFoBench style)."""
+    subset: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class OrderResult(Record):
+    """What the judge said for one presentation order."""
+
+    swapped: bool
+    """False: the judge saw response_a first; True: it saw response_b first."""
+    raw: str
+    """The judge's raw text (for multi-call protocols, the deciding call's text)."""
+    winner: Label | None
+    """Parsed winner mapped back to the canonical a/b frame; None if unparseable."""
+    margin: float | None = None
+    """log P(a) - log P(b) in the canonical frame, when decided from logprobs."""
+    scores: dict[str, float] | None = None
+    """Per-response scores (rating protocols), keyed by canonical label."""
+
+
+class Usage(Record):
+    """Cost of producing one verdict (or a whole run, when summed)."""
+
+    calls: int = 0
+    """Model calls made, cache hits included."""
+    cache_hits: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+    latency_s: float = 0.0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            calls=self.calls + other.calls,
+            cache_hits=self.cache_hits + other.cache_hits,
+            tokens_in=self.tokens_in + other.tokens_in,
+            tokens_out=self.tokens_out + other.tokens_out,
+            cost_usd=self.cost_usd + other.cost_usd,
+            latency_s=self.latency_s + other.latency_s,
+        )
+
+
+class Verdict(Record):
+    """A judge's decision on one example, with everything needed to audit it."""
+
+    example_id: str
+    winner: Label | None
+    """Final winner; None means invalid (never silently turned into a winner)."""
+    orders: tuple[OrderResult, ...] = ()
+    """One entry per presentation order the protocol used."""
+    invalid_reason: str | None = None
+    """Machine-readable reason when winner is None (e.g. ``unparseable``)."""
+    details: dict[str, Any] = Field(default_factory=dict)
+    """Protocol extras: checklist answers, critiques, stage texts, panel members."""
+    usage: Usage = Field(default_factory=Usage)
+
+
+class Manifest(Record):
+    """What a run was and how far it got; written as ``manifest.json``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", protected_namespaces=())
+
+    format_version: int = FORMAT_VERSION
+    judge: str
+    """Judge spec, e.g. ``openai:gpt-4o-mini`` (never holds a key)."""
+    judge_model: str | None = None
+    """The base model's name, used for self-preference (e.g. ``gpt-4``)."""
+    protocol: str
+    protocol_hash: str | None = None
+    dataset: str
+    dataset_hash: str | None = None
+    package_version: str
+    started_at: str
+    finished_at: str | None = None
+    complete: bool = False
+    n_examples: int
+    n_verdicts: int = 0
+    invalid_policy: str = "wrong"
+    """How invalid verdicts count in accuracy: wrong, exclude, half, coin, llmbar."""
+    usage: Usage = Field(default_factory=Usage)
+    params: dict[str, Any] = Field(default_factory=dict)
+    """Sampling and runner settings that shaped the run (no secrets)."""
+    source: str | None = None
+    """Where recorded outputs came from (e.g. an imported LLMBar folder)."""
+
+
+def write_jsonl(path: Path, records: Iterable[BaseModel]) -> None:
+    """Write records atomically: a temp file renamed into place."""
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as f:
+        for record in records:
+            f.write(record.model_dump_json() + "\n")
+    tmp.replace(path)
+
+
+def append_jsonl(path: Path, record: BaseModel) -> None:
+    """Append one record and flush it, so a crash loses at most this line."""
+    with path.open("a", encoding="utf-8") as f:
+        f.write(record.model_dump_json() + "\n")
+        f.flush()
+
+
+def read_jsonl(path: Path, model: type[Record]) -> Iterator[Any]:
+    """Read records of one type, raising BadInput that names file, line, field."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise BadInput(f"{path}: file not found") from None
+    except UnicodeDecodeError as e:
+        raise BadInput(f"{path}: not UTF-8 text (byte {e.start})") from None
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise BadInput(f"{path}:{lineno}: invalid JSON ({e.msg})") from None
+        try:
+            yield model.model_validate(data)
+        except ValidationError as e:
+            raise BadInput(f"{path}:{lineno}: {describe_validation_error(e)}") from None
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """One line naming the first bad field and what is wrong with it."""
+    first = error.errors()[0]
+    field = ".".join(str(p) for p in first["loc"]) or "record"
+    return f"field '{field}': {first['msg']}"

@@ -1,0 +1,1 @@
+"""Strategies: the Python that runs a protocol spec against a backend (one module each)."""

@@ -1,0 +1,1 @@
+"""Built-in protocol specs, one YAML file per protocol (shipped as judgekit.protocols)."""

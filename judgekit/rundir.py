@@ -1,0 +1,217 @@
+"""The run directory: what a run leaves behind, readable offline and resumable.
+
+Layout (DESIGN "Run directory", plus one deliberate addition):
+
+- ``manifest.json``: the Manifest record (what was judged, by whom, how far it got);
+- ``examples.jsonl``: a snapshot of the examples judged, so a run can be
+  re-analysed without the dataset (an addition to DESIGN's two files);
+- ``verdicts.jsonl``: one Verdict per line, appended as results arrive.
+
+A run dir is created atomically (built in a temporary sibling, then renamed),
+so a directory named like a run is never half set up. Verdict lines are
+appended and flushed one by one; a kill -9 can leave at most one torn last
+line, which resuming drops.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from judgekit.errors import BadInput
+from judgekit.records import (
+    Example,
+    Manifest,
+    Verdict,
+    append_jsonl,
+    describe_validation_error,
+    read_jsonl,
+    write_jsonl,
+)
+
+MANIFEST = "manifest.json"
+EXAMPLES = "examples.jsonl"
+VERDICTS = "verdicts.jsonl"
+
+IDENTITY_FIELDS = ("judge", "protocol", "protocol_hash", "dataset", "dataset_hash")
+"""Manifest fields that must match for a resume to continue the same run."""
+
+
+@dataclass(frozen=True)
+class Run:
+    """A run dir read into memory: its manifest, the examples, the verdicts so far."""
+
+    path: Path
+    manifest: Manifest
+    examples: list[Example]
+    verdicts: list[Verdict]
+
+
+def read_run(path: str | Path) -> Run:
+    """Read a run dir for analysis; any damage is a one-line BadInput.
+
+    A torn last verdict line is tolerated in an incomplete run (a killed run
+    looks like that) but not in one whose manifest says complete.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise BadInput(f"{path}: not a run directory (no such directory)")
+    manifest = _read_manifest(path / MANIFEST)
+    examples = list(read_jsonl(path / EXAMPLES, Example))
+    verdicts, torn = _read_verdicts(path / VERDICTS)
+    if torn is not None and manifest.complete:
+        raise BadInput(f"{path / VERDICTS}:{torn}: truncated line in a run marked complete")
+    _check_verdict_ids(path / VERDICTS, examples, verdicts)
+    return Run(path=path, manifest=manifest, examples=examples, verdicts=verdicts)
+
+
+class RunDir:
+    """A run dir open for writing: append verdicts, update and finish the manifest."""
+
+    def __init__(self, path: Path, manifest: Manifest, examples: list[Example], verdicts: list[Verdict]):
+        self.path = path
+        self.manifest = manifest
+        self.examples = examples
+        self.verdicts = verdicts
+
+    @classmethod
+    def create(cls, path: str | Path, manifest: Manifest, examples: Sequence[Example]) -> RunDir:
+        """Make a new run dir atomically; the parent folders are created if needed."""
+        path = Path(path)
+        if path.exists():
+            raise BadInput(f"{path}: already exists")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        try:
+            write_jsonl(tmp / EXAMPLES, examples)
+            (tmp / VERDICTS).touch()
+            _write_manifest(tmp / MANIFEST, manifest)
+            tmp.rename(path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return cls(path, manifest, list(examples), [])
+
+    @classmethod
+    def resume(cls, path: str | Path, manifest: Manifest, examples: Sequence[Example]) -> RunDir:
+        """Reopen an existing run dir for the same judge, protocol and examples.
+
+        ``manifest`` describes the run being asked for; a mismatch with what is
+        on disk is a BadInput naming the field. A torn last verdict line is cut off.
+        """
+        path = Path(path)
+        stored = _read_manifest(path / MANIFEST)
+        for field in IDENTITY_FIELDS:
+            old, new = getattr(stored, field), getattr(manifest, field)
+            if old != new:
+                raise BadInput(
+                    f"{path / MANIFEST}: field '{field}' is {old!r} but this run asks for {new!r}; "
+                    "use another --out"
+                )
+        stored_examples = list(read_jsonl(path / EXAMPLES, Example))
+        if [e.id for e in stored_examples] != [e.id for e in examples]:
+            raise BadInput(
+                f"{path / EXAMPLES}: the run holds {len(stored_examples)} examples, "
+                f"not the {len(examples)} asked for (different dataset, --limit or order); use another --out"
+            )
+        verdicts, torn = _read_verdicts(path / VERDICTS)
+        _mend_tail(path / VERDICTS, torn is not None)
+        _check_verdict_ids(path / VERDICTS, stored_examples, verdicts)
+        return cls(path, stored, stored_examples, verdicts)
+
+    def done_ids(self) -> set[str]:
+        return {v.example_id for v in self.verdicts}
+
+    def append(self, verdict: Verdict) -> None:
+        """Record one verdict durably (one flushed line)."""
+        append_jsonl(self.path / VERDICTS, verdict)
+        self.verdicts.append(verdict)
+
+    def update(self, **fields: Any) -> None:
+        """Rewrite the manifest with some fields changed (atomic replace)."""
+        self.manifest = self.manifest.model_copy(update=fields)
+        _write_manifest(self.path / MANIFEST, self.manifest)
+
+    def run(self) -> Run:
+        return Run(self.path, self.manifest, list(self.examples), list(self.verdicts))
+
+
+def is_run_dir(path: str | Path) -> bool:
+    return (Path(path) / MANIFEST).is_file()
+
+
+def _write_manifest(path: Path, manifest: Manifest) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def _read_manifest(path: Path) -> Manifest:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BadInput(f"{path}: missing (not a judgekit run directory)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise BadInput(f"{path}: not valid JSON ({e})") from None
+    try:
+        return Manifest.model_validate(data)
+    except ValidationError as e:
+        raise BadInput(f"{path}: {describe_validation_error(e)}") from None
+
+
+def _read_verdicts(path: Path) -> tuple[list[Verdict], int | None]:
+    """Read verdict lines; return them and the line number of a torn last line, if any."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        raise BadInput(f"{path}: file not found") from None
+    lines = text.split("\n")
+    tail = lines.pop()
+    verdicts = []
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            verdicts.append(Verdict.model_validate_json(line))
+        except ValidationError as e:
+            raise BadInput(f"{path}:{lineno}: {describe_validation_error(e)}") from None
+    # A last line with no newline may be a write cut short by a kill: torn if unreadable.
+    if tail.strip():
+        try:
+            verdicts.append(Verdict.model_validate_json(tail))
+        except ValidationError:
+            return verdicts, len(lines) + 1
+    return verdicts, None
+
+
+def _mend_tail(path: Path, torn: bool) -> None:
+    """Make the file end in a newline: drop a torn last line, or terminate a whole one."""
+    data = path.read_bytes()
+    if not data or data.endswith(b"\n"):
+        return
+    if torn:
+        with path.open("r+b") as f:
+            f.truncate(data.rfind(b"\n") + 1)
+    else:
+        with path.open("ab") as f:
+            f.write(b"\n")
+
+
+def _check_verdict_ids(path: Path, examples: list[Example], verdicts: list[Verdict]) -> None:
+    known = {e.id for e in examples}
+    seen: set[str] = set()
+    for lineno, verdict in enumerate(verdicts, start=1):
+        if verdict.example_id not in known:
+            raise BadInput(f"{path}: verdict {lineno}: field 'example_id': {verdict.example_id!r} is not in {EXAMPLES}")
+        if verdict.example_id in seen:
+            raise BadInput(f"{path}: verdict {lineno}: field 'example_id': {verdict.example_id!r} appears twice")
+        seen.add(verdict.example_id)

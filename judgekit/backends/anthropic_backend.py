@@ -1,0 +1,125 @@
+"""``anthropic:MODEL`` - Anthropic's Messages API through the official SDK.
+
+System messages are joined and sent as the separate ``system`` field.
+``continuation`` becomes an assistant prefill, which the API continues; it
+rejects a prefill ending in whitespace, so trailing whitespace is trimmed and
+the same whitespace is trimmed from the front of the reply. ``Completion.text``
+holds only what the model wrote after the prefix. The API gives no logprobs,
+so asking for ``top_logprobs`` is an error rather than a silent None. The key
+comes from ``ANTHROPIC_API_KEY`` (or ``api_key_env``); the SDK's own retries
+are off because the call path owns retrying.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import anthropic
+
+from judgekit.backends.base import Backend, Completion, Request, RetryDecision
+from judgekit.backends.callpath import UnreadableReply, retry_after_seconds
+from judgekit.backends.registry import register_backend
+from judgekit.errors import BadInput, JudgekitError
+
+ANTHROPIC_URL = "https://api.anthropic.com"
+PLACEHOLDER_KEY = "no-key-needed"
+RETRYABLE_STATUS = {408, 409, 429}
+
+
+@register_backend("anthropic")
+class AnthropicBackend(Backend):
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None = None,
+        api_key_env: str = "ANTHROPIC_API_KEY",
+        timeout: float = 600.0,
+        **options: Any,
+    ) -> None:
+        if not model:
+            raise BadInput("judge spec: anthropic needs a model, e.g. anthropic:claude-sonnet-4-5")
+        super().__init__(model, **options)
+        self.base_url = (base_url or os.environ.get("ANTHROPIC_BASE_URL") or ANTHROPIC_URL).rstrip("/")
+        self.api_key_env = api_key_env
+        key = os.environ.get(api_key_env)
+        if not key:
+            if self.base_url == ANTHROPIC_URL:
+                raise BadInput(f"anthropic:{model}: no API key; set {api_key_env}")
+            key = PLACEHOLDER_KEY
+        self._client = anthropic.AsyncAnthropic(
+            api_key=key, base_url=self.base_url, timeout=timeout, max_retries=0
+        )
+
+    @property
+    def endpoint(self) -> str:
+        return self.base_url
+
+    def _arguments(self, request: Request) -> tuple[dict[str, Any], bool]:
+        """The SDK call's arguments, and whether the prefill lost trailing whitespace."""
+        params = request.params
+        if params.top_logprobs:
+            raise BadInput(f"anthropic:{self.model}: the Messages API gives no logprobs; pick a protocol without them")
+        system = "\n\n".join(m.content for m in request.messages if m.role == "system")
+        messages = [{"role": m.role, "content": m.content} for m in request.messages if m.role != "system"]
+        trimmed = False
+        if request.continuation is not None:
+            prefill = request.continuation.rstrip()
+            trimmed = prefill != request.continuation
+            if prefill:
+                messages.append({"role": "assistant", "content": prefill})
+        args: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "max_tokens": params.max_tokens,
+            "temperature": params.temperature,
+        }
+        if system:
+            args["system"] = system
+        if params.stop:
+            args["stop_sequences"] = list(params.stop)
+        if params.extra:
+            args["extra_body"] = dict(params.extra)
+        return args, trimmed
+
+    async def complete(self, request: Request) -> Completion:
+        args, trimmed = self._arguments(request)
+        try:
+            response = await self._client.messages.create(**args)
+        except anthropic.APIStatusError as e:
+            if e.status_code in RETRYABLE_STATUS or e.status_code >= 500:
+                raise
+            raise self._hopeless(e) from e
+        blocks = getattr(response, "content", None)
+        if blocks is None or getattr(response, "usage", None) is None:
+            raise UnreadableReply(f"reply without content from {self.base_url}")
+        text = "".join(block.text for block in blocks if getattr(block, "type", None) == "text")
+        return Completion(
+            text=text.lstrip() if trimmed else text,
+            tokens_in=response.usage.input_tokens or 0,
+            tokens_out=response.usage.output_tokens or 0,
+            finish_reason=response.stop_reason,
+        )
+
+    def _hopeless(self, e: anthropic.APIStatusError) -> JudgekitError:
+        """One line for an error no retry will fix (no key, no model, refused request)."""
+        where = f"anthropic:{self.model} at {self.base_url}"
+        if e.status_code == 401:
+            return BadInput(f"{where}: the API key was rejected (HTTP 401); check {self.api_key_env}")
+        if e.status_code == 403:
+            return BadInput(f"{where}: permission denied (HTTP 403); check the key's access to this model")
+        if e.status_code == 404:
+            return BadInput(f"{where}: model or endpoint not found (HTTP 404); check the model name and base URL")
+        lines = str(e.message).strip().splitlines()
+        return JudgekitError(f"{where}: request refused (HTTP {e.status_code}): {lines[0][:200] if lines else ''}")
+
+    def should_retry(self, error: BaseException) -> RetryDecision:
+        if isinstance(error, anthropic.APIStatusError):
+            return RetryDecision(retry=True, retry_after=retry_after_seconds(error.response.headers))
+        retryable = (anthropic.APIConnectionError, anthropic.APIResponseValidationError, json.JSONDecodeError)
+        return RetryDecision(retry=isinstance(error, retryable))
+
+    async def aclose(self) -> None:
+        await self._client.close()

@@ -1,0 +1,147 @@
+"""``openai:MODEL`` - OpenAI's chat completions, and any server that speaks them.
+
+With ``base_url`` this reaches vLLM, SGLang, llama.cpp server, Ollama or a
+LiteLLM proxy. The key comes from ``OPENAI_API_KEY`` (or the variable named by
+``api_key_env``); a ``base_url`` server that needs no key gets a placeholder.
+
+Notes on mapping a Request:
+- ``sample`` is not sent: each sample index is its own call (and cache entry),
+  so ``n`` is never used and every sample is cached and retried on its own.
+- ``top_logprobs`` asks for ``logprobs`` with that many alternatives per token.
+- ``continuation`` is sent as a final assistant message. llama.cpp server and
+  Ollama continue such a message; vLLM and SGLang do when the backend option
+  ``continue_final_message=True`` is set (it sends their extra fields);
+  OpenAI's own API does not support prefill and answers after it instead.
+  ``Completion.text`` holds only what the model generated after the prefix.
+- The SDK's own retries are off: the call path owns retrying.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import openai
+
+from judgekit.backends.base import Backend, Completion, Request, RetryDecision
+from judgekit.backends.callpath import UnreadableReply, retry_after_seconds
+from judgekit.backends.registry import register_backend
+from judgekit.errors import BadInput, JudgekitError
+
+OPENAI_URL = "https://api.openai.com/v1"
+PLACEHOLDER_KEY = "no-key-needed"
+"""Sent to a base_url server when no key is set; such servers ignore it."""
+RETRYABLE_STATUS = {408, 409, 429}
+
+
+@register_backend("openai")
+class OpenAIBackend(Backend):
+    def __init__(
+        self,
+        model: str,
+        *,
+        base_url: str | None = None,
+        api_key_env: str = "OPENAI_API_KEY",
+        timeout: float = 600.0,
+        continue_final_message: bool = False,
+        **options: Any,
+    ) -> None:
+        if not model:
+            raise BadInput("judge spec: openai needs a model, e.g. openai:gpt-4o-mini")
+        super().__init__(model, **options)
+        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_URL).rstrip("/")
+        self.api_key_env = api_key_env
+        self.continue_final_message = continue_final_message
+        key = os.environ.get(api_key_env)
+        if not key:
+            if self.base_url == OPENAI_URL:
+                raise BadInput(
+                    f"openai:{model}: no API key; set {api_key_env} (or pass --base-url for a local server)"
+                )
+            key = PLACEHOLDER_KEY
+        # New OpenAI models take max_completion_tokens only; compatible servers know max_tokens.
+        self._max_tokens_field = "max_completion_tokens" if self.base_url == OPENAI_URL else "max_tokens"
+        self._client = openai.AsyncOpenAI(api_key=key, base_url=self.base_url, timeout=timeout, max_retries=0)
+
+    @property
+    def endpoint(self) -> str:
+        return self.base_url
+
+    def _arguments(self, request: Request) -> dict[str, Any]:
+        params = request.params
+        messages = [{"role": m.role, "content": m.content} for m in request.messages]
+        extra_body = dict(params.extra)
+        if request.continuation is not None:
+            messages.append({"role": "assistant", "content": request.continuation})
+            if self.continue_final_message:
+                extra_body.update(continue_final_message=True, add_generation_prompt=False)
+        args: dict[str, Any] = {
+            "model": self.model,
+            "messages": messages,
+            "temperature": params.temperature,
+            self._max_tokens_field: params.max_tokens,
+        }
+        if params.stop:
+            args["stop"] = list(params.stop)
+        if params.top_logprobs:
+            args["logprobs"] = True
+            args["top_logprobs"] = params.top_logprobs
+        if extra_body:
+            args["extra_body"] = extra_body
+        return args
+
+    async def complete(self, request: Request) -> Completion:
+        try:
+            response = await self._client.chat.completions.create(**self._arguments(request))
+        except openai.APIStatusError as e:
+            if e.status_code in RETRYABLE_STATUS or e.status_code >= 500:
+                raise
+            raise self._hopeless(e) from e
+        choices = getattr(response, "choices", None)
+        if not choices or getattr(choices[0], "message", None) is None:
+            raise UnreadableReply(f"reply without choices from {self.base_url}")
+        choice = choices[0]
+        usage = response.usage
+        return Completion(
+            text=choice.message.content or "",
+            tokens_in=(usage.prompt_tokens or 0) if usage else 0,
+            tokens_out=(usage.completion_tokens or 0) if usage else 0,
+            finish_reason=choice.finish_reason,
+            top_logprobs=_top_logprobs(choice),
+        )
+
+    def _hopeless(self, e: openai.APIStatusError) -> JudgekitError:
+        """One line for an error no retry will fix (no key, no model, refused request)."""
+        where = f"openai:{self.model} at {self.base_url}"
+        if e.status_code == 401:
+            return BadInput(f"{where}: the API key was rejected (HTTP 401); check {self.api_key_env}")
+        if e.status_code == 403:
+            return BadInput(f"{where}: permission denied (HTTP 403); check the key's access to this model")
+        if e.status_code == 404:
+            return BadInput(f"{where}: model or endpoint not found (HTTP 404); check the model name and base URL")
+        return JudgekitError(f"{where}: request refused (HTTP {e.status_code}): {_first_line(e.message)}")
+
+    def should_retry(self, error: BaseException) -> RetryDecision:
+        if isinstance(error, openai.APIStatusError):
+            return RetryDecision(retry=True, retry_after=retry_after_seconds(error.response.headers))
+        retryable = (openai.APIConnectionError, openai.APIResponseValidationError, json.JSONDecodeError)
+        return RetryDecision(retry=isinstance(error, retryable))
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+
+def _top_logprobs(choice: Any) -> tuple[dict[str, float], ...] | None:
+    content = getattr(choice.logprobs, "content", None) if choice.logprobs else None
+    if not content:
+        return None
+    return tuple(
+        {alt.token: alt.logprob for alt in item.top_logprobs} if item.top_logprobs else {item.token: item.logprob}
+        for item in content
+    )
+
+
+def _first_line(text: str) -> str:
+    lines = str(text).strip().splitlines()
+    return lines[0][:200] if lines else ""

@@ -1,0 +1,72 @@
+"""Find a backend class by provider name and build it from a judge spec.
+
+Provider modules are imported only when their name is asked for, so the
+package imports without touching any SDK and a new provider costs one module
+plus one line in ``PROVIDERS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib import import_module
+from typing import Any
+
+from judgekit.backends.base import Backend
+from judgekit.errors import BadInput
+
+PROVIDERS: dict[str, str] = {
+    "openai": "judgekit.backends.openai_backend",
+    "anthropic": "judgekit.backends.anthropic_backend",
+    "local": "judgekit.backends.local",
+    "replay": "judgekit.backends.replay",
+}
+"""Provider name -> module that defines (and registers) its Backend subclass."""
+
+_CLASSES: dict[str, type[Backend]] = {}
+
+
+def register_backend(provider: str) -> Callable[[type[Backend]], type[Backend]]:
+    """Class decorator: make ``cls`` the backend for ``provider``."""
+
+    def decorate(cls: type[Backend]) -> type[Backend]:
+        cls.provider = provider
+        _CLASSES[provider] = cls
+        return cls
+
+    return decorate
+
+
+def parse_spec(spec: str) -> tuple[str, str]:
+    """Split ``PROVIDER:MODEL`` at the first colon; the model may hold ':' or '/'.
+
+    A bare provider (``local``) gives an empty model: the backend picks its default.
+    """
+    provider, _, model = spec.strip().partition(":")
+    if not provider:
+        raise BadInput(f"judge spec {spec!r}: expected PROVIDER:MODEL, e.g. openai:gpt-4o-mini")
+    return provider, model
+
+
+def backend_class(provider: str) -> type[Backend]:
+    """The class registered for ``provider``, importing its module on first use."""
+    if provider not in _CLASSES:
+        module = PROVIDERS.get(provider)
+        if module is None:
+            known = ", ".join(sorted(PROVIDERS))
+            raise BadInput(f"judge spec: unknown provider {provider!r}; known providers: {known}")
+        import_module(module)
+        if provider not in _CLASSES:
+            raise BadInput(f"judge spec: module {module} registers no backend named {provider!r}")
+    return _CLASSES[provider]
+
+
+def create_backend(spec: str, **options: Any) -> Backend:
+    """Build the backend for a judge spec such as ``openai:gpt-4o-mini``.
+
+    ``options`` go to the backend's constructor: ``base_url``, ``api_key_env``
+    (the *name* of the variable holding the key), ``timeout`` and so on.
+    Options left as None are dropped, so CLI defaults need no special casing.
+    """
+    provider, model = parse_spec(spec)
+    cls = backend_class(provider)
+    return cls(model, **{k: v for k, v in options.items() if v is not None})

@@ -74,14 +74,13 @@ class AnthropicBackend(Backend):
             "model": self.model,
             "messages": messages,
             "max_tokens": params.max_tokens,
-            "temperature": params.temperature,
+            # This SDK release has no typed temperature argument; the API takes the field.
+            "extra_body": {"temperature": params.temperature, **dict(params.extra)},
         }
         if system:
             args["system"] = system
         if params.stop:
             args["stop_sequences"] = list(params.stop)
-        if params.extra:
-            args["extra_body"] = dict(params.extra)
         return args, trimmed
 
     async def complete(self, request: Request) -> Completion:

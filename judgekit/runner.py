@@ -1,0 +1,171 @@
+"""Run a judge over examples: concurrent, durable verdict by verdict, resumable.
+
+Work is handed to a pool of workers (as many as the call path may have calls
+in flight), so memory stays flat however many examples there are. Each
+verdict is appended to the run dir the moment it is ready; the call path's
+cache holds every finished call. A kill -9 therefore loses only the calls in
+flight, and a rerun into the same dir skips every finished example.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress as RichProgress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from judgekit.backends.callpath import CallPath
+from judgekit.errors import BadInput
+from judgekit.records import Example, Manifest, Usage, Verdict
+from judgekit.rundir import Run, RunDir, is_run_dir
+
+MANIFEST_EVERY_S = 2.0
+"""How often the manifest's counts are refreshed while a run is going."""
+
+Progress = Callable[[int], None]
+"""Called with the number of verdicts finished so far (including resumed ones)."""
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def open_run_dir(out: str | Path, manifest: Manifest, examples: Sequence[Example]) -> RunDir:
+    """A fresh run dir at ``out``, or the existing one there reopened to resume."""
+    out = Path(out)
+    if is_run_dir(out):
+        return RunDir.resume(out, manifest, examples)
+    if out.exists() and any(out.iterdir()):
+        raise BadInput(f"{out}: exists and is not a judgekit run directory; choose another --out")
+    if out.exists():
+        out.rmdir()
+    return RunDir.create(out, manifest, examples)
+
+
+async def judge_run(
+    judge_one: Callable[[Example], Awaitable[Verdict]],
+    run_dir: RunDir,
+    *,
+    workers: int,
+    on_progress: Progress | None = None,
+) -> Run:
+    """Judge every example of ``run_dir`` without a verdict yet; mark the run complete.
+
+    ``judge_one`` turns an example into a verdict (e.g. ``Judge.verdict``);
+    ``workers`` examples are in progress at once (the call path's concurrency).
+
+    On any failure (or cancellation) the manifest is left saying incomplete,
+    with the counts so far, and the error propagates.
+    """
+    done = run_dir.done_ids()
+    todo = [e for e in run_dir.examples if e.id not in done]
+    usage = sum((v.usage for v in run_dir.verdicts), Usage())
+    run_dir.update(complete=False, finished_at=None, n_verdicts=len(run_dir.verdicts), usage=usage)
+    state = _State(run_dir, usage)
+    queue = iter(todo)
+    if on_progress is not None:
+        on_progress(len(run_dir.verdicts))
+
+    async def worker() -> None:
+        for example in queue:
+            verdict = await judge_one(example)
+            state.record(verdict)
+            if on_progress is not None:
+                on_progress(len(run_dir.verdicts))
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for _ in range(max(1, min(workers, len(todo)))):
+                group.create_task(worker())
+    except BaseExceptionGroup as group_error:
+        state.flush()
+        raise _first_error(group_error) from None
+    except BaseException:
+        state.flush()
+        raise
+    run_dir.update(complete=True, finished_at=now(), n_verdicts=len(run_dir.verdicts), usage=state.usage)
+    return run_dir.run()
+
+
+class _State:
+    """Appends verdicts and refreshes the manifest now and then (not every verdict)."""
+
+    def __init__(self, run_dir: RunDir, usage: Usage) -> None:
+        self.run_dir = run_dir
+        self.usage = usage
+        self.last_flush = time.monotonic()
+
+    def record(self, verdict: Verdict) -> None:
+        self.run_dir.append(verdict)
+        self.usage = self.usage + verdict.usage
+        if time.monotonic() - self.last_flush > MANIFEST_EVERY_S:
+            self.flush()
+
+    def flush(self) -> None:
+        self.run_dir.update(n_verdicts=len(self.run_dir.verdicts), usage=self.usage)
+        self.last_flush = time.monotonic()
+
+
+def _first_error(group_error: BaseExceptionGroup) -> BaseException:
+    """The error that stopped the run: the first non-cancellation one in the group."""
+    for error in group_error.exceptions:
+        if isinstance(error, BaseExceptionGroup):
+            return _first_error(error)
+        return error
+    return group_error
+
+
+class LiveProgress:
+    """Rich progress lines on stderr: items, calls, cache hits, tokens, cost, ETA.
+
+    One line per tracked run (a sweep tracks several). Shows nothing unless
+    enabled and stderr is a terminal, so logs and pipes stay clean.
+    """
+
+    def __init__(self, *, enabled: bool = True) -> None:
+        console = Console(stderr=True)
+        self.progress = RichProgress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("calls {task.fields[calls]} (cached {task.fields[hits]})"),
+            TextColumn("tokens {task.fields[tokens]}"),
+            TextColumn("${task.fields[cost]:.4f}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=console,
+            disable=not (enabled and console.is_terminal),
+        )
+
+    def __enter__(self) -> LiveProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def track(self, label: str, call_path: CallPath, total: int) -> Progress:
+        """A progress callback for one run, shown as its own line."""
+        task = self.progress.add_task(label, total=total, calls=0, hits=0, tokens=0, cost=0.0)
+
+        def update(done: int) -> None:
+            usage = call_path.usage
+            self.progress.update(
+                task, completed=done, calls=usage.calls, hits=usage.cache_hits,
+                tokens=usage.tokens_in + usage.tokens_out, cost=usage.cost_usd,
+            )
+
+        return update

@@ -1,0 +1,149 @@
+"""The runner over a real OpenAI client and a loopback server: verdicts, resume, faults.
+
+A tiny two-order pairwise strategy lives here so the runner is tested on its
+own; the end-to-end tests with the built-in protocols are in test_cli_run.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+from servers import Fault, scripted_server  # noqa: F401  (fixture)
+
+from judgekit.backends.base import Message, Request
+from judgekit.backends.cache import ResponseCache
+from judgekit.backends.callpath import CallPath
+from judgekit.backends.registry import create_backend
+from judgekit.errors import BadInput
+from judgekit.records import Example, Manifest, OrderResult, Usage, Verdict
+from judgekit.rundir import read_run
+from judgekit.runner import judge_run, open_run_dir
+
+EXAMPLES = [
+    Example(id=f"ex{i}", instruction=f"task {i}", response_a=f"alpha {i}", response_b=f"beta {i}",
+            gold="a" if i % 3 else "b")
+    for i in range(12)
+]
+GOLD_TEXT = {e.instruction: e.response_a if e.gold == "a" else e.response_b for e in EXAMPLES}
+
+
+def oracle(call) -> str:
+    """Answer like a perfect judge: name the slot holding the humans' choice."""
+    task = re.search(r"^Task: (.*)$", call.prompt, re.M).group(1)
+    first = re.search(r"^First: (.*)$", call.prompt, re.M).group(1)
+    return "Output (a)" if first == GOLD_TEXT[task] else "Output (b)"
+
+
+async def tiny_pairwise(example: Example, call_path: CallPath) -> Verdict:
+    """Both presentation orders, answer 'Output (a)'/'Output (b)' mapped back to canonical."""
+    orders = []
+    usage = Usage()
+    for swapped in (False, True):
+        first, second = (example.response_b, example.response_a) if swapped else (example.response_a, example.response_b)
+        prompt = f"Task: {example.instruction}\nFirst: {first}\nSecond: {second}"
+        completion = await call_path.complete(Request(messages=(Message("user", prompt),)))
+        said = {"Output (a)": "a", "Output (b)": "b"}.get(completion.text.strip())
+        winner = None if said is None else ({"a": "b", "b": "a"}[said] if swapped else said)
+        orders.append(OrderResult(swapped=swapped, raw=completion.text, winner=winner))
+        usage = usage + Usage(calls=1, cache_hits=int(completion.cached), tokens_in=completion.tokens_in,
+                              tokens_out=completion.tokens_out)
+    winners = {o.winner for o in orders}
+    final = None if None in winners else (winners.pop() if len(winners) == 1 else "tie")
+    return Verdict(example_id=example.id, winner=final, orders=tuple(orders), usage=usage,
+                   invalid_reason="unparseable" if final is None else None)
+
+
+def manifest(n=len(EXAMPLES), judge="openai:judge") -> Manifest:
+    return Manifest(judge=judge, protocol="tiny", dataset="toy", package_version="0",
+                    started_at="2026-11-23T00:00:00+00:00", n_examples=n)
+
+
+async def run_once(server, out, *, model="judge", cache=True, concurrency=4, examples=EXAMPLES):
+    backend = create_backend(f"openai:{model}", base_url=server.openai_url)
+    call_path = CallPath(backend, cache=ResponseCache() if cache else None, concurrency=concurrency,
+                         timeout=2.0, max_retries=4, backoff_base=0.05)
+    run_dir = open_run_dir(out, manifest(len(examples)), examples)
+    try:
+        return await judge_run(lambda e: tiny_pairwise(e, call_path), run_dir, workers=call_path.concurrency)
+    finally:
+        await call_path.aclose()
+
+
+async def test_correct_verdicts_then_zero_call_reruns(scripted_server, tmp_path):
+    scripted_server.answer = oracle
+    run = await run_once(scripted_server, tmp_path / "run")
+    assert run.manifest.complete and run.manifest.n_verdicts == 12
+    assert {v.example_id: v.winner for v in run.verdicts} == {e.id: e.gold for e in EXAMPLES}
+    assert scripted_server.total_answered() == 24 and scripted_server.max_answers_per_prompt() == 1
+    assert run.manifest.usage.calls == 24 and run.manifest.usage.tokens_in > 0
+
+    scripted_server.reset_counters()
+    again = await run_once(scripted_server, tmp_path / "run")  # same dir: nothing left to do
+    assert scripted_server.requests == 0
+    assert [v.model_dump() for v in again.verdicts] == [v.model_dump() for v in run.verdicts]
+
+    warm = await run_once(scripted_server, tmp_path / "other")  # new dir, warm cache
+    assert scripted_server.requests == 0
+    assert warm.manifest.usage.cache_hits == 24
+    assert [v.winner for v in warm.verdicts] == [v.winner for v in run.verdicts]
+
+
+async def test_faults_still_give_right_verdicts_and_no_prompt_answered_twice(scripted_server, tmp_path):
+    scripted_server.answer = oracle
+    scripted_server.inject(Fault.rate_limit(retry_after=0.1), Fault.server_error(), Fault.slow(3.0),
+                           Fault.garbled(), Fault.reset(), Fault.server_error(503))
+    run = await run_once(scripted_server, tmp_path / "run", cache=False)
+    assert {v.example_id: v.winner for v in run.verdicts} == {e.id: e.gold for e in EXAMPLES}
+    assert sum(scripted_server.faults_served.values()) == 6
+    assert scripted_server.max_answers_per_prompt() == 1
+
+
+async def test_concurrency_is_the_call_paths(scripted_server, tmp_path):
+    scripted_server.answer = oracle
+    scripted_server.latency = 0.05
+    await run_once(scripted_server, tmp_path / "run", concurrency=3)
+    assert scripted_server.peak_concurrency == 3
+
+
+async def test_failure_leaves_run_incomplete_and_resume_finishes(scripted_server, tmp_path):
+    scripted_server.answer = oracle
+    scripted_server.models = {"judge"}
+    with pytest.raises(BadInput, match="HTTP 404"):
+        await run_once(scripted_server, tmp_path / "run", model="missing")
+    assert not read_run(tmp_path / "run").manifest.complete
+    # The same dir with a different judge is refused, naming the field ...
+    with pytest.raises(BadInput, match="field 'judge'"):
+        open_run_dir(tmp_path / "run", manifest(judge="openai:judge2"), EXAMPLES)
+    # ... and the failed part finishes once the server knows the model.
+    scripted_server.models = None
+    run = await run_once(scripted_server, tmp_path / "run", model="missing")
+    assert run.manifest.complete and len(run.verdicts) == 12
+
+
+async def test_unparseable_answers_stay_invalid_with_raw_text(scripted_server, tmp_path):
+    scripted_server.answer = lambda call: "I cannot decide."
+    run = await run_once(scripted_server, tmp_path / "run", examples=EXAMPLES[:2])
+    assert [v.winner for v in run.verdicts] == [None, None]
+    assert run.verdicts[0].orders[0].raw == "I cannot decide."
+
+
+async def test_cancel_keeps_finished_verdicts(scripted_server, tmp_path):
+    scripted_server.answer = oracle
+    scripted_server.latency = 0.2
+    task = asyncio.ensure_future(run_once(scripted_server, tmp_path / "run", concurrency=2, cache=False))
+    await asyncio.sleep(1.0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    partial = read_run(tmp_path / "run")
+    assert not partial.manifest.complete and 0 < len(partial.verdicts) < 12
+    assert partial.manifest.n_verdicts == len(partial.verdicts)
+
+
+def test_open_run_dir_refuses_a_foreign_folder(tmp_path):
+    (tmp_path / "notes.txt").write_text("mine")
+    with pytest.raises(BadInput, match="not a judgekit run directory"):
+        open_run_dir(tmp_path, manifest(), EXAMPLES)
+

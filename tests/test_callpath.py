@@ -1,0 +1,171 @@
+"""The shared call path: retries on every injected fault, Retry-After, concurrency bounds, cost."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from servers import Fault, ScriptedServer, scripted_server  # noqa: F401  (fixture)
+
+from judgekit.backends.base import Message, Request
+from judgekit.backends.callpath import CallPath, retry_after_seconds
+from judgekit.backends.prices import PriceTable
+from judgekit.backends.registry import create_backend
+from judgekit.errors import BadInput, JudgekitError
+
+APIS = ["openai", "anthropic"]
+
+
+def ask(text: str, **kwargs) -> Request:
+    return Request((Message("user", text),), **kwargs)
+
+
+def path_for(server: ScriptedServer, api: str, **options) -> CallPath:
+    url = server.openai_url if api == "openai" else server.anthropic_url
+    options.setdefault("backoff_base", 0.01)
+    return CallPath(create_backend(f"{api}:judge", base_url=url), **options)
+
+
+FAULTS = {
+    "429": Fault.rate_limit(retry_after=0.05),
+    "500": Fault.server_error(),
+    "503": Fault.server_error(503),
+    "slow": Fault.slow(5.0),
+    "garbled": Fault.garbled(),
+    "reset": Fault.reset(),
+}
+
+
+@pytest.mark.parametrize("api", APIS)
+@pytest.mark.parametrize("fault", list(FAULTS))
+async def test_each_fault_still_gives_the_right_answer_once(scripted_server, api, fault):
+    prompts = [f"question {i}" for i in range(6)]
+    scripted_server.inject(FAULTS[fault], FAULTS[fault], prompt="question 2")
+    scripted_server.inject(FAULTS[fault], prompt="question 4")
+    path = path_for(scripted_server, api, timeout=0.5, concurrency=3)
+    completions = await asyncio.gather(*(path.complete(ask(p)) for p in prompts))
+    await path.aclose()
+    assert [c.text for c in completions] == ["echo: " + p for p in prompts]
+    kind = FAULTS[fault].kind
+    assert scripted_server.faults_served[kind] == 3
+    assert scripted_server.total_answered() == 6 and scripted_server.max_answers_per_prompt() == 1
+    assert path.usage.retries == 3 and path.usage.calls == 6
+
+
+@pytest.mark.parametrize("api", APIS)
+@pytest.mark.parametrize("header", ["retry-after", "retry-after-ms"])
+async def test_retry_after_is_honoured(scripted_server, api, header):
+    scripted_server.inject(Fault.rate_limit(retry_after=0.6, header=header))
+    path = path_for(scripted_server, api, backoff_base=0.001)
+    completion = await path.complete(ask("wait for it"))
+    await path.aclose()
+    first, second = scripted_server.request_times
+    assert completion.text == "echo: wait for it"
+    assert 0.6 <= second - first < 0.9
+
+
+async def test_backoff_grows_between_attempts(scripted_server):
+    scripted_server.inject(*[Fault.server_error()] * 3)
+    path = path_for(scripted_server, "openai", backoff_base=0.1, backoff_cap=10)
+    await path.complete(ask("again"))
+    await path.aclose()
+    times = scripted_server.request_times
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    # waits are drawn from [half, full] of 0.1, 0.2, 0.4 s
+    assert [0.05, 0.1, 0.2] <= [round(g, 2) for g in gaps]
+    assert gaps[2] > gaps[0] and all(g < 0.5 for g in gaps)
+
+
+async def test_gives_up_after_max_retries_with_one_line(scripted_server):
+    scripted_server.inject(*[Fault.server_error(502)] * 5)
+    path = path_for(scripted_server, "openai", max_retries=2)
+    with pytest.raises(JudgekitError) as info:
+        await path.complete(ask("doomed"))
+    await path.aclose()
+    assert scripted_server.requests == 3
+    assert "gave up after 3 attempts" in str(info.value) and "502" in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("api", APIS)
+@pytest.mark.parametrize("concurrency", [1, 4, 7])
+async def test_concurrency_is_bounded_and_reached(scripted_server, api, concurrency):
+    scripted_server.latency = 0.05
+    path = path_for(scripted_server, api, concurrency=concurrency)
+    await asyncio.gather(*(path.complete(ask(f"q{i}")) for i in range(4 * concurrency)))
+    await path.aclose()
+    assert scripted_server.peak_concurrency == concurrency
+
+
+async def test_shared_limiter_caps_several_paths_together(scripted_server):
+    scripted_server.latency = 0.05
+    budget = asyncio.Semaphore(5)
+    paths = [path_for(scripted_server, api, concurrency=4, limiter=budget) for api in APIS]
+    await asyncio.gather(*(p.complete(ask(f"q{i}")) for p in paths for i in range(12)))
+    for p in paths:
+        await p.aclose()
+    assert scripted_server.peak_concurrency == 5 and scripted_server.total_answered() == 24
+
+
+async def test_identical_requests_in_flight_are_asked_once(scripted_server):
+    scripted_server.latency = 0.1
+    path = path_for(scripted_server, "openai")
+    completions = await asyncio.gather(*(path.complete(ask("same")) for _ in range(10)))
+    await path.aclose()
+    assert scripted_server.requests == 1
+    assert {c.text for c in completions} == {"echo: same"}
+    assert sum(c.cached for c in completions) == 9 and path.usage.calls == 10
+
+
+async def test_tokens_and_cost_are_counted_from_the_price_table(scripted_server):
+    prices = PriceTable()
+    prices.add("openai", "judge", input_per_m=2.0, output_per_m=10.0)
+    path = path_for(scripted_server, "openai", prices=prices)
+    completion = await path.complete(ask("one two three"))  # 3 words in; "echo: one two three" out
+    await path.aclose()
+    assert (completion.tokens_in, completion.tokens_out) == (3, 4)
+    assert completion.cost_usd == pytest.approx((3 * 2.0 + 4 * 10.0) / 1e6)
+    assert path.usage.cost_usd == pytest.approx(completion.cost_usd)
+    assert (path.usage.tokens_in, path.usage.tokens_out, path.usage.unpriced_calls) == (3, 4, 0)
+    assert completion.latency_s > 0 and not completion.cached
+
+
+async def test_unpriced_model_costs_zero_and_is_counted(scripted_server):
+    path = path_for(scripted_server, "anthropic", prices=PriceTable.load())
+    completion = await path.complete(ask("hello"))
+    await path.aclose()
+    assert completion.cost_usd == 0.0 and path.usage.unpriced_calls == 1
+
+
+def test_price_lookup_follows_dated_names_only():
+    table = PriceTable.load()
+    assert table.cost("openai", "gpt-4o-mini-2024-07-18", 1_000_000, 1_000_000) == pytest.approx(0.75)
+    assert table.lookup("openai", "gpt-4o-2024-08-06") == table.lookup("openai", "gpt-4o")
+    assert table.lookup("openai", "o3-pro") is None  # a different model, not a dated o3
+    assert table.lookup("anthropic", "claude-sonnet-4-5-20250929") is not None
+
+
+def test_user_price_file_extends_and_overrides(tmp_path, monkeypatch):
+    path = tmp_path / "prices.json"
+    path.write_text(json.dumps({"openai": {"gpt-4o": [1, 2], "my-finetune": [3, 4]}}))
+    monkeypatch.setenv("JUDGEKIT_PRICES", str(path))
+    table = PriceTable.load()
+    assert table.cost("openai", "gpt-4o", 1_000_000, 0) == 1.0
+    assert table.cost("openai", "my-finetune", 0, 1_000_000) == 4.0
+    assert table.lookup("anthropic", "claude-3-haiku") is not None
+
+
+def test_bad_price_file_names_file_and_field(tmp_path):
+    path = tmp_path / "prices.yaml"
+    path.write_text("openai:\n  gpt-4o: [1.0]\n")
+    with pytest.raises(BadInput, match=r"prices\.yaml: openai\.gpt-4o: expected \[input, output\]"):
+        PriceTable.load(path)
+
+
+def test_retry_after_header_forms():
+    assert retry_after_seconds({"retry-after-ms": "250"}) == 0.25
+    assert retry_after_seconds({"retry-after": "3"}) == 3.0
+    assert retry_after_seconds({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0  # in the past
+    assert retry_after_seconds({"retry-after": "soon"}) is None
+    assert retry_after_seconds({}) is None

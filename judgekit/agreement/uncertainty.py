@@ -1,0 +1,172 @@
+"""Uncertainty for every headline number: item bootstrap, proportion CIs, McNemar.
+
+Every statistic in this package is a function of sums over items (a mean, a
+ratio of two means, a kappa from a confusion table, a difference of recalls).
+So a statistic is given as a per-item term matrix ``terms`` of shape (n, k)
+and a vectorised function ``fn`` from column sums (..., k) to values (...).
+Resampling items with replacement then means weighting the rows: one
+(B, n) matrix of resample counts times the (n, k) terms gives the sums of all
+B resamples in one matrix product, for every statistic of every judge at once.
+Judges scored on the same n items with the same seed share the resamples, so
+differences between them are paired bootstraps for free.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from functools import lru_cache
+from typing import NamedTuple
+
+import numpy as np
+from statsmodels.stats.contingency_tables import mcnemar
+from statsmodels.stats.proportion import proportion_confint
+
+from judgekit.errors import BadInput
+
+
+class Interval(NamedTuple):
+    """A point estimate with the bounds of its confidence interval."""
+
+    estimate: float
+    low: float
+    high: float
+
+
+class Statistic(NamedTuple):
+    """A statistic as per-item terms (n, k) and a function of their column sums."""
+
+    terms: np.ndarray
+    fn: Callable[[np.ndarray], np.ndarray]
+
+    def value(self) -> float:
+        """The statistic on the items as given (no resampling)."""
+        return float(self.fn(self.terms.sum(axis=0)))
+
+
+class McNemarResult(NamedTuple):
+    """Exact McNemar test on paired right/wrong outcomes of two judges."""
+
+    only_first_right: int
+    only_second_right: int
+    pvalue: float
+
+
+@lru_cache(maxsize=2)
+def resample_weights(n: int, *, n_resamples: int = 1000, seed: int = 0) -> np.ndarray:
+    """How often each of n items is drawn in each of B bootstrap resamples.
+
+    Indices are drawn once as a (B, n) integer array and counted per row.
+    The result is cached (read-only) so every judge scored on the same items
+    with the same seed sees the same resamples.
+    """
+    if n < 1 or n_resamples < 1:
+        raise BadInput(f"bootstrap needs at least one item and one resample (got n={n}, B={n_resamples})")
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, n, size=(n_resamples, n), dtype=np.int64)
+    idx += np.arange(n_resamples, dtype=np.int64)[:, None] * n
+    counts = np.bincount(idx.ravel(), minlength=n_resamples * n).reshape(n_resamples, n)
+    weights = counts.astype(np.float64)
+    weights.setflags(write=False)
+    return weights
+
+
+def bootstrap_cis(
+    statistics: Mapping[str, Statistic],
+    *,
+    confidence: float = 0.95,
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> dict[str, Interval]:
+    """Percentile bootstrap intervals for several statistics over the same items.
+
+    Items are resampled with replacement (Efron & Tibshirani 1993, ch. 13);
+    the interval is the (1-c)/2 and (1+c)/2 quantiles of the resampled values.
+    Resamples where a statistic is undefined (NaN, e.g. an empty denominator)
+    are ignored; an undefined estimate gives an all-NaN interval.
+    """
+    if not statistics:
+        return {}
+    if not 0 < confidence < 1:
+        raise BadInput(f"confidence must be in (0, 1), got {confidence}")
+    names = list(statistics)
+    n = _common_n(statistics)
+    blocks = [np.asarray(statistics[name].terms, dtype=np.float64).reshape(n, -1) for name in names]
+    sums = resample_weights(n, n_resamples=n_resamples, seed=seed) @ np.hstack(blocks)
+    tail = (1 - confidence) / 2
+    out: dict[str, Interval] = {}
+    start = 0
+    for name, block in zip(names, blocks, strict=True):
+        fn = statistics[name].fn
+        stop = start + block.shape[1]
+        estimate = float(fn(block.sum(axis=0)))
+        values = np.asarray(fn(sums[:, start:stop]), dtype=np.float64)
+        start = stop
+        values = values[np.isfinite(values)]
+        if np.isnan(estimate) or values.size == 0:
+            out[name] = Interval(estimate, float("nan"), float("nan"))
+            continue
+        low, high = np.quantile(values, [tail, 1 - tail])
+        out[name] = Interval(estimate, float(low), float(high))
+    return out
+
+
+def bootstrap_ci(
+    statistic: Statistic, *, confidence: float = 0.95, n_resamples: int = 1000, seed: int = 0
+) -> Interval:
+    """Percentile bootstrap interval of one statistic (see ``bootstrap_cis``)."""
+    return bootstrap_cis({"x": statistic}, confidence=confidence, n_resamples=n_resamples, seed=seed)["x"]
+
+
+def mean_statistic(values: np.ndarray) -> Statistic:
+    """The mean of per-item values as a Statistic (NaN for no items)."""
+    values = np.asarray(values, dtype=np.float64)
+    terms = np.column_stack([values, np.ones_like(values)])
+    return Statistic(terms, lambda s: ratio(s[..., 0], s[..., 1]))
+
+
+def ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    """numerator / denominator, NaN where the denominator is zero."""
+    numerator = np.asarray(numerator, dtype=np.float64)
+    denominator = np.asarray(denominator, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1), np.nan)
+
+
+def proportion_ci(count: int, nobs: int, *, confidence: float = 0.95, method: str = "wilson") -> Interval:
+    """A plain proportion with its Wilson (default) or exact ``beta`` interval.
+
+    Uses ``statsmodels.stats.proportion.proportion_confint`` (Wilson 1927;
+    Clopper & Pearson 1934 for ``beta``). NaN interval when nobs is 0.
+    """
+    if nobs == 0:
+        return Interval(float("nan"), float("nan"), float("nan"))
+    low, high = proportion_confint(count, nobs, alpha=1 - confidence, method=method)
+    return Interval(count / nobs, float(low), float(high))
+
+
+def mcnemar_exact(correct_first: np.ndarray, correct_second: np.ndarray) -> McNemarResult:
+    """Exact McNemar test: do two judges' right/wrong outcomes on shared items differ?
+
+    Only discordant pairs matter: b = first right and second wrong, c = the
+    reverse; under H0 b ~ Binomial(b + c, 1/2) (McNemar 1947). Computed with
+    ``statsmodels.stats.contingency_tables.mcnemar(exact=True)``; p = 1 when
+    there are no discordant pairs.
+    """
+    first = np.asarray(correct_first, dtype=bool)
+    second = np.asarray(correct_second, dtype=bool)
+    if first.shape != second.shape:
+        raise BadInput(f"mcnemar: outcome arrays differ in shape ({first.shape} vs {second.shape})")
+    b = int(np.sum(first & ~second))
+    c = int(np.sum(~first & second))
+    table = [[int(np.sum(first & second)), b], [c, int(np.sum(~first & ~second))]]
+    pvalue = 1.0 if b + c == 0 else float(mcnemar(table, exact=True).pvalue)
+    return McNemarResult(b, c, pvalue)
+
+
+def _common_n(statistics: Mapping[str, Statistic]) -> int:
+    lengths = {name: len(stat.terms) for name, stat in statistics.items()}
+    n = next(iter(lengths.values()))
+    for name, length in lengths.items():
+        if length != n:
+            raise BadInput(f"bootstrap: statistic '{name}' has {length} items, others have {n}")
+    return n

@@ -1,0 +1,187 @@
+"""The embedded judge: a GGUF model run in-process by llama.cpp (llama-cpp-python).
+
+``local:`` uses the default model (assembled from PyPI slices, see
+``model_file``); ``local:/path/to/model.gguf`` any other GGUF. We apply the
+model's own chat template ourselves rather than calling
+``create_chat_completion`` so that a ``continuation`` (the answer prefix of a
+logprob protocol) can be appended to the assistant turn, and we read the
+next-token logits straight from the context: with ``logits_all=False``
+llama-cpp-python keeps no scores of its own.
+
+The engine is blocking and single-stream, so calls run in a worker thread one
+at a time (``max_concurrency = 1``). Consecutive prompts that share a prefix
+(the same instruction in both presentation orders, a shared system prompt)
+skip re-evaluating it: llama-cpp-python's ``generate`` keeps the previous
+prompt's tokens in the KV cache and decodes only the new suffix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import llama_cpp
+import numpy as np
+from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+from judgekit.backends.base import Backend, Completion, Request
+from judgekit.backends.model_file import DEFAULT_MODEL_NAME, default_model_path
+from judgekit.backends.registry import register_backend
+from judgekit.errors import BadInput, JudgekitError
+
+DEFAULT_N_CTX = 8192
+"""Context window; LLMBar prompts stay well under it and its KV cache costs ~230 MB."""
+
+
+@dataclass
+class EngineStats:
+    """Counters for benchmarks and tests: where the time went, what was reused."""
+
+    calls: int = 0
+    prompt_tokens: int = 0
+    reused_tokens: int = 0
+    """Prompt tokens found already in the KV cache (not evaluated again)."""
+    generated_tokens: int = 0
+    engine_s: float = 0.0
+    """Seconds spent inside llama.cpp (tokenizing, decoding, sampling)."""
+
+
+class Engine:
+    """One loaded model; not thread-safe, so every call holds ``lock``."""
+
+    def __init__(self, path: Path, n_ctx: int, n_threads: int | None) -> None:
+        try:
+            self.llm = llama_cpp.Llama(
+                str(path),
+                n_ctx=n_ctx,
+                n_threads=n_threads or os.cpu_count() or 1,
+                logits_all=False,
+                verbose=False,
+            )
+        except ValueError as e:  # llama-cpp-python's way of saying the file did not load
+            raise JudgekitError(f"local:{path}: could not load the model ({e})") from None
+        template = self.llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise JudgekitError(f"local:{path}: the GGUF file has no chat template (tokenizer.chat_template)")
+        eos = self.llm._model.token_get_text(self.llm.token_eos())
+        self.formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token="")
+        self.add_bos = self.llm._model.add_bos_token()
+        self.lock = threading.Lock()
+        self.stats = EngineStats()
+
+    def prompt_tokens(self, request: Request) -> list[int]:
+        """The chat-formatted prompt, with the assistant's forced prefix appended."""
+        messages = [{"role": m.role, "content": m.content} for m in request.messages]
+        prompt = self.formatter(messages=messages).prompt + (request.continuation or "")
+        return self.llm.tokenize(prompt.encode("utf-8"), add_bos=self.add_bos, special=True)
+
+    def top_logprobs(self, k: int) -> dict[str, float]:
+        """The k likeliest next tokens after the last decoded one, as text -> log-probability."""
+        pointer = llama_cpp.llama_get_logits_ith(self.llm.ctx, -1)
+        logits = np.ctypeslib.as_array(pointer, shape=(self.llm.n_vocab(),)).astype(np.float64)
+        logprobs = logits - np.logaddexp.reduce(logits)
+        best = np.argpartition(-logprobs, k)[:k]
+        out: dict[str, float] = {}
+        for token in best[np.argsort(-logprobs[best])]:
+            text = self.llm.detokenize([int(token)]).decode("utf-8", errors="replace")
+            out.setdefault(text, float(logprobs[token]))  # keep the likelier of two same-text tokens
+        return out
+
+    def run(self, request: Request) -> Completion:
+        """Answer one request (blocking); hold ``lock`` around it."""
+        start = time.perf_counter()
+        tokens = self.prompt_tokens(request)
+        params = request.params
+        if len(tokens) + params.max_tokens > self.llm.n_ctx():
+            raise JudgekitError(
+                f"local: {request.purpose or 'call'}: prompt of {len(tokens)} tokens plus max_tokens "
+                f"{params.max_tokens} exceeds the context window of {self.llm.n_ctx()}"
+            )
+        cached = self.llm.input_ids[: self.llm.n_tokens].tolist()
+        reused = min(self.llm.longest_token_prefix(cached, tokens), len(tokens) - 1)
+        self.llm.set_seed(request.sample)
+        out: list[int] = []
+        alternatives: list[dict[str, float]] = []
+        text, finish = "", "length"
+        for token in self.llm.generate(
+            tokens, temp=params.temperature, top_k=0, top_p=1.0, min_p=0.0, repeat_penalty=1.0
+        ):
+            if params.top_logprobs:
+                alternatives.append(self.top_logprobs(params.top_logprobs))
+            if llama_cpp.llama_vocab_is_eog(self.llm._model.vocab, token):
+                finish = "stop"
+                break
+            out.append(token)
+            text = self.llm.detokenize(out).decode("utf-8", errors="ignore")
+            if stop := next((s for s in params.stop if s in text), None):
+                text, finish = text[: text.index(stop)], "stop"
+                break
+            if len(out) >= params.max_tokens:
+                break
+        self._count(len(tokens), max(reused, 0), len(out), time.perf_counter() - start)
+        return Completion(
+            text=text,
+            tokens_in=len(tokens),
+            tokens_out=len(out),
+            finish_reason=finish,
+            top_logprobs=tuple(alternatives) if params.top_logprobs else None,
+        )
+
+    def _count(self, prompt: int, reused: int, generated: int, elapsed: float) -> None:
+        self.stats.calls += 1
+        self.stats.prompt_tokens += prompt
+        self.stats.reused_tokens += reused
+        self.stats.generated_tokens += generated
+        self.stats.engine_s += elapsed
+
+
+_ENGINES: dict[tuple[Path, int], Engine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def load_engine(path: Path, n_ctx: int = DEFAULT_N_CTX, n_threads: int | None = None) -> Engine:
+    """The engine for a model file, loaded once per process and shared."""
+    key = (path.resolve(), n_ctx)
+    with _ENGINES_LOCK:
+        if key not in _ENGINES:
+            _ENGINES[key] = Engine(path, n_ctx, n_threads)
+        return _ENGINES[key]
+
+
+@register_backend("local")
+class LocalBackend(Backend):
+    """``local:`` (the default model) or ``local:/path/to/model.gguf``."""
+
+    max_concurrency = 1
+
+    def __init__(self, model: str, *, n_ctx: int = DEFAULT_N_CTX, **options: Any) -> None:
+        if model:
+            path = Path(model).expanduser()
+            if not path.is_file():
+                raise BadInput(f"judge spec local:{model}: no such model file")
+        else:
+            path = default_model_path()
+        super().__init__(model or DEFAULT_MODEL_NAME.removesuffix(".gguf"), **options)
+        self.path = path
+        self.n_ctx = n_ctx
+
+    @property
+    def endpoint(self) -> str:
+        return str(self.path)
+
+    @property
+    def engine(self) -> Engine:
+        return load_engine(self.path, self.n_ctx)
+
+    async def complete(self, request: Request) -> Completion:
+        return await asyncio.to_thread(self._complete, request)
+
+    def _complete(self, request: Request) -> Completion:
+        engine = self.engine
+        with engine.lock:
+            return engine.run(request)

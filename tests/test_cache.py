@@ -1,0 +1,182 @@
+"""The response cache: what it keys on, what it leaves out, persistence, and keeping keys off disk."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import sqlite3
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from servers import Fault, Reply, scripted_server  # noqa: F401  (fixture)
+
+from judgekit.backends.base import Completion, Message, Request, SamplingParams
+from judgekit.backends.cache import MIGRATIONS, ResponseCache, cache_key, default_cache_dir
+from judgekit.backends.callpath import CallPath
+from judgekit.backends.registry import create_backend
+from judgekit.errors import JudgekitError
+
+BASE = Request(
+    (Message("system", "judge"), Message("user", "which?")),
+    SamplingParams(temperature=0.0, max_tokens=64, top_logprobs=None, stop=("x",), extra=(("seed", 1),)),
+    sample=0,
+    continuation=None,
+    purpose="ex-1/original",
+)
+
+
+def key(request: Request = BASE, provider: str = "openai", model: str = "m", endpoint: str = "http://h/v1") -> str:
+    return cache_key(provider, model, endpoint, request)
+
+
+def with_params(**changes) -> Request:
+    return replace(BASE, params=replace(BASE.params, **changes))
+
+
+KEYED = {
+    "provider": key(provider="anthropic"),
+    "model": key(model="m2"),
+    "endpoint": key(endpoint="http://other/v1"),
+    "message text": key(replace(BASE, messages=(BASE.messages[0], Message("user", "which? ")))),
+    "message role": key(replace(BASE, messages=(Message("user", "judge"), BASE.messages[1]))),
+    "message order": key(replace(BASE, messages=BASE.messages[::-1])),
+    "temperature": key(with_params(temperature=0.5)),
+    "max_tokens": key(with_params(max_tokens=65)),
+    "top_logprobs": key(with_params(top_logprobs=5)),
+    "stop": key(with_params(stop=("y",))),
+    "extra": key(with_params(extra=(("seed", 2),))),
+    "sample": key(replace(BASE, sample=1)),
+    "continuation": key(replace(BASE, continuation="Output (")),
+}
+
+
+@pytest.mark.parametrize("field", list(KEYED))
+def test_key_changes_with_each_keyed_field(field):
+    assert KEYED[field] != key()
+    assert KEYED[field].startswith("jk-cache-v1:")
+
+
+def test_all_keyed_variants_are_distinct():
+    assert len(set(KEYED.values())) == len(KEYED)
+
+
+def test_purpose_is_not_in_the_key():
+    assert key(replace(BASE, purpose="ex-9/swapped")) == key()
+
+
+def server_path(server, cache, api="openai", **options) -> CallPath:
+    url = server.openai_url if api == "openai" else server.anthropic_url
+    return CallPath(create_backend(f"{api}:judge", base_url=url), cache=cache, backoff_base=0.01, **options)
+
+
+@pytest.mark.parametrize("api", ["openai", "anthropic"])
+async def test_cached_repeat_makes_zero_calls(scripted_server, tmp_path, api):
+    cache = ResponseCache(tmp_path)
+    requests = [Request((Message("user", f"q{i}"),)) for i in range(5)]
+    first = server_path(scripted_server, cache, api)
+    fresh = [await first.complete(r) for r in requests]
+    await first.aclose()
+    assert scripted_server.requests == 5
+    # different timeout, retries and concurrency: how we wait is not what we ask
+    again = server_path(scripted_server, ResponseCache(tmp_path), api, timeout=3, max_retries=1, concurrency=2)
+    repeat = await asyncio.gather(*(again.complete(replace(r, purpose="rerun")) for r in requests))
+    await again.aclose()
+    assert scripted_server.requests == 5
+    assert [c.text for c in repeat] == [c.text for c in fresh]
+    assert all(c.cached and c.cost_usd == 0.0 for c in repeat)
+    assert (again.usage.calls, again.usage.cache_hits, again.usage.tokens_in) == (5, 5, 0)
+
+
+async def test_no_cache_always_calls(scripted_server, tmp_path):
+    cache = ResponseCache(tmp_path)
+    warm = server_path(scripted_server, cache)
+    await warm.complete(BASE)
+    bypass = server_path(scripted_server, None)
+    completions = [await bypass.complete(BASE) for _ in range(2)]
+    await warm.aclose(), await bypass.aclose()
+    assert scripted_server.requests == 3 and not any(c.cached for c in completions)
+
+
+async def test_logprobs_survive_the_cache(scripted_server, tmp_path):
+    scripted_server.answer = lambda call: Reply("(a)", [{"(a)": -0.1, "(b)": -2.4}])
+    request = Request((Message("user", "pick"),), SamplingParams(top_logprobs=2))
+    path = server_path(scripted_server, ResponseCache(tmp_path))
+    fresh = await path.complete(request)
+    hit = await path.complete(request)
+    await path.aclose()
+    assert hit.cached and hit.top_logprobs == fresh.top_logprobs == ({"(a)": -0.1, "(b)": -2.4},)
+    assert (hit.tokens_in, hit.tokens_out, hit.finish_reason) == (fresh.tokens_in, fresh.tokens_out, "stop")
+
+
+async def test_errors_are_never_cached(scripted_server, tmp_path):
+    cache = ResponseCache(tmp_path)
+    scripted_server.inject(*[Fault.server_error()] * 2)
+    path = server_path(scripted_server, cache, max_retries=1)
+    with pytest.raises(JudgekitError):
+        await path.complete(BASE)
+    assert len(cache) == 0
+    assert (await path.complete(BASE)).text == "echo: which?"
+    await path.aclose()
+    assert len(cache) == 1
+
+
+def test_cache_dir_follows_the_environment(tmp_path, monkeypatch):
+    monkeypatch.setenv("JUDGEKIT_CACHE_DIR", str(tmp_path / "here"))
+    assert default_cache_dir() == tmp_path / "here"
+    assert ResponseCache().path == tmp_path / "here" / "responses.sqlite"
+
+
+def test_schema_uses_wal_and_records_each_migration_once(tmp_path):
+    ResponseCache(tmp_path).close()
+    ResponseCache(tmp_path).close()
+    db = sqlite3.connect(tmp_path / "responses.sqlite")
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    names = [row[0] for row in db.execute("SELECT name FROM _migrations")]
+    assert names == [m.__name__.lstrip("_") for m in MIGRATIONS]
+
+
+def _fill(path: str, start: int, count: int) -> None:
+    cache = ResponseCache(path)
+    for i in range(start, start + count):
+        cache.put(f"k{i}", "openai", "m", Completion(text=f"t{i}", tokens_in=i))
+    cache.close()
+
+
+def test_several_processes_share_one_cache(tmp_path):
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_fill, args=(str(tmp_path), n * 300, 300)) for n in range(3)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(60)
+    assert [w.exitcode for w in workers] == [0, 0, 0]
+    cache = ResponseCache(tmp_path)
+    assert len(cache) == 900 and cache.get("k777").text == "t777" and cache.get("k777").tokens_in == 777
+
+
+async def test_api_key_never_reaches_disk_or_logs(scripted_server, tmp_path, monkeypatch, caplog):
+    secret = "sk-judgekit-SECRET-7f3a9c"
+    monkeypatch.setenv("OPENAI_API_KEY", secret)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", secret)
+    caplog.set_level(logging.DEBUG)
+    cache_dir = Path(tmp_path / "cache")
+    cache = ResponseCache(cache_dir)
+    scripted_server.inject(Fault.rate_limit(0.01), Fault.server_error(), Fault.garbled())
+    for api in ("openai", "anthropic"):
+        path = server_path(scripted_server, cache, api)
+        await asyncio.gather(*(path.complete(Request((Message("user", f"q{i}"),))) for i in range(4)))
+        await path.aclose()
+    scripted_server.api_key = "sk-something-else"  # a rejected key's error must not echo it either
+    path = server_path(scripted_server, cache)
+    with pytest.raises(JudgekitError) as info:
+        await path.complete(Request((Message("user", "rejected"),)))
+    await path.aclose()
+    cache.close()
+    assert scripted_server.seen_keys == {secret}  # the key was really sent
+    assert secret not in str(info.value)
+    assert secret not in caplog.text
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert written, "the cache wrote nothing to scan"
+    assert not [p for p in written if secret.encode() in p.read_bytes()]

@@ -46,7 +46,10 @@ IDENTITY_FIELDS = ("judge", "protocol", "protocol_hash", "dataset", "dataset_has
 
 @dataclass(frozen=True)
 class Run:
-    """A run dir read into memory: its manifest, the examples, the verdicts so far."""
+    """A run dir read into memory: its manifest, the examples, the verdicts so far.
+
+    Verdicts are in the examples' order (the file holds them in finishing order).
+    """
 
     path: Path
     manifest: Manifest
@@ -69,7 +72,7 @@ def read_run(path: str | Path) -> Run:
     if torn is not None and manifest.complete:
         raise BadInput(f"{path / VERDICTS}:{torn}: truncated line in a run marked complete")
     _check_verdict_ids(path / VERDICTS, examples, verdicts)
-    return Run(path=path, manifest=manifest, examples=examples, verdicts=verdicts)
+    return Run(path=path, manifest=manifest, examples=examples, verdicts=_in_example_order(examples, verdicts))
 
 
 class RunDir:
@@ -142,7 +145,7 @@ class RunDir:
         _write_manifest(self.path / MANIFEST, self.manifest)
 
     def run(self) -> Run:
-        return Run(self.path, self.manifest, list(self.examples), list(self.verdicts))
+        return Run(self.path, self.manifest, list(self.examples), _in_example_order(self.examples, self.verdicts))
 
 
 def is_run_dir(path: str | Path) -> bool:
@@ -215,3 +218,8 @@ def _check_verdict_ids(path: Path, examples: list[Example], verdicts: list[Verdi
         if verdict.example_id in seen:
             raise BadInput(f"{path}: verdict {lineno}: field 'example_id': {verdict.example_id!r} appears twice")
         seen.add(verdict.example_id)
+
+
+def _in_example_order(examples: list[Example], verdicts: list[Verdict]) -> list[Verdict]:
+    position = {e.id: i for i, e in enumerate(examples)}
+    return sorted(verdicts, key=lambda v: position[v.example_id])

@@ -10,6 +10,7 @@ import asyncio
 import re
 
 import pytest
+from sklearn.metrics import accuracy_score
 from servers import Fault, scripted_server  # noqa: F401  (fixture)
 
 from judgekit.backends.base import Message, Request
@@ -19,7 +20,7 @@ from judgekit.backends.registry import create_backend
 from judgekit.errors import BadInput
 from judgekit.records import Example, Manifest, OrderResult, Usage, Verdict
 from judgekit.rundir import read_run
-from judgekit.runner import judge_run, open_run_dir
+from judgekit.runner import judge_run, open_run_dir, summarize, summary_table
 
 EXAMPLES = [
     Example(id=f"ex{i}", instruction=f"task {i}", response_a=f"alpha {i}", response_b=f"beta {i}",
@@ -147,3 +148,22 @@ def test_open_run_dir_refuses_a_foreign_folder(tmp_path):
     with pytest.raises(BadInput, match="not a judgekit run directory"):
         open_run_dir(tmp_path, manifest(), EXAMPLES)
 
+
+
+async def test_summary_of_a_first_slot_judge(scripted_server, tmp_path):
+    """A judge that always picks the first slot: right in one order only, never consistent."""
+    scripted_server.answer = lambda call: "Output (a)"
+    run = await run_once(scripted_server, tmp_path / "run")
+    frame = summarize(run)
+    gold = [e.gold for e in EXAMPLES]
+    expected = (accuracy_score(gold, ["a"] * 12) + accuracy_score(gold, ["b"] * 12)) / 2
+    assert frame.loc["accuracy", "value"] == pytest.approx(expected)
+    assert frame.loc["accuracy_first_order", "value"] == pytest.approx(8 / 12)
+    assert frame.loc["positional_agreement", "value"] == 0
+    assert frame.loc["accuracy_both_orders", "value"] == 0
+    assert frame.loc["tie_rate", "value"] == 0
+    low, high = frame.loc["accuracy", ["ci_low", "ci_high"]]
+    assert low == expected == high  # every item is right in exactly one order: no spread
+    assert frame.loc["calls", "value"] == 24
+    table = summary_table(run, elapsed_s=1.5)
+    assert table.row_count == len(frame) + 1

@@ -314,6 +314,7 @@ def summarize(dataset: Dataset, *, examples: int = 3, width: int = 200) -> dict[
     generators = Counter(g for e in items for g in (e.generator_a, e.generator_b) if g)
     return {
         "id": dataset.id,
+        "description": " ".join(dataset.card.description.split()),
         "source": dataset.source,
         "n": len(items),
         "labels": {k: gold.get(k, 0) for k in (*LABELS, "none")},
@@ -427,8 +428,10 @@ def _availability(card: Card, cards: dict[str, Card]) -> Availability:
         return Availability(card, False, str(e))
     if found.kind == "bundled":
         return Availability(card, found.file.is_file(), "bundled with judgekit")
-    if found.kind in ("data dir", "path"):
-        return Availability(card, True, f"{found.kind}: {found.file}")
+    if found.kind == "data dir":
+        return Availability(card, True, f"{DATA_DIR_ENV}={found.root}")
+    if found.kind == "path":
+        return Availability(card, True, str(found.file))
     if found.kind == "hub":
         return Availability(card, False, f"HF hub {card.hub.id} (needs network), or set {DATA_DIR_ENV}")
     return Availability(card, False, f"set {DATA_DIR_ENV}")

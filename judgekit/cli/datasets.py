@@ -1,7 +1,113 @@
-"""``judgekit datasets list|show``."""
+"""``judgekit datasets list|show``: which meta-datasets exist, and what is in one."""
+
+from __future__ import annotations
+
+import json
+from enum import Enum
+from pathlib import Path
+from typing import Any, Optional
 
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from judgekit.datasets import Availability, list_datasets, load_dataset, summarize
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
 
 
 def register(app: typer.Typer) -> None:
     """Attach this command group to the main app."""
+    group = typer.Typer(help="Browse the human-labelled meta-datasets judges are scored on.",
+                        no_args_is_help=True)
+    group.command("list")(list_command)
+    group.command("show")(show_command)
+    app.add_typer(group, name="datasets")
+
+
+def list_command(
+    format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="table or json."),
+) -> None:
+    """List the built-in meta-datasets and whether each can be read right now.
+
+    Example: judgekit datasets list --format json
+    """
+    rows = [_list_row(a) for a in list_datasets()]
+    if format is OutputFormat.json:
+        typer.echo(json.dumps({"datasets": rows}, indent=2))
+        return
+    table = Table("id", "size", "source", "available now", "from")
+    for row in rows:
+        available = "[green]yes[/]" if row["available"] else "[red]no[/]"
+        table.add_row(row["id"], str(row["size"] or "?"), row["source"], available, row["where"])
+    table.columns[0].no_wrap = True
+    Console().print(table)
+
+
+def show_command(
+    dataset: str = typer.Argument(..., help="A built-in id (see 'datasets list'), a .yaml card, a data file, or hf:OWNER/NAME."),
+    limit: Optional[int] = typer.Option(None, "--limit", "-n", help="Use only the first N examples."),
+    path: Optional[Path] = typer.Option(None, "--path", help="Read from this file, or from this folder laid out like the staged datasets."),
+    mapping: Optional[str] = typer.Option(None, "--mapping", help="FIELD=COLUMN pairs, e.g. instruction=prompt,response_a=out1,response_b=out2,gold=label."),
+    labels: Optional[str] = typer.Option(None, "--labels", help="VALUE=LABEL pairs, e.g. 1=a,2=b,0=tie."),
+    examples: int = typer.Option(3, "--examples", help="How many examples to print."),
+    format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="table or json."),
+) -> None:
+    """Show counts, label balance, annotators, generator coverage, license and a few examples.
+
+    Example: judgekit datasets show pandalm --limit 100
+    """
+    loaded = load_dataset(dataset, path=path, mapping=mapping, labels=labels, limit=limit)
+    summary = summarize(loaded, examples=examples, width=120 if format is OutputFormat.table else 200)
+    if format is OutputFormat.json:
+        typer.echo(json.dumps(summary, indent=2, ensure_ascii=False))
+        return
+    _print_summary(summary)
+
+
+def _list_row(entry: Availability) -> dict[str, Any]:
+    card = entry.card
+    kinds = [k for k, present in (("bundled", card.bundled), ("local", card.local), ("hub", card.hub),
+                                  ("parts", card.parts)) if present]
+    return {"id": card.id, "size": card.size, "source": " + ".join(kinds),
+            "available": entry.available, "where": entry.where}
+
+
+def _print_summary(summary: dict[str, Any]) -> None:
+    console = Console()
+    facts = Table(show_header=False, title=summary["id"], title_justify="left")
+    labels = summary["labels"]
+    generators = summary["generators"]
+    n = summary["n"]
+    votes = summary["votes_per_item"]
+    rows = [
+        ("description", summary["description"]),
+        ("source", summary["source"]),
+        ("examples", str(n)),
+        ("gold labels", ", ".join(f"{k}: {v}" for k, v in labels.items() if v or k != "none")),
+        ("ties", str(summary["ties"])),
+        ("annotators per item", ", ".join(f"{k} votes: {v} items" for k, v in votes.items()) if votes
+         else f"{summary['annotators'] or '?'} (gold label only, no individual votes)"),
+        ("generators known", f"both: {generators['both_known']}/{n}, one: {generators['one_known']}/{n}"),
+        ("license", summary["license"]),
+        ("citation", summary["citation"] or "-"),
+        ("content hash", summary["content_hash"]),
+    ]
+    if summary["generator_counts"]:
+        rows.insert(7, ("generator counts", ", ".join(f"{k}: {v}" for k, v in summary["generator_counts"].items())))
+    for key, value in rows:
+        facts.add_row(key, value)
+    console.print(facts)
+    if summary["examples"]:
+        shown = Table("id", "gold", "instruction", "response_a", "response_b", title="examples",
+                      title_justify="left", show_lines=True)
+        for e in summary["examples"]:
+            gold = e["gold"] or "-"
+            if e["votes"]:
+                gold += f" (votes {','.join(e['votes'])})"
+            shown.add_row(e["id"], gold, e["instruction"], e["response_a"], e["response_b"])
+        shown.columns[0].overflow = "fold"
+        console.print(shown)

@@ -177,7 +177,9 @@ def _parse_card(source: Path | Traversable) -> Card:
         return Card.model_validate(raw)
     except ValidationError as e:
         first = e.errors()[0]
-        key = ".".join(str(p) for p in first["loc"]) or "card"
+        if not first["loc"]:  # a rule about the whole card
+            raise BadInput(f"{source}: {first['msg'].removeprefix('Value error, ')}") from None
+        key = ".".join(str(p) for p in first["loc"])
         raise BadInput(f"{source}: key '{key}': {first['msg']}") from None
 
 

@@ -40,7 +40,7 @@ MANIFEST = "manifest.json"
 EXAMPLES = "examples.jsonl"
 VERDICTS = "verdicts.jsonl"
 
-IDENTITY_FIELDS = ("judge", "protocol", "protocol_hash", "dataset", "dataset_hash")
+IDENTITY_FIELDS = ("judge", "protocol", "protocol_hash", "dataset", "dataset_hash", "params")
 """Manifest fields that must match for a resume to continue the same run."""
 
 

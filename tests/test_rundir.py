@@ -65,7 +65,8 @@ def test_resume_terminates_an_unterminated_whole_line(tmp_path):
     assert len(read_run(run_dir.path).verdicts) == 2
 
 
-@pytest.mark.parametrize("field,value", [("judge", "openai:other"), ("protocol_hash", "changed"), ("dataset", "e")])
+@pytest.mark.parametrize("field,value", [("judge", "openai:other"), ("protocol_hash", "changed"), ("dataset", "e"),
+                                         ("params", {"temperature": 0.7})])
 def test_resume_refuses_a_different_run(tmp_path, field, value):
     RunDir.create(tmp_path / "run", _manifest(), _examples())
     with pytest.raises(BadInput, match=f"manifest.json: field '{field}'"):

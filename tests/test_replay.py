@@ -1,0 +1,88 @@
+"""The replay backend serves recorded raw text by example and order, or says what is missing."""
+
+import pytest
+
+from judgekit.backends.base import Message, Request
+from judgekit.backends.callpath import CallPath
+from judgekit.backends.registry import create_backend
+from judgekit.errors import BadInput
+from judgekit.records import Example, Manifest, OrderResult, Verdict
+from judgekit.rundir import RunDir
+
+EXAMPLES = [
+    Example(id="x/1", instruction="Say hi.", response_a="hi", response_b="bye", gold="a"),
+    Example(id="x/2", instruction="Count to 2.", response_a="1 2", response_b="1 2 3", gold="a"),
+]
+
+
+def record(tmp_path, verdicts):
+    manifest = Manifest(
+        judge="openai:gpt-4", protocol="llmbar/vanilla", dataset="test", package_version="0",
+        started_at="2026-11-23T00:00:00+00:00", n_examples=len(EXAMPLES),
+    )
+    run_dir = RunDir.create(tmp_path / "run", manifest, EXAMPLES)
+    for verdict in verdicts:
+        run_dir.append(verdict)
+    run_dir.update(complete=True, n_verdicts=len(verdicts))
+    return tmp_path / "run"
+
+
+def ask(purpose, sample=0):
+    return Request(messages=(Message("user", "ignored"),), purpose=purpose, sample=sample)
+
+
+@pytest.fixture
+def recorded(tmp_path):
+    return record(tmp_path, [
+        Verdict(example_id="x/1", winner="a", orders=(
+            OrderResult(swapped=False, raw="Output (a)", winner="a"),
+            OrderResult(swapped=True, raw="**Output (b)**", winner="a"),
+        )),
+        Verdict(example_id="x/2", winner=None, invalid_reason="unparseable", orders=(
+            OrderResult(swapped=False, raw="I cannot decide.", winner=None),
+        ), details={"top_logprobs": {"original": {"a": -0.1, "b": -2.5}}}),
+    ])
+
+
+async def test_each_order_gets_its_own_recorded_text(recorded):
+    backend = create_backend(f"replay:{recorded}")
+    assert (await backend.complete(ask("x/1/original/compare"))).text == "Output (a)"
+    assert (await backend.complete(ask("x/1/swapped/compare"))).text == "**Output (b)**"
+    assert (await backend.complete(ask("x/2/original/compare"))).text == "I cannot decide."
+
+
+async def test_recorded_logprobs_come_back(recorded):
+    backend = create_backend(f"replay:{recorded}")
+    completion = await backend.complete(ask("x/2/original/compare"))
+    assert completion.top_logprobs == ({"a": -0.1, "b": -2.5},)
+    assert (await backend.complete(ask("x/1/original/compare"))).top_logprobs is None
+
+
+async def test_a_missing_recording_names_example_and_order(recorded):
+    backend = create_backend(f"replay:{recorded}")
+    with pytest.raises(BadInput, match=r"no recorded answer for example 'x/2', swapped order"):
+        await backend.complete(ask("x/2/swapped/compare"))
+    with pytest.raises(BadInput, match=r"example 'nope', original order"):
+        await backend.complete(ask("nope/original/compare"))
+
+
+async def test_the_error_passes_the_call_path_unretried(recorded):
+    path = CallPath(create_backend(f"replay:{recorded}"), max_retries=3)
+    with pytest.raises(BadInput, match="x/2', swapped"):
+        await path.complete(ask("x/2/swapped/compare"))
+    assert path.usage.retries == 0
+
+
+async def test_a_purpose_without_an_order_is_rejected(recorded):
+    backend = create_backend(f"replay:{recorded}")
+    with pytest.raises(BadInput, match="does not name an example and order"):
+        await backend.complete(ask("x/1"))
+    with pytest.raises(BadInput, match="sample 2 cannot be replayed"):
+        await backend.complete(ask("x/1/original/compare", sample=2))
+
+
+def test_bad_specs_are_bad_input(tmp_path):
+    with pytest.raises(BadInput, match="give the recorded run dir"):
+        create_backend("replay:")
+    with pytest.raises(BadInput, match="not a run directory"):
+        create_backend(f"replay:{tmp_path / 'absent'}")

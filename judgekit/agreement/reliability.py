@@ -268,8 +268,9 @@ def _as_frame(ratings: pd.DataFrame | np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(array, columns=[f"rater{j + 1}" for j in range(array.shape[1])])
 
 
-def _label_order(label: object) -> tuple[int, object]:
-    """Numbers first in numeric order, then everything else as text."""
-    if isinstance(label, (int, float, np.integer, np.floating)):
-        return (0, float(label))
-    return (1, str(label))
+def _label_order(label: object) -> tuple[int, float, str]:
+    """Numbers (or numeric text, as read from CSV) first in numeric order, then text."""
+    try:
+        return (0, float(label), "")  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return (1, 0.0, str(label))

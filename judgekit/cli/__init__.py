@@ -18,7 +18,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_COMMAND_MODULES = ("datasets",)
+_COMMAND_MODULES = ("datasets", "agreement")
 
 
 def _register_commands() -> None:

@@ -21,7 +21,7 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -35,6 +35,9 @@ from judgekit.records import (
     read_jsonl,
     write_jsonl,
 )
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 MANIFEST = "manifest.json"
 EXAMPLES = "examples.jsonl"
@@ -55,6 +58,12 @@ class Run:
     manifest: Manifest
     examples: list[Example]
     verdicts: list[Verdict]
+
+    def summary(self) -> pd.DataFrame:
+        """Agreement with the human labels (with CIs) and cost, one row per figure."""
+        from judgekit.runner import summarize
+
+        return summarize(self)
 
 
 def read_run(path: str | Path) -> Run:

@@ -1,0 +1,97 @@
+"""``judgekit agreement``: the DESIGN JSON contract, three file formats, one-line bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from judgekit.agreement import fleiss_kappa, krippendorff_alpha, pairwise_cohen_kappas, rater_vs_gold
+from judgekit.cli import app
+
+TABLE = pd.DataFrame(
+    {
+        "h1": ["a", "b", "tie", "a", "b", "a", "b", "a"],
+        "h2": ["a", "b", None, "a", "b", "b", "b", "a"],
+        "h3": ["a", "a", "tie", "a", "b", "a", None, "a"],
+        "judge": ["b", "b", "a", None, "b", "a", "b", "a"],
+        "gold": ["a", "b", "tie", "a", "b", "a", "b", "a"],
+    }
+)
+RATERS = ["h1", "h2", "h3", "judge"]
+
+
+def _write(tmp_path, kind):
+    path = tmp_path / f"labels.{kind}"
+    if kind == "csv":
+        TABLE.to_csv(path, index=False)  # None -> empty cell
+    elif kind == "jsonl":
+        path.write_text("".join(json.dumps(row) + "\n" for row in TABLE.to_dict(orient="records")))
+    else:
+        TABLE.to_parquet(path)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["csv", "jsonl", "parquet"])
+def test_json_contract_and_values(tmp_path, kind):
+    path = _write(tmp_path, kind)
+    args = ["agreement", str(path), "--raters", ",".join(RATERS), "--gold", "gold", "--level", "nominal",
+            "--labels", "a,b,tie", "--format", "json"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert set(out) == {"n_items", "raters", "level", "fleiss_kappa", "krippendorff_alpha",
+                        "pairwise_cohen_kappa", "vs_gold"}
+    assert out["n_items"] == 8 and out["raters"] == RATERS and out["level"] == "nominal"
+    labels = ["a", "b", "tie"]
+    # Fleiss on the 5 items every rater labelled; alpha on all 8.
+    assert out["fleiss_kappa"] == pytest.approx(fleiss_kappa(TABLE[RATERS].dropna(), labels=labels))
+    assert out["krippendorff_alpha"] == pytest.approx(krippendorff_alpha(TABLE[RATERS], labels=labels))
+    assert out["pairwise_cohen_kappa"] == pytest.approx(pairwise_cohen_kappas(TABLE[RATERS], labels=labels))
+    assert set(out["pairwise_cohen_kappa"]) >= {"h1|h2", "h3|judge"}
+    expected = rater_vs_gold(TABLE[RATERS], TABLE.gold, labels=labels)
+    for name in RATERS:
+        assert out["vs_gold"][name] == pytest.approx(
+            {"accuracy": expected[name].accuracy, "cohen_kappa": expected[name].cohen_kappa}
+        )
+
+
+def test_ordinal_level_and_table_output(tmp_path):
+    path = _write(tmp_path, "csv")
+    result = CliRunner().invoke(app, ["agreement", str(path), "--raters", "h1,h2,h3", "--level", "ordinal",
+                                      "--labels", "a,tie,b", "--format", "json"])
+    assert json.loads(result.output)["krippendorff_alpha"] == pytest.approx(
+        krippendorff_alpha(TABLE[["h1", "h2", "h3"]], level="ordinal", labels=["a", "tie", "b"])
+    )
+    table = CliRunner().invoke(app, ["agreement", str(path), "--raters", "h1,judge", "--gold", "gold"])
+    assert table.exit_code == 0
+    assert "Krippendorff" in table.output and "h1 vs judge" in table.output and "against gold" in table.output
+
+
+@pytest.mark.parametrize(
+    ("setup", "args", "message"),
+    [
+        ("csv", ["--raters", "h1,nobody"], "column 'nobody' not found"),
+        ("csv", ["--raters", "h1,h2", "--labels", "a,b"], "row 3, column 'h1': label 'tie' is not one of a, b"),
+        ("missing", ["--raters", "h1"], "file not found"),
+        ("broken", ["--raters", "h1"], ":2: invalid JSON"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2(tmp_path, setup, args, message):
+    if setup == "csv":
+        path = _write(tmp_path, "csv")
+    elif setup == "missing":
+        path = tmp_path / "absent.csv"
+    else:
+        path = tmp_path / "broken.jsonl"
+        path.write_text('{"h1": "a"}\n{"h1": \n')
+    done = subprocess.run([sys.executable, "-c", "from judgekit.cli import main; main()", "agreement", str(path), *args],
+                          capture_output=True, text=True, check=False)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and str(path.name) in lines[0]

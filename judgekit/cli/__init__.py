@@ -18,7 +18,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_COMMAND_MODULES = ("datasets", "agreement")
+_COMMAND_MODULES = ("datasets", "agreement", "importer", "report")
 
 
 def _register_commands() -> None:

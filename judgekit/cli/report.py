@@ -1,0 +1,85 @@
+"""``judgekit report`` and ``judgekit compare``: figures and leaderboards over run dirs."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+
+from judgekit.errors import BadInput
+from judgekit.report import Options, compare, render_compare, render_report, report
+from judgekit.rundir import read_run
+
+
+class ReportFormat(str, Enum):
+    table = "table"
+    markdown = "markdown"
+    json = "json"
+    html = "html"
+
+
+class CompareFormat(str, Enum):
+    table = "table"
+    markdown = "markdown"
+    json = "json"
+
+
+_RUNS_HELP = "Run dirs (from judgekit run or judgekit import)."
+_POLICY_HELP = "Count invalid verdicts as: wrong, llmbar, exclude, half or coin (default: each run's own policy)."
+_RESAMPLES_HELP = "Bootstrap resamples for the confidence intervals."
+
+
+def register(app: typer.Typer) -> None:
+    """Attach both commands to the main app."""
+    app.command("report")(report_command)
+    app.command("compare")(compare_command)
+
+
+def report_command(
+    runs: list[Path] = typer.Argument(..., help=_RUNS_HELP),
+    format: ReportFormat = typer.Option(ReportFormat.table, "--format", "-f", help="table, markdown, json or html."),
+    invalid_policy: Optional[str] = typer.Option(None, "--invalid-policy", help=_POLICY_HELP),
+    resamples: int = typer.Option(1000, "--resamples", min=1, help=_RESAMPLES_HELP),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap resamples."),
+) -> None:
+    """Accuracy (with CI), per-order accuracy, agreement, invalid and tie rates, kappa, biases, cost.
+
+    Example: judgekit report runs/gpt4-vanilla runs/gpt4-cot --format json
+    """
+    options = Options(invalid_policy=invalid_policy, n_resamples=resamples, seed=seed)
+    _show(render_report(report(_read(runs), options), format.value))
+
+
+def compare_command(
+    runs: list[Path] = typer.Argument(..., help=_RUNS_HELP),
+    format: CompareFormat = typer.Option(CompareFormat.table, "--format", "-f", help="table, markdown or json."),
+    invalid_policy: Optional[str] = typer.Option(None, "--invalid-policy", help=_POLICY_HELP),
+    resamples: int = typer.Option(1000, "--resamples", min=1, help=_RESAMPLES_HELP),
+    seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap resamples."),
+) -> None:
+    """Leaderboard by accuracy with CIs and biases, and paired tests (McNemar, bootstrap) on shared items.
+
+    Example: judgekit compare runs/* --format markdown
+    """
+    options = Options(invalid_policy=invalid_policy, n_resamples=resamples, seed=seed)
+    _show(render_compare(compare(_read(runs), options), format.value))
+
+
+def _read(paths: list[Path]) -> list:
+    seen: set[Path] = set()
+    for path in paths:
+        if path.resolve() in seen:
+            raise BadInput(f"{path}: given twice")
+        seen.add(path.resolve())
+    return [read_run(path) for path in paths]
+
+
+def _show(rendered: Any) -> None:
+    if isinstance(rendered, str):
+        typer.echo(rendered, nl=not rendered.endswith("\n"))
+    else:  # piped output keeps whole rows instead of the 80-column default
+        console = Console()
+        Console(width=None if console.is_terminal else 200).print(rendered)

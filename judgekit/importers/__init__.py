@@ -1,0 +1,1 @@
+"""Importers: turn judge outputs recorded by other projects into judgekit run dirs."""

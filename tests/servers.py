@@ -42,6 +42,10 @@ API (all attributes are safe to read from the test's thread):
   (monotonic arrival time of each request).
   ``max_answers_per_prompt()`` and ``total_answered()`` summarise ``answered``;
   ``reset_counters()`` zeroes everything but the configuration.
+- Over HTTP too, for a server in another process: ``GET /_stats`` returns
+  ``requests``, ``answered``, ``max_answers_per_prompt``, ``peak_concurrency``;
+  ``POST /_reset`` zeroes them. ``python tests/servers.py --latency 1`` runs
+  an echo server and prints its URL as the first line of stdout.
 - URLs: ``openai_url`` (``.../v1``, for ``base_url`` of ``openai:``) and
   ``anthropic_url`` (root, for ``anthropic:``).
 
@@ -198,6 +202,8 @@ class ScriptedServer:
             app = web.Application(client_max_size=64 * 1024 * 1024)
             app.router.add_post("/v1/chat/completions", self._openai)
             app.router.add_post("/v1/messages", self._anthropic)
+            app.router.add_get("/_stats", self._stats)
+            app.router.add_post("/_reset", self._reset)
             self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
             await self._runner.setup()
             site = web.TCPSite(self._runner, "127.0.0.1", 0, backlog=1024)
@@ -285,6 +291,20 @@ class ScriptedServer:
             request.transport.abort()
             return web.Response()  # never delivered: the connection is gone
         raise ValueError(f"unknown fault {fault.kind}")
+
+    async def _stats(self, request: web.Request) -> web.Response:
+        with self._lock:
+            stats = {
+                "requests": self.requests,
+                "answered": self.total_answered(),
+                "max_answers_per_prompt": self.max_answers_per_prompt(),
+                "peak_concurrency": self.peak_concurrency,
+            }
+        return web.json_response(stats)
+
+    async def _reset(self, request: web.Request) -> web.Response:
+        self.reset_counters()
+        return web.json_response({})
 
     async def _openai(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
@@ -376,3 +396,21 @@ def scripted_server() -> Iterator[ScriptedServer]:
     """A fresh server per test, echoing prompts, no faults, no latency."""
     with ScriptedServer() as server:
         yield server
+
+
+def _serve_forever() -> None:
+    """Run an echo server in this process (``--latency`` seconds per answer) until killed."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Scripted OpenAI/Anthropic echo server on 127.0.0.1")
+    parser.add_argument("--latency", type=float, default=0.0)
+    server = ScriptedServer(latency=parser.parse_args().latency).start()
+    print(server.url, flush=True)
+    try:
+        threading.Event().wait()
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    _serve_forever()

@@ -1,0 +1,105 @@
+"""Reading records from JSON, JSON Lines, CSV and Parquet, with errors that name file and line."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from typing import Any, NamedTuple
+
+from judgekit.errors import BadInput
+
+ROW = "_row"
+"""Pseudo-column: the 0-based position of a record in its file."""
+
+
+class Row(NamedTuple):
+    where: str
+    """``line N`` or ``record N`` (1-based) for error messages."""
+    index: int
+    """0-based position in the file."""
+    data: dict[str, Any]
+
+
+def format_of(name: str, declared: str | None) -> str:
+    if declared:
+        return declared
+    suffix = name.rsplit(".", 1)[-1].lower()
+    if suffix not in ("json", "jsonl", "csv", "parquet"):
+        raise BadInput(f"{name}: unknown file type '.{suffix}' (expected .json, .jsonl, .csv or .parquet)")
+    return suffix
+
+
+def read_rows(data: bytes, name: str, fmt: str) -> list[Row]:
+    if fmt == "parquet":
+        return _parquet_rows(data, name)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise BadInput(f"{name}:{line}: undecodable bytes (not UTF-8) at byte {e.start}") from None
+    if fmt == "csv":
+        return _csv_rows(text, name)
+    if fmt == "json" and text.lstrip().startswith("["):
+        try:
+            records = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise BadInput(f"{name}:{e.lineno}: invalid JSON ({e.msg})") from None
+        return [Row(f"record {i + 1}", i, _object(r, name, f"record {i + 1}")) for i, r in enumerate(records)]
+    return _jsonl_rows(text, name)
+
+
+def _jsonl_rows(text: str, name: str) -> list[Row]:
+    rows = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as e:
+            raise BadInput(f"{name}:{lineno}: invalid JSON ({e.msg})") from None
+        rows.append(Row(f"line {lineno}", len(rows), _object(record, name, f"line {lineno}")))
+    return rows
+
+
+def _object(record: Any, name: str, where: str) -> dict[str, Any]:
+    if not isinstance(record, dict):
+        raise BadInput(f"{name}: {where}: a record must be a JSON object, got {type(record).__name__}")
+    return record
+
+
+def _csv_rows(text: str, name: str) -> list[Row]:
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except (ValueError, pd.errors.ParserError) as e:
+        raise BadInput(f"{name}: not readable as CSV ({str(e).splitlines()[0]})") from None
+    return [Row(f"record {i + 1}", i, r) for i, r in enumerate(frame.to_dict("records"))]
+
+
+def _parquet_rows(data: bytes, name: str) -> list[Row]:
+    import pandas as pd
+    import pyarrow as pa
+
+    try:
+        frame = pd.read_parquet(io.BytesIO(data))
+    except (OSError, ValueError, pa.ArrowException) as e:
+        raise BadInput(f"{name}: not readable as Parquet ({str(e).splitlines()[0]})") from None
+    return [Row(f"record {i + 1}", i, r) for i, r in enumerate(frame.to_dict("records"))]
+
+
+def require(row: Row, column: str, name: str) -> Any:
+    value = row.data.get(column)
+    if column not in row.data or is_missing(value):
+        raise BadInput(f"{name}: {row.where}: field '{column}': missing")
+    return plain(value)
+
+
+def is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def plain(value: Any) -> Any:
+    """numpy scalars (from Parquet) as Python values."""
+    return value.item() if hasattr(value, "item") and not isinstance(value, (list, dict, str)) else value

@@ -81,6 +81,13 @@ def test_users_card_file_with_relative_path(tmp_path):
     assert Counter(e.gold for e in dataset.examples) == Counter({"a": 1, "b": 1, "tie": 1})
 
 
+def test_users_card_naming_a_missing_file(tmp_path):
+    card = tmp_path / "mine.yaml"
+    card.write_text("id: t\ndescription: d\nlocal: gone.jsonl\nfields: {}\nlicense: x\ncitation: y\n")
+    with pytest.raises(BadInput, match=r"gone\.jsonl: file not found \(named by the card for t\)"):
+        load_dataset(str(card))
+
+
 def test_mapping_overrides_a_cards_columns(tmp_path):
     path = _write(tmp_path, "jsonl")
     dataset = load_dataset(str(path), mapping=MAPPING + ",response_a=out2,response_b=out1", labels=LABELS)
@@ -113,6 +120,13 @@ def test_majority_rule():
     assert majority(("a", "b")) == "tie"
     assert majority(("a", "b", "tie")) == "tie"
     assert majority(()) is None
+
+
+def test_missing_explicit_path_and_mapping_on_a_combined_set(tmp_path):
+    with pytest.raises(BadInput, match=r"--path: .*nowhere does not exist"):
+        load_dataset("llmbar/natural", path=tmp_path / "nowhere")
+    with pytest.raises(BadInput, match="llmbar/adversarial combines other datasets"):
+        load_dataset("llmbar/adversarial", mapping="gold=label")
 
 
 def test_unknown_spec_is_bad_input():

@@ -75,6 +75,8 @@ def load_dataset(
     cards = builtin_cards()
     card = _card_for(spec, cards)
     if mapping is not None or labels is not None:
+        if card.parts:
+            raise BadInput(f"--mapping/--labels: {card.id} combines other datasets; map each part instead")
         card = _override(card, mapping, labels)
     explicit = Path(path) if path is not None else None
     if explicit is not None and not explicit.exists():
@@ -216,7 +218,9 @@ def _locate(card: Card, explicit: Path | None) -> _Located:
         raise BadInput(f"--path: {explicit} has no {card.local or 'data file'} for {card.id}")
     if card.bundled:
         return _Located("bundled", meta_datasets_root().joinpath(card.bundled), None)
-    if card.local and Path(card.local).is_absolute():
+    if card.local and Path(card.local).is_absolute():  # a user's card or data file
+        if not Path(card.local).is_file():
+            raise BadInput(f"{card.local}: file not found (named by the card for {card.id})")
         return _Located("path", Path(card.local), Path(card.local).parent)
     if card.local and env_root and (env_root / card.local).is_file():
         return _Located("data dir", env_root / card.local, env_root)

@@ -8,7 +8,7 @@ import json
 import pytest
 from servers import Fault, ScriptedServer, scripted_server  # noqa: F401  (fixture)
 
-from judgekit.backends.base import Message, Request
+from judgekit.backends.base import Backend, Completion, Message, Request
 from judgekit.backends.callpath import CallPath, retry_after_seconds
 from judgekit.backends.prices import PriceTable
 from judgekit.backends.registry import create_backend
@@ -169,3 +169,45 @@ def test_retry_after_header_forms():
     assert retry_after_seconds({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}) == 0.0  # in the past
     assert retry_after_seconds({"retry-after": "soon"}) is None
     assert retry_after_seconds({}) is None
+
+
+async def test_waiters_ask_themselves_when_the_first_asker_is_cancelled(scripted_server):
+    scripted_server.latency = 0.3
+    path = path_for(scripted_server, "openai")
+    first = asyncio.create_task(path.complete(ask("shared")))
+    await asyncio.sleep(0.05)
+    second = asyncio.create_task(path.complete(ask("shared")))
+    await asyncio.sleep(0.05)
+    first.cancel()
+    completion = await second
+    await path.aclose()
+    assert first.cancelled() and completion.text == "echo: shared" and not completion.cached
+    assert scripted_server.requests == 2 and scripted_server.total_answered() == 1
+
+
+async def test_backend_ceiling_caps_the_setting():
+    class OneAtATime(Backend):
+        provider = "one-at-a-time"
+        max_concurrency = 1
+
+        def __init__(self) -> None:
+            super().__init__("m")
+            self.active = self.peak = 0
+
+        async def complete(self, request: Request) -> Completion:
+            self.active += 1
+            self.peak = max(self.peak, self.active)
+            await asyncio.sleep(0.01)
+            self.active -= 1
+            return Completion(text=request.messages[0].content)
+
+    backend = OneAtATime()
+    path = CallPath(backend, concurrency=8)
+    texts = await asyncio.gather(*(path.complete(ask(f"q{i}")) for i in range(6)))
+    assert path.concurrency == 1 and backend.peak == 1
+    assert [c.text for c in texts] == [f"q{i}" for i in range(6)]
+
+
+def test_concurrency_below_one_is_bad_input(scripted_server):
+    with pytest.raises(BadInput, match="concurrency"):
+        path_for(scripted_server, "openai", concurrency=0)

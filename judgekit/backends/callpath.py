@@ -19,7 +19,7 @@ from email.utils import parsedate_to_datetime
 from judgekit.backends.base import Backend, Completion, Request
 from judgekit.backends.cache import ResponseCache, cache_key
 from judgekit.backends.prices import PriceTable
-from judgekit.errors import JudgekitError
+from judgekit.errors import BadInput, JudgekitError
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +63,12 @@ class CallPath:
         backoff_base: float = 1.0,
         backoff_cap: float = 30.0,
     ) -> None:
-        """``limiter`` is a budget shared with other CallPaths (a sweep's global cap);
-        ``concurrency`` caps this path alone, and the backend's own ceiling applies too."""
+        """``cache=None`` asks the backend every time (``--no-cache``). ``limiter`` is a
+        budget shared with other CallPaths (a sweep's global cap); ``concurrency``
+        caps this path alone, and the backend's own ``max_concurrency`` applies too.
+        ``timeout`` bounds each attempt; ``max_retries`` counts attempts after the first."""
         if concurrency < 1:
-            raise JudgekitError(f"concurrency must be at least 1, got {concurrency}")
+            raise BadInput(f"concurrency must be at least 1, got {concurrency}")
         self.backend = backend
         self.cache = cache
         self.timeout = timeout
@@ -91,9 +93,14 @@ class CallPath:
                 self.usage.calls += 1
                 self.usage.cache_hits += 1
                 return hit
-        pending = self._in_flight.get(key)
-        if pending is not None:  # the same question is being asked right now: share its answer
-            completion = await asyncio.shield(pending)
+        while (pending := self._in_flight.get(key)) is not None:
+            # the same question is being asked right now: share its answer
+            try:
+                completion = await asyncio.shield(pending)
+            except asyncio.CancelledError:
+                if pending.cancelled():
+                    continue  # its asker was cancelled, not us: ask ourselves
+                raise
             self.usage.calls += 1
             self.usage.cache_hits += 1
             return replace(completion, cached=True, cost_usd=0.0, latency_s=0.0)
@@ -104,6 +111,9 @@ class CallPath:
             if self.cache is not None:
                 self.cache.put(key, self.backend.provider, self.backend.model, completion)
             future.set_result(completion)
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
         except BaseException as e:
             future.set_exception(e)
             future.exception()  # mark retrieved: nobody else may be waiting
@@ -117,9 +127,10 @@ class CallPath:
             start = time.monotonic()
             try:
                 async with AsyncExitStack() as slots:
+                    # own slot first: a call queued behind its siblings holds no shared permit
+                    await slots.enter_async_context(self._slots)
                     if self._limiter is not None:
                         await slots.enter_async_context(self._limiter)
-                    await slots.enter_async_context(self._slots)
                     start = time.monotonic()
                     completion = await asyncio.wait_for(self.backend.complete(request), self.timeout)
             except JudgekitError:

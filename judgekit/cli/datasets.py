@@ -94,6 +94,7 @@ def _print_summary(summary: dict[str, Any]) -> None:
         ("generators known", f"both: {generators['both_known']}/{n}, one: {generators['one_known']}/{n}"),
         ("license", summary["license"]),
         ("citation", summary["citation"] or "-"),
+        ("notes", summary["notes"] or "-"),
         ("content hash", summary["content_hash"]),
     ]
     if summary["generator_counts"]:

@@ -144,6 +144,7 @@ def summarize(dataset: Dataset, *, examples: int = 3, width: int = 200) -> dict[
         "generator_counts": dict(generators.most_common()),
         "license": dataset.card.license,
         "citation": dataset.card.citation.strip(),
+        "notes": " ".join(dataset.card.notes.split()),
         "content_hash": dataset.content_hash,
         "examples": [_short(e, width) for e in items[:examples]],
     }

@@ -6,6 +6,8 @@ import asyncio
 import logging
 import multiprocessing
 import sqlite3
+import subprocess
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -180,3 +182,26 @@ async def test_api_key_never_reaches_disk_or_logs(scripted_server, tmp_path, mon
     written = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert written, "the cache wrote nothing to scan"
     assert not [p for p in written if secret.encode() in p.read_bytes()]
+
+
+WRITER = """
+import sys
+from judgekit.backends.base import Completion
+from judgekit.backends.cache import ResponseCache
+cache = ResponseCache(sys.argv[1])
+i = 0
+while True:
+    cache.put(f"k{i}", "openai", "m", Completion(text=f"t{i}"))
+    print(i, flush=True)
+    i += 1
+"""
+
+
+def test_a_killed_writer_loses_nothing_it_stored(tmp_path):
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    stored = [int(writer.stdout.readline()) for _ in range(200)]
+    writer.kill()  # SIGKILL: no cleanup, mid-write
+    writer.wait(10)
+    cache = ResponseCache(tmp_path)
+    assert all(cache.get(f"k{i}").text == f"t{i}" for i in stored)
+    assert len(cache) >= 200

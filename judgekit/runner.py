@@ -13,7 +13,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from math import isnan, nan
+from math import nan
 from pathlib import Path
 
 import pandas as pd
@@ -32,7 +32,7 @@ from judgekit.agreement import pairwise_summary
 from judgekit.backends.callpath import CallPath
 from judgekit.errors import BadInput
 from judgekit.records import Example, Manifest, Usage, Verdict
-from judgekit.rundir import Run, RunDir, is_run_dir, read_run
+from judgekit.rundir import Run, RunDir, is_run_dir
 
 MANIFEST_EVERY_S = 2.0
 """How often the manifest's counts are refreshed while a run is going."""
@@ -230,33 +230,3 @@ def summary_table(run: Run, *, elapsed_s: float | None = None) -> Table:
         table.add_row("time_s", f"{elapsed_s:.1f}", "")
     return table
 
-
-def leaderboard(paths: Sequence[Path]) -> Table:
-    """Runs side by side, most accurate first: accuracy with CI, agreement, rates, cost."""
-    runs = [(run, summarize(run)) for run in map(read_run, paths)]
-    runs.sort(key=lambda pair: (isnan(_value(pair[1], "accuracy")), -_value(pair[1], "accuracy")))
-    table = Table(title="leaderboard")
-    for column in ("judge", "protocol", "dataset"):
-        table.add_column(column)
-    for column in ("n", "accuracy [95% CI]", "agreement", "invalid", "ties", "cost"):
-        table.add_column(column, justify="right")
-    for run, frame in runs:
-        accuracy = "-"
-        if "accuracy" in frame.index:
-            value, low, high = frame.loc["accuracy"]
-            accuracy = f"{value:.3f} [{low:.3f}, {high:.3f}]"
-        table.add_row(
-            run.manifest.judge, run.manifest.protocol, run.manifest.dataset, f"{int(_value(frame, 'n'))}",
-            accuracy, *(_shown(frame, name) for name in ("positional_agreement", "invalid_rate", "tie_rate")),
-            f"${_value(frame, 'cost_usd'):.4f}",
-        )
-    return table
-
-
-def _value(frame: pd.DataFrame, name: str) -> float:
-    return float(frame.loc[name, "value"]) if name in frame.index else nan
-
-
-def _shown(frame: pd.DataFrame, name: str) -> str:
-    value = _value(frame, name)
-    return "-" if isnan(value) else f"{value:.3f}"

@@ -20,7 +20,7 @@ from judgekit.backends.registry import create_backend
 from judgekit.errors import BadInput
 from judgekit.records import Example, Manifest, OrderResult, Usage, Verdict
 from judgekit.rundir import read_run
-from judgekit.runner import judge_run, leaderboard, open_run_dir, summarize, summary_table
+from judgekit.runner import judge_run, open_run_dir, summarize, summary_table
 
 EXAMPLES = [
     Example(id=f"ex{i}", instruction=f"task {i}", response_a=f"alpha {i}", response_b=f"beta {i}",
@@ -168,14 +168,3 @@ async def test_summary_of_a_first_slot_judge(scripted_server, tmp_path):
     table = summary_table(run, elapsed_s=1.5)
     assert table.row_count == len(frame) + 1
 
-
-async def test_leaderboard_puts_the_better_judge_first(scripted_server, tmp_path):
-    scripted_server.answer = lambda call: "Output (a)"
-    await run_once(scripted_server, tmp_path / "first-slot", model="lazy")
-    scripted_server.answer = oracle
-    await run_once(scripted_server, tmp_path / "oracle", model="oracle")
-    table = leaderboard([tmp_path / "first-slot", tmp_path / "oracle"])
-    judges = list(table.columns[0].cells)
-    assert judges == ["openai:judge", "openai:judge"]  # both manifests name the same spec here
-    accuracies = list(table.columns[4].cells)
-    assert accuracies[0].startswith("1.000") and accuracies[1].startswith("0.500")

@@ -11,8 +11,9 @@ llama-cpp-python keeps no scores of its own.
 The engine is blocking and single-stream, so calls run in a worker thread one
 at a time (``max_concurrency = 1``). Consecutive prompts that share a prefix
 (the same instruction in both presentation orders, a shared system prompt)
-skip re-evaluating it: llama-cpp-python's ``generate`` keeps the previous
-prompt's tokens in the KV cache and decodes only the new suffix.
+skip re-evaluating it: the KV cache still holds the previous prompt, so only
+the new suffix is decoded. Sampling is ours (greedy, or a seeded draw per
+``Request.sample``), so a request's answer does not depend on what ran before.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from judgekit.errors import BadInput, JudgekitError
 
 DEFAULT_N_CTX = 8192
 """Context window; LLMBar prompts stay well under it and its KV cache costs ~230 MB."""
+PREFILL_CHUNK = 64
+"""Prompt decoding batch; a multiple of 8 (see ``Engine.prefill``)."""
 
 
 @dataclass
@@ -48,7 +51,9 @@ class EngineStats:
     """Prompt tokens found already in the KV cache (not evaluated again)."""
     generated_tokens: int = 0
     engine_s: float = 0.0
-    """Seconds spent inside llama.cpp (tokenizing, decoding, sampling)."""
+    """Seconds inside ``Engine.run``: templating, tokenizing, decoding, sampling."""
+    decode_s: float = 0.0
+    """Of which seconds inside llama.cpp's decode (``Llama.eval``)."""
 
 
 class Engine:
@@ -73,6 +78,8 @@ class Engine:
         self.add_bos = self.llm._model.add_bos_token()
         self.lock = threading.Lock()
         self.stats = EngineStats()
+        self.prefilled = 0
+        """Leading positions of the KV cache decoded by ``prefill`` (reusable)."""
 
     def prompt_tokens(self, request: Request) -> list[int]:
         """The chat-formatted prompt, with the assistant's forced prefix appended."""
@@ -80,11 +87,14 @@ class Engine:
         prompt = self.formatter(messages=messages).prompt + (request.continuation or "")
         return self.llm.tokenize(prompt.encode("utf-8"), add_bos=self.add_bos, special=True)
 
-    def top_logprobs(self, k: int) -> dict[str, float]:
-        """The k likeliest next tokens after the last decoded one, as text -> log-probability."""
+    def logprobs(self) -> np.ndarray:
+        """Log-softmax of the logits after the last decoded token (float64, whole vocabulary)."""
         pointer = llama_cpp.llama_get_logits_ith(self.llm.ctx, -1)
         logits = np.ctypeslib.as_array(pointer, shape=(self.llm.n_vocab(),)).astype(np.float64)
-        logprobs = logits - np.logaddexp.reduce(logits)
+        return logits - np.logaddexp.reduce(logits)
+
+    def top_logprobs(self, logprobs: np.ndarray, k: int) -> dict[str, float]:
+        """The k likeliest next tokens as text -> log-probability."""
         best = np.argpartition(-logprobs, k)[:k]
         out: dict[str, float] = {}
         for token in best[np.argsort(-logprobs[best])]:
@@ -92,27 +102,49 @@ class Engine:
             out.setdefault(text, float(logprobs[token]))  # keep the likelier of two same-text tokens
         return out
 
+    def prefill(self, tokens: list[int]) -> int:
+        """Decode the prompt, reusing the cached prefix; return how many tokens were reused.
+
+        llama.cpp's numbers for a position depend slightly on how its batch was
+        cut (we measured logit differences up to 0.4), so the prompt is always
+        decoded in chunks aligned to multiples of PREFILL_CHUNK from position
+        0 and reuse stops at such a boundary: a prompt gets bit-identical
+        logits whatever was decoded before it.
+        """
+        cached = self.llm.input_ids[: self.prefilled].tolist()
+        common = self.llm.longest_token_prefix(cached, tokens)
+        start = min(common, len(tokens) - 1) // PREFILL_CHUNK * PREFILL_CHUNK
+        self.llm.n_tokens, self.prefilled = start, start  # eval() drops the KV cache past n_tokens
+        for i in range(start, len(tokens), PREFILL_CHUNK):
+            self.decode(tokens[i : i + PREFILL_CHUNK])
+        self.prefilled = len(tokens)
+        return start
+
+    def decode(self, tokens: list[int]) -> None:
+        begin = time.perf_counter()
+        self.llm.eval(tokens)
+        self.stats.decode_s += time.perf_counter() - begin
+
     def run(self, request: Request) -> Completion:
         """Answer one request (blocking); hold ``lock`` around it."""
-        start = time.perf_counter()
-        tokens = self.prompt_tokens(request)
+        begin = time.perf_counter()
         params = request.params
+        tokens = self.prompt_tokens(request)
         if len(tokens) + params.max_tokens > self.llm.n_ctx():
             raise JudgekitError(
                 f"local: {request.purpose or 'call'}: prompt of {len(tokens)} tokens plus max_tokens "
                 f"{params.max_tokens} exceeds the context window of {self.llm.n_ctx()}"
             )
-        cached = self.llm.input_ids[: self.llm.n_tokens].tolist()
-        reused = min(self.llm.longest_token_prefix(cached, tokens), len(tokens) - 1)
-        self.llm.set_seed(request.sample)
+        reused = self.prefill(tokens)
+        rng = np.random.default_rng(request.sample)
         out: list[int] = []
         alternatives: list[dict[str, float]] = []
         text, finish = "", "length"
-        for token in self.llm.generate(
-            tokens, temp=params.temperature, top_k=0, top_p=1.0, min_p=0.0, repeat_penalty=1.0
-        ):
+        while len(out) < params.max_tokens:
+            logprobs = self.logprobs()
             if params.top_logprobs:
-                alternatives.append(self.top_logprobs(params.top_logprobs))
+                alternatives.append(self.top_logprobs(logprobs, params.top_logprobs))
+            token = pick(logprobs, params.temperature, rng)
             if llama_cpp.llama_vocab_is_eog(self.llm._model.vocab, token):
                 finish = "stop"
                 break
@@ -121,9 +153,9 @@ class Engine:
             if stop := next((s for s in params.stop if s in text), None):
                 text, finish = text[: text.index(stop)], "stop"
                 break
-            if len(out) >= params.max_tokens:
-                break
-        self._count(len(tokens), max(reused, 0), len(out), time.perf_counter() - start)
+            if len(out) < params.max_tokens:
+                self.decode([token])
+        self._count(len(tokens), reused, len(out), time.perf_counter() - begin)
         return Completion(
             text=text,
             tokens_in=len(tokens),
@@ -138,6 +170,15 @@ class Engine:
         self.stats.reused_tokens += reused
         self.stats.generated_tokens += generated
         self.stats.engine_s += elapsed
+
+
+def pick(logprobs: np.ndarray, temperature: float, rng: np.random.Generator) -> int:
+    """Greedy at temperature 0, else a draw from the tempered distribution."""
+    if temperature <= 0:
+        return int(np.argmax(logprobs))
+    scaled = logprobs / temperature
+    probs = np.exp(scaled - scaled.max())
+    return int(rng.choice(len(probs), p=probs / probs.sum()))
 
 
 _ENGINES: dict[tuple[Path, int], Engine] = {}

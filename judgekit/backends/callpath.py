@@ -48,7 +48,11 @@ class LiveUsage:
 
 
 class CallPath:
-    """Wraps one backend; ``await complete(request)`` from as many tasks as you like."""
+    """Wraps one backend; ``await complete(request)`` from as many tasks as you like.
+
+    A CallPath, like its backend's connections, belongs to the event loop it is
+    first used on.
+    """
 
     def __init__(
         self,

@@ -3,6 +3,8 @@
 With ``base_url`` this reaches vLLM, SGLang, llama.cpp server, Ollama or a
 LiteLLM proxy. The key comes from ``OPENAI_API_KEY`` (or the variable named by
 ``api_key_env``); a ``base_url`` server that needs no key gets a placeholder.
+That key is sent to whatever ``base_url`` names, so for a third-party server
+point ``api_key_env`` at a variable holding that server's own key.
 
 Notes on mapping a Request:
 - ``sample`` is not sent: each sample index is its own call (and cache entry),

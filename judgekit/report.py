@@ -297,7 +297,7 @@ def render_compare(data: dict[str, Any], fmt: str) -> str | Group:
     rows = [{**row, "run": _short_run(row["run"])} for row in data["leaderboard"]]
     sections = [("Leaderboard (best accuracy first)", _LEADERBOARD_COLUMNS, rows)]
     if data["comparisons"]:
-        sections.append(_matrix_section(data))
+        sections.append(_matrix_section(data, with_ci=fmt != "table"))
     return _render(data, fmt, sections, "compare")
 
 
@@ -325,35 +325,31 @@ def _html_renderer(kind: str) -> Callable[[dict[str, Any]], str]:
     return render_html
 
 
-def _matrix_section(data: dict[str, Any]) -> tuple[str, tuple, list[dict[str, Any]]]:
-    """Rows and columns named by rank: cell = accuracy difference row - column, CI, McNemar p."""
+def _matrix_section(data: dict[str, Any], *, with_ci: bool) -> tuple[str, tuple, list[dict[str, Any]]]:
+    """Rows and columns named by rank; a cell is acc(row) - acc(col) [CI] and the McNemar p.
+
+    The terminal table leaves the CI out to stay narrow; Markdown and JSON carry it.
+    """
     rank = {row["run"]: row["rank"] for row in data["leaderboard"]}
     cells: dict[tuple[int, int], str] = {}
     for pair in data["comparisons"]:
         i, j = rank[pair["run_1"]], rank[pair["run_2"]]
-        cells[i, j] = _cell(pair["accuracy_difference"], pair["accuracy_difference_ci"], pair["mcnemar_p"])
-        flipped_ci = [-x for x in reversed(pair["accuracy_difference_ci"])] if pair["accuracy_difference_ci"] else None
-        flipped = -pair["accuracy_difference"] if pair["accuracy_difference"] is not None else None
-        cells[j, i] = _cell(flipped, flipped_ci, pair["mcnemar_p"])
+        diff, ci, p = pair["accuracy_difference"], pair["accuracy_difference_ci"], pair["mcnemar_p"]
+        cells[i, j] = _cell(diff, ci if with_ci else None, p)
+        flipped_ci = [-ci[1], -ci[0]] if ci and with_ci else None
+        cells[j, i] = _cell(0.0 - diff if diff is not None else None, flipped_ci, p)
     ranks = sorted(rank.values())
-    columns = (("row", "acc(row) - acc(col)"), *((str(r), f"#{r}") for r in ranks))
+    columns = (("row", "row - col"), *((str(r), f"#{r}") for r in ranks))
     rows = [{"row": f"#{r}", **{str(c): cells.get((r, c), "") for c in ranks}} for r in ranks]
-    return "Paired differences: Δ accuracy [95% CI], exact McNemar p", columns, rows
+    what = "Δ accuracy [95% CI]" if with_ci else "Δ accuracy"
+    return f"Paired differences by rank: {what}, exact McNemar p", columns, rows
 
 
 def _cell(diff: float | None, ci: list[float] | None, p: float) -> str:
-    if diff is None:
-        return f"p={p:.3g}"
-    bounds = f" [{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else ""
-    return f"{diff:+.3f}{bounds} p={p:.3g}"
-
-
-def _transpose(columns: Sequence[tuple[str, str]], rows: list[dict[str, Any]]) -> tuple[tuple, list[dict[str, Any]]]:
-    """One row per figure and one column per run (named by position: runs may share a name)."""
-    across = (("figure", "figure"), *((f"#{i}", f"#{i}") for i in range(1, len(rows) + 1)))
-    down = [{"figure": header, **{f"#{i}": _format(name, row.get(name)) for i, row in enumerate(rows, start=1)}}
-            for name, header in columns]
-    return across, down
+    shown = "" if diff is None else f"{diff + 0.0:+.3f}"  # + 0.0 turns -0.0 into 0.0
+    if ci:
+        shown += f" [{ci[0]:+.3f}, {ci[1]:+.3f}]"
+    return f"{shown} p={p:.2g}".strip()
 
 
 def _format(name: str, value: Any) -> str:
@@ -372,7 +368,7 @@ def _table(title: str, columns: Sequence[tuple[str, str]], rows: list[dict[str, 
     table = Table(title=title, title_justify="left")
     for name, header in columns:
         text_like = name in _TEXT_COLUMNS
-        table.add_column(header, justify="left" if text_like else "right", no_wrap=not text_like)
+        table.add_column(header, justify="left" if text_like else "right", no_wrap=not text_like or name == "row")
     for row in rows:
         table.add_row(*(_format(name, row.get(name)) for name, _ in columns))
     return table

@@ -165,7 +165,7 @@ class ScriptedServer:
             target.extend(faults)
 
     def reset_counters(self) -> None:
-        with getattr(self, "_lock", threading.Lock()):
+        with self._lock:
             self.requests = 0
             self.answered: Counter[str] = Counter()
             self.faults_served: Counter[str] = Counter()

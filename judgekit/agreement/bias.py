@@ -191,14 +191,13 @@ def own_side(generator_a: Sequence[str | None], generator_b: Sequence[str | None
     target = model_family(judge_model)
     if target is None:
         raise BadInput("judge_model: empty model name")
-    fam_a = [model_family(x) for x in generator_a]
-    fam_b = [model_family(x) for x in generator_b]
-    side = np.full(len(fam_a), INVALID, dtype=np.int8)
-    for i, (fa, fb) in enumerate(zip(fam_a, fam_b, strict=True)):
-        if fa is None or fb is None or (fa == target) == (fb == target):
-            continue
-        side[i] = A if fa == target else B
-    return side
+    # Normalise each distinct name once; missing names get code -1, i.e. the trailing None.
+    codes, names = pd.factorize(pd.Series([*generator_a, *generator_b], dtype=object))
+    families = np.array([model_family(name) for name in names] + [None], dtype=object)[codes]
+    fam_a, fam_b = families[: len(generator_a)], families[len(generator_a) :]
+    known = pd.notna(fam_a) & pd.notna(fam_b)
+    own_a, own_b = fam_a == target, fam_b == target
+    return np.where(known & own_a & ~own_b, A, np.where(known & own_b & ~own_a, B, INVALID)).astype(np.int8)
 
 
 def position_bias_statistic(*orders: np.ndarray) -> Statistic:

@@ -158,22 +158,20 @@ def pairwise_summary(
     on the same items with the same seed share bootstrap resamples.
     """
     g, p1 = _encode_pair(gold, first, "first")
+    orders = [p1] if second is None else [p1, _encode_like(second, g, "second")]
     stats = {
         "accuracy_first_order": accuracy_statistic(g, p1, invalid=invalid, seed=seed),
-        "kappa_first": kappa_statistic(g, p1, invalid=invalid, seed=seed),
-        "invalid_rate": _rate_statistic([p1], INVALID),
-        "tie_rate": _rate_statistic([p1], TIE),
+        "invalid_rate": _rate_statistic(orders, INVALID),
+        "tie_rate": _rate_statistic(orders, TIE),
+        "cohen_kappa": _mean_kappa_statistic(g, orders, invalid=invalid, seed=seed),
     }
     if second is not None:
-        p2 = _encode_like(second, g, "second")
+        p2 = orders[1]
         stats |= {
-            "accuracy": mean_of_orders_statistic(g, [p1, p2], invalid=invalid, seed=seed),
+            "accuracy": mean_of_orders_statistic(g, orders, invalid=invalid, seed=seed),
             "accuracy_second_order": accuracy_statistic(g, p2, invalid=invalid, seed=seed + 1),
             "accuracy_both_orders": both_orders_statistic(g, p1, p2, invalid=invalid, seed=seed),
             "positional_agreement": agreement_statistic(p1, p2, invalid_agree=invalid == "llmbar"),
-            "cohen_kappa": _mean_kappa_statistic(g, p1, p2, invalid=invalid, seed=seed),
-            "invalid_rate": _rate_statistic([p1, p2], INVALID),
-            "tie_rate": _rate_statistic([p1, p2], TIE),
         }
     if final is not None:
         stats["accuracy_final"] = accuracy_statistic(g, _encode_like(final, g, "final"), invalid=invalid, seed=seed)
@@ -188,7 +186,7 @@ def pairwise_summary(
         positional_agreement=ci.get("positional_agreement"),
         invalid_rate=ci["invalid_rate"],
         tie_rate=ci["tie_rate"],
-        cohen_kappa=ci.get("cohen_kappa", ci["kappa_first"]),
+        cohen_kappa=ci["cohen_kappa"],
         accuracy_final=ci.get("accuracy_final"),
     )
 
@@ -279,16 +277,24 @@ def agreement_statistic(p1: np.ndarray, p2: np.ndarray, *, invalid_agree: bool) 
 
 def kappa_statistic(g: np.ndarray, p: np.ndarray, *, invalid: str, seed: int) -> Statistic:
     """Cohen's kappa of coded winners against coded gold (see ``cohen_kappa``)."""
-    return Statistic(_confusion_terms(g, p, invalid, seed), kappa_from_table)
+    return Statistic(_confusion_terms(g, p, invalid, seed), _gold_kappa)
 
 
-def kappa_from_table(table: np.ndarray) -> np.ndarray:
-    """Cohen's kappa from flattened square confusion tables (..., K*K), vectorised."""
-    k = int(round(np.sqrt(table.shape[-1])))
-    t = np.asarray(table, dtype=np.float64).reshape(*table.shape[:-1], k, k)
+def kappa_from_table(table: np.ndarray, *, n_rows: int | None = None) -> np.ndarray:
+    """Cohen's kappa from flattened confusion tables (..., R*C), vectorised.
+
+    Rows are one rater's labels and columns the other's, in the same label
+    order; the first min(R, C) labels are shared, extra ones (e.g. an
+    ``invalid`` column that gold never uses) only add disagreement. Square
+    (R = C) unless ``n_rows`` says otherwise.
+    """
+    t = np.asarray(table, dtype=np.float64)
+    rows = n_rows or int(round(np.sqrt(t.shape[-1])))
+    t = t.reshape(*t.shape[:-1], rows, t.shape[-1] // rows)
+    shared = min(t.shape[-2:])
     total = t.sum(axis=(-2, -1))
-    observed = np.trace(t, axis1=-2, axis2=-1)
-    chance = np.sum(t.sum(axis=-1) * t.sum(axis=-2), axis=-1)
+    observed = np.trace(t[..., :shared, :shared], axis1=-2, axis2=-1)
+    chance = np.sum(t.sum(axis=-1)[..., :shared] * t.sum(axis=-2)[..., :shared], axis=-1)
     with np.errstate(divide="ignore", invalid="ignore"):
         p_o = observed / total
         p_e = chance / total**2
@@ -296,13 +302,14 @@ def kappa_from_table(table: np.ndarray) -> np.ndarray:
     return np.where((total > 0) & (p_e < 1 - 1e-12), kappa, np.nan)
 
 
-def _mean_kappa_statistic(g: np.ndarray, p1: np.ndarray, p2: np.ndarray, *, invalid: str, seed: int) -> Statistic:
-    t1 = _confusion_terms(g, p1, invalid, seed)
-    t2 = _confusion_terms(g, p2, invalid, seed + 1)
-    k = t1.shape[1]
+def _mean_kappa_statistic(g: np.ndarray, orders: list[np.ndarray], *, invalid: str, seed: int) -> Statistic:
+    """Mean over orders of per-order kappa against gold; order i uses seed + i."""
+    tables = [_confusion_terms(g, p, invalid, seed + i) for i, p in enumerate(orders)]
+    k = tables[0].shape[1]
+    m = len(orders)
     return Statistic(
-        np.hstack([t1, t2]),
-        lambda s: (kappa_from_table(s[..., :k]) + kappa_from_table(s[..., k:])) / 2,
+        np.hstack(tables),
+        lambda s: np.mean([_gold_kappa(s[..., i * k : (i + 1) * k]) for i in range(m)], axis=0),
     )
 
 
@@ -327,14 +334,23 @@ def _credit(g: np.ndarray, p: np.ndarray, invalid: str, seed: int) -> tuple[np.n
     return credit, counted
 
 
+def _gold_kappa(table: np.ndarray) -> np.ndarray:
+    """Kappa of gold (rows a, b, tie) against predictions (columns a, b, tie, invalid)."""
+    return kappa_from_table(table, n_rows=TIE + 1)
+
+
 def _confusion_terms(g: np.ndarray, p: np.ndarray, invalid: str, seed: int) -> np.ndarray:
-    """One-hot (gold, pred) cells of a 4x4 table per item, weighted by policy."""
+    """One-hot (gold, pred) cells of a 3x4 table per item, weighted by policy.
+
+    Gold is never invalid, so its rows are a, b, tie; the prediction columns
+    add ``invalid``, which matches no gold label.
+    """
     _check_policy(invalid)
     bad = p == INVALID
     if invalid == "coin":
         p = _flip_coins(p, seed)
     n = len(g)
-    terms = np.zeros((n, N_CODES * N_CODES))
+    terms = np.zeros((n, (TIE + 1) * N_CODES))
     rows = np.arange(n)
     if invalid == "half":
         terms[rows[bad], g[bad] * N_CODES + A] = 0.5

@@ -65,7 +65,7 @@ def resample_weights(n: int, *, n_resamples: int = 1000, seed: int = 0) -> np.nd
     idx = rng.integers(0, n, size=(n_resamples, n), dtype=np.int64)
     idx += np.arange(n_resamples, dtype=np.int64)[:, None] * n
     counts = np.bincount(idx.ravel(), minlength=n_resamples * n).reshape(n_resamples, n)
-    weights = counts.astype(np.float64)
+    weights = counts.astype(np.float32)  # small whole counts: exact in float32
     weights.setflags(write=False)
     return weights
 
@@ -82,7 +82,10 @@ def bootstrap_cis(
     Items are resampled with replacement (Efron & Tibshirani 1993, ch. 13);
     the interval is the (1-c)/2 and (1+c)/2 quantiles of the resampled values.
     Resamples where a statistic is undefined (NaN, e.g. an empty denominator)
-    are ignored; an undefined estimate gives an all-NaN interval.
+    are ignored; an undefined estimate gives an all-NaN interval. Resample
+    sums are taken in float32 for speed: exact for the count-like terms of
+    this package (whole and half counts below 2**24), within ~1e-6 relative
+    otherwise; point estimates use float64.
     """
     if not statistics:
         return {}
@@ -91,7 +94,8 @@ def bootstrap_cis(
     names = list(statistics)
     n = _common_n(statistics)
     blocks = [np.asarray(statistics[name].terms, dtype=np.float64).reshape(n, -1) for name in names]
-    sums = resample_weights(n, n_resamples=n_resamples, seed=seed) @ np.hstack(blocks)
+    weights = resample_weights(n, n_resamples=n_resamples, seed=seed)
+    sums = (weights @ np.hstack([block.astype(np.float32) for block in blocks])).astype(np.float64)
     tail = (1 - confidence) / 2
     out: dict[str, Interval] = {}
     start = 0

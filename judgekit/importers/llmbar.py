@@ -136,12 +136,12 @@ def read_evaluator_dir(
     evaluator_dir = Path(evaluator_dir)
     if not evaluator_dir.is_dir():
         raise BadInput(f"{evaluator_dir}: no such directory")
+    items = _read_results(evaluator_dir / "result.json")
     dataset_id = dataset_for(evaluator_dir)
     evaluator, strategy = evaluator_dir.resolve().parts[-2:]
     model = judge_model or EVALUATOR_MODELS.get(evaluator)
     if model is None:
         raise BadInput(f"{evaluator_dir}: unknown LLMBar evaluator {evaluator!r}; pass --judge-model")
-    items = _read_results(evaluator_dir / "result.json")
     if dataset is None:
         dataset = load_subset(evaluator_dir, dataset_id)
     _check_items(evaluator_dir / "result.json", items, dataset)

@@ -62,7 +62,7 @@ async def test_retry_after_is_honoured(scripted_server, api, header):
     await path.aclose()
     first, second = scripted_server.request_times
     assert completion.text == "echo: wait for it"
-    assert 0.6 <= second - first < 0.9
+    assert 0.6 <= second - first < 1.2
 
 
 async def test_backoff_grows_between_attempts(scripted_server):
@@ -74,7 +74,7 @@ async def test_backoff_grows_between_attempts(scripted_server):
     gaps = [b - a for a, b in zip(times, times[1:])]
     # waits are drawn from [half, full] of 0.1, 0.2, 0.4 s
     assert [0.05, 0.1, 0.2] <= [round(g, 2) for g in gaps]
-    assert gaps[2] > gaps[0] and all(g < 0.5 for g in gaps)
+    assert gaps[2] > gaps[0] and all(g < 0.8 for g in gaps)
 
 
 async def test_gives_up_after_max_retries_with_one_line(scripted_server):

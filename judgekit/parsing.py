@@ -1,0 +1,181 @@
+"""Reading a judge's reply: strict about the decision, tolerant of the noise around it.
+
+Every parser returns None rather than guess. A pairwise answer is a *slot*
+(``first``, ``second`` or ``tie``: the position the judge saw), which the
+strategy maps back to the canonical a/b labels.
+
+Noise we forgive: markdown emphasis and headings (``**Output (a)**``), quotes,
+letter case, a trailing full stop, an explanation after the answer. What we
+never do is pick a label merely because it is mentioned: "Output (a) is worse
+than Output (b)" names (a) first but decides (b), so only a line whose
+*shape* is a decision counts, and two deciding lines that disagree make the
+reply unparseable.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+Slot = Literal["first", "second", "tie"]
+
+_LABEL = r"output\s*(?:\(\s*(?P<label>[ab])\s*\)|(?P<bare>[ab])\b)"
+"""``Output (a)``, ``output(a)`` or ``Output a``; "output and" is not a label (the \\b)."""
+
+_BARE = re.compile(
+    r"(?:(?:final\s+)?(?:answer|verdict|decision|choice|winner|better\s+output|preferred\s+output)"
+    r"(?:\s+is)?\s*[:\-]?\s*)?"
+    r"(?:" + _LABEL + r"|\(\s*(?P<paren>[ab])\s*\)|(?P<letter>[ab]))\s*[.!]?"
+)
+"""A line that is only the answer, maybe after "Answer:" (matched in full)."""
+
+_BETTER = re.compile(
+    r"(?:(?:therefore|thus|so|hence|overall|in\s+conclusion|in\s+summary|(?:final\s+)?answer|verdict)\s*[,:]?\s*)?"
+    r"(?:i\s+(?:think|believe)\s+(?:that\s+)?)?"
+    + _LABEL
+    + r"\s+is\s+(?:clearly\s+|slightly\s+|much\s+|definitely\s+)?(?:the\s+)?"
+    r"(?:better|best|preferred|superior|stronger)\b(?P<rest>.*)"
+)
+"""A sentence "[Therefore,] Output (x) is [the] better ..." (matched in full)."""
+
+_LEAD = re.compile(_LABEL + r"\s*(?:[.,;!]|\s[-\u2013\u2014]|\s(?:because|since|as)\b)(?P<rest>.*)")
+"""The answer first, then an explanation: "Output (a), because ...". A colon is
+left out on purpose: "Output (a): ..." usually opens an analysis, not a verdict."""
+
+_THAN_LABEL = re.compile(r"than\s+" + _LABEL)
+_ANY_LABEL = re.compile(_LABEL)
+_NOISE = re.compile(r"[*`#\"\u201c\u201d\u2018\u2019>]|^\s*'|'\s*$")
+_MTBENCH = re.compile(r"\[\[\s*([abc])\s*\]\]", re.IGNORECASE)
+"""MT-Bench's bracketed verdict; C is a tie (Zheng et al. 2023)."""
+_NUMBER = r"(?P<score>-?\d+(?:\.\d+)?)"
+_SCORE_LINE = re.compile(
+    r"(?:(?:final|overall)\s+)?(?:score|rating)\s*(?:is)?\s*[:=]?\s*\[*\s*" + _NUMBER
+    + r"\s*\]*(?:\s*(?:/|out\s+of)\s*\d+(?:\.\d+)?)?\s*[.!]?"
+)
+"""A line "Score: 7", "Rating = 7/10", "Final score: [[7]]" (matched in full)."""
+_SCORE_ALONE = re.compile(r"\[*\s*" + _NUMBER + r"\s*\]*(?:\s*(?:/|out\s+of)\s*\d+(?:\.\d+)?)?\s*[.!]?")
+_YESNO = re.compile(r"(?P<answer>yes|no)\b(?!\s+(?:and|or)\s+(?:yes|no)\b)")
+"""First word yes/no; "yes and no" / "no or yes" are not answers."""
+_NUMBERED = re.compile(r"(?:q(?:uestion)?|c(?:onstraint)?)?\s*(?P<n>\d+)\s*[.):\-]\s*(?P<rest>.*)")
+_LIST_ITEM = re.compile(r"\s*(?:\d+\s*[.)]|[-*\u2022])\s+(?P<item>\S.*)")
+
+
+def clean(line: str) -> str:
+    """A line without markdown emphasis, headings and quotes, lower-cased, spaces squeezed."""
+    return " ".join(_NOISE.sub("", line).lower().split())
+
+
+def _lines(text: str) -> list[str]:
+    return [c for c in (clean(line) for line in text.splitlines()) if c]
+
+
+def _label_of(match: re.Match[str]) -> str:
+    groups = match.groupdict()
+    return next(groups[g] for g in ("label", "bare", "paren", "letter") if groups.get(g))
+
+
+def _decision(line: str) -> str | None:
+    """The label a single line decides, or None if the line is not a decision."""
+    if match := _BARE.fullmatch(line):
+        return _label_of(match)
+    for pattern in (_BETTER, _LEAD):
+        match = pattern.fullmatch(line)
+        if match is None:
+            continue
+        label = _label_of(match)
+        rest = _THAN_LABEL.sub("", match["rest"]) if pattern is _BETTER else match["rest"]
+        if any(_label_of(m) != label for m in _ANY_LABEL.finditer(rest)):
+            return None  # the other label reappears: not a clear decision
+        return label
+    return None
+
+
+def parse_llmbar(text: str) -> Slot | None:
+    """``Output (a)`` / ``Output (b)`` as the first or the last line of the reply.
+
+    The first line covers "answer first, then explain"; the last line covers
+    "reason first, then conclude" (CoT). If both decide, they must agree.
+    """
+    lines = _lines(text)
+    if not lines:
+        return None
+    decisions = {d for d in (_decision(lines[0]), _decision(lines[-1])) if d is not None}
+    if len(decisions) != 1:
+        return None
+    return "first" if decisions.pop() == "a" else "second"
+
+
+def parse_mtbench(text: str) -> Slot | None:
+    """``[[A]]``, ``[[B]]`` or ``[[C]]`` (tie) anywhere; two different ones are unparseable."""
+    found = {m.group(1).lower() for m in _MTBENCH.finditer(text)}
+    if len(found) != 1:
+        return None
+    return {"a": "first", "b": "second", "c": "tie"}[found.pop()]
+
+
+def parse_score(text: str, low: float = 1, high: float = 10) -> float | None:
+    """A score on the last (or first) line, "Score: 7" or just "7", within [low, high]."""
+    lines = _lines(text)
+    if not lines:
+        return None
+    found = set()
+    for line in {lines[0], lines[-1]}:
+        match = _SCORE_LINE.fullmatch(line) or _SCORE_ALONE.fullmatch(line)
+        if match:
+            found.add(float(match["score"]))
+    if len(found) != 1:
+        return None
+    score = found.pop()
+    return score if low <= score <= high else None
+
+
+def parse_yesno(text: str) -> bool | None:
+    """A reply that starts with yes or no."""
+    match = _YESNO.match(clean(text))
+    return None if match is None else match["answer"] == "yes"
+
+
+def parse_regex(text: str, pattern: str) -> Slot | float | None:
+    """A user pattern: the named group that matched (first/second/tie), or the score group."""
+    match = re.search(pattern, text)
+    if match is None:
+        return None
+    groups = {k: v for k, v in match.groupdict().items() if v is not None}
+    if "score" in groups:
+        try:
+            return float(groups["score"])
+        except ValueError:
+            return None
+    slots = [k for k in ("first", "second", "tie") if k in groups]
+    return slots[0] if len(slots) == 1 else None  # type: ignore[return-value]
+
+
+def parse_numbered(text: str, words: dict[str, bool]) -> dict[int, tuple[bool, str]]:
+    """Numbered answers "3. YES - reason" as {3: (True, "reason")}.
+
+    ``words`` maps the answer words to truth values; longer words are tried
+    first, so "not satisfied" is never read as "satisfied". A number answered
+    twice with different values is dropped (unparseable for that item).
+    """
+    ordered = sorted(words, key=len, reverse=True)
+    answer = re.compile(r"(?P<word>" + "|".join(re.escape(w) for w in ordered) + r")\b\s*[-\u2013\u2014:,.;]?\s*(?P<why>.*)")
+    answers: dict[int, tuple[bool, str]] = {}
+    conflicted: set[int] = set()
+    for line in _lines(text):
+        numbered = _NUMBERED.fullmatch(line)
+        if numbered is None or (match := answer.match(numbered["rest"])) is None:
+            continue
+        n, value = int(numbered["n"]), words[match["word"]]
+        if n in answers and answers[n][0] != value:
+            conflicted.add(n)
+        answers.setdefault(n, (value, match["why"]))
+    return {n: v for n, v in answers.items() if n not in conflicted}
+
+
+def parse_list(text: str) -> list[str]:
+    """The items of a numbered or bulleted list, in order (other lines ignored)."""
+    items = []
+    for line in text.splitlines():
+        if match := _LIST_ITEM.fullmatch(line.strip()):
+            items.append(match["item"].strip().strip("*").strip())
+    return [item for item in items if item]

@@ -1,0 +1,285 @@
+"""Protocol specs: one YAML file per judging protocol, loaded, validated and rendered.
+
+A spec is data, not code: prompt templates, how to read the answer, default
+sampling settings and which strategy (``judgekit.strategies``) runs it; import it as ``judgekit.protocols``. So a
+user can write a prompt-only protocol and run it with ``--protocol my.yaml``.
+
+Keys of a spec file::
+
+    id: llmbar/vanilla          # optional; built-ins must match their path
+    description: one line
+    citation: the paper the idea comes from
+    strategy: pairwise          # pairwise, staged, swap_synthesize, rating, votes, ...
+    templates: {system: ..., compare: ...}   # Jinja, sandboxed
+    parser: {format: llmbar}    # llmbar, mtbench, rating, yesno, regex (+ pattern)
+    params: {temperature: 0.0, max_tokens: 16}
+    orders: both                # both presentation orders, or original only
+    ties: false                 # may the judge answer "tie"?
+    order_conflict: tie         # final winner when the two orders disagree
+    decide_by: text             # or logprobs (where completions carry them)
+    continuation: null          # answer prefix the reply must start with
+    options: {}                 # strategy-specific settings (stages, members, ...)
+
+Templates are rendered in a sandboxed Jinja environment with the instruction
+and responses passed as plain variables: Jinja never re-reads a variable's
+value as a template, so ``{{ ... }}`` inside a response stays literal text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+from pydantic import BaseModel, ConfigDict
+
+from judgekit.backends.base import Message, SamplingParams
+from judgekit.errors import BadInput
+from judgekit.resources import protocols_root
+
+SPEC_KEYS = frozenset({
+    "id", "description", "citation", "strategy", "templates", "parser", "params", "orders",
+    "ties", "order_conflict", "decide_by", "continuation", "options",
+})
+PARSER_FORMATS = ("llmbar", "mtbench", "rating", "yesno", "regex")
+PARSER_KEYS = frozenset({"format", "pattern", "min", "max"})
+REGEX_GROUPS = frozenset({"first", "second", "tie", "score"})
+"""Named groups a user regex may use: which slot won, or a score."""
+PARAM_KEYS = frozenset({"temperature", "max_tokens", "top_logprobs", "stop"})
+
+_JINJA = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=False, autoescape=False)
+
+
+class Parser(BaseModel):
+    """How to read a judge's reply; see ``judgekit.parsing``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    format: Literal["llmbar", "mtbench", "rating", "yesno", "regex"] = "llmbar"
+    pattern: str | None = None
+    """For ``regex``: named groups ``first``/``second``/``tie`` or ``score``."""
+    min: float = 1
+    """Rating scale bounds; a score outside them is unparseable."""
+    max: float = 10
+
+
+class Protocol(BaseModel):
+    """A loaded, validated protocol spec."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    id: str
+    description: str
+    citation: str
+    strategy: str
+    templates: dict[str, str]
+    parser: Parser = Parser()
+    params: SamplingParams = SamplingParams()
+    orders: Literal["both", "original"] = "both"
+    ties: bool = False
+    order_conflict: Literal["tie", "invalid"] = "tie"
+    """Final winner when the two orders' (valid) winners differ: ``tie`` reads as
+    "inconsistent, neither preferred"; ``invalid`` makes the verdict invalid."""
+    decide_by: Literal["text", "logprobs"] = "text"
+    continuation: str | None = None
+    options: dict[str, Any] = {}
+    source: str = ""
+    """Where the spec was read from."""
+    content_hash: str = ""
+    """sha256 of the spec's content (and its members'), for run identity."""
+
+    @property
+    def swaps(self) -> tuple[bool, ...]:
+        """The presentation orders to judge: False = as stored, True = swapped."""
+        return (False, True) if self.orders == "both" else (False,)
+
+    @property
+    def calls_per_item(self) -> int | str:
+        """Model calls per example: a number, or a short formula when it varies."""
+        from judgekit.strategies import strategy_module
+
+        return strategy_module(self.strategy).calls_per_item(self)
+
+    def render(self, template: str, **values: Any) -> str:
+        """One template filled with plain values (never evaluated as templates)."""
+        try:
+            return _JINJA.from_string(self.templates[template]).render(**values).strip()
+        except TemplateError as e:
+            raise BadInput(f"{self.source}: templates.{template}: {e}") from None
+
+    def messages(self, template: str, **values: Any) -> tuple[Message, ...]:
+        """The chat for one call: the shared ``system`` template (if any), then this one."""
+        user = Message("user", self.render(template, **values))
+        if "system" in self.templates:
+            return (Message("system", self.render("system", **values)), user)
+        return (user,)
+
+
+def list_protocols() -> list[str]:
+    """Ids of the built-in protocols, sorted."""
+    ids: list[str] = []
+
+    def walk(node: Any, prefix: str) -> None:
+        for child in node.iterdir():
+            if child.is_dir() and not child.name.startswith(("_", ".")):
+                walk(child, f"{prefix}{child.name}/")
+            elif child.name.endswith(".yaml"):
+                ids.append(prefix + child.name[: -len(".yaml")])
+
+    walk(protocols_root(), "")
+    return sorted(ids)
+
+
+def load_protocol(id_or_path: str | Path) -> Protocol:
+    """A built-in protocol by id (``llmbar/vanilla``) or a spec file by path."""
+    text_id = str(id_or_path)
+    if text_id.endswith((".yaml", ".yml")) or Path(text_id).is_file():
+        path = Path(text_id)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as e:
+            raise BadInput(f"{path}: cannot read protocol spec ({e.strerror})") from None
+        return parse_spec(text, source=str(path), builtin_id=None)
+    node = protocols_root()
+    for part in f"{text_id}.yaml".split("/"):
+        node = node / part
+    if not node.is_file():
+        known = ", ".join(list_protocols())
+        raise BadInput(f"unknown protocol '{text_id}' (built-in: {known}; or give a path to a .yaml spec)")
+    return parse_spec(node.read_text(encoding="utf-8"), source=f"protocols/{text_id}.yaml", builtin_id=text_id)
+
+
+def parse_spec(text: str, *, source: str, builtin_id: str | None) -> Protocol:
+    """Validate a spec's YAML text into a Protocol; errors name the file and key."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise BadInput(f"{source}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise BadInput(f"{source}: a protocol spec must be a mapping of keys")
+    for key in data:
+        if key not in SPEC_KEYS:
+            raise BadInput(f"{source}: unknown key '{key}' (allowed: {', '.join(sorted(SPEC_KEYS))})")
+    for key in ("description", "citation", "strategy", "templates"):
+        if key not in data:
+            raise BadInput(f"{source}: missing key '{key}'")
+    spec_id = data.get("id") or builtin_id or Path(source).stem
+    if builtin_id is not None and spec_id != builtin_id:
+        raise BadInput(f"{source}: key 'id' is '{spec_id}' but the file's id is '{builtin_id}'")
+    fields = {
+        **{k: v for k, v in data.items() if k not in ("params", "parser", "templates")},
+        "id": spec_id,
+        "templates": _templates(data["templates"], source),
+        "parser": _parser(data.get("parser", {}), source),
+        "params": _params(data.get("params", {}), source),
+        "source": source,
+    }
+    try:
+        protocol = Protocol(**fields)
+    except ValueError as e:
+        raise BadInput(f"{source}: {_first_error(e)}") from None
+    _check_strategy(protocol)
+    return protocol.model_copy(update={"content_hash": _content_hash(data, protocol)})
+
+
+def _templates(raw: Any, source: str) -> dict[str, str]:
+    if not isinstance(raw, dict) or not raw:
+        raise BadInput(f"{source}: key 'templates' must map template names to text")
+    for name, body in raw.items():
+        if not isinstance(body, str):
+            raise BadInput(f"{source}: templates.{name}: must be text")
+        try:
+            _JINJA.parse(body)
+        except TemplateError as e:
+            raise BadInput(f"{source}: templates.{name}: bad Jinja template ({e})") from None
+    return dict(raw)
+
+
+def _parser(raw: Any, source: str) -> Parser:
+    if not isinstance(raw, dict):
+        raise BadInput(f"{source}: key 'parser' must be a mapping")
+    for key in raw:
+        if key not in PARSER_KEYS:
+            raise BadInput(f"{source}: unknown key 'parser.{key}' (allowed: {', '.join(sorted(PARSER_KEYS))})")
+    if raw.get("format", "llmbar") not in PARSER_FORMATS:
+        raise BadInput(f"{source}: parser.format: '{raw.get('format')}' is not one of {', '.join(PARSER_FORMATS)}")
+    if raw.get("format") == "regex":
+        _check_regex(raw.get("pattern"), source)
+    try:
+        return Parser(**raw)
+    except ValueError as e:
+        raise BadInput(f"{source}: parser.{_first_error(e)}") from None
+
+
+def _check_regex(pattern: Any, source: str) -> None:
+    if not isinstance(pattern, str):
+        raise BadInput(f"{source}: parser.pattern: a regex parser needs a pattern")
+    try:
+        compiled = re.compile(pattern)
+    except re.error as e:
+        raise BadInput(f"{source}: parser.pattern: bad regex ({e})") from None
+    groups = set(compiled.groupindex)
+    if not groups or not groups <= REGEX_GROUPS:
+        raise BadInput(f"{source}: parser.pattern: named groups must be among {', '.join(sorted(REGEX_GROUPS))}")
+    if "score" not in groups and not {"first", "second"} <= groups:
+        raise BadInput(f"{source}: parser.pattern: needs groups 'first' and 'second' (or 'score')")
+
+
+def _params(raw: Any, source: str) -> SamplingParams:
+    if not isinstance(raw, dict):
+        raise BadInput(f"{source}: key 'params' must be a mapping")
+    for key in raw:
+        if key not in PARAM_KEYS:
+            raise BadInput(f"{source}: unknown key 'params.{key}' (allowed: {', '.join(sorted(PARAM_KEYS))})")
+    values = dict(raw)
+    if "stop" in values:
+        values["stop"] = tuple(values["stop"])
+    try:
+        params = SamplingParams(**values)
+        float(params.temperature), int(params.max_tokens)
+    except (TypeError, ValueError) as e:
+        raise BadInput(f"{source}: params: {e}") from None
+    return params
+
+
+def _check_strategy(protocol: Protocol) -> None:
+    """The strategy exists and finds the templates and options it needs."""
+    from judgekit.strategies import STRATEGIES, strategy_module
+
+    if protocol.strategy not in STRATEGIES:
+        raise BadInput(f"{protocol.source}: strategy: '{protocol.strategy}' is not one of {', '.join(STRATEGIES)}")
+    module = strategy_module(protocol.strategy)
+    for name in module.required_templates(protocol):
+        if name not in protocol.templates:
+            raise BadInput(f"{protocol.source}: templates: missing template '{name}' (strategy {protocol.strategy})")
+    allowed = getattr(module, "OPTIONS", frozenset())
+    for key in protocol.options:
+        if key not in allowed:
+            raise BadInput(f"{protocol.source}: unknown key 'options.{key}' for strategy {protocol.strategy}")
+    check = getattr(module, "check", None)
+    if check is not None:
+        check(protocol)
+
+
+def _content_hash(data: dict[str, Any], protocol: Protocol) -> str:
+    """Hash of the spec content plus, for composite protocols, their members' hashes."""
+    from judgekit.strategies import strategy_module
+
+    digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode("utf-8"))
+    members = getattr(strategy_module(protocol.strategy), "member_hashes", None)
+    for member_hash in members(protocol) if members else ():
+        digest.update(member_hash.encode("utf-8"))
+    return "sha256:" + digest.hexdigest()
+
+
+def _first_error(error: ValueError) -> str:
+    errors = getattr(error, "errors", None)
+    if errors is None:
+        return str(error)
+    first = errors()[0]
+    return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"

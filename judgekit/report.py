@@ -352,6 +352,14 @@ def _cell(diff: float | None, ci: list[float] | None, p: float) -> str:
     return f"{shown} p={p:.2g}".strip()
 
 
+def _transpose(columns: Sequence[tuple[str, str]], rows: list[dict[str, Any]]) -> tuple[tuple, list[dict[str, Any]]]:
+    """One row per figure and one column per run (named by position: runs may share a name)."""
+    across = (("figure", "figure"), *((f"#{i}", f"#{i}") for i in range(1, len(rows) + 1)))
+    down = [{"figure": header, **{f"#{i}": _format(name, row.get(name)) for i, row in enumerate(rows, start=1)}}
+            for name, header in columns]
+    return across, down
+
+
 def _format(name: str, value: Any) -> str:
     if value is None:
         return "-"

@@ -1,0 +1,221 @@
+"""`judgekit report`: the DESIGN JSON, figures checked against independent counts, formats, bad input."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+from sklearn.metrics import cohen_kappa_score
+
+from judgekit.cli import main
+from judgekit.importers.llmbar import import_llmbar
+from judgekit.records import Example, Manifest, OrderResult, Usage, Verdict
+from judgekit.report import REPORT_FIELDS, Options, run_row
+from judgekit.rundir import RunDir, read_run
+
+PALM_MTBENCH = "llmbar/Dataset/Processed/MT-Bench/evaluators/PaLM2/Vanilla_NoRules"
+DESIGN_FIELDS = ["run", "judge", "protocol", "dataset", "n", "accuracy", "accuracy_ci", "accuracy_first_order",
+                 "accuracy_second_order", "accuracy_both_orders", "positional_agreement", "invalid_rate",
+                 "tie_rate", "cohen_kappa", "position_bias", "length_bias", "self_preference_bias", "calls",
+                 "cache_hits", "tokens_in", "tokens_out", "cost_usd"]
+
+
+def judgekit(monkeypatch, capsys, *args) -> tuple[int, str, str]:
+    """Run the real console entry point in-process: exit code, stdout, stderr."""
+    monkeypatch.setattr(sys, "argv", ["judgekit", *map(str, args)])
+    try:
+        main()
+        code = 0
+    except SystemExit as e:
+        code = e.code or 0
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture(scope="module")
+def palm_run(tmp_path_factory):
+    """PaLM 2 on MT-Bench pairs: a recorded run with unparseable verdicts (None without data)."""
+    source = Path(os.environ.get("JUDGEKIT_DATA_DIR", "/nonexistent")) / PALM_MTBENCH
+    if not source.is_dir():
+        return None
+    return import_llmbar(source, tmp_path_factory.mktemp("report") / "palm").path
+
+
+def _orders(run) -> tuple[list, list, list]:
+    gold = [e.gold for e in run.examples]
+    first = [v.orders[0].winner for v in run.verdicts]
+    second = [v.orders[1].winner for v in run.verdicts]
+    return gold, first, second
+
+
+def test_json_has_exactly_the_design_fields(data_dir, palm_run, monkeypatch, capsys):
+    code, out, err = judgekit(monkeypatch, capsys, "report", palm_run, "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert list(data) == ["runs"]
+    assert list(data["runs"][0]) == DESIGN_FIELDS == list(REPORT_FIELDS)
+
+
+def test_figures_equal_independent_counts(data_dir, palm_run, monkeypatch, capsys):
+    run = read_run(palm_run)
+    row = json.loads(judgekit(monkeypatch, capsys, "report", palm_run, "--format", "json")[1])["runs"][0]
+    gold, first, second = _orders(run)
+    n = len(gold)
+    assert None in first + second, "this run has unparseable verdicts"
+
+    assert row["n"] == n == 200
+    assert row["accuracy_first_order"] == pytest.approx(sum(p == g for p, g in zip(first, gold)) / n, abs=1e-12)
+    assert row["accuracy_second_order"] == pytest.approx(sum(p == g for p, g in zip(second, gold)) / n, abs=1e-12)
+    assert row["accuracy"] == pytest.approx((row["accuracy_first_order"] + row["accuracy_second_order"]) / 2)
+    assert row["accuracy_both_orders"] == pytest.approx(
+        sum(a == g and b == g for a, b, g in zip(first, second, gold)) / n, abs=1e-12)
+    # the run's own policy is llmbar: two unparseable orders agree
+    assert row["positional_agreement"] == pytest.approx(sum(a == b for a, b in zip(first, second)) / n, abs=1e-12)
+    assert row["invalid_rate"] == pytest.approx((first + second).count(None) / (2 * n), abs=1e-12)
+    assert row["tie_rate"] == 0.0
+    kappas = [cohen_kappa_score(gold, [p or "invalid" for p in order]) for order in (first, second)]
+    assert row["cohen_kappa"] == pytest.approx(sum(kappas) / 2, abs=1e-12)
+
+    slot_wins = sum(p == "a" for p in first) + sum(p == "b" for p in second)
+    decisive = sum(p in ("a", "b") for p in first + second)
+    assert row["position_bias"] == pytest.approx(slot_wins / decisive, abs=1e-12)
+    longer = ["a" if len(e.response_a) > len(e.response_b) else "b" if len(e.response_b) > len(e.response_a)
+              else None for e in run.examples]
+    shorter_won = [i for i in range(n) if longer[i] is not None and gold[i] != longer[i]]
+    picks = sum((first[i] == longer[i]) + (second[i] == longer[i]) for i in shorter_won)
+    valid = sum((first[i] is not None) + (second[i] is not None) for i in shorter_won)
+    assert row["length_bias"] == pytest.approx(picks / valid, abs=1e-12)
+
+    assert row["self_preference_bias"] is None  # PaLM 2 wrote none of these answers
+    assert (row["calls"], row["cache_hits"], row["tokens_in"], row["tokens_out"], row["cost_usd"]) == (0, 0, 0, 0, 0.0)
+    low, high = row["accuracy_ci"]
+    assert 0 <= low < row["accuracy"] < high <= 1
+    for field in ("accuracy", "accuracy_first_order", "accuracy_both_orders", "positional_agreement",
+                  "invalid_rate", "position_bias", "length_bias"):
+        assert 0 <= row[field] <= 1
+
+
+def test_invalid_policy_override(data_dir, palm_run, monkeypatch, capsys):
+    run = read_run(palm_run)
+    gold, first, second = _orders(run)
+    code, out, _ = judgekit(monkeypatch, capsys, "report", palm_run, "--format", "json", "--invalid-policy", "exclude")
+    assert code == 0
+    row = json.loads(out)["runs"][0]
+    valid = [i for i, p in enumerate(first) if p is not None]
+    assert row["accuracy_first_order"] == pytest.approx(sum(first[i] == gold[i] for i in valid) / len(valid))
+
+    row = json.loads(judgekit(monkeypatch, capsys, "report", palm_run, "--format", "json",
+                              "--invalid-policy", "wrong")[1])["runs"][0]
+    both_valid_agree = sum(a == b and a is not None for a, b in zip(first, second))
+    assert row["positional_agreement"] == pytest.approx(both_valid_agree / len(gold), abs=1e-12)
+
+    code, _, err = judgekit(monkeypatch, capsys, "report", palm_run, "--invalid-policy", "lenient")
+    assert code == 2 and "lenient" in err and "wrong, llmbar, exclude, half, coin" in err
+
+
+def _handmade_run(path: Path, *, two_orders: bool) -> Path:
+    """A small run as the runner writes it: ties, an invalid verdict, generators, usage."""
+    examples = [
+        Example(id=f"toy/{i}", instruction="q", response_a="a" * (i + 1), response_b="bb", gold=gold,
+                generator_a=gen_a, generator_b=gen_b)
+        for i, (gold, gen_a, gen_b) in enumerate([("a", "gpt-4o", "llama-3"), ("b", "gpt-4o", "llama-3"),
+                                                  ("a", "llama-3", "gpt-4o"), ("b", "llama-3", "gpt-4o")])
+    ]
+    picks = [("a", "a"), ("a", "tie"), (None, "a"), ("b", "b")]
+    verdicts = []
+    for example, (w1, w2) in zip(examples, picks, strict=True):
+        orders = [OrderResult(swapped=False, raw=f"says {w1}", winner=w1)]
+        if two_orders:
+            orders.append(OrderResult(swapped=True, raw=f"says {w2}", winner=w2))
+        verdicts.append(Verdict(example_id=example.id, winner=w1, orders=tuple(orders),
+                                usage=Usage(calls=len(orders), tokens_in=10, tokens_out=2)))
+    manifest = Manifest(judge="openai:gpt-4o", judge_model="gpt-4o", protocol="llmbar/vanilla", dataset="toy",
+                        package_version="0", started_at="2026-11-23T00:00:00+00:00", n_examples=4,
+                        usage=Usage(calls=8, cache_hits=3, tokens_in=40, tokens_out=8, cost_usd=0.0125))
+    run_dir = RunDir.create(path, manifest, examples)
+    for verdict in verdicts:
+        run_dir.append(verdict)
+    run_dir.update(complete=True, n_verdicts=4)
+    return path
+
+
+def test_single_order_run_has_nulls_where_undefined(tmp_path):
+    row = run_row(read_run(_handmade_run(tmp_path / "one", two_orders=False)), Options(n_resamples=200))
+    assert row["accuracy"] == row["accuracy_first_order"] == 0.5  # a, a(wrong), None(wrong), b
+    for field in ("accuracy_second_order", "accuracy_both_orders", "positional_agreement"):
+        assert row[field] is None
+    assert row["invalid_rate"] == 0.25 and row["tie_rate"] == 0.0
+    assert (row["calls"], row["cache_hits"], row["tokens_in"], row["tokens_out"], row["cost_usd"]) == (8, 3, 40, 8, 0.0125)
+
+
+def test_two_order_run_with_ties_and_self_preference(tmp_path):
+    row = run_row(read_run(_handmade_run(tmp_path / "two", two_orders=True)), Options(n_resamples=200))
+    assert row["accuracy_second_order"] == 0.75  # a right, tie wrong, a right, b right
+    assert row["tie_rate"] == 1 / 8 and row["invalid_rate"] == 1 / 8
+    assert row["positional_agreement"] == 0.5
+    # own = gpt-4o: items 0-1 own is a, items 2-3 own is b. Humans picked own in items 0 and 3:
+    # judge picks own in 0 (a, a) and 3 (b, b) -> 4/4; humans picked other in 1 and 2:
+    # item 1 picks a, tie (other is b: 0 of 2), item 2 None, a (other is a: 1 of 2) -> 1/4.
+    assert row["self_preference_bias"] == pytest.approx(1 - 1 / 4)
+
+
+def test_table_and_markdown(data_dir, palm_run, tmp_path, monkeypatch, capsys):
+    toy = _handmade_run(tmp_path / "toy", two_orders=True)
+    code, out, _ = judgekit(monkeypatch, capsys, "report", palm_run, toy)
+    assert code == 0
+    assert "positional agreement" in out and "llmbar:PaLM2" in out and "openai:gpt-4o" in out
+    row = run_row(read_run(palm_run), Options())
+    assert f"{row['accuracy']:.3f}" in out
+    code, out, _ = judgekit(monkeypatch, capsys, "report", palm_run, toy, "--format", "markdown")
+    assert code == 0
+    lines = [line for line in out.splitlines() if line.startswith("|")]
+    assert len(lines) == 4 and lines[1].startswith("| ---")
+    assert f"| {row['accuracy']:.3f} |" in lines[2]
+
+
+def test_html_format_is_offered_or_refused_clearly(tmp_path, monkeypatch, capsys):
+    toy = _handmade_run(tmp_path / "toy", two_orders=True)
+    code, out, err = judgekit(monkeypatch, capsys, "report", toy, "--format", "html")
+    if importlib.util.find_spec("judgekit.report_html") is None:
+        assert code == 2 and "html" in err and "not available yet" in err
+    else:
+        assert code == 0 and "<" in out and "openai:gpt-4o" in out
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def _one_error_line(code: int, err: str, *needles: str) -> None:
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+def test_truncated_verdict_line_exits_2(tmp_path, monkeypatch, capsys):
+    run = _handmade_run(tmp_path / "toy", two_orders=True)
+    lines = (run / "verdicts.jsonl").read_text().splitlines()
+    (run / "verdicts.jsonl").write_text("\n".join([*lines[:2], lines[2][:40], lines[3]]) + "\n")
+    _one_error_line(*judgekit(monkeypatch, capsys, "report", run)[::2], "verdicts.jsonl:3")
+
+
+def test_torn_last_line_of_a_complete_run_exits_2(tmp_path, monkeypatch, capsys):
+    run = _handmade_run(tmp_path / "toy", two_orders=True)
+    text = (run / "verdicts.jsonl").read_text()
+    (run / "verdicts.jsonl").write_text(text[: len(text) - 30])
+    _one_error_line(*judgekit(monkeypatch, capsys, "report", run)[::2], "verdicts.jsonl:4", "truncated")
+
+
+def test_missing_manifest_exits_2(tmp_path, monkeypatch, capsys):
+    run = _handmade_run(tmp_path / "toy", two_orders=True)
+    (run / "manifest.json").unlink()
+    _one_error_line(*judgekit(monkeypatch, capsys, "report", run, "--format", "json")[::2], "manifest.json", "missing")
+
+
+def test_not_a_directory_exits_2(tmp_path, monkeypatch, capsys):
+    _one_error_line(*judgekit(monkeypatch, capsys, "report", tmp_path / "nope")[::2], "nope")

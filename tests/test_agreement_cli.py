@@ -89,8 +89,8 @@ def test_bad_input_is_one_line_exit_2(tmp_path, setup, args, message):
     else:
         path = tmp_path / "broken.jsonl"
         path.write_text('{"h1": "a"}\n{"h1": \n')
-    done = subprocess.run([sys.executable, "-c", "from judgekit.cli import main; main()", "agreement", str(path), *args],
-                          capture_output=True, text=True, check=False)
+    command = [sys.executable, "-c", "from judgekit.cli import main; main()", "agreement", str(path), *args]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
     assert done.returncode == 2
     assert done.stdout == ""
     lines = done.stderr.strip().splitlines()

@@ -51,6 +51,7 @@ from judgekit.agreement.uncertainty import (
 
 __all__ = [
     "INVALID_POLICIES",
+    "LABELS",
     "LEVELS",
     "accuracy",
     "accuracy_both_orders",
@@ -60,6 +61,7 @@ __all__ = [
     "bootstrap_cis",
     "Ceiling",
     "cohen_kappa",
+    "encode",
     "compare_judges",
     "fleiss_kappa",
     "human_ceiling",

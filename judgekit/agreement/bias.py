@@ -15,11 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from judgekit.agreement.labels import A, B, INVALID, TIE, check_same_length, encode
+from judgekit.agreement.labels import INVALID, TIE, A, B, Winners, check_same_length, encode
 from judgekit.agreement.uncertainty import Interval, Statistic, bootstrap_cis, ratio
 from judgekit.errors import BadInput
-
-Winners = Sequence[object] | np.ndarray
 
 _PROVIDER_PREFIX = re.compile(r"^(openai|anthropic|azure|openrouter)[:/]")
 _VERSION_SUFFIX = re.compile(r"-(\d{4}(-\d{2}-\d{2})?|\d{8}|preview|latest)$")
@@ -58,7 +56,12 @@ def position_bias(first: Winners, second: Winners | None = None) -> float:
 
 
 def length_bias(
-    gold: Winners, first: Winners, second: Winners | None = None, *, length_a: Sequence[float], length_b: Sequence[float]
+    gold: Winners,
+    first: Winners,
+    second: Winners | None = None,
+    *,
+    length_a: Sequence[float],
+    length_b: Sequence[float],
 ) -> float:
     """Share of decisive verdicts for the longer response, on pairs humans gave to the shorter.
 
@@ -187,7 +190,9 @@ def bias_summary(
 
 def own_side(generator_a: Sequence[str | None], generator_b: Sequence[str | None], judge_model: str) -> np.ndarray:
     """Per item: A or B when exactly that response is the judge's family's, else INVALID."""
-    check_same_length(generator_a=np.asarray(generator_a, dtype=object), generator_b=np.asarray(generator_b, dtype=object))
+    check_same_length(
+        generator_a=np.asarray(generator_a, dtype=object), generator_b=np.asarray(generator_b, dtype=object)
+    )
     target = model_family(judge_model)
     if target is None:
         raise BadInput("judge_model: empty model name")
@@ -249,5 +254,6 @@ def _orders(first: Winners, second: Winners | None = None, reference: np.ndarray
     orders = [encode(first, name="first")]
     if second is not None:
         orders.append(encode(second, name="second"))
-    check_same_length(**({"gold": reference} if reference is not None else {}), **{f"order{i}": p for i, p in enumerate(orders)})
+    named = {f"order{i}": p for i, p in enumerate(orders)}
+    check_same_length(**({"gold": reference} if reference is not None else {}), **named)
     return orders

@@ -14,6 +14,9 @@ import pandas as pd
 
 from judgekit.errors import BadInput
 
+Winners = Sequence[object] | np.ndarray | pd.Series
+"""Per-item winners: "a", "b", "tie", or None/NaN for an invalid verdict."""
+
 LABELS: tuple[str, ...] = ("a", "b", "tie")
 A, B, TIE = 0, 1, 2
 INVALID = 3
@@ -21,7 +24,7 @@ INVALID = 3
 N_CODES = 4
 
 
-def encode(values: Sequence[object] | np.ndarray | pd.Series, *, name: str = "labels") -> np.ndarray:
+def encode(values: Winners, *, name: str = "labels") -> np.ndarray:
     """Map winners to int8 codes (a=0, b=1, tie=2, invalid=3).
 
     Raises BadInput naming ``name[position]`` for a value that is neither a

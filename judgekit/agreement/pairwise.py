@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from judgekit.agreement.labels import A, B, INVALID, N_CODES, TIE, check_same_length, encode
+from judgekit.agreement.labels import INVALID, N_CODES, TIE, A, B, Winners, check_same_length, encode
 from judgekit.agreement.uncertainty import (
     Interval,
     McNemarResult,
@@ -38,8 +38,6 @@ from judgekit.agreement.uncertainty import (
 from judgekit.errors import BadInput
 
 INVALID_POLICIES: tuple[str, ...] = ("wrong", "llmbar", "exclude", "half", "coin")
-
-Winners = Sequence[object] | np.ndarray
 
 
 def accuracy(gold: Winners, pred: Winners, *, invalid: str = "wrong", seed: int = 0) -> float:
@@ -222,7 +220,7 @@ def compare_judges(
     """
     if len(judge_1) != len(judge_2) or not judge_1:
         raise BadInput(f"compare_judges: judges need the same number of orders (got {len(judge_1)} and {len(judge_2)})")
-    g = encode(gold, name="gold")
+    g, _ = _encode_pair(gold, judge_1[0], "judge_1[0]")
     orders_1 = [_encode_like(p, g, f"judge_1[{i}]") for i, p in enumerate(judge_1)]
     orders_2 = [_encode_like(p, g, f"judge_2[{i}]") for i, p in enumerate(judge_2)]
     acc_1 = mean_of_orders_statistic(g, orders_1, invalid=invalid, seed=seed)

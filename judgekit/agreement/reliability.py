@@ -83,7 +83,6 @@ def code_ratings(ratings: pd.DataFrame | np.ndarray, *, labels: Sequence[object]
     if labels is None:
         labels = sorted({v for v in values[~missing]}, key=_label_order)
     labels = tuple(labels)
-    index = {label: code for code, label in enumerate(labels)}
     codes = np.full(values.shape, MISSING, dtype=np.int64)
     known = missing.copy()
     for code, label in enumerate(labels):

@@ -16,7 +16,14 @@ import pandas as pd
 
 from judgekit.errors import BadInput
 
-FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".json": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
+FORMATS = {
+    ".csv": "csv",
+    ".jsonl": "jsonl",
+    ".json": "jsonl",
+    ".ndjson": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
 
 
 def read_label_table(path: Path, columns: Sequence[str]) -> pd.DataFrame:

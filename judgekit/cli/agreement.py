@@ -34,11 +34,24 @@ def register(app: typer.Typer) -> None:
 
 
 def agreement_command(
-    file: Path = typer.Argument(..., help="A CSV, JSONL or Parquet table, one row per item; an empty cell is a missing rating."),
-    raters: str = typer.Option(..., "--raters", help="Comma-separated rater columns, e.g. annotator1,annotator2,judge."),
-    gold: Optional[str] = typer.Option(None, "--gold", help="Column holding the gold label; adds each rater's accuracy and kappa against it."),
-    level: Level = typer.Option(Level.nominal, "--level", help="Krippendorff's alpha level: nominal, ordinal or interval."),
-    labels: Optional[str] = typer.Option(None, "--labels", help="Declared label set in order, e.g. a,b,tie; any other label is an error. Default: the labels seen, sorted."),
+    file: Path = typer.Argument(
+        ..., help="A CSV, JSONL or Parquet table, one row per item; an empty cell is a missing rating."
+    ),
+    raters: str = typer.Option(
+        ..., "--raters", help="Comma-separated rater columns, e.g. annotator1,annotator2,judge."
+    ),
+    gold: Optional[str] = typer.Option(
+        None, "--gold", help="Column holding the gold label; adds each rater's accuracy and kappa against it."
+    ),
+    level: Level = typer.Option(
+        Level.nominal, "--level", help="Krippendorff's alpha level: nominal, ordinal or interval."
+    ),
+    labels: Optional[str] = typer.Option(
+        None,
+        "--labels",
+        help="Declared label set in order, e.g. a,b,tie; any other label is an error. "
+        "Default: the labels seen, sorted.",
+    ),
     format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="table or json."),
 ) -> None:
     """Fleiss' kappa (items every rater labelled), Krippendorff's alpha (all items),

@@ -71,8 +71,8 @@ class CallPath:
         budget shared with other CallPaths (a sweep's global cap); ``concurrency``
         caps this path alone, and the backend's own ``max_concurrency`` applies too.
         ``timeout`` bounds each attempt; ``max_retries`` counts attempts after the first."""
-        if concurrency < 1:
-            raise BadInput(f"concurrency must be at least 1, got {concurrency}")
+        if concurrency < 1 or max_retries < 0:
+            raise BadInput(f"need concurrency >= 1 and max_retries >= 0, got {concurrency} and {max_retries}")
         self.backend = backend
         self.cache = cache
         self.timeout = timeout
@@ -128,7 +128,6 @@ class CallPath:
 
     async def _call_with_retries(self, request: Request) -> Completion:
         for attempt in range(self.max_retries + 1):
-            start = time.monotonic()
             try:
                 async with AsyncExitStack() as slots:
                     # own slot first: a call queued behind its siblings holds no shared permit

@@ -20,6 +20,7 @@ from judgekit.agreement import (
     krippendorff_alpha,
     majority_label,
     pairwise_summary,
+    proportion_ci,
 )
 
 HUMAN = {0: "tie", 1: "a", 2: "b"}
@@ -72,6 +73,10 @@ def test_judges_vs_human_majority_equal_sklearn(pandalm, judge):
     assert cohen_kappa(gold, pred) == pytest.approx(sm_cohens_kappa(table).kappa)
     assert summary.accuracy.low < summary.accuracy.estimate < summary.accuracy.high
     assert summary.cohen_kappa.low < summary.cohen_kappa.estimate < summary.cohen_kappa.high
+    # Accuracy is a plain proportion here: the bootstrap interval sits on Wilson's.
+    wilson = proportion_ci(int(np.sum(named == gold)), len(gold))
+    assert summary.accuracy.low == pytest.approx(wilson.low, abs=0.01)
+    assert summary.accuracy.high == pytest.approx(wilson.high, abs=0.01)
     # PROVENANCE.md's quick check: ~0.70 (gpt-3.5-turbo) and ~0.67 (PandaLM-7B) exact match.
     assert summary.accuracy.estimate == pytest.approx({"gpt-3.5-turbo": 0.70, "pandalm-7b": 0.67}[judge], abs=0.01)
     expected_invalid = 25 / 999 if judge == "gpt-3.5-turbo" else 0.0

@@ -217,8 +217,7 @@ def length_bias_statistic(
     g: np.ndarray, orders: list[np.ndarray], length_a: Sequence[float], length_b: Sequence[float]
 ) -> Statistic:
     """Longer-response wins over decisive verdicts on pairs humans gave to the shorter."""
-    la = pd.to_numeric(pd.Series(length_a), errors="raise").to_numpy(dtype=np.float64)
-    lb = pd.to_numeric(pd.Series(length_b), errors="raise").to_numpy(dtype=np.float64)
+    la, lb = _numbers(length_a, "length_a"), _numbers(length_b, "length_b")
     check_same_length(gold=g, length_a=la, length_b=lb)
     longer = np.where(la > lb, A, np.where(lb > la, B, INVALID))
     shorter_won = (longer != INVALID) & (g != TIE) & (g != longer)
@@ -248,6 +247,14 @@ def _excess_statistic(target: Statistic, others: list[Statistic]) -> Statistic:
         return target.fn(s[..., :k]) - np.mean(rest, axis=0)
 
     return Statistic(np.hstack([target.terms, *(o.terms for o in others)]), fn)
+
+
+def _numbers(values: Sequence[float], name: str) -> np.ndarray:
+    array = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(dtype=np.float64)
+    if np.isnan(array).any():
+        position = int(np.flatnonzero(np.isnan(array))[0])
+        raise BadInput(f"{name}[{position}]: length {values[position]!r} is not a number")
+    return array
 
 
 def _orders(first: Winners, second: Winners | None = None, reference: np.ndarray | None = None) -> list[np.ndarray]:

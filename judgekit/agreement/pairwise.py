@@ -122,7 +122,9 @@ class PairwiseSummary:
 
     Per-order fields are None when the judge ran a single order. ``accuracy``
     averages the orders (LLMBar "Acc"); ``cohen_kappa`` likewise averages the
-    per-order kappas. Rates pool both orders.
+    per-order kappas. Rates pool both orders. The invalid policy shapes the
+    accuracies and kappa; positional agreement always counts an invalid order
+    as disagreeing, except that ``llmbar`` lets two invalid orders agree.
     """
 
     n: int

@@ -54,8 +54,6 @@ _SCORE_LINE = re.compile(
 )
 """A line "Score: 7", "Rating = 7/10", "Final score: [[7]]" (matched in full)."""
 _SCORE_ALONE = re.compile(r"\[*\s*" + _NUMBER + r"\s*\]*(?:\s*(?:/|out\s+of)\s*\d+(?:\.\d+)?)?\s*[.!]?")
-_YESNO = re.compile(r"(?P<answer>yes|no)\b(?!\s+(?:and|or)\s+(?:yes|no)\b)")
-"""First word yes/no; "yes and no" / "no or yes" are not answers."""
 _NUMBERED = re.compile(r"(?:q(?:uestion)?|c(?:onstraint)?)?\s*(?P<n>\d+)\s*[.):\-]\s*(?P<rest>.*)")
 _LIST_ITEM = re.compile(r"\s*(?:\d+\s*[.)]|[-*\u2022])\s+(?P<item>\S.*)")
 
@@ -127,12 +125,6 @@ def parse_score(text: str, low: float = 1, high: float = 10) -> float | None:
         return None
     score = found.pop()
     return score if low <= score <= high else None
-
-
-def parse_yesno(text: str) -> bool | None:
-    """A reply that starts with yes or no."""
-    match = _YESNO.match(clean(text))
-    return None if match is None else match["answer"] == "yes"
 
 
 def parse_regex(text: str, pattern: str) -> Slot | float | None:

@@ -11,7 +11,8 @@ Keys of a spec file::
     citation: the paper the idea comes from
     strategy: pairwise          # pairwise, staged, swap_synthesize, rating, votes, ...
     templates: {system: ..., compare: ...}   # Jinja, sandboxed
-    parser: {format: llmbar}    # llmbar, mtbench, rating, yesno, regex (+ pattern)
+    parser: {format: llmbar}    # llmbar, mtbench, rating, yesno (numbered checklist
+                                # answers), regex (+ pattern)
     params: {temperature: 0.0, max_tokens: 16}
     orders: both                # both presentation orders, or original only
     ties: false                 # may the judge answer "tie"?
@@ -165,7 +166,7 @@ def parse_spec(text: str, *, source: str, builtin_id: str | None) -> Protocol:
     for key in data:
         if key not in SPEC_KEYS:
             raise BadInput(f"{source}: unknown key '{key}' (allowed: {', '.join(sorted(SPEC_KEYS))})")
-    for key in ("description", "citation", "strategy", "templates"):
+    for key in ("description", "citation", "strategy"):
         if key not in data:
             raise BadInput(f"{source}: missing key '{key}'")
     spec_id = data.get("id") or builtin_id or Path(source).stem
@@ -174,7 +175,7 @@ def parse_spec(text: str, *, source: str, builtin_id: str | None) -> Protocol:
     fields = {
         **{k: v for k, v in data.items() if k not in ("params", "parser", "templates")},
         "id": spec_id,
-        "templates": _templates(data["templates"], source),
+        "templates": _templates(data.get("templates", {}), source),
         "parser": _parser(data.get("parser", {}), source),
         "params": _params(data.get("params", {}), source),
         "source": source,
@@ -188,7 +189,7 @@ def parse_spec(text: str, *, source: str, builtin_id: str | None) -> Protocol:
 
 
 def _templates(raw: Any, source: str) -> dict[str, str]:
-    if not isinstance(raw, dict) or not raw:
+    if not isinstance(raw, dict):
         raise BadInput(f"{source}: key 'templates' must map template names to text")
     for name, body in raw.items():
         if not isinstance(body, str):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
+from functools import lru_cache
 from typing import Any
 
 from judgekit.backends.base import Completion, Request
@@ -164,3 +165,11 @@ class Sampled:
             request, sample=self.index, params=replace(request.params, temperature=self.temperature),
             purpose=f"{request.purpose}/sample-{self.index}",
         ))
+
+
+@lru_cache(maxsize=64)
+def load_member(protocol_id: str) -> Any:
+    """A protocol that a composite protocol (votes, panel) runs, loaded once."""
+    from judgekit.protocols import load_protocol
+
+    return load_protocol(protocol_id)

@@ -1,0 +1,86 @@
+"""A panel (jury) of judges, each a model plus a protocol, aggregated by majority or mean
+(Verga et al. 2024, "Replacing Judges with Juries", arXiv 2404.18796).
+
+``options.members`` lists ``{name, judge, protocol, base_url}``: ``judge`` is a
+spec such as ``openai:gpt-4o-mini`` or ``default`` (the judge the run was
+started with). Members with their own judge get their own call path (own
+backend and limits, the shared response cache). Callers may instead pass a
+mapping of member name to call path as ``call_path``. Each member's verdict
+is kept in ``details``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any
+
+from judgekit.errors import BadInput
+from judgekit.records import Example, Verdict
+from judgekit.strategies.aggregate import RULES, aggregate
+from judgekit.strategies.common import load_member, total_calls
+
+OPTIONS = frozenset({"members", "aggregate"})
+MEMBER_KEYS = frozenset({"name", "judge", "protocol", "base_url"})
+_CALL_PATHS: dict[tuple[int, str, str | None], Any] = {}
+"""Call paths built for members, per event loop (a call path's limits live on one loop)."""
+
+
+def _members(protocol: Any) -> list[dict[str, Any]]:
+    return protocol.options.get("members", [])
+
+
+def check(protocol: Any) -> None:
+    members, source = _members(protocol), protocol.source
+    if not isinstance(members, list) or len(members) < 2:
+        raise BadInput(f"{source}: options.members: a panel needs a list of at least 2 members")
+    for i, member in enumerate(members):
+        if not isinstance(member, dict) or not {"name", "judge", "protocol"} <= set(member) <= MEMBER_KEYS:
+            raise BadInput(f"{source}: options.members[{i}]: expected name, judge, protocol (and optional base_url)")
+        try:
+            load_member(member["protocol"])
+        except BadInput as e:
+            raise BadInput(f"{source}: options.members[{i}].protocol: {e}") from None
+    if len({m["name"] for m in members}) != len(members):
+        raise BadInput(f"{source}: options.members: member names must be unique")
+    if protocol.options.get("aggregate", "majority") not in RULES:
+        raise BadInput(f"{source}: options.aggregate: must be one of {', '.join(RULES)}")
+
+
+def required_templates(protocol: Any) -> tuple[str, ...]:
+    return ()
+
+
+def calls_per_item(protocol: Any) -> int | str:
+    return total_calls(load_member(m["protocol"]).calls_per_item for m in _members(protocol))
+
+
+def member_hashes(protocol: Any) -> list[str]:
+    return [f"{m['name']}={m['judge']}@{m.get('base_url')}:{load_member(m['protocol']).content_hash}" for m in _members(protocol)]
+
+
+def _call_path_for(member: dict[str, Any], default: Any) -> Any:
+    if isinstance(default, Mapping):
+        return default[member["name"]]
+    if member["judge"] == "default":
+        return default
+    key = (id(asyncio.get_running_loop()), member["judge"], member.get("base_url"))
+    if key not in _CALL_PATHS:
+        from judgekit.backends.cache import ResponseCache
+        from judgekit.backends.callpath import CallPath
+        from judgekit.backends.registry import create_backend
+
+        backend = create_backend(member["judge"], base_url=member.get("base_url"))
+        _CALL_PATHS[key] = CallPath(backend, cache=ResponseCache())
+    return _CALL_PATHS[key]
+
+
+async def run(protocol: Any, example: Example, call_path: Any) -> Verdict:
+    from judgekit.strategies import run_protocol
+
+    members = _members(protocol)
+    verdicts = await asyncio.gather(*(
+        run_protocol(load_member(m["protocol"]), example, _call_path_for(m, call_path)) for m in members
+    ))
+    names = [f"{m['name']} ({m['judge']}, {m['protocol']})" for m in members]
+    return aggregate(protocol, example.id, names, verdicts, protocol.options.get("aggregate", "majority"))

@@ -1,0 +1,43 @@
+"""Rating: score each response on its own, then compare the scores (LLMBar "Rating",
+Zeng et al. 2024, arXiv 2310.07641; single-answer grading in Zheng et al. 2023, arXiv 2306.05685).
+
+No presentation order exists, so the verdict has one order entry (``swapped``
+False) carrying both scores. Equal scores are an explicit tie.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from judgekit.records import Example, OrderResult, Verdict
+from judgekit.strategies.common import Calls, read_score
+
+OPTIONS = frozenset()
+
+
+def required_templates(protocol: Any) -> tuple[str, ...]:
+    return ("rate",)
+
+
+def calls_per_item(protocol: Any) -> int:
+    return 2
+
+
+async def run(protocol: Any, example: Example, call_path: Any) -> Verdict:
+    calls = Calls(protocol, example, call_path)
+    replies = await asyncio.gather(*(
+        calls.ask("rate", stage=f"rate-{label}", instruction=example.instruction, response=response,
+                  reference=example.reference)
+        for label, response in (("a", example.response_a), ("b", example.response_b))
+    ))
+    scores = {label: read_score(protocol, c.text) for label, c in zip("ab", replies)}
+    raw = f"[a]\n{replies[0].text}\n[b]\n{replies[1].text}"
+    if None in scores.values():
+        order = OrderResult(swapped=False, raw=raw, winner=None)
+        return Verdict(example_id=example.id, winner=None, orders=(order,), invalid_reason="unparseable",
+                       details={"scores": scores}, usage=calls.usage())
+    winner = "a" if scores["a"] > scores["b"] else "b" if scores["b"] > scores["a"] else "tie"
+    order = OrderResult(swapped=False, raw=raw, winner=winner, scores=scores)
+    return Verdict(example_id=example.id, winner=winner, orders=(order,), details={"scores": scores},
+                   usage=calls.usage())

@@ -1,0 +1,51 @@
+"""Swap and synthesize: judge both orders with reasoning; if they disagree, a third call
+reads both rationales and decides (LLMBar "Swap", Zeng et al. 2024, arXiv 2310.07641).
+
+The synthesis sees the outputs in the original order; its template is told
+that the second rationale saw them the other way round. Agreeing orders need
+no synthesis; an unparseable order makes the verdict invalid (as everywhere).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from judgekit.errors import BadInput
+from judgekit.records import Example, Verdict
+from judgekit.strategies.common import Calls, judge_order, pair_values, parse_slot, to_label
+
+OPTIONS = frozenset()
+
+
+def check(protocol: Any) -> None:
+    if protocol.orders != "both":
+        raise BadInput(f"{protocol.source}: orders: swap_synthesize needs both orders")
+
+
+def required_templates(protocol: Any) -> tuple[str, ...]:
+    return ("compare", "synthesize")
+
+
+def calls_per_item(protocol: Any) -> str:
+    return "2, or 3 when the two orders disagree"
+
+
+async def run(protocol: Any, example: Example, call_path: Any) -> Verdict:
+    calls = Calls(protocol, example, call_path)
+    original, swapped = await asyncio.gather(judge_order(calls, False), judge_order(calls, True))
+    details: dict[str, Any] = {}
+    if original.winner is None or swapped.winner is None:
+        winner, reason = None, "unparseable"
+    elif original.winner == swapped.winner:
+        winner, reason = original.winner, None
+    else:
+        completion = await calls.ask(
+            "synthesize", stage="synthesize", rationale_1=original.raw, rationale_2=swapped.raw,
+            **pair_values(example, False),
+        )
+        details["synthesis"] = completion.text
+        winner = to_label(parse_slot(protocol, completion.text), False)
+        reason = None if winner is not None else "unparseable"
+    return Verdict(example_id=example.id, winner=winner, orders=(original, swapped), invalid_reason=reason,
+                   details=details, usage=calls.usage())

@@ -139,7 +139,7 @@ def test_protocol_ids():
     assert [protocol_for(s) for s in ("Vanilla_NoRules", "Vanilla", "Metrics_Reference", "Swap_CoT", "Rating",
                                       "Rating_NoRules", "Vanilla_1shot")] == [
         "llmbar/vanilla", "llmbar/rules", "llmbar/metrics-reference", "llmbar/swap-cot", "llmbar/rating",
-        "llmbar/rating-norules", "llmbar/vanilla-1shot"]
+        "llmbar/rating-norules", "llmbar/rules-1shot"]
 
 
 def test_cli_import_with_judge_model_override(data_dir, tmp_path, monkeypatch, capsys):

@@ -88,10 +88,13 @@ class Imported:
 def protocol_for(strategy: str) -> str:
     """judgekit protocol id of a LLMBar strategy folder name.
 
-    LLMBar's ``Vanilla`` already carries its rules, so it is ``llmbar/rules``;
-    ``Vanilla_NoRules`` is the bare ``llmbar/vanilla``.
+    LLMBar's ``Vanilla`` already carries its rules, so it is ``llmbar/rules``
+    (and its few-shot forms ``llmbar/rules-1shot``/``-2shot``); ``Vanilla_NoRules``
+    is the bare ``llmbar/vanilla``. The ids match the built-in protocol specs
+    where one exists.
     """
     special = {"Vanilla": "llmbar/rules", "Vanilla_NoRules": "llmbar/vanilla",
+               "Vanilla_1shot": "llmbar/rules-1shot", "Vanilla_2shot": "llmbar/rules-2shot",
                "Rating": "llmbar/rating", "Rating_NoRules": "llmbar/rating-norules"}
     if strategy in special:
         return special[strategy]

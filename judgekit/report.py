@@ -325,10 +325,15 @@ def _html_renderer(kind: str) -> Callable[[dict[str, Any]], str]:
     return render_html
 
 
+_MATRIX_COLUMNS = 8
+"""Terminal tables compare every run with the top ranks only, to fit the screen."""
+
+
 def _matrix_section(data: dict[str, Any], *, with_ci: bool) -> tuple[str, tuple, list[dict[str, Any]]]:
     """Rows and columns named by rank; a cell is acc(row) - acc(col) [CI] and the McNemar p.
 
-    The terminal table leaves the CI out to stay narrow; Markdown and JSON carry it.
+    The terminal table leaves the CI out and shows at most ``_MATRIX_COLUMNS``
+    columns to stay narrow; Markdown and JSON carry everything.
     """
     rank = {row["run"]: row["rank"] for row in data["leaderboard"]}
     cells: dict[tuple[int, int], str] = {}
@@ -339,10 +344,12 @@ def _matrix_section(data: dict[str, Any], *, with_ci: bool) -> tuple[str, tuple,
         flipped_ci = [-ci[1], -ci[0]] if ci and with_ci else None
         cells[j, i] = _cell(0.0 - diff if diff is not None else None, flipped_ci, p)
     ranks = sorted(rank.values())
-    columns = (("row", "row - col"), *((str(r), f"#{r}") for r in ranks))
-    rows = [{"row": f"#{r}", **{str(c): cells.get((r, c), "") for c in ranks}} for r in ranks]
+    shown = ranks if with_ci else ranks[:_MATRIX_COLUMNS]
+    columns = (("row", "row - col"), *((str(r), f"#{r}") for r in shown))
+    rows = [{"row": f"#{r}", **{str(c): cells.get((r, c), "") for c in shown}} for r in ranks]
     what = "Δ accuracy [95% CI]" if with_ci else "Δ accuracy"
-    return f"Paired differences by rank: {what}, exact McNemar p", columns, rows
+    more = "" if shown == ranks else f" (columns: top {len(shown)}; every pair in --format markdown or json)"
+    return f"Paired differences by rank: {what}, exact McNemar p{more}", columns, rows
 
 
 def _cell(diff: float | None, ci: list[float] | None, p: float) -> str:

@@ -9,4 +9,13 @@ try:
 except PackageNotFoundError:  # running from a checkout that is not installed
     __version__ = "0.0.0"
 
-__all__ = ["Example", "Manifest", "OrderResult", "Usage", "Verdict", "__version__"]
+__all__ = ["Example", "Manifest", "OrderResult", "Usage", "Verdict", "__version__", "evaluate", "load_judge"]
+
+
+def __getattr__(name: str):
+    """``load_judge`` and ``evaluate`` load on first use, so ``import judgekit`` stays light."""
+    if name in ("load_judge", "evaluate"):
+        from judgekit import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'judgekit' has no attribute {name!r}")

@@ -125,8 +125,9 @@ class RunDir:
         for field in IDENTITY_FIELDS:
             old, new = getattr(stored, field), getattr(manifest, field)
             if old != new:
+                hint = " (other data, or another --limit)" if field == "dataset_hash" else ""
                 raise BadInput(
-                    f"{path / MANIFEST}: field '{field}' is {old!r} but this run asks for {new!r}; "
+                    f"{path / MANIFEST}: field '{field}' is {old!r} but this run asks for {new!r}{hint}; "
                     "use another --out"
                 )
         stored_examples = list(read_jsonl(path / EXAMPLES, Example))

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from math import nan
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 from rich.console import Console
@@ -29,7 +31,10 @@ from rich.progress import (
 from rich.table import Table
 
 from judgekit.agreement import pairwise_summary
+from judgekit.backends.base import Completion, Request
 from judgekit.backends.callpath import CallPath
+from judgekit.backends.prices import PriceTable
+from judgekit.backends.registry import parse_spec
 from judgekit.errors import BadInput
 from judgekit.records import Example, Manifest, Usage, Verdict
 from judgekit.rundir import Run, RunDir, is_run_dir
@@ -128,6 +133,53 @@ def _first_error(group_error: BaseExceptionGroup) -> BaseException:
             return _first_error(error)
         return error
     return group_error
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What a run would ask for, found by rendering every prompt without sending any."""
+
+    items: int
+    calls: int
+    tokens_in: int
+    """Prompt characters / 4 (a common rule of thumb for English text)."""
+    max_tokens_out: int
+    """Upper bound: every call using its whole max_tokens."""
+    max_cost_usd: float | None
+    """Upper bound from the price table; None when the model has no price."""
+
+
+class _DryCallPath:
+    """Stands in for a call path: notes each request and answers with an empty reply."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.chars = 0
+        self.max_out = 0
+
+    async def complete(self, request: Request) -> Completion:
+        self.calls += 1
+        self.chars += sum(len(m.content) for m in request.messages)
+        self.max_out += request.params.max_tokens
+        return Completion(text="")
+
+
+def estimate(protocol: Any, examples: Sequence[Example], judge_spec: str) -> Estimate:
+    """Calls and tokens a run would spend (an empty reply stands in for every answer,
+    so protocols whose later calls depend on earlier answers may need more)."""
+    from judgekit.strategies import run_protocol
+
+    dry = _DryCallPath()
+
+    async def render_all() -> None:
+        for example in examples:
+            await run_protocol(protocol, example, dry)
+
+    asyncio.run(render_all())
+    provider, model = parse_spec(judge_spec)
+    tokens_in = dry.chars // 4
+    cost = PriceTable.load().cost(provider, model, tokens_in, dry.max_out)
+    return Estimate(len(examples), dry.calls, tokens_in, dry.max_out, cost)
 
 
 class LiveProgress:

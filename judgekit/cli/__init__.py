@@ -18,7 +18,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_COMMAND_MODULES = ("datasets", "agreement", "importer", "report")
+_COMMAND_MODULES = ("datasets", "agreement", "importer", "report", "run", "sweep", "protocols")
 
 
 def _register_commands() -> None:
@@ -38,6 +38,9 @@ def main() -> None:
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
     except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except typer.TyperException as e:  # typer's bundled copy of click raises these usage errors
         e.show()
         sys.exit(e.exit_code)
     except click.exceptions.Abort:

@@ -1,0 +1,200 @@
+"""The Python API: one judge to call from your own code, and evaluate() over a dataset.
+
+    judge = judgekit.load_judge("openai:gpt-4o-mini", protocol="llmbar/rules")
+    verdict = judge.judge("Write a haiku.", response_a, response_b)
+    run = judgekit.evaluate(judge, "llmbar/natural")
+    run.summary()
+
+A Judge keeps its own event loop in a worker thread and runs every call
+there. That is why the synchronous methods also work inside a running loop
+(Jupyter), and why ``ajudge`` may be awaited from any loop: the call path's
+connections and limits always live on one loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import tempfile
+import threading
+from collections.abc import Coroutine, Iterable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+from judgekit import __version__
+from judgekit.backends.cache import ResponseCache
+from judgekit.backends.callpath import CallPath
+from judgekit.backends.registry import create_backend
+from judgekit.errors import BadInput
+from judgekit.protocols import load_protocol
+from judgekit.records import Example, Manifest, Verdict
+from judgekit.rundir import Run
+from judgekit.runner import judge_run, now, open_run_dir
+from judgekit.strategies import run_protocol
+
+DEFAULT_PROTOCOL = "llmbar/vanilla"
+
+T = TypeVar("T")
+Pair = tuple[str, str, str] | Example
+"""(instruction, response_a, response_b), or a whole Example."""
+
+
+class Judge:
+    """A base model behind a call path, plus the protocol that turns calls into verdicts."""
+
+    def __init__(self, spec: str, protocol: Any, call_path: CallPath, *, judge_model: str | None = None,
+                 params: dict[str, Any] | None = None) -> None:
+        self.spec = spec
+        self.protocol = protocol
+        self.call_path = call_path
+        self.judge_model = judge_model
+        self.params = params or {}
+        """Settings that change the answers (sampling, base URL); recorded in manifests."""
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"Judge({self.spec!r}, protocol={self.protocol.id!r})"
+
+    async def verdict(self, example: Example) -> Verdict:
+        """The verdict on one example; must run on the loop that owns the call path."""
+        return await run_protocol(self.protocol, example, self.call_path)
+
+    async def ajudge(self, instruction: str, response_a: str, response_b: str) -> Verdict:
+        """Which response better follows the instruction (awaitable from any loop)."""
+        example = _to_example(0, (instruction, response_a, response_b))
+        return await asyncio.wrap_future(self._submit(self.verdict(example)))
+
+    def judge(self, instruction: str, response_a: str, response_b: str) -> Verdict:
+        example = _to_example(0, (instruction, response_a, response_b))
+        return self._run(self.verdict(example))
+
+    def judge_many(self, pairs: Iterable[Pair]) -> list[Verdict]:
+        """Verdicts for many pairs, in order, judged concurrently (up to the call path's limit)."""
+        examples = [_to_example(i, pair) for i, pair in enumerate(pairs)]
+        return self._run(self._judge_all(examples))
+
+    async def _judge_all(self, examples: Sequence[Example]) -> list[Verdict]:
+        return list(await asyncio.gather(*(self.verdict(e) for e in examples)))
+
+    def manifest_for(self, dataset_id: str, dataset_hash: str | None, n_examples: int) -> Manifest:
+        """A fresh manifest describing this judge on that dataset."""
+        return Manifest(
+            judge=self.spec,
+            judge_model=self.judge_model,
+            protocol=self.protocol.id,
+            protocol_hash=self.protocol.content_hash,
+            dataset=dataset_id,
+            dataset_hash=dataset_hash,
+            package_version=__version__,
+            started_at=now(),
+            n_examples=n_examples,
+            params=self.params,
+        )
+
+    def close(self) -> None:
+        """Close connections and stop the worker loop (the judge is unusable after)."""
+        if self._loop is not None:
+            self._run(self.call_path.aclose())
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._loop = None
+
+    def _run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return self._submit(coro).result()
+
+    def _submit(self, coro: Coroutine[Any, Any, T]):
+        with self._lock:
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+                threading.Thread(target=self._loop.run_forever, name="judgekit-judge", daemon=True).start()
+        return asyncio.run_coroutine_threadsafe(coro, self._loop)
+
+
+def load_judge(
+    spec: str,
+    protocol: str = DEFAULT_PROTOCOL,
+    *,
+    base_url: str | None = None,
+    judge_model: str | None = None,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+    concurrency: int = 8,
+    timeout: float = 60.0,
+    max_retries: int = 6,
+    cache: bool | str | Path | ResponseCache = True,
+    limiter: asyncio.Semaphore | None = None,
+    **backend_options: Any,
+) -> Judge:
+    """Build a judge from a spec like ``openai:gpt-4o-mini`` and a protocol id or spec path.
+
+    ``temperature`` / ``max_tokens`` override the protocol's defaults; ``cache``
+    is True (the default cache dir), False, a directory, or a shared ResponseCache;
+    ``limiter`` is a concurrency budget shared with other judges (sweeps).
+    Other keyword arguments go to the backend (e.g. ``api_key_env``).
+    """
+    loaded = load_protocol(protocol)
+    overrides = {k: v for k, v in (("temperature", temperature), ("max_tokens", max_tokens)) if v is not None}
+    if overrides:
+        loaded = replace_params(loaded, **overrides)
+    backend = create_backend(spec, base_url=base_url, **backend_options)
+    if isinstance(cache, ResponseCache):
+        response_cache: ResponseCache | None = cache
+    elif cache is False:
+        response_cache = None
+    else:
+        response_cache = ResponseCache(None if cache is True else cache)
+    call_path = CallPath(backend, cache=response_cache, concurrency=concurrency, limiter=limiter,
+                         timeout=timeout, max_retries=max_retries)
+    params: dict[str, Any] = {"temperature": loaded.params.temperature, "max_tokens": loaded.params.max_tokens}
+    if base_url:
+        params["base_url"] = base_url
+    return Judge(spec, loaded, call_path, judge_model=judge_model, params=params)
+
+
+def replace_params(protocol: Any, **overrides: Any) -> Any:
+    """The protocol with some default sampling settings changed."""
+    return protocol.model_copy(update={"params": replace(protocol.params, **overrides)})
+
+
+def evaluate(judge: Judge, dataset: Any, *, out: str | Path | None = None, limit: int | None = None) -> Run:
+    """Judge a dataset (an id, a loaded Dataset, or a list of Examples) into a run dir.
+
+    ``out`` defaults to a fresh temporary directory; pass a path to keep the
+    run (rerunning into it resumes). ``Run.summary()`` gives the agreement table.
+    """
+    dataset_id, dataset_hash, examples = _dataset_parts(dataset, limit)
+    manifest = judge.manifest_for(dataset_id, dataset_hash, len(examples))
+    path = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="judgekit-run-")) / "run"
+    run_dir = open_run_dir(path, manifest, examples)
+    return judge._run(judge_run(judge.verdict, run_dir, workers=judge.call_path.concurrency))
+
+
+def _dataset_parts(dataset: Any, limit: int | None) -> tuple[str, str | None, list[Example]]:
+    if isinstance(dataset, str):
+        from judgekit.datasets import load_dataset
+
+        dataset = load_dataset(dataset, limit=limit)
+        return dataset.id, dataset.content_hash, list(dataset.examples)
+    if hasattr(dataset, "examples"):
+        examples = list(dataset.examples)[:limit]
+        return dataset.id, dataset.content_hash if limit is None else _hash(examples), examples
+    examples = [_to_example(i, pair) for i, pair in enumerate(dataset)][:limit]
+    return "examples", _hash(examples), examples
+
+
+def _hash(examples: Sequence[Example]) -> str:
+    digest = hashlib.sha256()
+    for example in examples:
+        digest.update(example.model_dump_json().encode("utf-8") + b"\n")
+    return "sha256:" + digest.hexdigest()
+
+
+def _to_example(index: int, pair: Pair) -> Example:
+    if isinstance(pair, Example):
+        return pair
+    try:
+        instruction, response_a, response_b = pair
+    except (TypeError, ValueError):
+        raise BadInput(f"pair {index}: expected (instruction, response_a, response_b) or an Example") from None
+    return Example(id=f"pair-{index}", instruction=instruction, response_a=response_a, response_b=response_b)

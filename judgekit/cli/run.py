@@ -1,0 +1,116 @@
+"""``judgekit run``: one judge over one meta-dataset into a run directory."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from datetime import datetime
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from judgekit.errors import BadInput
+
+DEFAULT_JUDGE: str | None = None
+"""The embedded local judge, once it exists; until then ``--judge`` is required."""
+DEFAULT_PROTOCOL = "llmbar/vanilla"
+DEFAULT_DATASET = "judgekit/bundled"
+
+NO_DEFAULT_JUDGE = (
+    "--judge is required (the embedded offline judge is not available yet): "
+    "pass e.g. --judge openai:gpt-4o-mini (key in OPENAI_API_KEY), "
+    "--judge anthropic:claude-sonnet-4-5 (ANTHROPIC_API_KEY), "
+    "or --judge openai:MODEL --base-url http://host:port/v1 for a local server"
+)
+
+
+def run(
+    dataset: str = typer.Option(DEFAULT_DATASET, "--dataset", "-d", help="Meta-dataset id, card or data file."),
+    judge: str | None = typer.Option(DEFAULT_JUDGE, "--judge", "-j", help="PROVIDER:MODEL, e.g. openai:gpt-4o-mini."),
+    base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL (vLLM, Ollama, ...)."),
+    protocol: str = typer.Option(DEFAULT_PROTOCOL, "--protocol", "-p", help="Built-in protocol id or a spec file."),
+    limit: int | None = typer.Option(None, "--limit", "-n", min=0, help="Judge only the first N examples."),
+    concurrency: int = typer.Option(8, "--concurrency", "-c", min=1, help="Model calls in flight at once."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Run dir; an existing one is resumed."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the response cache."),
+    temperature: float | None = typer.Option(None, "--temperature", help="Override the protocol's temperature."),
+    max_tokens: int | None = typer.Option(None, "--max-tokens", min=1, help="Override the protocol's max tokens."),
+    timeout: float = typer.Option(60.0, "--timeout", min=0.1, help="Seconds per call before it is retried."),
+    max_retries: int = typer.Option(6, "--max-retries", min=0, help="Retries per call on transient errors."),
+    judge_model: str | None = typer.Option(None, "--judge-model", help="The base model's name, for self-preference."),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print calls and estimated tokens; call nothing."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
+) -> None:
+    """Run a judge over a meta-dataset, write a run dir, print a summary.
+
+    Example: judgekit run --judge openai:gpt-4o-mini --dataset llmbar/natural --protocol llmbar/rules
+    """
+    from judgekit.api import load_judge
+    from judgekit.datasets import load_dataset
+    from judgekit.runner import LiveProgress, judge_run, open_run_dir, summary_table
+
+    if judge is None:
+        raise BadInput(NO_DEFAULT_JUDGE)
+    loaded = load_dataset(dataset, limit=limit)
+    examples = list(loaded.examples)
+    console = Console()
+    if dry_run:
+        print_estimate(console, judge, protocol, examples, temperature=temperature, max_tokens=max_tokens)
+        return
+    handle = load_judge(
+        judge, protocol, base_url=base_url, judge_model=judge_model, temperature=temperature,
+        max_tokens=max_tokens, concurrency=concurrency, timeout=timeout, max_retries=max_retries,
+        cache=not no_cache,
+    )
+    out = out or default_out(judge, protocol, loaded.id)
+    run_dir = open_run_dir(out, handle.manifest_for(loaded.id, loaded.content_hash, len(examples)), examples)
+    todo = len(examples) - len(run_dir.verdicts)
+    if not quiet:
+        Console(stderr=True).print(f"{run_dir.path}: {todo} of {len(examples)} examples to judge", highlight=False)
+
+    async def go():
+        try:
+            with LiveProgress(enabled=not quiet) as live:
+                progress = live.track("judging", handle.call_path, len(examples))
+                return await judge_run(
+                    handle.verdict, run_dir, workers=handle.call_path.concurrency, on_progress=progress
+                )
+        finally:
+            await handle.call_path.aclose()
+
+    start = time.monotonic()
+    finished = asyncio.run(go())
+    console.print(summary_table(finished, elapsed_s=time.monotonic() - start))
+    console.print(f"run dir: {finished.path}", highlight=False, soft_wrap=True)
+
+
+def print_estimate(console: Console, judge: str, protocol: str, examples: list, **overrides: float | None) -> None:
+    """What the run would spend, from every prompt rendered and none sent."""
+    from judgekit.api import replace_params
+    from judgekit.protocols import load_protocol
+    from judgekit.runner import estimate
+
+    loaded = load_protocol(protocol)
+    given = {k: v for k, v in overrides.items() if v is not None}
+    guess = estimate(replace_params(loaded, **given) if given else loaded, examples, judge)
+    per_item = guess.calls / guess.items if guess.items else 0
+    cost = f"at most ${guess.max_cost_usd:.4f}" if guess.max_cost_usd is not None else f"unknown (no price for {judge})"
+    console.print(
+        f"dry run, nothing sent: {guess.items} items x {per_item:g} calls = {guess.calls} calls; "
+        f"about {guess.tokens_in:,} tokens in (prompt characters / 4), at most {guess.max_tokens_out:,} tokens out; "
+        f"cost {cost}",
+        highlight=False, soft_wrap=True,
+    )
+
+
+def default_out(judge: str, protocol: str, dataset: str) -> Path:
+    """``runs/<timestamp>-<judge>-<protocol>-<dataset>``, made safe for file names."""
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    name = "-".join([stamp, judge, Path(protocol).stem if protocol.endswith((".yaml", ".yml")) else protocol, dataset])
+    return Path("runs") / re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)

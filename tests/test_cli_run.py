@@ -1,0 +1,198 @@
+"""``judgekit run`` end to end: the real CLI, the real OpenAI client, a loopback server.
+
+The server answers like a perfect judge (an oracle that knows the human
+labels), so every verdict can be checked. The CLI runs as a subprocess, which
+is how users meet its exit codes and one-line errors, and how a kill -9 is real.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from servers import ScriptedServer
+
+from judgekit.datasets import load_dataset
+from judgekit.rundir import read_run
+
+JUDGEKIT = str(Path(sys.executable).parent / "judgekit")
+SECRET = "sk-test-9f8e7d6c5b4a-do-not-store"
+BUNDLED = load_dataset("judgekit/bundled").examples
+
+
+def oracle_for(examples):
+    """An answer function naming the output slot that holds the humans' choice."""
+
+    def answer(call) -> str:
+        text = call.system + "\n" + "\n".join(m["content"] for m in call.messages)
+        for e in examples:
+            at_a, at_b = text.find(e.response_a), text.find(e.response_b)
+            if at_a >= 0 and at_b >= 0:
+                gold_first = (at_a < at_b) == (e.gold == "a")
+                return "Output (a)" if gold_first else "Output (b)"
+        return "no idea"
+
+    return answer
+
+
+@pytest.fixture
+def server():
+    with ScriptedServer(answer=oracle_for(BUNDLED)) as s:
+        yield s
+
+
+def judgekit(*args, env=None, timeout=120):
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([JUDGEKIT, *map(str, args)], capture_output=True, text=True, env=full_env,
+                          timeout=timeout)
+
+
+def run_args(server, out, *extra):
+    return ("run", "--judge", "openai:judge", "--base-url", server.openai_url, "--dataset", "judgekit/bundled",
+            "--protocol", "llmbar/vanilla", "--out", out, "--quiet", *extra)
+
+
+def winners(path):
+    return {v.example_id: v.winner for v in read_run(path).verdicts}
+
+
+def test_run_gives_correct_verdicts_and_reruns_make_no_calls(server, tmp_path):
+    result = judgekit(*run_args(server, tmp_path / "run"))
+    assert result.returncode == 0, result.stderr
+    assert "accuracy" in result.stdout and "positional_agreement" in result.stdout
+    run = read_run(tmp_path / "run")
+    assert run.manifest.complete and run.manifest.n_verdicts == len(BUNDLED)
+    assert winners(tmp_path / "run") == {e.id: e.gold for e in BUNDLED}
+    assert run.manifest.protocol == "llmbar/vanilla" and run.manifest.protocol_hash
+    assert run.manifest.dataset == "judgekit/bundled" and run.manifest.dataset_hash
+    assert server.max_answers_per_prompt() == 1 and server.total_answered() == 2 * len(BUNDLED)
+
+    server.reset_counters()
+    assert judgekit(*run_args(server, tmp_path / "run")).returncode == 0  # same dir
+    assert judgekit(*run_args(server, tmp_path / "warm")).returncode == 0  # new dir, warm cache
+    assert server.requests == 0
+    assert winners(tmp_path / "warm") == winners(tmp_path / "run")
+
+
+def test_no_cache_calls_again(server, tmp_path):
+    assert judgekit(*run_args(server, tmp_path / "one", "--limit", "3")).returncode == 0
+    server.reset_counters()
+    assert judgekit(*run_args(server, tmp_path / "two", "--limit", "3", "--no-cache")).returncode == 0
+    assert server.total_answered() == 6
+
+
+def test_kill_9_then_resume_repeats_at_most_concurrency_calls(server, tmp_path):
+    server.latency = 0.15
+    out = tmp_path / "run"
+    process = subprocess.Popen([JUDGEKIT, *map(str, run_args(server, out, "--concurrency", "4"))],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    verdicts = out / "verdicts.jsonl"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not verdicts.exists() or len(verdicts.read_text().splitlines()) < 8):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert not read_run(out).manifest.complete
+    done_before = len(read_run(out).verdicts)
+    assert 8 <= done_before < len(BUNDLED)
+    server.latency = 0.0
+
+    result = judgekit(*run_args(server, out, "--concurrency", "4"))
+    assert result.returncode == 0, result.stderr
+    assert read_run(out).manifest.complete
+    assert winners(out) == {e.id: e.gold for e in BUNDLED}
+    repeated = server.total_answered() - len(server.answered)
+    assert repeated <= 4
+
+
+def test_api_key_never_written(server, tmp_path):
+    server.api_key = SECRET
+    cache = tmp_path / "cache"
+    env = {"OPENAI_API_KEY": SECRET, "JUDGEKIT_CACHE_DIR": str(cache)}
+    result = judgekit(*run_args(server, tmp_path / "run", "--limit", "5"), env=env)
+    assert result.returncode == 0, result.stderr
+    assert SECRET in server.seen_keys  # the key was really used
+    written = [p for p in [*tmp_path.rglob("*")] if p.is_file()]
+    assert any(p.name == "verdicts.jsonl" for p in written) and any(p.parent == cache for p in written)
+    for path in written:
+        assert SECRET.encode() not in path.read_bytes(), path
+    assert SECRET not in result.stdout + result.stderr
+
+
+def _one_line_error(result, code, *needles):
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == code, result.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    for needle in needles:
+        assert needle in lines[0]
+
+
+def test_setup_failures_are_one_line_and_leave_no_run_dir(tmp_path):
+    out = tmp_path / "run"
+    _one_line_error(judgekit("run", "--judge", "nosuch:model", "--out", out, "--limit", "1"), 2, "unknown provider")
+    env = {"OPENAI_API_KEY": "", "OPENAI_BASE_URL": ""}
+    _one_line_error(judgekit("run", "--judge", "openai:gpt-4o-mini", "--out", out, "--limit", "1", env=env),
+                    2, "OPENAI_API_KEY")
+    _one_line_error(judgekit("run", "--out", out), 2, "--judge")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("failure", ["404", "401", "unreachable"])
+def test_call_failures_leave_an_incomplete_run_that_resume_finishes(server, tmp_path, failure):
+    out = tmp_path / "run"
+    args = run_args(server, out, "--limit", "4", "--max-retries", "1", "--timeout", "2")
+    if failure == "404":
+        server.models = {"someone-else"}
+        result, code, needle = judgekit(*args), 2, "HTTP 404"
+    elif failure == "401":
+        server.api_key = SECRET
+        result, code, needle = judgekit(*args, env={"OPENAI_API_KEY": "sk-wrong"}), 2, "HTTP 401"
+    else:
+        dead = [a if a != server.openai_url else "http://127.0.0.1:9/v1" for a in args]
+        result, code, needle = judgekit(*dead), 1, "gave up"
+    _one_line_error(result, code, needle)
+    assert not read_run(out).manifest.complete
+    server.models, server.api_key = None, None
+    if failure == "unreachable":
+        return  # a different base URL is a different judge: resuming it there is refused (next test)
+    result = judgekit(*args, env={"OPENAI_API_KEY": "sk-any"})
+    assert result.returncode == 0, result.stderr
+    assert read_run(out).manifest.complete and len(winners(out)) == 4
+
+
+def test_resume_with_another_judge_setting_is_refused(server, tmp_path):
+    out = tmp_path / "run"
+    assert judgekit(*run_args(server, out, "--limit", "2")).returncode == 0
+    result = judgekit(*run_args(server, out, "--limit", "2", "--temperature", "0.7"))
+    _one_line_error(result, 2, "manifest.json", "params")
+    result = judgekit(*run_args(server, out, "--limit", "3"))
+    _one_line_error(result, 2, "manifest.json", "dataset_hash", "--limit")
+
+
+def test_dry_run_calls_nothing(server, tmp_path):
+    result = judgekit(*run_args(server, tmp_path / "run", "--limit", "10", "--dry-run"))
+    assert result.returncode == 0, result.stderr
+    assert server.requests == 0 and not (tmp_path / "run").exists()
+    assert "20 calls" in result.stdout and "tokens" in result.stdout
+
+
+def test_natural_run_is_readable_by_report(data_dir, tmp_path):
+    examples = load_dataset("llmbar/natural").examples
+    with ScriptedServer(answer=oracle_for(examples)) as s:
+        args = ("run", "--judge", "openai:judge", "--base-url", s.openai_url, "--dataset", "llmbar/natural",
+                "--protocol", "llmbar/vanilla", "--out", tmp_path / "run", "--quiet", "--concurrency", "16")
+        result = judgekit(*args)
+    assert result.returncode == 0, result.stderr
+    run = read_run(tmp_path / "run")
+    assert len(run.verdicts) == len(examples) == run.manifest.n_examples
+    report = judgekit("report", tmp_path / "run", "--format", "json")
+    assert report.returncode == 0, report.stderr
+    row = json.loads(report.stdout)["runs"][0]
+    assert row["n"] == len(examples) and row["calls"] == 2 * len(examples)
+    assert row["accuracy"] > 0.9

@@ -34,13 +34,15 @@ def encode(values: Winners, *, name: str = "labels") -> np.ndarray:
     if arr.ndim != 1:
         raise BadInput(f"{name}: expected a 1-D array of winners, got shape {arr.shape}")
     codes = np.full(arr.shape, INVALID, dtype=np.int8)
-    known = pd.isna(arr)
+    known = np.zeros(arr.shape, dtype=bool)
     for code, label in enumerate(LABELS):
         hit = arr == label
         codes[hit] = code
         known |= hit
-    if not known.all():
-        position = int(np.flatnonzero(~known)[0])
+    rest = np.flatnonzero(~known)
+    unknown = rest[~pd.isna(arr[rest])]  # the rest must be missing (None/NaN): invalid verdicts
+    if unknown.size:
+        position = int(unknown[0])
         raise BadInput(
             f"{name}[{position}]: winner {arr[position]!r} is not one of a, b, tie (or missing for invalid)"
         )

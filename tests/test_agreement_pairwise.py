@@ -106,6 +106,15 @@ def test_kappa_exclude_and_half_match_sklearn():
     assert cohen_kappa(gold, pred, invalid="half") == pytest.approx(half)
 
 
+def test_kappa_by_hand():
+    # p_o = 3/4; gold marginals a 1/2, b 1/2; judge a 1/4, b 3/4;
+    # p_e = 1/2 * 1/4 + 1/2 * 3/4 = 1/2; kappa = (3/4 - 1/2) / (1 - 1/2) = 1/2.
+    assert cohen_kappa(["a", "a", "b", "b"], ["a", "b", "b", "b"]) == pytest.approx(0.5)
+    # An invalid verdict is its own category: p_o = 2/4; judge a 2/4, b 1/4, invalid 1/4;
+    # p_e = 1/2 * 2/4 + 1/2 * 1/4 = 3/8; kappa = (1/2 - 3/8) / (5/8) = 1/5.
+    assert cohen_kappa(["a", "a", "b", "b"], ["a", None, "b", "a"]) == pytest.approx(0.2)
+
+
 def test_kappa_invariants():
     gold, pred = _random_judge(7, invalid=0)
     assert cohen_kappa(gold, gold) == pytest.approx(1.0)

@@ -255,9 +255,6 @@ def _check_strategy(protocol: Protocol) -> None:
     if protocol.strategy not in STRATEGIES:
         raise BadInput(f"{protocol.source}: strategy: '{protocol.strategy}' is not one of {', '.join(STRATEGIES)}")
     module = strategy_module(protocol.strategy)
-    for name in module.required_templates(protocol):
-        if name not in protocol.templates:
-            raise BadInput(f"{protocol.source}: templates: missing template '{name}' (strategy {protocol.strategy})")
     allowed = getattr(module, "OPTIONS", frozenset())
     for key in protocol.options:
         if key not in allowed:
@@ -265,6 +262,9 @@ def _check_strategy(protocol: Protocol) -> None:
     check = getattr(module, "check", None)
     if check is not None:
         check(protocol)
+    for name in module.required_templates(protocol):
+        if name not in protocol.templates:
+            raise BadInput(f"{protocol.source}: templates: missing template '{name}' (strategy {protocol.strategy})")
 
 
 def _content_hash(data: dict[str, Any], protocol: Protocol) -> str:

@@ -25,7 +25,7 @@ def required_templates(protocol: Any) -> tuple[str, ...]:
 
 
 def calls_per_item(protocol: Any) -> str:
-    return "3, or 2 when the example has a checklist"
+    return "2-3 (3 when the judge writes the checklist)"
 
 
 async def decompose(calls: Calls) -> tuple[list[str], str]:

@@ -28,7 +28,7 @@ def required_templates(protocol: Any) -> tuple[str, ...]:
 
 
 def calls_per_item(protocol: Any) -> str:
-    return "2, or 3 when the two orders disagree"
+    return "2-3 (3 when the orders disagree)"
 
 
 async def run(protocol: Any, example: Example, call_path: Any) -> Verdict:

@@ -33,20 +33,16 @@ def encode(values: Winners, *, name: str = "labels") -> np.ndarray:
     arr = np.asarray(values, dtype=object)
     if arr.ndim != 1:
         raise BadInput(f"{name}: expected a 1-D array of winners, got shape {arr.shape}")
-    codes = np.full(arr.shape, INVALID, dtype=np.int8)
-    known = np.zeros(arr.shape, dtype=bool)
-    for code, label in enumerate(LABELS):
-        hit = arr == label
-        codes[hit] = code
-        known |= hit
-    rest = np.flatnonzero(~known)
-    unknown = rest[~pd.isna(arr[rest])]  # the rest must be missing (None/NaN): invalid verdicts
-    if unknown.size:
-        position = int(unknown[0])
-        raise BadInput(
-            f"{name}[{position}]: winner {arr[position]!r} is not one of a, b, tie (or missing for invalid)"
-        )
-    return codes
+    found, uniques = pd.factorize(arr)  # missing values (None/NaN) get -1
+    lookup = np.full(len(uniques) + 1, INVALID, dtype=np.int8)  # index -1: missing -> invalid
+    for u, value in enumerate(uniques):
+        if value not in LABELS:
+            position = int(np.flatnonzero(found == u)[0])
+            raise BadInput(
+                f"{name}[{position}]: winner {arr[position]!r} is not one of a, b, tie (or missing for invalid)"
+            )
+        lookup[u] = LABELS.index(value)
+    return lookup[found]
 
 
 def check_same_length(**arrays: np.ndarray) -> int:

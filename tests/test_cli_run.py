@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from servers import ScriptedServer
 
+from judgekit.cli import main
 from judgekit.datasets import load_dataset
 from judgekit.rundir import read_run
 
@@ -53,6 +54,26 @@ def judgekit(*args, env=None, timeout=120):
                           timeout=timeout)
 
 
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    """``judgekit ARGS`` in this process (no start-up cost), as ``main()`` runs it."""
+
+    def invoke(*args, env=None):
+        for name, value in (env or {}).items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setattr(sys, "argv", ["judgekit", *map(str, args)])
+        capsys.readouterr()
+        try:
+            main()
+            code = 0
+        except SystemExit as e:
+            code = e.code
+        captured = capsys.readouterr()
+        return subprocess.CompletedProcess(args, code, captured.out, captured.err)
+
+    return invoke
+
+
 def run_args(server, out, *extra):
     return ("run", "--judge", "openai:judge", "--base-url", server.openai_url, "--dataset", "judgekit/bundled",
             "--protocol", "llmbar/vanilla", "--out", out, "--quiet", *extra)
@@ -62,7 +83,7 @@ def winners(path):
     return {v.example_id: v.winner for v in read_run(path).verdicts}
 
 
-def test_run_gives_correct_verdicts_and_reruns_make_no_calls(server, tmp_path):
+def test_run_gives_correct_verdicts_and_reruns_make_no_calls(server, tmp_path, cli):
     result = judgekit(*run_args(server, tmp_path / "run"))
     assert result.returncode == 0, result.stderr
     assert "accuracy" in result.stdout and "positional_agreement" in result.stdout
@@ -74,20 +95,20 @@ def test_run_gives_correct_verdicts_and_reruns_make_no_calls(server, tmp_path):
     assert server.max_answers_per_prompt() == 1 and server.total_answered() == 2 * len(BUNDLED)
 
     server.reset_counters()
-    assert judgekit(*run_args(server, tmp_path / "run")).returncode == 0  # same dir
-    assert judgekit(*run_args(server, tmp_path / "warm")).returncode == 0  # new dir, warm cache
+    assert cli(*run_args(server, tmp_path / "run")).returncode == 0  # same dir
+    assert cli(*run_args(server, tmp_path / "warm")).returncode == 0  # new dir, warm cache
     assert server.requests == 0
     assert winners(tmp_path / "warm") == winners(tmp_path / "run")
 
 
-def test_no_cache_calls_again(server, tmp_path):
-    assert judgekit(*run_args(server, tmp_path / "one", "--limit", "3")).returncode == 0
+def test_no_cache_calls_again(server, tmp_path, cli):
+    assert cli(*run_args(server, tmp_path / "one", "--limit", "3")).returncode == 0
     server.reset_counters()
-    assert judgekit(*run_args(server, tmp_path / "two", "--limit", "3", "--no-cache")).returncode == 0
+    assert cli(*run_args(server, tmp_path / "two", "--limit", "3", "--no-cache")).returncode == 0
     assert server.total_answered() == 6
 
 
-def test_kill_9_then_resume_repeats_at_most_concurrency_calls(server, tmp_path):
+def test_kill_9_then_resume_repeats_at_most_concurrency_calls(server, tmp_path, cli):
     server.latency = 0.15
     out = tmp_path / "run"
     process = subprocess.Popen([JUDGEKIT, *map(str, run_args(server, out, "--concurrency", "4"))],
@@ -103,7 +124,7 @@ def test_kill_9_then_resume_repeats_at_most_concurrency_calls(server, tmp_path):
     assert 8 <= done_before < len(BUNDLED)
     server.latency = 0.0
 
-    result = judgekit(*run_args(server, out, "--concurrency", "4"))
+    result = cli(*run_args(server, out, "--concurrency", "4"))
     assert result.returncode == 0, result.stderr
     assert read_run(out).manifest.complete
     assert winners(out) == {e.id: e.gold for e in BUNDLED}
@@ -133,65 +154,65 @@ def _one_line_error(result, code, *needles):
         assert needle in lines[0]
 
 
-def test_setup_failures_are_one_line_and_leave_no_run_dir(tmp_path):
+def test_setup_failures_are_one_line_and_leave_no_run_dir(tmp_path, cli):
     out = tmp_path / "run"
-    _one_line_error(judgekit("run", "--judge", "nosuch:model", "--out", out, "--limit", "1"), 2, "unknown provider")
+    _one_line_error(cli("run", "--judge", "nosuch:model", "--out", out, "--limit", "1"), 2, "unknown provider")
     env = {"OPENAI_API_KEY": "", "OPENAI_BASE_URL": ""}
-    _one_line_error(judgekit("run", "--judge", "openai:gpt-4o-mini", "--out", out, "--limit", "1", env=env),
+    _one_line_error(cli("run", "--judge", "openai:gpt-4o-mini", "--out", out, "--limit", "1", env=env),
                     2, "OPENAI_API_KEY")
-    _one_line_error(judgekit("run", "--out", out), 2, "--judge")
+    _one_line_error(cli("run", "--out", out), 2, "--judge")
     assert not out.exists()
 
 
 @pytest.mark.parametrize("failure", ["404", "401", "unreachable"])
-def test_call_failures_leave_an_incomplete_run_that_resume_finishes(server, tmp_path, failure):
+def test_call_failures_leave_an_incomplete_run_that_resume_finishes(server, tmp_path, failure, cli):
     out = tmp_path / "run"
     args = run_args(server, out, "--limit", "4", "--max-retries", "1", "--timeout", "2")
     if failure == "404":
         server.models = {"someone-else"}
-        result, code, needle = judgekit(*args), 2, "HTTP 404"
+        result, code, needle = cli(*args), 2, "HTTP 404"
     elif failure == "401":
         server.api_key = SECRET
-        result, code, needle = judgekit(*args, env={"OPENAI_API_KEY": "sk-wrong"}), 2, "HTTP 401"
+        result, code, needle = cli(*args, env={"OPENAI_API_KEY": "sk-wrong"}), 2, "HTTP 401"
     else:
         dead = [a if a != server.openai_url else "http://127.0.0.1:9/v1" for a in args]
-        result, code, needle = judgekit(*dead), 1, "gave up"
+        result, code, needle = cli(*dead), 1, "gave up"
     _one_line_error(result, code, needle)
     assert not read_run(out).manifest.complete
     server.models, server.api_key = None, None
     if failure == "unreachable":
         return  # a different base URL is a different judge: resuming it there is refused (next test)
-    result = judgekit(*args, env={"OPENAI_API_KEY": "sk-any"})
+    result = cli(*args, env={"OPENAI_API_KEY": "sk-any"})
     assert result.returncode == 0, result.stderr
     assert read_run(out).manifest.complete and len(winners(out)) == 4
 
 
-def test_resume_with_another_judge_setting_is_refused(server, tmp_path):
+def test_resume_with_another_judge_setting_is_refused(server, tmp_path, cli):
     out = tmp_path / "run"
-    assert judgekit(*run_args(server, out, "--limit", "2")).returncode == 0
-    result = judgekit(*run_args(server, out, "--limit", "2", "--temperature", "0.7"))
+    assert cli(*run_args(server, out, "--limit", "2")).returncode == 0
+    result = cli(*run_args(server, out, "--limit", "2", "--temperature", "0.7"))
     _one_line_error(result, 2, "manifest.json", "params")
-    result = judgekit(*run_args(server, out, "--limit", "3"))
+    result = cli(*run_args(server, out, "--limit", "3"))
     _one_line_error(result, 2, "manifest.json", "dataset_hash", "--limit")
 
 
-def test_dry_run_calls_nothing(server, tmp_path):
-    result = judgekit(*run_args(server, tmp_path / "run", "--limit", "10", "--dry-run"))
+def test_dry_run_calls_nothing(server, tmp_path, cli):
+    result = cli(*run_args(server, tmp_path / "run", "--limit", "10", "--dry-run"))
     assert result.returncode == 0, result.stderr
     assert server.requests == 0 and not (tmp_path / "run").exists()
     assert "20 calls" in result.stdout and "tokens" in result.stdout
 
 
-def test_natural_run_is_readable_by_report(data_dir, tmp_path):
+def test_natural_run_is_readable_by_report(data_dir, tmp_path, cli):
     examples = load_dataset("llmbar/natural").examples
     with ScriptedServer(answer=oracle_for(examples)) as s:
         args = ("run", "--judge", "openai:judge", "--base-url", s.openai_url, "--dataset", "llmbar/natural",
                 "--protocol", "llmbar/vanilla", "--out", tmp_path / "run", "--quiet", "--concurrency", "16")
-        result = judgekit(*args)
+        result = cli(*args)
     assert result.returncode == 0, result.stderr
     run = read_run(tmp_path / "run")
     assert len(run.verdicts) == len(examples) == run.manifest.n_examples
-    report = judgekit("report", tmp_path / "run", "--format", "json")
+    report = cli("report", tmp_path / "run", "--format", "json")
     assert report.returncode == 0, report.stderr
     row = json.loads(report.stdout)["runs"][0]
     assert row["n"] == len(examples) and row["calls"] == 2 * len(examples)

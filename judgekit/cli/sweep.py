@@ -38,7 +38,8 @@ def sweep(
 
     done, failed = asyncio.run(go())
     if done:
-        Console().print(render_compare(compare([read_run(path) for path in done]), "table"))
+        wide = Console().is_terminal  # piped output gets room for the whole leaderboard
+        Console(width=None if wide else 200).print(render_compare(compare([read_run(p) for p in done]), "table"))
     for line in failed:
         Console(stderr=True).print(f"failed: {line}", markup=False, highlight=False, soft_wrap=True)
     if failed:

@@ -250,7 +250,10 @@ def _excess_statistic(target: Statistic, others: list[Statistic]) -> Statistic:
 
 
 def _numbers(values: Sequence[float], name: str) -> np.ndarray:
-    array = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(dtype=np.float64)
+    array = np.asarray(values)
+    if array.dtype.kind not in "iuf":
+        array = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy()
+    array = array.astype(np.float64)
     if np.isnan(array).any():
         position = int(np.flatnonzero(np.isnan(array))[0])
         raise BadInput(f"{name}[{position}]: length {values[position]!r} is not a number")

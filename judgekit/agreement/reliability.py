@@ -119,7 +119,7 @@ def krippendorff_alpha(
     ``krippendorff`` package over the full value domain of ``labels``. For
     ``ordinal`` only the label order matters; for ``interval`` numeric labels
     keep their values and other labels are spaced 0, 1, 2, ... in declared
-    order. NaN when fewer than two ratings share an item.
+    order. NaN when no item has two ratings or only one value occurs.
     """
     return _alpha(code_ratings(ratings, labels=labels), level)
 

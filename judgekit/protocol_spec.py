@@ -109,7 +109,7 @@ class Protocol(BaseModel):
     def render(self, template: str, **values: Any) -> str:
         """One template filled with plain values (never evaluated as templates)."""
         try:
-            return _JINJA.from_string(self.templates[template]).render(**values).strip()
+            return _JINJA.from_string(self.templates[template]).render(**values)
         except TemplateError as e:
             raise BadInput(f"{self.source}: templates.{template}: {e}") from None
 

@@ -2,8 +2,8 @@
 
 Data flow: run dirs -> ``judged_items`` (aligned arrays of gold labels and
 per-order winners) -> the agreement package -> plain dicts (the JSON of the
-CLI contract in DESIGN) -> a renderer (rich table, Markdown, JSON; HTML comes
-from ``judgekit.report_html`` once that module exists).
+CLI contract in DESIGN) -> a renderer (rich table, Markdown, JSON; the HTML
+page is ``judgekit.html_report``, which also lists items and raw judge texts).
 
 Every rate is a fraction in [0, 1]; a figure that the run cannot define
 (bias without both orders' data, self-preference without generators, an
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
@@ -291,9 +291,7 @@ def render_report(data: dict[str, Any], fmt: str) -> str | Table:
 
 
 def render_compare(data: dict[str, Any], fmt: str) -> str | Group:
-    """The leaderboard and significance matrix in one format (html is not offered)."""
-    if fmt == "html":
-        raise BadInput("compare --format: html is not offered; use table, markdown or json (report has html)")
+    """The leaderboard and significance matrix in one format."""
     rows = [{**row, "run": _short_run(row["run"])} for row in data["leaderboard"]]
     sections = [("Leaderboard (best accuracy first)", _LEADERBOARD_COLUMNS, rows)]
     if data["comparisons"]:
@@ -309,20 +307,9 @@ def _render(data: dict[str, Any], fmt: str, sections: list, kind: str) -> Any:
     if fmt == "table":
         tables = [_table(title, columns, rows) for title, columns, rows in sections]
         return tables[0] if len(tables) == 1 else Group(*tables)
-    if fmt == "html":
-        return _html_renderer(kind)(data)
+    if fmt == "html":  # the page also lists items and raw judge texts, which these figures do not carry
+        raise BadInput(f"{kind} --format html: render the runs with judgekit.html_report.render_html")
     raise BadInput(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
-
-
-def _html_renderer(kind: str) -> Callable[[dict[str, Any]], str]:
-    """Hook for the HTML report: ``judgekit.report_html.render_html(data) -> str``."""
-    try:
-        from judgekit.report_html import render_html
-    except ModuleNotFoundError as e:
-        if e.name != "judgekit.report_html":
-            raise
-        raise BadInput(f"{kind} --format html: not available yet in this version; use table, markdown or json") from None
-    return render_html
 
 
 _MATRIX_COLUMNS = 8

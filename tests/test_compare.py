@@ -122,8 +122,8 @@ def test_compare_bad_input(data_dir, runs, tmp_path, monkeypatch, capsys):
     assert runs is not None
     code, _, err = judgekit(monkeypatch, capsys, "compare", runs["GPT-4"], runs["GPT-4"])
     assert code == 2 and "given twice" in err
-    code, _, err = judgekit(monkeypatch, capsys, "compare", runs["GPT-4"], "--format", "html")
-    assert code == 2 and "'html' is not one of" in err
+    code, _, err = judgekit(monkeypatch, capsys, "compare", runs["GPT-4"], "--format", "pdf")
+    assert code == 2 and "'pdf' is not one of" in err
     code, _, err = judgekit(monkeypatch, capsys, "compare", runs["GPT-4"], tmp_path / "missing")
     assert code == 2 and "missing" in err
 

@@ -180,7 +180,7 @@ def test_table_and_markdown(data_dir, palm_run, tmp_path, monkeypatch, capsys):
 def test_html_format_is_offered_or_refused_clearly(tmp_path, monkeypatch, capsys):
     toy = _handmade_run(tmp_path / "toy", two_orders=True)
     code, out, err = judgekit(monkeypatch, capsys, "report", toy, "--format", "html")
-    if importlib.util.find_spec("judgekit.report_html") is None:
+    if importlib.util.find_spec("judgekit.html_report") is None:
         assert code == 2 and "html" in err and "not available yet" in err
     else:
         assert code == 0 and "<" in out and "openai:gpt-4o" in out

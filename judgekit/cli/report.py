@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import os
 from enum import Enum
 from pathlib import Path
 from typing import Any, Optional
@@ -25,11 +27,13 @@ class CompareFormat(str, Enum):
     table = "table"
     markdown = "markdown"
     json = "json"
+    html = "html"
 
 
 _RUNS_HELP = "Run dirs (from judgekit run or judgekit import)."
 _POLICY_HELP = "Count invalid verdicts as: wrong, llmbar, exclude, half or coin (default: each run's own policy)."
 _RESAMPLES_HELP = "Bootstrap resamples for the confidence intervals."
+_OUT_HELP = "Write the output to this file instead of stdout (html: one self-contained page)."
 
 
 def register(app: typer.Typer) -> None:
@@ -44,28 +48,42 @@ def report_command(
     invalid_policy: Optional[str] = typer.Option(None, "--invalid-policy", help=_POLICY_HELP),
     resamples: int = typer.Option(1000, "--resamples", min=1, help=_RESAMPLES_HELP),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap resamples."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help=_OUT_HELP),
 ) -> None:
     """Accuracy (with CI), per-order accuracy, agreement, invalid and tie rates, kappa, biases, cost.
 
-    Example: judgekit report runs/gpt4-vanilla runs/gpt4-cot --format json
+    Example: judgekit report runs/gpt4-vanilla runs/gpt4-cot --format html --out report.html
     """
     options = Options(invalid_policy=invalid_policy, n_resamples=resamples, seed=seed)
-    _show(render_report(report(_read(runs), options), format.value))
+    read = _read(runs)
+    if format is ReportFormat.html:
+        from judgekit.html_report import render_html  # matplotlib loads only when a page is asked for
+
+        _emit(render_html(read, options, title="judgekit report"), out)
+    else:
+        _emit(render_report(report(read, options), format.value), out)
 
 
 def compare_command(
     runs: list[Path] = typer.Argument(..., help=_RUNS_HELP),
-    format: CompareFormat = typer.Option(CompareFormat.table, "--format", "-f", help="table, markdown or json."),
+    format: CompareFormat = typer.Option(CompareFormat.table, "--format", "-f", help="table, markdown, json or html."),
     invalid_policy: Optional[str] = typer.Option(None, "--invalid-policy", help=_POLICY_HELP),
     resamples: int = typer.Option(1000, "--resamples", min=1, help=_RESAMPLES_HELP),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap resamples."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help=_OUT_HELP),
 ) -> None:
     """Leaderboard by accuracy with CIs and biases, and paired tests (McNemar, bootstrap) on shared items.
 
     Example: judgekit compare runs/* --format markdown
     """
     options = Options(invalid_policy=invalid_policy, n_resamples=resamples, seed=seed)
-    _show(render_compare(compare(_read(runs), options), format.value))
+    read = _read(runs)
+    if format is CompareFormat.html:
+        from judgekit.html_report import render_html
+
+        _emit(render_html(read, options, title="judgekit compare"), out)
+    else:
+        _emit(render_compare(compare(read, options), format.value), out)
 
 
 def _read(paths: list[Path]) -> list:
@@ -75,6 +93,32 @@ def _read(paths: list[Path]) -> list:
             raise BadInput(f"{path}: given twice")
         seen.add(path.resolve())
     return [read_run(path) for path in paths]
+
+
+def _emit(rendered: Any, out: Path | None) -> None:
+    """Print, or write to ``out`` in one atomic step (a rich table is written as plain text)."""
+    if out is None:
+        _show(rendered)
+        return
+    if not isinstance(rendered, str):
+        console = Console(width=200, record=True, file=io.StringIO())
+        console.print(rendered)
+        rendered = console.export_text()
+    _write(out, rendered)
+
+
+def _write(path: Path, text: str) -> None:
+    """Write through a temporary sibling and rename: a failure never leaves half a file."""
+    if path.is_dir():
+        raise BadInput(f"--out {path}: is a directory; give a file name such as report.html")
+    if not path.parent.is_dir():
+        raise BadInput(f"--out {path}: folder {path.parent} does not exist")
+    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        staging.write_text(text, encoding="utf-8")
+        os.replace(staging, path)
+    finally:
+        staging.unlink(missing_ok=True)
 
 
 def _show(rendered: Any) -> None:

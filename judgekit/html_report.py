@@ -1,0 +1,94 @@
+"""The HTML report: one self-contained page per ``judgekit report|compare --format html``.
+
+The page holds what a reader needs to judge the judges without the terminal:
+the leaderboard with CIs, the figures of ``judgekit.plots`` inlined as PNG
+data URIs, the paired-significance matrix, and the items where a judge
+disagreed with the humans, with each order's raw judge text. It loads nothing
+from the network. All text from run dirs goes through Jinja's autoescape, so
+a response containing ``<script>`` shows as text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from judgekit import __version__
+from judgekit.errors import BadInput
+from judgekit.plots import (
+    accuracy_figure,
+    bias_figure,
+    figure_data_uri,
+    run_labels,
+    significance_figure,
+    significance_table,
+)
+from judgekit.records import Example, Verdict
+from judgekit.report import Options, compare
+from judgekit.rundir import Run
+
+MAX_ITEMS_PER_RUN = 200
+"""Disagreements listed per run; the rest are counted, so a 219-run page stays a few MB."""
+
+_ENV = Environment(loader=PackageLoader("judgekit", "templates"), autoescape=select_autoescape(["html", "j2"]),
+                   trim_blocks=True, lstrip_blocks=True)
+_ENV.filters["num"] = lambda value: "–" if value is None else f"{value:.3f}"
+_ENV.filters["ci"] = lambda bounds: "" if not bounds else f"[{bounds[0]:.3f}, {bounds[1]:.3f}]"
+
+
+@dataclass(frozen=True)
+class Disagreement:
+    """One item where at least one presentation order's winner differs from the human label."""
+
+    example: Example
+    verdict: Verdict
+    wrong_orders: int
+
+
+def render_html(runs: Sequence[Run], options: Options = Options(), *, title: str = "judgekit report") -> str:
+    """The whole page as one string: leaderboard, figures, significance matrix, disagreements."""
+    if not runs:
+        raise BadInput("html report: no run dirs given")
+    data = compare(runs, options)
+    board = data["leaderboard"]
+    labels = dict(zip((row["run"] for row in board), run_labels(board), strict=True))
+    by_path = {str(run.path): run for run in runs}
+    _, cells = significance_table(board, data["comparisons"])
+    figures = {
+        "accuracy": figure_data_uri(accuracy_figure(board, labels=[labels[row["run"]] for row in board])),
+        "bias": figure_data_uri(bias_figure(board, labels=[labels[row["run"]] for row in board])),
+        "significance": figure_data_uri(significance_figure(board, data["comparisons"])) if data["comparisons"] else None,
+    }
+    sections = [_run_section(by_path[row["run"]], row, labels[row["run"]]) for row in board]
+    return _ENV.get_template("report.html.j2").render(
+        title=title, version=__version__, generated=datetime.now(UTC).isoformat(timespec="seconds"),
+        confidence=options.confidence, leaderboard=board, labels=labels, figures=figures,
+        matrix=[(name, [cells.loc[name, col] for col in cells.columns]) for name in cells.index],
+        matrix_columns=list(cells.columns), comparisons=data["comparisons"], sections=sections,
+        max_items=MAX_ITEMS_PER_RUN,
+    )
+
+
+def disagreements(run: Run) -> list[Disagreement]:
+    """Items with a gold label where some order's winner (None when unparseable) is not the gold."""
+    verdicts = {v.example_id: v for v in run.verdicts}
+    found = []
+    for example in run.examples:
+        verdict = verdicts.get(example.id)
+        if example.gold is None or verdict is None:
+            continue
+        winners = [order.winner for order in verdict.orders] or [verdict.winner]
+        wrong = sum(winner != example.gold for winner in winners)
+        if wrong:
+            found.append(Disagreement(example, verdict, wrong))
+    return found
+
+
+def _run_section(run: Run, row: dict[str, Any], label: str) -> dict[str, Any]:
+    items = disagreements(run)
+    return {"label": label, "row": row, "shown": items[:MAX_ITEMS_PER_RUN], "n_items": len(items),
+            "anchor": f"run-{row['rank']}"}

@@ -63,13 +63,13 @@ class Oracle:
         """A rating, a checklist or a critique of one response (the gold one passes everything)."""
         if "Score: N" in prompt:
             return "It follows the instruction." + ("\nScore: 9" if is_gold else "\nScore: 3")
+        words = {"YES or NO": ("YES", "NO"), "NOT SATISFIED": ("SATISFIED - met", "NOT SATISFIED - missed")}
+        kind = next((k for k in words if k in prompt), None)
+        if kind is None:  # a free-text analysis of one response (prepair)
+            return "It covers the request." if is_gold else "It misses part of the request."
         n = max(int(k) for k in re.findall(r"(?m)^(\d+)\. ", prompt.split("nothing else.")[-1]))
         passed = [True] * n if is_gold else [False] + [True] * (n - 1)
-        if "YES or NO" in prompt:
-            return "\n".join(f"{i}. {'YES' if ok else 'NO'}" for i, ok in enumerate(passed, 1))
-        if "NOT SATISFIED" in prompt:
-            return "\n".join(f"{i}. {'SATISFIED - met' if ok else 'NOT SATISFIED - missed'}" for i, ok in enumerate(passed, 1))
-        return "It covers the request." if is_gold else "It misses part of the request."
+        return "\n".join(f"{i}. {words[kind][0] if ok else words[kind][1]}" for i, ok in enumerate(passed, 1))
 
 
 @dataclass

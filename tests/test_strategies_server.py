@@ -1,0 +1,112 @@
+"""Built-in protocols through the real runner, the real OpenAI SDK client and the loopback server.
+
+The scripted server plays the same oracle judge as ``test_strategies`` (it
+reads the prompt that went over HTTP and answers in the protocol's format),
+so these tests check the whole path: spec -> rendering -> SDK -> server ->
+parsing -> run dir -> agreement summary.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+from servers import ScriptedServer
+from test_strategies import Oracle, _natural
+
+import judgekit
+from judgekit.cli import main
+from judgekit.protocols import list_protocols, load_protocol
+from judgekit.rundir import read_run
+
+N = 12
+"""Items per protocol: enough for both labels, small enough for CI."""
+PROTOCOLS = [p for p in list_protocols() if not p.startswith("logprob/")]
+
+
+@pytest.fixture
+def examples(data_dir):
+    return list(_natural()[:N])
+
+
+@pytest.fixture
+def server(examples):
+    oracle = Oracle(examples)
+    with ScriptedServer(answer=lambda call: oracle.reply("\n".join(m["content"] for m in call.messages))) as s:
+        yield s
+
+
+@pytest.mark.parametrize("protocol_id", PROTOCOLS)
+def test_protocol_through_the_runner_and_the_openai_sdk(protocol_id, examples, server, tmp_path):
+    judge = judgekit.load_judge("openai:judge", protocol=protocol_id, base_url=server.openai_url,
+                                cache=tmp_path / "cache", concurrency=8)
+    try:
+        run = judgekit.evaluate(judge, examples, out=tmp_path / "run")
+    finally:
+        judge.close()
+    summary = run.summary()["value"]
+    assert summary["n"] == N and summary["accuracy"] == 1.0 and summary["invalid_rate"] == 0.0
+    if load_protocol(protocol_id).orders == "both" and "positional_agreement" in summary:
+        assert summary["positional_agreement"] == 1.0
+    stored = read_run(tmp_path / "run")
+    assert stored.manifest.protocol == protocol_id and stored.manifest.protocol_hash == load_protocol(protocol_id).content_hash
+    assert [v.winner for v in stored.verdicts] == [e.gold for e in examples]
+    calls = load_protocol(protocol_id).calls_per_item
+    if isinstance(calls, int):
+        assert server.total_answered() == calls * N == stored.manifest.usage.calls
+
+
+def test_user_spec_runs_from_the_cli_without_code(examples, server, tmp_path, monkeypatch, capsys):
+    spec = tmp_path / "terse.yaml"
+    spec.write_text(
+        "description: terse judge\ncitation: mine\nstrategy: pairwise\n"
+        "parser: {format: regex, pattern: '(?i)verdict:\\s*(?:(?P<first>first)|(?P<second>second))'}\n"
+        "params: {max_tokens: 8}\n"
+        "templates:\n  compare: |-\n    {{ instruction }}\n    [Output (a)]\n    {{ output_1 }}\n\n    [Output (b)]\n"
+        "    {{ output_2 }}\n\n    Reply 'Verdict: first' or 'Verdict: second'.\n",
+        encoding="utf-8",
+    )
+    server.answer = lambda call: {"Output (a)": "Verdict: FIRST", "Output (b)": "verdict: second"}[
+        Oracle(examples).reply(call.messages[-1]["content"]).splitlines()[-1]]
+    monkeypatch.setattr(sys, "argv", ["judgekit", "run", "--judge", "openai:judge", "--base-url", server.openai_url,
+                                      "--dataset", "llmbar/natural", "--limit", str(N), "--protocol", str(spec),
+                                      "--out", str(tmp_path / "run"), "--quiet"])
+    try:
+        main()
+        code = 0
+    except SystemExit as e:
+        code = e.code
+    assert code == 0, capsys.readouterr().err
+    run = read_run(tmp_path / "run")
+    assert run.manifest.protocol == "terse" and [v.winner for v in run.verdicts] == [e.gold for e in examples]
+
+
+def test_panel_members_with_their_own_judges_call_their_own_models(examples, server, tmp_path):
+    spec = tmp_path / "jury.yaml"
+    spec.write_text(
+        "description: two models and the run's judge\ncitation: Verga et al. 2024, arXiv 2404.18796\n"
+        "strategy: panel\noptions:\n  aggregate: mean\n  members:\n"
+        f"    - {{name: one, judge: 'openai:model-one', base_url: '{server.openai_url}', protocol: llmbar/vanilla}}\n"
+        f"    - {{name: two, judge: 'openai:model-two', base_url: '{server.openai_url}', protocol: mtbench/pairwise}}\n"
+        "    - {name: host, judge: default, protocol: llmbar/rules}\n",
+        encoding="utf-8",
+    )
+    seen = []
+    oracle = Oracle(examples)
+
+    def answer(call):
+        seen.append(call.model)
+        return oracle.reply("\n".join(m["content"] for m in call.messages))
+
+    server.answer = answer
+    judge = judgekit.load_judge("openai:host-model", protocol=str(spec), base_url=server.openai_url,
+                                cache=tmp_path / "cache")
+    try:
+        verdicts = judge.judge_many(examples[:4])
+    finally:
+        judge.close()
+    assert [v.winner for v in verdicts] == [e.gold for e in examples[:4]]
+    assert {m: seen.count(m) for m in set(seen)} == {"model-one": 8, "model-two": 8, "host-model": 8}
+    assert [m["name"] for m in verdicts[0].details["members"]] == [
+        "one (openai:model-one, llmbar/vanilla)", "two (openai:model-two, mtbench/pairwise)",
+        "host (default, llmbar/rules)"]

@@ -58,9 +58,10 @@ def render_html(runs: Sequence[Run], options: Options = Options(), *, title: str
     labels = dict(zip((row["run"] for row in board), run_labels(board), strict=True))
     by_path = {str(run.path): run for run in runs}
     _, cells = significance_table(board, data["comparisons"])
+    names = [labels[row["run"]] for row in board]
     figures = {
-        "accuracy": figure_data_uri(accuracy_figure(board, labels=[labels[row["run"]] for row in board])),
-        "bias": figure_data_uri(bias_figure(board, labels=[labels[row["run"]] for row in board])),
+        "accuracy": figure_data_uri(accuracy_figure(board, labels=names)),
+        "bias": figure_data_uri(bias_figure(board, labels=names, title="")),
         "significance": figure_data_uri(significance_figure(board, data["comparisons"])) if data["comparisons"] else None,
     }
     sections = [_run_section(by_path[row["run"]], row, labels[row["run"]]) for row in board]

@@ -37,10 +37,9 @@ def run_labels(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     """
     parts = [name for name in ("judge", "protocol", "dataset") if len({row.get(name) for row in rows}) > 1]
     labels = [" · ".join(str(row.get(name)) for name in parts or ["judge"]) for row in rows]
-    for i, label in enumerate(labels):
-        if labels.count(label) > 1:
-            labels[i] = f"{label} ({_short_path(rows[i].get('run', str(i)))})"
-    return labels
+    shared = {label for label in labels if labels.count(label) > 1}
+    return [f"{label} ({_short_path(row.get('run', str(i)))})" if label in shared else label
+            for i, (label, row) in enumerate(zip(labels, rows, strict=True))]
 
 
 def accuracy_figure(rows: Sequence[Mapping[str, Any]], *, labels: Sequence[str] | None = None,
@@ -91,7 +90,8 @@ def bias_figure(rows: Sequence[Mapping[str, Any]], *, labels: Sequence[str] | No
         ax.set_xlim(-1 if name == "self_preference_bias" else 0, 1)
         ax.set_title(header, fontsize=9)
     axes[0].set_yticks(y, labels)
-    fig.suptitle(title, x=0.01, ha="left")
+    if title:
+        fig.suptitle(title, x=0.01, ha="left")
     fig.tight_layout()
     return fig
 
@@ -113,7 +113,10 @@ def heatmap(table: pd.DataFrame, *, title: str = "", annotations: pd.DataFrame |
     for i in range(n_rows):
         for j in range(n_cols):
             value = values[i, j]
-            text = annotations.iat[i, j] if annotations is not None else ("" if math.isnan(value) else fmt.format(value))
+            if annotations is not None:
+                text = annotations.iat[i, j]
+            else:
+                text = "" if math.isnan(value) else fmt.format(value)
             if text:
                 ax.text(j, i, text, ha="center", va="center", fontsize=8, color=_ink(image, value))
     fig.colorbar(image, ax=ax, label=colorbar, shrink=0.8)

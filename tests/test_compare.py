@@ -140,3 +140,18 @@ def test_policies_that_score_accuracy_differently_are_not_mixed(data_dir, runs, 
     code, out, _ = judgekit(monkeypatch, capsys, "compare", runs["GPT-4"], excluding, "--format", "json",
                             "--invalid-policy", "wrong")
     assert code == 0 and len(json.loads(out)["comparisons"]) == 1
+
+
+def test_terminal_matrix_shows_top_columns_and_markdown_all(data_dir, tmp_path, monkeypatch, capsys):
+    strategies = ["Vanilla", "Vanilla_NoRules", "CoT", "Metrics", "Reference", "Metrics_Reference", "Swap",
+                  "Swap_CoT", "Rating"]
+    paths = [import_llmbar(data_dir / NATURAL / "GPT-4" / s, tmp_path / s).path for s in strategies]
+    code, out, _ = judgekit(monkeypatch, capsys, "compare", *paths, "--resamples", "50")
+    assert code == 0
+    matrix = out[out.index("Paired differences"):]
+    header = next(line for line in matrix.splitlines() if "row - col" in line)
+    assert "#8" in header and "#9" not in header and "every pair in --format markdown" in matrix
+    assert sum(line.lstrip("│ ").startswith("#") for line in matrix.splitlines()) == 9
+    code, out, _ = judgekit(monkeypatch, capsys, "compare", *paths, "--format", "markdown", "--resamples", "50")
+    header = next(line for line in out.splitlines() if line.startswith("| row - col"))
+    assert header.endswith("| #9 |")

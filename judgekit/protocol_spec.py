@@ -254,6 +254,8 @@ def _check_strategy(protocol: Protocol) -> None:
 
     if protocol.strategy not in STRATEGIES:
         raise BadInput(f"{protocol.source}: strategy: '{protocol.strategy}' is not one of {', '.join(STRATEGIES)}")
+    if protocol.decide_by == "logprobs" and not protocol.params.top_logprobs:
+        raise BadInput(f"{protocol.source}: decide_by: logprobs needs params.top_logprobs (e.g. 20)")
     module = strategy_module(protocol.strategy)
     allowed = getattr(module, "OPTIONS", frozenset())
     for key in protocol.options:

@@ -27,6 +27,4 @@ def strategy_module(name: str) -> ModuleType:
 
 async def run_protocol(protocol: Any, example: Example, call_path: Any) -> Verdict:
     """Judge one example with a loaded protocol; ``call_path`` has ``async complete(request)``."""
-    module = strategy_module(protocol.strategy)
-    run = getattr(module, "run", None) or module.run_logprob
-    return await run(protocol, example, call_path)
+    return await strategy_module(protocol.strategy).run(protocol, example, call_path)

@@ -97,8 +97,16 @@ def read_score(protocol: Any, text: str) -> float | None:
 
 
 async def judge_order(calls: Calls, swapped: bool, template: str = "compare", **extra: Any) -> OrderResult:
-    """One presentation order: render, call, parse, map the slot back to a/b."""
+    """One presentation order: render, call, parse, map the slot back to a/b.
+
+    With ``decide_by: logprobs`` the slot comes from the answer token's
+    log-probabilities (``logprob.order_result``), and the margin is kept.
+    """
     completion = await calls.ask(template, swapped=swapped, **{**pair_values(calls.example, swapped), **extra})
+    if calls.protocol.decide_by == "logprobs":
+        from judgekit.strategies.logprob import order_result
+
+        return order_result(completion, swapped)[0]
     slot = parse_slot(calls.protocol, completion.text)
     return OrderResult(swapped=swapped, raw=completion.text, winner=to_label(slot, swapped))
 

@@ -2,8 +2,9 @@
 
 The plain LLMBar-style judge (Zeng et al. 2024, arXiv 2310.07641); judging
 both orders exposes position bias (Zheng et al. 2023, arXiv 2306.05685).
-With ``decide_by: logprobs`` the answer is read from log-probabilities
-instead (``judgekit.strategies.logprob``).
+With ``decide_by: logprobs`` each order's answer is read from the reply's
+log-probabilities instead of its text (see ``common.judge_order``); the
+order-debiased logprob judge is ``judgekit.strategies.logprob``.
 """
 
 from __future__ import annotations
@@ -26,10 +27,6 @@ def calls_per_item(protocol: Any) -> int:
 
 
 async def run(protocol: Any, example: Example, call_path: Any) -> Verdict:
-    if protocol.decide_by == "logprobs":
-        from judgekit.strategies.logprob import run_logprob
-
-        return await run_logprob(protocol, example, call_path)
     calls = Calls(protocol, example, call_path)
     orders = await asyncio.gather(*(judge_order(calls, swapped) for swapped in protocol.swaps))
     return verdict(calls, orders)

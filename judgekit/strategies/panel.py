@@ -12,6 +12,7 @@ is kept in ``details``.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,7 +23,9 @@ from judgekit.strategies.common import load_member, total_calls
 
 OPTIONS = frozenset({"members", "aggregate"})
 MEMBER_KEYS = frozenset({"name", "judge", "protocol", "base_url"})
-_CALL_PATHS: dict[tuple[int, str, str | None], Any] = {}
+_CALL_PATHS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, str | None], Any]] = (
+    weakref.WeakKeyDictionary()
+)
 """Call paths built for members, per event loop (a call path's limits live on one loop)."""
 
 
@@ -64,15 +67,16 @@ def _call_path_for(member: dict[str, Any], default: Any) -> Any:
         return default[member["name"]]
     if member["judge"] == "default":
         return default
-    key = (id(asyncio.get_running_loop()), member["judge"], member.get("base_url"))
-    if key not in _CALL_PATHS:
+    built = _CALL_PATHS.setdefault(asyncio.get_running_loop(), {})
+    key = (member["judge"], member.get("base_url"))
+    if key not in built:
         from judgekit.backends.cache import ResponseCache
         from judgekit.backends.callpath import CallPath
         from judgekit.backends.registry import create_backend
 
         backend = create_backend(member["judge"], base_url=member.get("base_url"))
-        _CALL_PATHS[key] = CallPath(backend, cache=ResponseCache())
-    return _CALL_PATHS[key]
+        built[key] = CallPath(backend, cache=ResponseCache())
+    return built[key]
 
 
 async def run(protocol: Any, example: Example, call_path: Any) -> Verdict:

@@ -53,6 +53,14 @@ async def test_each_fault_still_gives_the_right_answer_once(scripted_server, api
     assert path.usage.retries == 3 and path.usage.calls == 6
 
 
+async def test_timeouts_give_up_with_the_limit_in_the_message(scripted_server):
+    scripted_server.inject(Fault.slow(5.0), Fault.slow(5.0))
+    path = path_for(scripted_server, "anthropic", timeout=0.2, max_retries=1)
+    with pytest.raises(JudgekitError, match=r"gave up after 2 attempts; last error: TimeoutError: no reply within 0.2 s$"):
+        await path.complete(ask("slow"))
+    await path.aclose()
+
+
 @pytest.mark.parametrize("api", APIS)
 @pytest.mark.parametrize("header", ["retry-after", "retry-after-ms"])
 async def test_retry_after_is_honoured(scripted_server, api, header):

@@ -138,7 +138,9 @@ class CallPath:
                     completion = await asyncio.wait_for(self.backend.complete(request), self.timeout)
             except JudgekitError:
                 raise  # the backend already turned a hopeless error into one clear line
-            except (TimeoutError, asyncio.TimeoutError, UnreadableReply) as e:
+            except (TimeoutError, asyncio.TimeoutError):
+                error, wait = TimeoutError(f"no reply within {self.timeout:g} s"), None
+            except UnreadableReply as e:
                 error, wait = e, None
             except Exception as e:
                 decision = self.backend.should_retry(e)
@@ -203,7 +205,20 @@ def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
 
 
 def _summary(error: BaseException) -> str:
-    """One line naming the error, for logs and the give-up message."""
+    """One line naming the error and its root cause, for logs and the give-up message.
+
+    The root cause matters: an SDK may report a refused connection as a timeout.
+    """
+    root = error
+    while root.__cause__ is not None:
+        root = root.__cause__
+    line = _describe(error)
+    if root is not error and not isinstance(root, asyncio.CancelledError):
+        line += f" (cause: {_describe(root)})"
+    return line
+
+
+def _describe(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     detail = text[0][:200] if text else ""
     name = type(error).__name__

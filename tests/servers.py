@@ -23,7 +23,8 @@ API (all attributes are safe to read from the test's thread):
   ``prompt`` (last user message), ``prefill`` (a trailing assistant message,
   else None), ``top_logprobs`` (int or None) and the raw JSON ``body``.
   Return a plain string, or a :class:`Reply` to also script log-probabilities.
-  Default: ``echo`` (answers ``"echo: " + prompt``).
+  Default: ``echo`` (answers ``"echo: " + prompt``). It runs on the server's
+  thread; if it raises, the client gets a 500 (and the call path retries).
 - ``latency``: seconds every successful answer waits before replying.
 - ``inject(*faults, prompt=None)``: queue faults. Without ``prompt`` they hit
   the next requests in arrival order, one fault per request; with ``prompt``

@@ -34,6 +34,7 @@ from judgekit.datasets import load_dataset
 from judgekit.protocols import load_protocol
 from judgekit.records import Manifest
 from judgekit.runner import judge_run, now, open_run_dir
+from judgekit.strategies import run_protocol
 
 STAGED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 
@@ -42,7 +43,8 @@ async def timed_run(protocol_id: str, examples: list, backend, out: Path) -> dic
     """Judge ``examples`` into a fresh run dir; figures on time, reuse and agreement."""
     protocol = load_protocol(protocol_id)
     engine = backend.engine
-    before = (engine.stats.engine_s, engine.stats.decode_s, engine.stats.prompt_tokens, engine.stats.reused_tokens)
+    s = engine.stats
+    before = (s.engine_s, s.decode_s, s.prompt_tokens, s.reused_tokens, s.generated_tokens)
     manifest = Manifest(
         judge="local:", protocol=protocol.id, protocol_hash=protocol.content_hash, dataset="llmbar/natural",
         package_version="bench", started_at=now(), n_examples=len(examples),
@@ -50,7 +52,7 @@ async def timed_run(protocol_id: str, examples: list, backend, out: Path) -> dic
     run_dir = open_run_dir(out, manifest, examples)
     call_path = CallPath(backend, cache=None, timeout=600.0)
     start = time.perf_counter()
-    run = await judge_run(protocol, call_path, run_dir)
+    run = await judge_run(lambda e: run_protocol(protocol, e, call_path), run_dir, workers=call_path.concurrency)
     wall = time.perf_counter() - start
     stats = engine.stats
     gold = {e.id: e.gold for e in examples}
@@ -68,7 +70,9 @@ async def timed_run(protocol_id: str, examples: list, backend, out: Path) -> dic
         "decode_share": round((stats.decode_s - before[1]) / wall, 3),
         "prompt_tokens": stats.prompt_tokens - before[2],
         "reused_share": round((stats.reused_tokens - before[3]) / max(1, stats.prompt_tokens - before[2]), 3),
-        "prompt_tokens_per_s": round((stats.prompt_tokens - before[2]) / (stats.decode_s - before[1]), 1),
+        "decoded_tokens_per_s": round(
+            (stats.prompt_tokens - before[2] - stats.reused_tokens + before[3] + stats.generated_tokens - before[4])
+            / (stats.decode_s - before[1]), 1),
         "accuracy_per_order_mean": round(summary.accuracy.estimate, 3),
         "accuracy_final": round(summary.accuracy_final.estimate, 3),
         "accuracy_final_ci": [round(summary.accuracy_final.low, 3), round(summary.accuracy_final.high, 3)],

@@ -1,13 +1,19 @@
 """The replay backend serves recorded raw text by example and order, or says what is missing."""
 
-import pytest
+import math
 
-from judgekit.backends.base import Message, Request
+import pytest
+from servers import scripted_server  # noqa: F401  (fixture)
+
+from judgekit.backends.base import Completion, Message, Request
 from judgekit.backends.callpath import CallPath
 from judgekit.backends.registry import create_backend
 from judgekit.errors import BadInput
+from judgekit.protocols import load_protocol
 from judgekit.records import Example, Manifest, OrderResult, Verdict
 from judgekit.rundir import RunDir
+from judgekit.runner import judge_run, open_run_dir
+from judgekit.strategies import run_protocol
 
 EXAMPLES = [
     Example(id="x/1", instruction="Say hi.", response_a="hi", response_b="bye", gold="a"),
@@ -86,3 +92,56 @@ def test_bad_specs_are_bad_input(tmp_path):
         create_backend("replay:")
     with pytest.raises(BadInput, match="not a run directory"):
         create_backend(f"replay:{tmp_path / 'absent'}")
+
+
+# --- a whole recorded run, replayed through the runner, comes out the same ---
+
+PAIRS = [
+    Example(id=f"q{i}", instruction=f"Question {i}?", response_a=f"answer {i} one", response_b=f"answer {i} two",
+            gold="a" if i % 2 else "b")
+    for i in range(8)
+]
+
+
+async def judge_into(out, protocol, call_path):
+    manifest = Manifest(judge="test", protocol=protocol.id, dataset="pairs", package_version="0",
+                        started_at="2026-11-23T00:00:00+00:00", n_examples=len(PAIRS))
+    run_dir = open_run_dir(out, manifest, PAIRS)
+    return await judge_run(lambda e: run_protocol(protocol, e, call_path), run_dir, workers=call_path.concurrency)
+
+
+def comparable(run):
+    """Everything a verdict says except what the calls cost."""
+    return [v.model_dump(exclude={"usage"}) for v in run.verdicts]
+
+
+async def test_replaying_a_generated_run_reproduces_it_exactly(scripted_server, tmp_path):
+    """Answers in several shapes, one unparseable: replay re-parses the same text to the same verdicts."""
+    shapes = ["Output (a)", "**Output (b)**", "Output (b) is better.", "Both are fine.", "output (A)"]
+    scripted_server.answer = lambda call: shapes[sum(map(ord, call.prompt)) % len(shapes)]
+    protocol = load_protocol("llmbar/vanilla")
+    live = CallPath(create_backend("openai:judge", base_url=scripted_server.openai_url), max_retries=0)
+    recorded = await judge_into(tmp_path / "live", protocol, live)
+    await live.aclose()
+    assert {o.winner for v in recorded.verdicts for o in v.orders} >= {"a", "b", None}  # several cases
+    served = scripted_server.total_answered()
+
+    replayed = await judge_into(tmp_path / "replayed", protocol, CallPath(create_backend(f"replay:{tmp_path / 'live'}")))
+    assert comparable(replayed) == comparable(recorded)
+    assert scripted_server.total_answered() == served  # no model was called
+
+
+async def test_replaying_a_logprob_run_reproduces_margins_exactly(tmp_path):
+    class Leaning:
+        concurrency = 1
+
+        async def complete(self, request):
+            lean = (len(request.messages[-1].content) % 7) / 3 - 1
+            p_first = 1 / (1 + math.exp(-lean))
+            return Completion(text="a", top_logprobs=({"a": math.log(p_first), "b": math.log(1 - p_first), "c": -9.0},))
+
+    protocol = load_protocol("logprob/pairwise")
+    recorded = await judge_into(tmp_path / "live", protocol, Leaning())
+    replayed = await judge_into(tmp_path / "replayed", protocol, CallPath(create_backend(f"replay:{tmp_path / 'live'}")))
+    assert comparable(replayed) == comparable(recorded)
+    assert all(o.margin is not None for v in replayed.verdicts for o in v.orders)

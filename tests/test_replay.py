@@ -145,3 +145,21 @@ async def test_replaying_a_logprob_run_reproduces_margins_exactly(tmp_path):
     replayed = await judge_into(tmp_path / "replayed", protocol, CallPath(create_backend(f"replay:{tmp_path / 'live'}")))
     assert comparable(replayed) == comparable(recorded)
     assert all(o.margin is not None for v in replayed.verdicts for o in v.orders)
+
+
+@pytest.mark.parametrize(("strategy", "protocol_id"), [("Vanilla", "llmbar/vanilla"), ("Metrics", "llmbar/metrics")])
+async def test_an_imported_llmbar_run_replays_offline(data_dir, tmp_path, strategy, protocol_id):
+    """GPT-4's recorded LLMBar Natural outputs, re-parsed by our protocols with no model."""
+    from judgekit.importers.llmbar import import_llmbar
+
+    imported = import_llmbar(data_dir / "llmbar/Dataset/LLMBar/Natural/evaluators/GPT-4" / strategy, tmp_path / "imp")
+    protocol = load_protocol(protocol_id)
+    call_path = CallPath(create_backend(f"replay:{tmp_path / 'imp'}"))
+    replayed = [await run_protocol(protocol, e, call_path) for e in imported.examples]
+    theirs = [o.winner for v in imported.verdicts for o in v.orders]
+    ours = [o.winner for v in replayed for o in v.orders]
+    assert [o.raw for v in replayed for o in v.orders] == [o.raw for v in imported.verdicts for o in v.orders]
+    assert len(ours) == 200 and sum(a == b for a, b in zip(ours, theirs)) >= 196
+    if strategy == "Metrics":
+        assert all(v.details["metrics"] == i.details["metrics"] for v, i in zip(replayed, imported.verdicts))
+    assert call_path.usage.tokens_in == 0

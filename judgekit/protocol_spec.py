@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, TemplateError, meta
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict
 
@@ -149,7 +149,7 @@ def load_protocol(id_or_path: str | Path) -> Protocol:
     node = protocols_root()
     for part in f"{text_id}.yaml".split("/"):
         node = node / part
-    if not node.is_file():
+    if ".." in text_id.split("/") or not node.is_file():
         known = ", ".join(list_protocols())
         raise BadInput(f"unknown protocol '{text_id}' (built-in: {known}; or give a path to a .yaml spec)")
     return parse_spec(node.read_text(encoding="utf-8"), source=f"protocols/{text_id}.yaml", builtin_id=text_id)
@@ -267,6 +267,18 @@ def _check_strategy(protocol: Protocol) -> None:
     for name in module.required_templates(protocol):
         if name not in protocol.templates:
             raise BadInput(f"{protocol.source}: templates: missing template '{name}' (strategy {protocol.strategy})")
+    known = getattr(module, "template_variables", None)
+    if known is not None:
+        _check_variables(protocol, known(protocol))
+
+
+def _check_variables(protocol: Protocol, known: frozenset[str]) -> None:
+    """Catch a misspelt variable at load time rather than mid-run."""
+    for name, body in protocol.templates.items():
+        unknown = sorted(meta.find_undeclared_variables(_JINJA.parse(body)) - known)
+        if unknown:
+            raise BadInput(f"{protocol.source}: templates.{name}: unknown variable '{unknown[0]}' "
+                           f"(available: {', '.join(sorted(known))})")
 
 
 def _content_hash(data: dict[str, Any], protocol: Protocol) -> str:

@@ -92,6 +92,7 @@ def test_templates_run_sandboxed(tmp_path):
     (lambda s: s + "options: {stages: []}\n", "unknown key 'options.stages'"),
     (lambda s: s.replace('"{{ instruction }}', '"{{ instruction '), "templates.compare: bad Jinja"),
     (lambda s: "- a\n- b\n", "must be a mapping"),
+    (lambda s: s.replace("{{ output_2 }}", "{{ outptu_2 }}"), "templates.compare: unknown variable 'outptu_2'"),
     (lambda s: s + "  : [\n", "not valid YAML"),
 ])
 def test_bad_specs_name_the_file_and_key(tmp_path, change, message):

@@ -14,7 +14,7 @@ from typing import Any
 
 from judgekit.parsing import parse_list, parse_numbered
 from judgekit.records import Example, OrderResult, Verdict
-from judgekit.strategies.common import Calls
+from judgekit.strategies.common import SINGLE_VARIABLES, Calls
 
 OPTIONS = frozenset()
 YES_NO = {"yes": True, "no": False}
@@ -22,6 +22,10 @@ YES_NO = {"yes": True, "no": False}
 
 def required_templates(protocol: Any) -> tuple[str, ...]:
     return ("decompose", "check")
+
+
+def template_variables(protocol: Any) -> frozenset[str]:
+    return SINGLE_VARIABLES | {"items"}
 
 
 def calls_per_item(protocol: Any) -> str:

@@ -18,6 +18,12 @@ from judgekit.parsing import parse_llmbar, parse_mtbench, parse_regex, parse_sco
 from judgekit.records import Example, OrderResult, Usage, Verdict
 
 
+PAIR_VARIABLES = frozenset({"instruction", "output_1", "output_2", "reference"})
+"""What a comparing template may use: the outputs in the order shown."""
+SINGLE_VARIABLES = frozenset({"instruction", "response", "reference"})
+"""What a template about one response may use."""
+
+
 def order_name(swapped: bool) -> str:
     return "swapped" if swapped else "original"
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from judgekit.records import Example, Verdict
+from judgekit.strategies import checklist
 from judgekit.strategies.checklist import decompose, judge_items
 from judgekit.strategies.common import Calls
 
@@ -20,6 +21,10 @@ VERDICT_WORDS = {"satisfied": True, "not satisfied": False, "unsatisfied": False
 
 def required_templates(protocol: Any) -> tuple[str, ...]:
     return ("decompose", "critique")
+
+
+def template_variables(protocol: Any) -> frozenset[str]:
+    return checklist.template_variables(protocol)
 
 
 def calls_per_item(protocol: Any) -> int:

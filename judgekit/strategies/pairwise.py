@@ -13,13 +13,17 @@ import asyncio
 from typing import Any
 
 from judgekit.records import Example, Verdict
-from judgekit.strategies.common import Calls, judge_order, verdict
+from judgekit.strategies.common import PAIR_VARIABLES, Calls, judge_order, verdict
 
 OPTIONS = frozenset()
 
 
 def required_templates(protocol: Any) -> tuple[str, ...]:
     return ("compare",)
+
+
+def template_variables(protocol: Any) -> frozenset[str]:
+    return PAIR_VARIABLES
 
 
 def calls_per_item(protocol: Any) -> int:

@@ -11,13 +11,17 @@ import asyncio
 from typing import Any
 
 from judgekit.records import Example, OrderResult, Verdict
-from judgekit.strategies.common import Calls, read_score
+from judgekit.strategies.common import SINGLE_VARIABLES, Calls, read_score
 
 OPTIONS = frozenset()
 
 
 def required_templates(protocol: Any) -> tuple[str, ...]:
     return ("rate",)
+
+
+def template_variables(protocol: Any) -> frozenset[str]:
+    return SINGLE_VARIABLES
 
 
 def calls_per_item(protocol: Any) -> int:

@@ -24,7 +24,7 @@ from typing import Any
 
 from judgekit.errors import BadInput
 from judgekit.records import Example, Verdict
-from judgekit.strategies.common import Calls, judge_order, order_name, pair_values, verdict
+from judgekit.strategies.common import PAIR_VARIABLES, Calls, judge_order, order_name, pair_values, verdict
 
 OPTIONS = frozenset({"stages"})
 PER = ("item", "response", "order")
@@ -45,6 +45,14 @@ def check(protocol: Any) -> None:
 
 def required_templates(protocol: Any) -> tuple[str, ...]:
     return (*(s["name"] for s in _stages(protocol)), "compare")
+
+
+def template_variables(protocol: Any) -> frozenset[str]:
+    """The pair, ``response`` for per-response stages, and every stage's text."""
+    names = set()
+    for stage in _stages(protocol):
+        names |= {f"{stage['name']}_1", f"{stage['name']}_2"} if stage["per"] == "response" else {stage["name"]}
+    return PAIR_VARIABLES | {"response"} | names
 
 
 def calls_per_item(protocol: Any) -> int:

@@ -13,7 +13,7 @@ from typing import Any
 
 from judgekit.errors import BadInput
 from judgekit.records import Example, Verdict
-from judgekit.strategies.common import Calls, judge_order, pair_values, parse_slot, to_label
+from judgekit.strategies.common import PAIR_VARIABLES, Calls, judge_order, pair_values, parse_slot, to_label
 
 OPTIONS = frozenset()
 
@@ -25,6 +25,10 @@ def check(protocol: Any) -> None:
 
 def required_templates(protocol: Any) -> tuple[str, ...]:
     return ("compare", "synthesize")
+
+
+def template_variables(protocol: Any) -> frozenset[str]:
+    return PAIR_VARIABLES | {"rationale_1", "rationale_2"}
 
 
 def calls_per_item(protocol: Any) -> str:

@@ -13,9 +13,9 @@ from rich.console import Console
 
 from judgekit.errors import BadInput
 
-DEFAULT_JUDGE: str | None = None
-"""The embedded local judge, once it exists; until then ``--judge`` is required."""
-DEFAULT_PROTOCOL = "llmbar/vanilla"
+DEFAULT_JUDGE: str | None = "local:"
+"""The embedded offline judge (Qwen2.5-Coder-1.5B-Instruct run by llama.cpp)."""
+DEFAULT_PROTOCOL = "logprob/pairwise"
 DEFAULT_DATASET = "judgekit/bundled"
 
 NO_DEFAULT_JUDGE = (

@@ -47,7 +47,7 @@ IDENTITY_FIELDS = ("judge", "protocol", "protocol_hash", "dataset", "dataset_has
 """Manifest fields that must match for a resume to continue the same run."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Run:
     """A run dir read into memory: its manifest, the examples, the verdicts so far.
 
@@ -58,6 +58,11 @@ class Run:
     manifest: Manifest
     examples: list[Example]
     verdicts: list[Verdict]
+
+    def __repr__(self) -> str:  # short: a full repr of thousands of verdicts is slow and unreadable
+        m = self.manifest
+        return (f"Run({str(self.path)!r}, judge={m.judge!r}, protocol={m.protocol!r}, dataset={m.dataset!r}, "
+                f"{len(self.verdicts)}/{len(self.examples)} verdicts, complete={m.complete})")
 
     def summary(self) -> pd.DataFrame:
         """Agreement with the human labels (with CIs) and cost, one row per figure."""

@@ -119,3 +119,27 @@ async def test_openai_top_logprobs_through_the_real_sdk(scripted_server, protoco
     assert [o.margin for o in verdict.orders] == [pytest.approx(0.7), pytest.approx(0.4)]
     assert verdict.winner == "a" and verdict.details["margin"] == pytest.approx(0.55)
     await path.aclose()
+
+
+@pytest.mark.slow
+async def test_the_embedded_model_on_real_llmbar_pairs(data_dir, protocol):
+    """Two short LLMBar Natural pairs: valid verdicts, finite margins, mirrored when the pair is flipped."""
+    from judgekit.datasets import load_dataset
+
+    examples = sorted(load_dataset("llmbar/natural").examples,
+                      key=lambda e: len(e.instruction) + len(e.response_a) + len(e.response_b))[:2]
+    call_path = CallPath(create_backend("local:"), cache=None, timeout=600)
+    for example in examples:
+        verdict = await run_protocol(protocol, example, call_path)
+        assert [o.swapped for o in verdict.orders] == [False, True]
+        margins = [o.margin for o in verdict.orders]
+        assert all(math.isfinite(m) for m in margins)
+        assert [o.winner for o in verdict.orders] == ["a" if m > 0 else "b" for m in margins]
+        assert verdict.details["margin"] == pytest.approx(sum(margins) / 2)
+        assert verdict.winner == ("a" if sum(margins) > 0 else "b")
+        assert verdict.usage.calls == 2 and verdict.usage.tokens_in > 50
+
+        flipped = example.model_copy(update={"response_a": example.response_b, "response_b": example.response_a})
+        mirror = await run_protocol(protocol, flipped, call_path)
+        assert mirror.details["margin"] == -verdict.details["margin"]  # bit-exact: same prompts, same logits
+        assert mirror.winner == {"a": "b", "b": "a"}[verdict.winner]

@@ -113,17 +113,22 @@ async def main() -> None:
     backend.engine  # noqa: B018 - load now, so load time is not charged to the first run
     load_s = time.perf_counter() - start
     with tempfile.TemporaryDirectory() as tmp:
-        results = {"date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(), "load_s": round(load_s, 1)}
-        results["logprob"] = await timed_run("logprob/pairwise", examples, backend, Path(tmp) / "logprob")
-        results["generated"] = await timed_run(args.generated, examples, backend, Path(tmp) / "generated")
+        report("setup", {"date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(), "load_s": round(load_s, 1),
+                         "loadavg_5min": os.getloadavg()[1]})
+        report("logprob", await timed_run("logprob/pairwise", examples, backend, Path(tmp) / "logprob"))
+        report("generated", await timed_run(args.generated, examples, backend, Path(tmp) / "generated"))
         few = examples[: args.ablation_n]
         with_reuse = await timed_run("logprob/pairwise", few, backend, Path(tmp) / "reuse")
-        results["ablation"] = {"n": len(few), "reuse_wall_s": with_reuse["wall_s"],
-                               "reuse_prompt_tokens_reused_share": with_reuse["reused_share"],
-                               **await reuse_ablation(few, backend, Path(tmp) / "noreuse")}
-    results["peak_rss_gb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 2)
-    print(json.dumps(results, indent=2))
+        report("ablation", {"n": len(few), "reuse_wall_s": with_reuse["wall_s"],
+                            "reuse_prompt_tokens_reused_share": with_reuse["reused_share"],
+                            **await reuse_ablation(few, backend, Path(tmp) / "noreuse")})
+    report("end", {"loadavg_5min": os.getloadavg()[1],
+                   "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2, 2)})
 
+
+def report(section: str, figures: dict) -> None:
+    """One JSON line per finished section, flushed, so a long run shows results as it goes."""
+    print(json.dumps({"section": section, **figures}), flush=True)
 
 if __name__ == "__main__":
     asyncio.run(main())

@@ -59,12 +59,12 @@ class EngineStats:
 class Engine:
     """One loaded model; not thread-safe, so every call holds ``lock``."""
 
-    def __init__(self, path: Path, n_ctx: int, n_threads: int | None) -> None:
+    def __init__(self, path: Path, n_ctx: int) -> None:
         try:
             self.llm = llama_cpp.Llama(
                 str(path),
                 n_ctx=n_ctx,
-                n_threads=n_threads or os.cpu_count() or 1,
+                n_threads=os.cpu_count() or 1,  # llama-cpp-python's default is half the cores
                 logits_all=False,
                 verbose=False,
             )
@@ -73,6 +73,7 @@ class Engine:
         template = self.llm.metadata.get("tokenizer.chat_template")
         if not template:
             raise JudgekitError(f"local:{path}: the GGUF file has no chat template (tokenizer.chat_template)")
+        # llama-cpp-python exposes these only on its internal model wrapper
         eos = self.llm._model.token_get_text(self.llm.token_eos())
         self.formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token="")
         self.add_bos = self.llm._model.add_bos_token()
@@ -185,12 +186,12 @@ _ENGINES: dict[tuple[Path, int], Engine] = {}
 _ENGINES_LOCK = threading.Lock()
 
 
-def load_engine(path: Path, n_ctx: int = DEFAULT_N_CTX, n_threads: int | None = None) -> Engine:
+def load_engine(path: Path, n_ctx: int = DEFAULT_N_CTX) -> Engine:
     """The engine for a model file, loaded once per process and shared."""
     key = (path.resolve(), n_ctx)
     with _ENGINES_LOCK:
         if key not in _ENGINES:
-            _ENGINES[key] = Engine(path, n_ctx, n_threads)
+            _ENGINES[key] = Engine(path, n_ctx)
         return _ENGINES[key]
 
 

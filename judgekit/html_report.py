@@ -32,7 +32,10 @@ from judgekit.report import Options, compare
 from judgekit.rundir import Run
 
 MAX_ITEMS_PER_RUN = 200
-"""Disagreements listed per run; the rest are counted, so a 219-run page stays a few MB."""
+"""Disagreements listed per run; the rest are counted, so a page of many runs stays readable."""
+
+MAX_HEATMAP_RUNS = 20
+"""Above this many runs the significance heatmap would be unreadable; the table still holds every pair."""
 
 _ENV = Environment(loader=PackageLoader("judgekit", "templates"), autoescape=select_autoescape(["html", "j2"]),
                    trim_blocks=True, lstrip_blocks=True)
@@ -62,7 +65,8 @@ def render_html(runs: Sequence[Run], options: Options = Options(), *, title: str
     figures = {
         "accuracy": figure_data_uri(accuracy_figure(board, labels=names)),
         "bias": figure_data_uri(bias_figure(board, labels=names, title="")),
-        "significance": figure_data_uri(significance_figure(board, data["comparisons"])) if data["comparisons"] else None,
+        "significance": figure_data_uri(significance_figure(board, data["comparisons"]))
+        if data["comparisons"] and len(board) <= MAX_HEATMAP_RUNS else None,
     }
     sections = [_run_section(by_path[row["run"]], row, labels[row["run"]]) for row in board]
     return _ENV.get_template("report.html.j2").render(

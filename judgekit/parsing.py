@@ -22,26 +22,35 @@ Slot = Literal["first", "second", "tie"]
 _LABEL = r"output\s*(?:\(\s*(?P<label>[ab])\s*\)|(?P<bare>[ab])\b)"
 """``Output (a)``, ``output(a)`` or ``Output a``; "output and" is not a label (the \\b)."""
 
-_BARE = re.compile(
-    r"(?:(?:final\s+)?(?:answer|verdict|decision|choice|winner|better\s+output|preferred\s+output)"
-    r"(?:\s+is)?\s*[:\-]?\s*)?"
-    r"(?:" + _LABEL + r"|\(\s*(?P<paren>[ab])\s*\)|(?P<letter>[ab]))\s*[.!]?"
+_CONCLUDE = r"(?:(?:therefore|thus|so|hence|overall|in\s+conclusion|in\s+summary|in\s+short)\b(?:[^.]*?,)?\s*)?"
+"""A concluding word and its clause: "Therefore, based on the analysis, ..."."""
+
+_PREFIX = (
+    _CONCLUDE
+    + r"(?:(?:final\s+)?(?:answer|verdict|decision|choice|winner)(?:\s+is)?\s*[:\-]?\s*"
+    r"|(?:the\s+)?(?:better|best|preferred|winning)\s+(?:output|response|answer|one)\s+is\s*[:\-]?\s*"
+    r"|i\s+(?:would\s+)?(?:choose|pick|prefer|select)\s+"
+    r"|i\s+(?:think|believe)\s+(?:that\s+)?)?"
 )
-"""A line that is only the answer, maybe after "Answer:" (matched in full)."""
+"""Lead-ins that announce a decision: "Answer:", "Therefore, the better output is",
+"I choose". A negation ("I would not choose") matches none of them."""
+
+_BARE = re.compile(_PREFIX + r"(?:" + _LABEL + r"|\(\s*(?P<paren>[ab])\s*\)|(?P<letter>[ab]))\s*[.!]?")
+"""A line that is only the answer, maybe after a lead-in (matched in full)."""
 
 _BETTER = re.compile(
-    r"(?:(?:therefore|thus|so|hence|overall|in\s+conclusion|in\s+summary|(?:final\s+)?answer|verdict)\s*[,:]?\s*)?"
-    r"(?:i\s+(?:think|believe)\s+(?:that\s+)?)?"
-    + _LABEL
-    + r"\s+is\s+(?:clearly\s+|slightly\s+|much\s+|definitely\s+)?(?:the\s+)?"
+    _PREFIX + _LABEL + r"\s+is\s+(?:clearly\s+|slightly\s+|much\s+|definitely\s+)?(?:the\s+)?"
     r"(?:better|best|preferred|superior|stronger)\b(?P<rest>.*)"
 )
 """A sentence "[Therefore,] Output (x) is [the] better ..." (matched in full)."""
 
-_LEAD = re.compile(_LABEL + r"\s*(?:[.,;!]|\s[-\u2013\u2014]|\s(?:because|since|as)\b)(?P<rest>.*)")
+_LEAD = re.compile(_PREFIX + _LABEL + r"\s*(?:[.,;!]|\s[-\u2013\u2014]|\s(?:because|since|as)\b)(?P<rest>.*)")
 """The answer first, then an explanation: "Output (a), because ...". A colon is
 left out on purpose: "Output (a): ..." usually opens an analysis, not a verdict."""
 
+_CLAIM = re.compile(_LABEL + r"\s+is\s+(?:clearly\s+|slightly\s+|much\s+|definitely\s+)?(?:the\s+)?(?:better|best|preferred|superior)\b")
+"""Anywhere in a deciding line: a claim that some output is better; two different ones conflict."""
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+(?=\S)")
 _THAN_LABEL = re.compile(r"than\s+" + _LABEL)
 _ANY_LABEL = re.compile(_LABEL)
 _NOISE = re.compile(r"[*`#\"\u201c\u201d\u2018\u2019>]|^\s*'|'\s*$")
@@ -72,10 +81,14 @@ def _label_of(match: re.Match[str]) -> str:
     return next(groups[g] for g in ("label", "bare", "paren", "letter") if groups.get(g))
 
 
-def _decision(line: str) -> str | None:
-    """The label a single line decides, or None if the line is not a decision."""
+def _decision(line: str, *, sentence: bool = False) -> str | None:
+    """The label a line (or one sentence) decides, or None if it is not a decision.
+
+    A bare "a" or "(b)" counts only as a whole line: as a sentence it is more
+    likely a list marker ("a. Accuracy ...") than an answer.
+    """
     if match := _BARE.fullmatch(line):
-        return _label_of(match)
+        return None if sentence and (match["letter"] or match["paren"]) else _label_of(match)
     for pattern in (_BETTER, _LEAD):
         match = pattern.fullmatch(line)
         if match is None:
@@ -89,15 +102,22 @@ def _decision(line: str) -> str | None:
 
 
 def parse_llmbar(text: str) -> Slot | None:
-    """``Output (a)`` / ``Output (b)`` as the first or the last line of the reply.
+    """``Output (a)`` / ``Output (b)`` decided at the start or the end of the reply.
 
-    The first line covers "answer first, then explain"; the last line covers
-    "reason first, then conclude" (CoT). If both decide, they must agree.
+    Looked at: the first line and its first sentence ("answer first, then
+    explain"), the last line and its last sentence ("reason first, then
+    conclude", as CoT replies do). All of them that decide must agree, and
+    neither line may also claim the other output is better.
     """
     lines = _lines(text)
     if not lines:
         return None
-    decisions = {d for d in (_decision(lines[0]), _decision(lines[-1])) if d is not None}
+    first, last = _SENTENCE_BREAK.split(lines[0]), _SENTENCE_BREAK.split(lines[-1])
+    candidates = [_decision(lines[0]), _decision(lines[-1]),
+                  _decision(first[0], sentence=True), _decision(last[-1], sentence=True)]
+    decisions = {d for d in candidates if d is not None}
+    claims = {_label_of(m) for line in {lines[0], lines[-1]} for m in _CLAIM.finditer(line)}
+    decisions |= claims if decisions else set()  # "(a) is better. No wait, (b) is better." is no decision
     if len(decisions) != 1:
         return None
     return "first" if decisions.pop() == "a" else "second"

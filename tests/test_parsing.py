@@ -27,6 +27,10 @@ from judgekit.parsing import parse_list, parse_llmbar, parse_mtbench, parse_numb
     ("I think Output (a) is clearly the better one.", "first"),
     ("Reasoning first.\n\nOutput (b)", "second"),
     ("Output (a)\nMore detail.\nOutput (a)", "first"),
+    ("The better output is Output (b).", "second"),
+    ("Therefore, the better response is **Output (a)**, as it keeps to the limit.", "first"),
+    ("I choose Output (b)", "second"),
+    ("Answer: Output (a). It is concise.", "first"),
 ])
 def test_llmbar_answers_that_decide(reply, slot):
     assert parse_llmbar(reply) == slot
@@ -48,6 +52,10 @@ def test_llmbar_answers_that_decide(reply, slot):
     "",
     "   \n ",
     "Output (a) is better\n...\nTherefore, Output (b) is better.",
+    "I would not choose Output (a).",
+    "The better output is not Output (a).",
+    "The better output is Output (a), since Output (b) is off topic.",  # names the other label: not clear-cut
+    "The preferred output is Output (a) over Output (b)",
 ])
 def test_llmbar_answers_that_do_not_decide_are_unparseable(reply):
     assert parse_llmbar(reply) is None
@@ -105,3 +113,32 @@ def test_user_regex_groups():
     assert parse_regex("Winner: draw", pattern) == "tie"
     assert parse_regex("no verdict", pattern) is None
     assert parse_regex("grade 7", r"grade (?P<score>\d+)") == 7.0
+
+
+def test_recorded_llmbar_judgements_parse_like_llmbar_did(data_dir):
+    """Every recorded pairwise completion on LLMBar Natural (6 LLMs x their strategies):
+    where LLMBar's own parser found a winner, ours finds the same one almost always.
+
+    The few disagreements we inspected are replies like "Output (b) is better.
+    Output (a) ..." that LLMBar's parser read as (a); ours follows the text.
+    """
+    import json
+
+    agree = differ = ours_invalid = 0
+    for result in sorted((data_dir / "llmbar/Dataset/LLMBar/Natural/evaluators").glob("*/*/result.json")):
+        if result.parent.name.startswith("Rating"):
+            continue
+        for item in json.loads(result.read_text(encoding="utf-8")):
+            for key, recorded in item["results"][-1].items():
+                theirs = str(recorded.get("winner"))
+                if theirs not in ("1", "2"):
+                    continue
+                slot = parse_llmbar(recorded["completion"][0])
+                first, second = ("2", "1") if key.endswith("True") else ("1", "2")
+                ours = {"first": first, "second": second}.get(slot)
+                ours_invalid += ours is None
+                agree += ours == theirs
+                differ += ours is not None and ours != theirs
+    total = agree + differ + ours_invalid
+    assert total > 10_000
+    assert agree / total > 0.98 and ours_invalid / total < 0.01 and differ / total < 0.01

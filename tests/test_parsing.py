@@ -142,3 +142,16 @@ def test_recorded_llmbar_judgements_parse_like_llmbar_did(data_dir):
     total = agree + differ + ours_invalid
     assert total > 10_000
     assert agree / total > 0.98 and ours_invalid / total < 0.01 and differ / total < 0.01
+
+
+def test_recorded_llmbar_ratings_parse_unless_off_the_scale(data_dir):
+    import json
+
+    results = sorted((data_dir / "llmbar/Dataset/LLMBar/Natural/evaluators").glob("*/Rating*/result.json"))
+    replies = [item["results"][-1][key][0] for path in results
+               for item in json.loads(path.read_text(encoding="utf-8")) for key in ("score_1", "score_2")]
+    assert len(replies) > 500
+    for reply in replies:  # LLMBar asked for a bare integer; some judges answered 0
+        assert reply.strip().isdigit(), reply
+        expected = float(reply) if 1 <= float(reply) <= 10 else None
+        assert parse_score(reply, 1, 10) == expected, reply

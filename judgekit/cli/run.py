@@ -11,24 +11,15 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from judgekit.errors import BadInput
-
-DEFAULT_JUDGE: str | None = "local:"
+DEFAULT_JUDGE = "local:"
 """The embedded offline judge (Qwen2.5-Coder-1.5B-Instruct run by llama.cpp)."""
 DEFAULT_PROTOCOL = "logprob/pairwise"
 DEFAULT_DATASET = "judgekit/bundled"
 
-NO_DEFAULT_JUDGE = (
-    "--judge is required (the embedded offline judge is not available yet): "
-    "pass e.g. --judge openai:gpt-4o-mini (key in OPENAI_API_KEY), "
-    "--judge anthropic:claude-sonnet-4-5 (ANTHROPIC_API_KEY), "
-    "or --judge openai:MODEL --base-url http://host:port/v1 for a local server"
-)
-
 
 def run(
     dataset: str = typer.Option(DEFAULT_DATASET, "--dataset", "-d", help="Meta-dataset id, card or data file."),
-    judge: str | None = typer.Option(DEFAULT_JUDGE, "--judge", "-j", help="PROVIDER:MODEL, e.g. openai:gpt-4o-mini."),
+    judge: str = typer.Option(DEFAULT_JUDGE, "--judge", "-j", help="PROVIDER:MODEL, e.g. openai:gpt-4o-mini; default the embedded local judge."),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL (vLLM, Ollama, ...)."),
     protocol: str = typer.Option(DEFAULT_PROTOCOL, "--protocol", "-p", help="Built-in protocol id or a spec file."),
     limit: int | None = typer.Option(None, "--limit", "-n", min=0, help="Judge only the first N examples."),
@@ -51,8 +42,6 @@ def run(
     from judgekit.datasets import load_dataset
     from judgekit.runner import LiveProgress, judge_run, open_run_dir, summary_table
 
-    if judge is None:
-        raise BadInput(NO_DEFAULT_JUDGE)
     loaded = load_dataset(dataset, limit=limit)
     examples = list(loaded.examples)
     console = Console()

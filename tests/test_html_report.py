@@ -134,7 +134,18 @@ def test_cli_out_into_a_missing_folder_is_one_error_line(toy_runs, tmp_path, mon
     assert code == 2 and len(err) == 1 and "nowhere" in err[0]
 
 
+def test_out_also_takes_text_formats(toy_runs, tmp_path, monkeypatch, capsys):
+    assert _cli(monkeypatch, "compare", *toy_runs, "--format", "markdown", "--resamples", 100) == 0
+    printed = capsys.readouterr().out
+    assert _cli(monkeypatch, "compare", *toy_runs, "--format", "markdown", "--resamples", 100,
+                "--out", tmp_path / "board.md") == 0
+    assert (tmp_path / "board.md").read_text(encoding="utf-8") == printed
+    assert _cli(monkeypatch, "report", *toy_runs, "--out", tmp_path / "board.txt") == 0
+    assert "Agreement with human labels" in (tmp_path / "board.txt").read_text(encoding="utf-8")
+
+
 # ---------------------------------------------------------------- Chromium
+
 
 def _chromium() -> str:
     found = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -176,3 +187,4 @@ def test_llmbar_compare_page_renders_in_chromium(data_dir, tmp_path, monkeypatch
     assert pixels.shape[:2] == (1800, 1280)
     inked = (pixels.mean(axis=2) < 0.9).mean()
     assert pixels.std() > 0.1 and inked > 0.03, (pixels.std(), inked)
+

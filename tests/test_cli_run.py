@@ -108,17 +108,34 @@ def test_no_cache_calls_again(server, tmp_path, cli):
     assert server.total_answered() == 6
 
 
+def start_and_stop(args, out, stop_signal, after_verdicts=8):
+    """Start ``judgekit`` and send it a signal once enough verdicts are on disk."""
+    process = subprocess.Popen([JUDGEKIT, *map(str, args)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True)
+    verdicts = out / "verdicts.jsonl"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (
+        not verdicts.exists() or len(verdicts.read_text().splitlines()) < after_verdicts
+    ):
+        time.sleep(0.05)
+    process.send_signal(stop_signal)
+    _, stderr = process.communicate()
+    return process.returncode, stderr
+
+
+def test_ctrl_c_stops_with_an_honest_manifest(server, tmp_path):
+    server.latency = 0.15
+    out = tmp_path / "run"
+    code, stderr = start_and_stop(run_args(server, out, "--concurrency", "4"), out, signal.SIGINT)
+    assert code == 130 and stderr.strip() == "interrupted"
+    run = read_run(out)
+    assert not run.manifest.complete and run.manifest.n_verdicts == len(run.verdicts) >= 8
+
+
 def test_kill_9_then_resume_repeats_at_most_concurrency_calls(server, tmp_path, cli):
     server.latency = 0.15
     out = tmp_path / "run"
-    process = subprocess.Popen([JUDGEKIT, *map(str, run_args(server, out, "--concurrency", "4"))],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    verdicts = out / "verdicts.jsonl"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and (not verdicts.exists() or len(verdicts.read_text().splitlines()) < 8):
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+    start_and_stop(run_args(server, out, "--concurrency", "4"), out, signal.SIGKILL)
     assert not read_run(out).manifest.complete
     done_before = len(read_run(out).verdicts)
     assert 8 <= done_before < len(BUNDLED)

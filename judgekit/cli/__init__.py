@@ -34,7 +34,7 @@ _register_commands()
 def main() -> None:
     """Console entry point: a JudgekitError becomes one line on stderr and its exit code."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except click.exceptions.Exit as e:
         sys.exit(e.exit_code)
     except click.ClickException as e:
@@ -51,3 +51,7 @@ def main() -> None:
     except KeyboardInterrupt:
         Console(stderr=True).print("interrupted", markup=False)
         sys.exit(130)
+    if code == 130:  # typer turns Ctrl-C into Exit(130) and, not standalone, returns its code
+        Console(stderr=True).print("interrupted", markup=False)
+    if isinstance(code, int) and code:
+        sys.exit(code)

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from math import nan
 from pathlib import Path
@@ -38,6 +38,7 @@ from judgekit.backends.registry import parse_spec
 from judgekit.errors import BadInput
 from judgekit.records import Example, Manifest, Usage, Verdict
 from judgekit.rundir import Run, RunDir, is_run_dir
+from judgekit.strategies import run_protocol
 
 MANIFEST_EVERY_S = 2.0
 """How often the manifest's counts are refreshed while a run is going."""
@@ -127,7 +128,7 @@ class _State:
 
 
 def _first_error(group_error: BaseExceptionGroup) -> BaseException:
-    """The error that stopped the run: the first non-cancellation one in the group."""
+    """The error that stopped the run: the first a worker raised (one clear line for the CLI)."""
     for error in group_error.exceptions:
         if isinstance(error, BaseExceptionGroup):
             return _first_error(error)
@@ -167,13 +168,13 @@ class _DryCallPath:
 def estimate(protocol: Any, examples: Sequence[Example], judge_spec: str) -> Estimate:
     """Calls and tokens a run would spend (an empty reply stands in for every answer,
     so protocols whose later calls depend on earlier answers may need more)."""
-    from judgekit.strategies import run_protocol
-
     dry = _DryCallPath()
+    # A panel would build real call paths for its members; hand it the dry one for each.
+    members = {m["name"]: dry for m in protocol.options["members"]} if protocol.strategy == "panel" else {}
 
     async def render_all() -> None:
         for example in examples:
-            await run_protocol(protocol, example, dry)
+            await run_protocol(protocol, example, members or dry)
 
     asyncio.run(render_all())
     provider, model = parse_spec(judge_spec)

@@ -20,7 +20,9 @@ from servers import ScriptedServer
 
 from judgekit.cli import main
 from judgekit.datasets import load_dataset
+from judgekit.protocols import list_protocols, load_protocol
 from judgekit.rundir import read_run
+from judgekit.runner import estimate
 
 JUDGEKIT = str(Path(sys.executable).parent / "judgekit")
 SECRET = "sk-test-9f8e7d6c5b4a-do-not-store"
@@ -233,3 +235,12 @@ def test_natural_run_is_readable_by_report(data_dir, tmp_path, cli):
     row = json.loads(report.stdout)["runs"][0]
     assert row["n"] == len(examples) and row["calls"] == 2 * len(examples)
     assert row["accuracy"] > 0.9
+
+
+def test_estimate_every_builtin_protocol_without_calling_anyone(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # any real call path would fail to build
+    for protocol_id in list_protocols():
+        protocol = load_protocol(protocol_id)
+        guess = estimate(protocol, BUNDLED[:2], "openai:gpt-4o-mini")
+        assert guess.calls >= 2 and guess.tokens_in > 0, protocol_id
+        assert guess.max_cost_usd is not None and guess.max_cost_usd > 0, protocol_id

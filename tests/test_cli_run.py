@@ -218,7 +218,7 @@ def test_dry_run_calls_nothing(server, tmp_path, cli):
     result = cli(*run_args(server, tmp_path / "run", "--limit", "10", "--dry-run"))
     assert result.returncode == 0, result.stderr
     assert server.requests == 0 and not (tmp_path / "run").exists()
-    assert "20 calls" in result.stdout and "tokens" in result.stdout
+    assert "calls:      20 (2 per item)" in result.stdout and "tokens in:  about" in result.stdout
 
 
 def test_natural_run_is_readable_by_report(data_dir, tmp_path, cli):

@@ -85,11 +85,19 @@ def print_estimate(console: Console, judge: str, protocol: str, examples: list, 
     given = {k: v for k, v in overrides.items() if v is not None}
     guess = estimate(replace_params(loaded, **given) if given else loaded, examples, judge)
     per_item = guess.calls / guess.items if guess.items else 0
-    cost = f"at most ${guess.max_cost_usd:.4f}" if guess.max_cost_usd is not None else f"unknown (no price for {judge})"
+    varies = isinstance(loaded.calls_per_item, str)
+    calls_note = f"; varies: {loaded.calls_per_item}, counted with empty replies" if varies else ""
+    if guess.max_cost_usd is None:
+        cost = f"unknown (no price for {judge})"
+    else:
+        cost = f"at most ${guess.max_cost_usd:.4f}" + (" for the counted calls" if varies else "")
     console.print(
-        f"dry run, nothing sent: {guess.items} items x {per_item:g} calls = {guess.calls} calls; "
-        f"about {guess.tokens_in:,} tokens in (prompt characters / 4), at most {guess.max_tokens_out:,} tokens out; "
-        f"cost {cost}",
+        f"dry run, nothing sent\n"
+        f"  items:      {guess.items:,}\n"
+        f"  calls:      {guess.calls:,} ({per_item:g} per item{calls_note})\n"
+        f"  tokens in:  about {guess.tokens_in:,} (prompt characters / 4)\n"
+        f"  tokens out: at most {guess.max_tokens_out:,} (max tokens per call)\n"
+        f"  cost:       {cost}",
         highlight=False, soft_wrap=True,
     )
 

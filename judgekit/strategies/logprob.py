@@ -31,9 +31,10 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from judgekit.backends.base import Completion, Request
+from judgekit.backends.base import Completion
 from judgekit.errors import BadInput
 from judgekit.records import Example, OrderResult, Usage, Verdict
+from judgekit.strategies.common import Calls, order_name, pair_values
 
 VARIANTS = {"first": ("a", " a", "A", " A"), "second": ("b", " b", "B", " B")}
 """Token spellings of the first-slot and second-slot labels."""
@@ -96,17 +97,6 @@ def combine(example_id: str, orders: Sequence[OrderResult], details: dict[str, A
     )
 
 
-def usage_of(completions: Sequence[Completion]) -> Usage:
-    return Usage(
-        calls=len(completions),
-        cache_hits=sum(c.cached for c in completions),
-        tokens_in=sum(c.tokens_in for c in completions),
-        tokens_out=sum(c.tokens_out for c in completions),
-        cost_usd=sum(c.cost_usd for c in completions),
-        latency_s=sum(c.latency_s for c in completions),
-    )
-
-
 def required_templates(protocol: Any) -> tuple[str, ...]:
     return ("compare",)
 
@@ -129,19 +119,11 @@ async def run(protocol: Any, example: Example, call_path: Any) -> Verdict:
     Orders run one after the other, not concurrently, so on a local engine the
     second prompt reuses the KV cache of the first (they share the instruction).
     """
-    completions, results, distributions = [], [], {}
+    calls = Calls(protocol, example, call_path)
+    results, distributions = [], {}
     for swapped in protocol.swaps:
-        first, second = (example.response_b, example.response_a) if swapped else (example.response_a, example.response_b)
-        order = "swapped" if swapped else "original"
-        request = Request(
-            messages=protocol.messages("compare", instruction=example.instruction, first=first, second=second),
-            params=protocol.params,
-            continuation=protocol.continuation,
-            purpose=f"{example.id}/{order}/compare",
-        )
-        completion = await call_path.complete(request)
+        completion = await calls.ask("compare", swapped=swapped, **pair_values(example, swapped))
         result, distribution = order_result(completion, swapped)
-        completions.append(completion)
         results.append(result)
-        distributions[order] = dict(distribution) if distribution is not None else None
-    return combine(example.id, results, {"top_logprobs": distributions}, usage_of(completions))
+        distributions[order_name(swapped)] = dict(distribution) if distribution is not None else None
+    return combine(example.id, results, {"top_logprobs": distributions}, calls.usage())

@@ -14,6 +14,7 @@ connections and limits always live on one loop.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import hashlib
 import tempfile
 import threading
@@ -67,6 +68,7 @@ class Judge:
         return await asyncio.wrap_future(self._submit(self.verdict(example)))
 
     def judge(self, instruction: str, response_a: str, response_b: str) -> Verdict:
+        """Which response better follows the instruction (blocks; fine inside Jupyter)."""
         example = _to_example(0, (instruction, response_a, response_b))
         return self._run(self.verdict(example))
 
@@ -103,7 +105,7 @@ class Judge:
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         return self._submit(coro).result()
 
-    def _submit(self, coro: Coroutine[Any, Any, T]):
+    def _submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         with self._lock:
             if self._loop is None:
                 self._loop = asyncio.new_event_loop()

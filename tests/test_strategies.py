@@ -363,3 +363,18 @@ async def test_pairwise_can_decide_from_logprobs(tmp_path, natural):
     path.write_text(await _read_builtin("llmbar/vanilla") + "decide_by: logprobs\n", encoding="utf-8")
     with pytest.raises(BadInput, match="decide_by: logprobs needs params.top_logprobs"):
         load_protocol(path)
+
+
+async def test_panel_members_never_leave_a_stand_in_call_path(tmp_path, natural):
+    """With a dry-run counter or replay as the call path, members with their own
+    judges use it too: nothing is built that could reach a real model."""
+    spec = tmp_path / "remote-jury.yaml"
+    spec.write_text(
+        "description: d\ncitation: c\nstrategy: panel\noptions:\n  members:\n"
+        "    - {name: far, judge: 'openai:gpt-4o', protocol: llmbar/vanilla}\n"
+        "    - {name: near, judge: 'anthropic:claude-x', protocol: llmbar/rules}\n",
+        encoding="utf-8",
+    )
+    stand_in = FakeCallPath(Oracle(natural).reply)
+    verdict = await run_protocol(load_protocol(spec), natural[0], stand_in)
+    assert len(stand_in.requests) == 4 and verdict.winner == natural[0].gold

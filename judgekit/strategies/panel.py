@@ -4,7 +4,7 @@
 ``options.members`` lists ``{name, judge, protocol, base_url}``: ``judge`` is a
 spec such as ``openai:gpt-4o-mini`` or ``default`` (the judge the run was
 started with). Members with their own judge get their own call path (own
-backend and limits, the shared response cache). Callers may instead pass a
+backend and limits, the run's response cache). Callers may instead pass a
 mapping of member name to call path as ``call_path``. Each member's verdict
 is kept in ``details``.
 """
@@ -62,20 +62,26 @@ def member_hashes(protocol: Any) -> list[str]:
     return [f"{m['name']}={m['judge']}@{m.get('base_url')}:{load_member(m['protocol']).content_hash}" for m in _members(protocol)]
 
 
-def _call_path_for(member: dict[str, Any], default: Any) -> Any:
-    if isinstance(default, Mapping):
-        return default[member["name"]]
-    if member["judge"] == "default":
-        return default
+def _call_path_for(member: dict[str, Any], given: Any) -> Any:
+    """The member's call path: from a given mapping, the run's own, or one built for its judge.
+
+    A call path is built only when the run itself uses a real ``CallPath``
+    (sharing its cache and concurrency setting); stand-ins such as a dry-run
+    counter or a replay serve every member, so they never reach a real model.
+    """
+    from judgekit.backends.callpath import CallPath
+
+    if isinstance(given, Mapping):
+        return given[member["name"]]
+    if member["judge"] == "default" or not isinstance(given, CallPath):
+        return given
     built = _CALL_PATHS.setdefault(asyncio.get_running_loop(), {})
     key = (member["judge"], member.get("base_url"))
     if key not in built:
-        from judgekit.backends.cache import ResponseCache
-        from judgekit.backends.callpath import CallPath
         from judgekit.backends.registry import create_backend
 
         backend = create_backend(member["judge"], base_url=member.get("base_url"))
-        built[key] = CallPath(backend, cache=ResponseCache())
+        built[key] = CallPath(backend, cache=given.cache, concurrency=given.concurrency)
     return built[key]
 
 

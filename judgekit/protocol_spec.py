@@ -1,8 +1,11 @@
 """Protocol specs: one YAML file per judging protocol, loaded, validated and rendered.
 
 A spec is data, not code: prompt templates, how to read the answer, default
-sampling settings and which strategy (``judgekit.strategies``) runs it; import it as ``judgekit.protocols``. So a
+sampling settings and which strategy (``judgekit.strategies``) runs it. So a
 user can write a prompt-only protocol and run it with ``--protocol my.yaml``.
+Import the API as ``judgekit.protocols`` (the package that ships the specs
+re-exports it; this module has its own name because ``judgekit.protocols`` is
+that data package).
 
 Keys of a spec file::
 

@@ -1,4 +1,4 @@
-"""Smoke test: every strategy on the embedded local model (real text, real parsing).
+"""Smoke test: the strategies on the embedded local model (real text, real parsing).
 
 A small model's answers are often wrong or unparseable; what must hold is
 that each strategy turns real replies into well-formed verdicts: the right

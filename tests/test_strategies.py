@@ -229,7 +229,7 @@ async def test_swap_synthesizes_when_orders_disagree(natural):
     verdict = await run_protocol(load_protocol("llmbar/swap-cot"), example, call_path)
     assert len(call_path.requests) == 3 and call_path.requests[-1].purpose == f"{example.id}/original/synthesize"
     assert [o.winner for o in verdict.orders] == ["a", "b"]
-    assert verdict.winner == example.gold and verdict.details["synthesis"].endswith(gold_first)
+    assert verdict.winner == example.gold and verdict.details["synthesize"].endswith(gold_first)
 
 
 async def test_unparseable_reply_is_invalid_with_raw_kept(natural):

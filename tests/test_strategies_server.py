@@ -110,3 +110,34 @@ def test_panel_members_with_their_own_judges_call_their_own_models(examples, ser
     assert [m["name"] for m in verdicts[0].details["members"]] == [
         "one (openai:model-one, llmbar/vanilla)", "two (openai:model-two, mtbench/pairwise)",
         "host (default, llmbar/rules)"]
+
+
+REPLAYABLE = ["llmbar/cot", "llmbar/metrics-reference", "llmbar/swap-cot", "llmbar/rating", "reife/prepair",
+              "reife/fine-grained-diff", "checklist/drfr", "decompose-critique", "mtbench/pairwise"]
+
+
+@pytest.mark.parametrize("protocol_id", REPLAYABLE)
+def test_a_recorded_run_replays_to_the_same_verdicts_with_no_calls(protocol_id, examples, server, tmp_path):
+    """Every stage's text is kept under its stage name, so ``replay:`` can answer each call."""
+    oracle = Oracle(examples)
+    biased = protocol_id == "llmbar/swap-cot"  # answer "(a)" in the swapped order too, forcing a synthesis
+    server.answer = lambda call: (
+        "Slot one looks better.\nOutput (a)" if biased and "contradicted" not in call.messages[-1]["content"]
+        else oracle.reply("\n".join(m["content"] for m in call.messages)))
+    first = judgekit.load_judge("openai:judge", protocol=protocol_id, base_url=server.openai_url,
+                                cache=tmp_path / "cache")
+    try:
+        recorded = judgekit.evaluate(first, examples, out=tmp_path / "recorded")
+    finally:
+        first.close()
+    server.reset_counters()
+    again = judgekit.load_judge(f"replay:{tmp_path / 'recorded'}", protocol=protocol_id, cache=False)
+    try:
+        replayed = judgekit.evaluate(again, examples, out=tmp_path / "replayed")
+    finally:
+        again.close()
+    assert server.requests == 0
+    assert [v.winner for v in replayed.verdicts] == [v.winner for v in recorded.verdicts] == [e.gold for e in examples]
+    assert [v.details for v in replayed.verdicts] == [v.details for v in recorded.verdicts]
+    if biased:
+        assert all("synthesize" in v.details for v in recorded.verdicts)

@@ -42,6 +42,7 @@ async def judge_items(calls: Calls, template: str, items: list[str], words: dict
     """Ask ``template`` about every item for each response; the higher satisfied share wins.
 
     A response whose reply leaves an item unanswered makes the verdict invalid.
+    Replies are kept in details under their stage names (``check_a``, ...).
     """
     example = calls.example
     replies = await asyncio.gather(*(
@@ -59,7 +60,8 @@ async def judge_items(calls: Calls, template: str, items: list[str], words: dict
         complete = all(i in parsed for i in range(1, len(items) + 1))
         shares[label] = sum(parsed[i][0] for i in range(1, len(items) + 1)) / len(items) if complete else None
     raw = f"[a]\n{replies[0].text}\n[b]\n{replies[1].text}"
-    details = {"items": items, "answers": answers, "satisfied_share": shares}
+    details = {"items": items, "answers": answers, "satisfied_share": shares,
+               f"{template}_a": replies[0].text, f"{template}_b": replies[1].text}
     if None in shares.values():
         order = OrderResult(swapped=False, raw=raw, winner=None)
         return Verdict(example_id=example.id, winner=None, orders=(order,), invalid_reason="unparseable",
@@ -76,9 +78,9 @@ async def run(protocol: Any, example: Example, call_path: Any) -> Verdict:
         (questions, decomposition), source = await decompose(calls), "judge"
     if not questions:
         return Verdict(example_id=example.id, winner=None, invalid_reason="no_questions",
-                       details={"decomposition": decomposition}, usage=calls.usage())
+                       details={"decompose": decomposition}, usage=calls.usage())
     result = await judge_items(calls, "check", questions, YES_NO)
     details = {**result.details, "question_source": source, "drfr": result.details["satisfied_share"]}
     if decomposition is not None:
-        details["decomposition"] = decomposition
+        details["decompose"] = decomposition
     return result.model_copy(update={"details": details})

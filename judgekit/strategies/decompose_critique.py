@@ -36,8 +36,9 @@ async def run(protocol: Any, example: Example, call_path: Any) -> Verdict:
     constraints, decomposition = await decompose(calls)
     if not constraints:
         return Verdict(example_id=example.id, winner=None, invalid_reason="no_constraints",
-                       details={"decomposition": decomposition}, usage=calls.usage())
+                       details={"decompose": decomposition}, usage=calls.usage())
     result = await judge_items(calls, "critique", constraints, VERDICT_WORDS)
     details = {"constraints": constraints, "critiques": result.details["answers"],
-               "satisfied_share": result.details["satisfied_share"], "decomposition": decomposition}
+               "satisfied_share": result.details["satisfied_share"], "decompose": decomposition,
+               "critique_a": result.details["critique_a"], "critique_b": result.details["critique_b"]}
     return result.model_copy(update={"details": details})

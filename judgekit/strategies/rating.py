@@ -2,7 +2,8 @@
 Zeng et al. 2024, arXiv 2310.07641; single-answer grading in Zheng et al. 2023, arXiv 2306.05685).
 
 No presentation order exists, so the verdict has one order entry (``swapped``
-False) carrying both scores. Equal scores are an explicit tie.
+False) carrying both scores. Equal scores are an explicit tie. Each reply is
+kept in ``details`` under its stage name (``rate_a``, ``rate_b``).
 """
 
 from __future__ import annotations
@@ -37,11 +38,12 @@ async def run(protocol: Any, example: Example, call_path: Any) -> Verdict:
     ))
     scores = {label: read_score(protocol, c.text) for label, c in zip("ab", replies)}
     raw = f"[a]\n{replies[0].text}\n[b]\n{replies[1].text}"
+    texts = {"rate_a": replies[0].text, "rate_b": replies[1].text}
     if None in scores.values():
         order = OrderResult(swapped=False, raw=raw, winner=None)
         return Verdict(example_id=example.id, winner=None, orders=(order,), invalid_reason="unparseable",
-                       details={"scores": scores}, usage=calls.usage())
+                       details={"scores": scores, **texts}, usage=calls.usage())
     winner = "a" if scores["a"] > scores["b"] else "b" if scores["b"] > scores["a"] else "tie"
     order = OrderResult(swapped=False, raw=raw, winner=winner, scores=scores)
-    return Verdict(example_id=example.id, winner=winner, orders=(order,), details={"scores": scores},
+    return Verdict(example_id=example.id, winner=winner, orders=(order,), details={"scores": scores, **texts},
                    usage=calls.usage())

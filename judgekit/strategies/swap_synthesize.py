@@ -2,7 +2,8 @@
 reads both rationales and decides (LLMBar "Swap", Zeng et al. 2024, arXiv 2310.07641).
 
 The synthesis sees the outputs in the original order; its template is told
-that the second rationale saw them the other way round. Agreeing orders need
+that the second rationale saw them the other way round. Its text is kept in
+``details["synthesize"]`` (details keys are stage names, so replay finds them). Agreeing orders need
 no synthesis; an unparseable order makes the verdict invalid (as everywhere).
 """
 
@@ -48,7 +49,7 @@ async def run(protocol: Any, example: Example, call_path: Any) -> Verdict:
             "synthesize", stage="synthesize", rationale_1=original.raw, rationale_2=swapped.raw,
             **pair_values(example, False),
         )
-        details["synthesis"] = completion.text
+        details["synthesize"] = completion.text
         winner = to_label(parse_slot(protocol, completion.text), False)
         reason = None if winner is not None else "unparseable"
     return Verdict(example_id=example.id, winner=winner, orders=(original, swapped), invalid_reason=reason,

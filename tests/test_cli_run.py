@@ -7,11 +7,14 @@ is how users meet its exit codes and one-line errors, and how a kill -9 is real.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -182,10 +185,39 @@ def test_setup_failures_are_one_line_and_leave_no_run_dir(tmp_path, cli):
     assert not out.exists()
 
 
+class Forwarder:
+    """A loopback port that is closed until started, then pipes connections to the server:
+    a server that is unreachable at first and comes back at the same URL."""
+
+    def __init__(self, target_port: int) -> None:
+        with socket.socket() as probe:  # a port nobody listens on (yet)
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.target_port = target_port
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, daemon=True).start()
+
+    def start(self) -> None:
+        asyncio.run_coroutine_threadsafe(asyncio.start_server(self._handle, "127.0.0.1", self.port), self.loop).result(5)
+
+    async def _handle(self, reader, writer) -> None:
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+
+        async def pipe(source, sink):
+            while data := await source.read(65536):
+                sink.write(data)
+                await sink.drain()
+            sink.close()
+
+        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer), return_exceptions=True)
+
+
 @pytest.mark.parametrize("failure", ["404", "401", "unreachable"])
 def test_call_failures_leave_an_incomplete_run_that_resume_finishes(server, tmp_path, failure, cli):
     out = tmp_path / "run"
-    args = run_args(server, out, "--limit", "4", "--max-retries", "1", "--timeout", "2")
+    forwarder = Forwarder(server.port)
+    url = f"http://127.0.0.1:{forwarder.port}/v1" if failure == "unreachable" else server.openai_url
+    args = [a if a != server.openai_url else url for a in run_args(server, out, "--limit", "4", "--max-retries", "1")]
     if failure == "404":
         server.models = {"someone-else"}
         result, code, needle = cli(*args), 2, "HTTP 404"
@@ -193,13 +225,11 @@ def test_call_failures_leave_an_incomplete_run_that_resume_finishes(server, tmp_
         server.api_key = SECRET
         result, code, needle = cli(*args, env={"OPENAI_API_KEY": "sk-wrong"}), 2, "HTTP 401"
     else:
-        dead = [a if a != server.openai_url else "http://127.0.0.1:9/v1" for a in args]
-        result, code, needle = cli(*dead), 1, "gave up"
+        result, code, needle = cli(*args), 1, "gave up"
     _one_line_error(result, code, needle)
     assert not read_run(out).manifest.complete
     server.models, server.api_key = None, None
-    if failure == "unreachable":
-        return  # a different base URL is a different judge: resuming it there is refused (next test)
+    forwarder.start()
     result = cli(*args, env={"OPENAI_API_KEY": "sk-any"})
     assert result.returncode == 0, result.stderr
     assert read_run(out).manifest.complete and len(winners(out)) == 4

@@ -1,64 +1,40 @@
 """The runner over a real OpenAI client and a loopback server: verdicts, resume, faults.
 
-A tiny two-order pairwise strategy lives here so the runner is tested on its
-own; the end-to-end tests with the built-in protocols are in test_cli_run.py.
+The built-in ``llmbar/vanilla`` protocol (both orders) runs through a CallPath
+built here, so retries back off quickly; the CLI-level tests are in test_cli_run.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 
 import pytest
-from sklearn.metrics import accuracy_score
 from servers import Fault, scripted_server  # noqa: F401  (fixture)
+from sklearn.metrics import accuracy_score
+from test_cli_run import oracle_for
 
-from judgekit.backends.base import Message, Request
 from judgekit.backends.cache import ResponseCache
 from judgekit.backends.callpath import CallPath
 from judgekit.backends.registry import create_backend
 from judgekit.errors import BadInput
-from judgekit.records import Example, Manifest, OrderResult, Usage, Verdict
+from judgekit.protocols import load_protocol
+from judgekit.records import Example, Manifest
 from judgekit.rundir import read_run
 from judgekit.runner import judge_run, open_run_dir, summarize, summary_table
+from judgekit.strategies import run_protocol
 
 EXAMPLES = [
-    Example(id=f"ex{i}", instruction=f"task {i}", response_a=f"alpha {i}", response_b=f"beta {i}",
+    Example(id=f"ex{i}", instruction=f"task {i}", response_a=f"alpha {i} end", response_b=f"beta {i} end",
             gold="a" if i % 3 else "b")
     for i in range(12)
 ]
-GOLD_TEXT = {e.instruction: e.response_a if e.gold == "a" else e.response_b for e in EXAMPLES}
-
-
-def oracle(call) -> str:
-    """Answer like a perfect judge: name the slot holding the humans' choice."""
-    task = re.search(r"^Task: (.*)$", call.prompt, re.M).group(1)
-    first = re.search(r"^First: (.*)$", call.prompt, re.M).group(1)
-    return "Output (a)" if first == GOLD_TEXT[task] else "Output (b)"
-
-
-async def tiny_pairwise(example: Example, call_path: CallPath) -> Verdict:
-    """Both presentation orders, answer 'Output (a)'/'Output (b)' mapped back to canonical."""
-    orders = []
-    usage = Usage()
-    for swapped in (False, True):
-        first, second = (example.response_b, example.response_a) if swapped else (example.response_a, example.response_b)
-        prompt = f"Task: {example.instruction}\nFirst: {first}\nSecond: {second}"
-        completion = await call_path.complete(Request(messages=(Message("user", prompt),)))
-        said = {"Output (a)": "a", "Output (b)": "b"}.get(completion.text.strip())
-        winner = None if said is None else ({"a": "b", "b": "a"}[said] if swapped else said)
-        orders.append(OrderResult(swapped=swapped, raw=completion.text, winner=winner))
-        usage = usage + Usage(calls=1, cache_hits=int(completion.cached), tokens_in=completion.tokens_in,
-                              tokens_out=completion.tokens_out)
-    winners = {o.winner for o in orders}
-    final = None if None in winners else (winners.pop() if len(winners) == 1 else "tie")
-    return Verdict(example_id=example.id, winner=final, orders=tuple(orders), usage=usage,
-                   invalid_reason="unparseable" if final is None else None)
+oracle = oracle_for(EXAMPLES)
+VANILLA = load_protocol("llmbar/vanilla")
 
 
 def manifest(n=len(EXAMPLES), judge="openai:judge") -> Manifest:
-    return Manifest(judge=judge, protocol="tiny", dataset="toy", package_version="0",
-                    started_at="2026-11-23T00:00:00+00:00", n_examples=n)
+    return Manifest(judge=judge, protocol=VANILLA.id, protocol_hash=VANILLA.content_hash, dataset="toy",
+                    package_version="0", started_at="2026-11-23T00:00:00+00:00", n_examples=n)
 
 
 async def run_once(server, out, *, model="judge", cache=True, concurrency=4, examples=EXAMPLES):
@@ -67,7 +43,7 @@ async def run_once(server, out, *, model="judge", cache=True, concurrency=4, exa
                          timeout=2.0, max_retries=4, backoff_base=0.05)
     run_dir = open_run_dir(out, manifest(len(examples)), examples)
     try:
-        return await judge_run(lambda e: tiny_pairwise(e, call_path), run_dir, workers=call_path.concurrency)
+        return await judge_run(lambda e: run_protocol(VANILLA, e, call_path), run_dir, workers=call_path.concurrency)
     finally:
         await call_path.aclose()
 

@@ -73,6 +73,8 @@ def test_a_failing_cell_does_not_stop_the_others(server, tmp_path, cli):
     ({"judges": [{"spec": "openai:x", "temprature": 1}]}, "unknown key 'judges.0.temprature'"),
     ({"concurrency": 0}, "key 'concurrency'"),
     ({"protocols": []}, "key 'protocols'"),
+    ({"judges": ["nosuch:model"]}, "key 'judges.0.spec': judge spec: unknown provider 'nosuch'"),
+    ({"protocols": ["llmbar/vanilla", "llmbar/nope"]}, "key 'protocols.1': unknown protocol 'llmbar/nope'"),
 ])
 def test_bad_sweep_files_name_file_and_key(tmp_path, change, message, cli):
     spec = {"judges": ["openai:x"], "protocols": ["llmbar/vanilla"], "datasets": ["judgekit/bundled"], **change}

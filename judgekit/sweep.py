@@ -103,3 +103,61 @@ def _check_names(path: Path, spec: SweepSpec) -> None:
             load_protocol(protocol)
     except BadInput as e:
         raise BadInput(f"{path}: key '{key}': {e}") from None
+
+
+@dataclass(frozen=True)
+class Cell:
+    judge: JudgeEntry
+    protocol: str
+    dataset: str
+
+    @property
+    def name(self) -> str:
+        """The cell's run dir name: judge, protocol, dataset, safe for file names."""
+        return re.sub(r"[^A-Za-z0-9._-]+", "_", f"{self.judge.spec}--{self.protocol}--{self.dataset}")
+
+
+def cells(spec: SweepSpec) -> list[Cell]:
+    return [Cell(j, p, d) for j in spec.judges for p in spec.protocols for d in spec.datasets]
+
+
+async def run_sweep(spec: SweepSpec, root: Path, *, progress: Any = None) -> tuple[list[Path], list[str]]:
+    """Run (or resume) every cell under ``root``; return the finished run dirs and
+    one line per failed cell. Cells run side by side within the shared budget."""
+    from judgekit.api import load_judge
+    from judgekit.backends.cache import ResponseCache
+    from judgekit.datasets import load_dataset
+    from judgekit.runner import judge_run, open_run_dir
+
+    grid = cells(spec)
+    datasets = {d: load_dataset(d, limit=spec.limit) for d in spec.datasets}
+    cache = ResponseCache() if spec.cache else False
+    limiter = asyncio.Semaphore(spec.concurrency)
+
+    async def one(cell: Cell) -> Path:
+        entry = cell.judge
+        judge = load_judge(
+            entry.spec, cell.protocol, base_url=entry.base_url, judge_model=entry.judge_model,
+            temperature=entry.temperature, max_tokens=entry.max_tokens, concurrency=spec.concurrency,
+            timeout=entry.timeout, max_retries=entry.max_retries, cache=cache, limiter=limiter,
+        )
+        dataset = datasets[cell.dataset]
+        examples = list(dataset.examples)
+        manifest = judge.manifest_for(dataset.id, dataset.content_hash, len(examples))
+        run_dir = open_run_dir(root / cell.name, manifest, examples)
+        on_progress = progress.track(cell.name, judge.call_path, len(examples)) if progress else None
+        try:
+            await judge_run(judge.verdict, run_dir, workers=judge.call_path.concurrency, on_progress=on_progress)
+        finally:
+            await judge.call_path.aclose()
+        return run_dir.path
+
+    results = await asyncio.gather(*(one(cell) for cell in grid), return_exceptions=True)
+    done = [r for r in results if isinstance(r, Path)]
+    failed = []
+    for cell, result in zip(grid, results, strict=True):
+        if isinstance(result, BaseException):
+            if not isinstance(result, Exception):
+                raise result
+            failed.append(f"{cell.name}: {result}")
+    return done, failed

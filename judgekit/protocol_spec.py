@@ -34,11 +34,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from jinja2 import StrictUndefined, TemplateError, meta
+from jinja2 import StrictUndefined, Template, TemplateError, meta
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict
 
@@ -112,7 +113,7 @@ class Protocol(BaseModel):
     def render(self, template: str, **values: Any) -> str:
         """One template filled with plain values (never evaluated as templates)."""
         try:
-            return _JINJA.from_string(self.templates[template]).render(**values)
+            return _compiled(self.templates[template]).render(**values)
         except TemplateError as e:
             raise BadInput(f"{self.source}: templates.{template}: {e}") from None
 
@@ -122,6 +123,12 @@ class Protocol(BaseModel):
         if "system" in self.templates:
             return (Message("system", self.render("system", **values)), user)
         return (user,)
+
+
+@lru_cache(maxsize=256)
+def _compiled(body: str) -> Template:
+    """A template compiled once per text: compiling costs far more than rendering."""
+    return _JINJA.from_string(body)
 
 
 def list_protocols() -> list[str]:

@@ -24,6 +24,10 @@ from statsmodels.stats.proportion import proportion_confint
 from judgekit.errors import BadInput
 
 
+_DRAW_BLOCK = 1 << 20
+"""Indices drawn at once by ``resample_weights``: bounds its scratch memory."""
+
+
 class Interval(NamedTuple):
     """A point estimate with the bounds of its confidence interval."""
 
@@ -55,17 +59,22 @@ class McNemarResult(NamedTuple):
 def resample_weights(n: int, *, n_resamples: int = 1000, seed: int = 0) -> np.ndarray:
     """How often each of n items is drawn in each of B bootstrap resamples.
 
-    Indices are drawn once as a (B, n) integer array and counted per row.
-    The result is cached (read-only) so every judge scored on the same items
-    with the same seed sees the same resamples.
+    Indices are drawn a block of rows at a time (about a million at once) and
+    counted per row, so memory stays near the float32 result; the generator's
+    stream is the same as one (B, n) draw. The result is cached (read-only) so
+    every judge scored on the same items with the same seed sees the same
+    resamples.
     """
     if n < 1 or n_resamples < 1:
         raise BadInput(f"bootstrap needs at least one item and one resample (got n={n}, B={n_resamples})")
     rng = np.random.default_rng(seed)
-    idx = rng.integers(0, n, size=(n_resamples, n), dtype=np.int64)
-    idx += np.arange(n_resamples, dtype=np.int64)[:, None] * n
-    counts = np.bincount(idx.ravel(), minlength=n_resamples * n).reshape(n_resamples, n)
-    weights = counts.astype(np.float32)  # small whole counts: exact in float32
+    weights = np.empty((n_resamples, n), dtype=np.float32)  # small whole counts: exact in float32
+    rows = max(1, _DRAW_BLOCK // n)
+    for start in range(0, n_resamples, rows):
+        block = min(rows, n_resamples - start)
+        idx = rng.integers(0, n, size=(block, n), dtype=np.int64)
+        idx += np.arange(block, dtype=np.int64)[:, None] * n
+        weights[start:start + block] = np.bincount(idx.ravel(), minlength=block * n).reshape(block, n)
     weights.setflags(write=False)
     return weights
 

@@ -18,8 +18,6 @@ from typing import NamedTuple
 import krippendorff
 import numpy as np
 import pandas as pd
-from statsmodels.stats.inter_rater import aggregate_raters
-from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss_kappa
 
 from judgekit.agreement.pairwise import kappa_from_table
 from judgekit.agreement.uncertainty import ratio
@@ -196,6 +194,9 @@ def rater_agreement(
 
 
 def _fleiss(coded: CodedRatings) -> float:
+    from statsmodels.stats.inter_rater import aggregate_raters  # heavy (scipy): load on use
+    from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss_kappa
+
     codes = coded.codes
     complete = codes[np.all(codes != MISSING, axis=1)]
     if codes.shape[1] < 2 or len(complete) == 0:

@@ -18,8 +18,6 @@ from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
-from statsmodels.stats.contingency_tables import mcnemar
-from statsmodels.stats.proportion import proportion_confint
 
 from judgekit.errors import BadInput
 
@@ -151,6 +149,8 @@ def proportion_ci(count: int, nobs: int, *, confidence: float = 0.95, method: st
     Uses ``statsmodels.stats.proportion.proportion_confint`` (Wilson 1927;
     Clopper & Pearson 1934 for ``beta``). NaN interval when nobs is 0.
     """
+    from statsmodels.stats.proportion import proportion_confint  # heavy (scipy): load on use
+
     if nobs == 0:
         return Interval(float("nan"), float("nan"), float("nan"))
     low, high = proportion_confint(count, nobs, alpha=1 - confidence, method=method)
@@ -165,6 +165,8 @@ def mcnemar_exact(correct_first: np.ndarray, correct_second: np.ndarray) -> McNe
     ``statsmodels.stats.contingency_tables.mcnemar(exact=True)``; p = 1 when
     there are no discordant pairs.
     """
+    from statsmodels.stats.contingency_tables import mcnemar  # heavy (scipy): load on use
+
     first = np.asarray(correct_first, dtype=bool)
     second = np.asarray(correct_second, dtype=bool)
     if first.shape != second.shape:

@@ -6,15 +6,16 @@ import json
 import math
 from enum import Enum
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from judgekit.agreement.reliability import RaterAgreement, rater_agreement
-from judgekit.agreement.table import read_label_table
 from judgekit.errors import BadInput
+
+if TYPE_CHECKING:
+    from judgekit.agreement.reliability import RaterAgreement
 
 
 class Level(str, Enum):
@@ -59,6 +60,9 @@ def agreement_command(
 
     Example: judgekit agreement votes.csv --raters h1,h2,h3 --gold majority --labels a,b,tie --format json
     """
+    from judgekit.agreement.reliability import rater_agreement  # pandas: load only for this command
+    from judgekit.agreement.table import read_label_table
+
     rater_columns = _split(raters, "--raters")
     declared = _split(labels, "--labels") if labels is not None else None
     columns = rater_columns + ([gold] if gold and gold not in rater_columns else [])

@@ -12,7 +12,6 @@ import typer
 from rich.console import Console
 
 from judgekit.errors import BadInput
-from judgekit.report import Options, compare, render_compare, render_report, report
 from judgekit.rundir import read_run
 
 
@@ -54,6 +53,8 @@ def report_command(
 
     Example: judgekit report runs/gpt4-vanilla runs/gpt4-cot --format html --out report.html
     """
+    from judgekit.report import Options, render_report, report  # pandas: load only for this command
+
     options = Options(invalid_policy=invalid_policy, n_resamples=resamples, seed=seed)
     read = _read(runs)
     if format is ReportFormat.html:
@@ -76,6 +77,8 @@ def compare_command(
 
     Example: judgekit compare runs/* --format markdown
     """
+    from judgekit.report import Options, compare, render_compare  # pandas: load only for this command
+
     options = Options(invalid_policy=invalid_policy, n_resamples=resamples, seed=seed)
     read = _read(runs)
     if format is CompareFormat.html:

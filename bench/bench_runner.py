@@ -4,7 +4,8 @@ Measures, each run as its own ``judgekit`` process (wall time includes start-up)
   1. a cold run (every call answered by the server) - wall time and peak RSS;
   2. a cached rerun into a new run dir (every call a cache hit) - target < 10 s;
   3. peak memory of the 10,000-item run - target < 300 MB (ru_maxrss of the child).
-Then, to show where a cached rerun spends its time and memory, the same rerun
+Then the start-up cost (a process that only imports ``judgekit.cli``) and, to
+show where a cached rerun spends its time and memory, the same rerun
 in this process, phase by phase: loading the dataset, judging, the summary
 (allocation peaks from tracemalloc, which sees numpy's buffers too).
 
@@ -52,6 +53,16 @@ def timed_run(args: list[str], env: dict[str, str]) -> tuple[float, float]:
     if os.waitstatus_to_exitcode(status) != 0:
         raise SystemExit(f"judgekit failed: {process.stderr.read().decode()}")
     return wall, usage.ru_maxrss / 1024  # Linux reports KiB
+
+
+def import_cost() -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of a fresh process that only imports ``judgekit.cli``."""
+    start = time.monotonic()
+    process = subprocess.Popen([sys.executable, "-c", "import judgekit.cli"])
+    _, status, usage = os.wait4(process.pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit("importing judgekit.cli failed")
+    return time.monotonic() - start, usage.ru_maxrss / 1024
 
 
 def traced(step: Callable[[], Any]) -> tuple[Any, float, float]:
@@ -112,6 +123,8 @@ def main() -> None:
         print(f"cached rerun:  {warm_s:6.1f} s  ({options.items / warm_s:,.0f} items/s)  peak RSS {warm_mb:5.0f} MB"
               f"   target < 10 s: {'met' if warm_s < 10 else 'MISSED'}")
         print(f"peak memory:   {peak:6.0f} MB   target < 300 MB: {'met' if peak < 300 else 'MISSED'}")
+        import_s, import_mb = import_cost()
+        print(f"start-up:      {import_s:6.2f} s  peak RSS {import_mb:5.0f} MB  (a process that only imports judgekit.cli)")
         print("cached rerun in this process, by phase:")
         phases(data, tmp_path / "phases", server.openai_url, options.concurrency)
         assert server.total_answered() == calls, "the in-process rerun called the server"

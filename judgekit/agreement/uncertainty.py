@@ -22,7 +22,7 @@ import numpy as np
 from judgekit.errors import BadInput
 
 
-_DRAW_BLOCK = 1 << 20
+_DRAW_BLOCK = 1 << 16
 """Indices drawn at once by ``resample_weights``: bounds its scratch memory."""
 
 
@@ -57,7 +57,7 @@ class McNemarResult(NamedTuple):
 def resample_weights(n: int, *, n_resamples: int = 1000, seed: int = 0) -> np.ndarray:
     """How often each of n items is drawn in each of B bootstrap resamples.
 
-    Indices are drawn a block of rows at a time (about a million at once) and
+    Indices are drawn a block of rows at a time (about 65,000 at once) and
     counted per row, so memory stays near the float32 result; the generator's
     stream is the same as one (B, n) draw. The result is cached (read-only) so
     every judge scored on the same items with the same seed sees the same

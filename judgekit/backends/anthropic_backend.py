@@ -13,20 +13,18 @@ aiohttp transport carries the calls (cheaper per call at high concurrency).
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
 import anthropic
 
+from judgekit.backends import sdk
 from judgekit.backends.base import Backend, Completion, Request, RetryDecision
-from judgekit.backends.callpath import UnreadableReply, retry_after_seconds
+from judgekit.backends.callpath import UnreadableReply
 from judgekit.backends.registry import register_backend
-from judgekit.errors import BadInput, JudgekitError
+from judgekit.errors import BadInput
 
 ANTHROPIC_URL = "https://api.anthropic.com"
-PLACEHOLDER_KEY = "no-key-needed"
-RETRYABLE_STATUS = {408, 409, 429}
 
 
 @register_backend("anthropic")
@@ -45,18 +43,8 @@ class AnthropicBackend(Backend):
         super().__init__(model, **options)
         self.base_url = (base_url or os.environ.get("ANTHROPIC_BASE_URL") or ANTHROPIC_URL).rstrip("/")
         self.api_key_env = api_key_env
-        key = os.environ.get(api_key_env)
-        if not key:
-            if self.base_url == ANTHROPIC_URL:
-                raise BadInput(f"anthropic:{model}: no API key; set {api_key_env}")
-            key = PLACEHOLDER_KEY
-        self._client = anthropic.AsyncAnthropic(
-            api_key=key,
-            base_url=self.base_url,
-            timeout=timeout,
-            max_retries=0,
-            http_client=anthropic.DefaultAioHttpClient(timeout=timeout),
-        )
+        key = sdk.api_key(f"anthropic:{model}", api_key_env, own_service=self.base_url == ANTHROPIC_URL)
+        self._client = sdk.client(anthropic, anthropic.AsyncAnthropic, key, self.base_url, timeout)
 
     @property
     def endpoint(self) -> str:
@@ -93,9 +81,10 @@ class AnthropicBackend(Backend):
         try:
             response = await self._client.messages.create(**args)
         except anthropic.APIStatusError as e:
-            if e.status_code in RETRYABLE_STATUS or e.status_code >= 500:
+            if sdk.is_retryable_status(e.status_code):
                 raise
-            raise self._hopeless(e) from e
+            where = f"anthropic:{self.model} at {self.base_url}"
+            raise sdk.refusal(where, e.status_code, e.message, self.api_key_env) from e
         blocks = getattr(response, "content", None)
         if blocks is None or getattr(response, "usage", None) is None:
             raise UnreadableReply(f"reply without content from {self.base_url}")
@@ -107,23 +96,8 @@ class AnthropicBackend(Backend):
             finish_reason=response.stop_reason,
         )
 
-    def _hopeless(self, e: anthropic.APIStatusError) -> JudgekitError:
-        """One line for an error no retry will fix (no key, no model, refused request)."""
-        where = f"anthropic:{self.model} at {self.base_url}"
-        if e.status_code == 401:
-            return BadInput(f"{where}: the API key was rejected (HTTP 401); check {self.api_key_env}")
-        if e.status_code == 403:
-            return BadInput(f"{where}: permission denied (HTTP 403); check the key's access to this model")
-        if e.status_code == 404:
-            return BadInput(f"{where}: model or endpoint not found (HTTP 404); check the model name and base URL")
-        lines = str(e.message).strip().splitlines()
-        return JudgekitError(f"{where}: request refused (HTTP {e.status_code}): {lines[0][:200] if lines else ''}")
-
     def should_retry(self, error: BaseException) -> RetryDecision:
-        if isinstance(error, anthropic.APIStatusError):
-            return RetryDecision(retry=True, retry_after=retry_after_seconds(error.response.headers))
-        retryable = (anthropic.APIConnectionError, anthropic.APIResponseValidationError, json.JSONDecodeError)
-        return RetryDecision(retry=isinstance(error, retryable))
+        return sdk.retry_decision(anthropic, error)
 
     async def aclose(self) -> None:
         await self._client.close()

@@ -22,21 +22,18 @@ Notes on mapping a Request:
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
 import openai
 
+from judgekit.backends import sdk
 from judgekit.backends.base import Backend, Completion, Request, RetryDecision
-from judgekit.backends.callpath import UnreadableReply, retry_after_seconds
+from judgekit.backends.callpath import UnreadableReply
 from judgekit.backends.registry import register_backend
-from judgekit.errors import BadInput, JudgekitError
+from judgekit.errors import BadInput
 
 OPENAI_URL = "https://api.openai.com/v1"
-PLACEHOLDER_KEY = "no-key-needed"
-"""Sent to a base_url server when no key is set; such servers ignore it."""
-RETRYABLE_STATUS = {408, 409, 429}
 
 
 @register_backend("openai")
@@ -57,22 +54,11 @@ class OpenAIBackend(Backend):
         self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_URL).rstrip("/")
         self.api_key_env = api_key_env
         self.continue_final_message = continue_final_message
-        key = os.environ.get(api_key_env)
-        if not key:
-            if self.base_url == OPENAI_URL:
-                raise BadInput(
-                    f"openai:{model}: no API key; set {api_key_env} (or pass --base-url for a local server)"
-                )
-            key = PLACEHOLDER_KEY
+        key = sdk.api_key(f"openai:{model}", api_key_env, own_service=self.base_url == OPENAI_URL,
+                          hint=" (or pass --base-url for a local server)")
         # New OpenAI models take max_completion_tokens only; compatible servers know max_tokens.
         self._max_tokens_field = "max_completion_tokens" if self.base_url == OPENAI_URL else "max_tokens"
-        self._client = openai.AsyncOpenAI(
-            api_key=key,
-            base_url=self.base_url,
-            timeout=timeout,
-            max_retries=0,
-            http_client=openai.DefaultAioHttpClient(timeout=timeout),
-        )
+        self._client = sdk.client(openai, openai.AsyncOpenAI, key, self.base_url, timeout)
 
     @property
     def endpoint(self) -> str:
@@ -105,9 +91,10 @@ class OpenAIBackend(Backend):
         try:
             response = await self._client.chat.completions.create(**self._arguments(request))
         except openai.APIStatusError as e:
-            if e.status_code in RETRYABLE_STATUS or e.status_code >= 500:
+            if sdk.is_retryable_status(e.status_code):
                 raise
-            raise self._hopeless(e) from e
+            where = f"openai:{self.model} at {self.base_url}"
+            raise sdk.refusal(where, e.status_code, e.message, self.api_key_env) from e
         choices = getattr(response, "choices", None)
         if not choices or getattr(choices[0], "message", None) is None:
             raise UnreadableReply(f"reply without choices from {self.base_url}")
@@ -121,22 +108,8 @@ class OpenAIBackend(Backend):
             top_logprobs=_top_logprobs(choice),
         )
 
-    def _hopeless(self, e: openai.APIStatusError) -> JudgekitError:
-        """One line for an error no retry will fix (no key, no model, refused request)."""
-        where = f"openai:{self.model} at {self.base_url}"
-        if e.status_code == 401:
-            return BadInput(f"{where}: the API key was rejected (HTTP 401); check {self.api_key_env}")
-        if e.status_code == 403:
-            return BadInput(f"{where}: permission denied (HTTP 403); check the key's access to this model")
-        if e.status_code == 404:
-            return BadInput(f"{where}: model or endpoint not found (HTTP 404); check the model name and base URL")
-        return JudgekitError(f"{where}: request refused (HTTP {e.status_code}): {_first_line(e.message)}")
-
     def should_retry(self, error: BaseException) -> RetryDecision:
-        if isinstance(error, openai.APIStatusError):
-            return RetryDecision(retry=True, retry_after=retry_after_seconds(error.response.headers))
-        retryable = (openai.APIConnectionError, openai.APIResponseValidationError, json.JSONDecodeError)
-        return RetryDecision(retry=isinstance(error, retryable))
+        return sdk.retry_decision(openai, error)
 
     async def aclose(self) -> None:
         await self._client.close()
@@ -150,8 +123,3 @@ def _top_logprobs(choice: Any) -> tuple[dict[str, float], ...] | None:
         {alt.token: alt.logprob for alt in item.top_logprobs} if item.top_logprobs else {item.token: item.logprob}
         for item in content
     )
-
-
-def _first_line(text: str) -> str:
-    lines = str(text).strip().splitlines()
-    return lines[0][:200] if lines else ""

@@ -216,6 +216,32 @@ async def test_backend_ceiling_caps_the_setting():
     assert [c.text for c in texts] == [f"q{i}" for i in range(6)]
 
 
+@pytest.mark.parametrize("interruptible", [True, False])
+async def test_an_engine_that_cannot_be_interrupted_is_waited_for(interruptible):
+    class SlowEngine(Backend):
+        provider = "slow-engine"
+
+        def __init__(self) -> None:
+            super().__init__("m")
+            self.calls = 0
+
+        async def complete(self, request: Request) -> Completion:
+            self.calls += 1
+            await asyncio.sleep(0.3)
+            return Completion(text="done")
+
+    SlowEngine.interruptible = interruptible
+    backend = SlowEngine()
+    path = CallPath(backend, cache=None, timeout=0.1, max_retries=1, backoff_base=0.01)
+    if interruptible:
+        with pytest.raises(JudgekitError, match="no reply within 0.1 s"):
+            await path.complete(ask("q"))
+        assert backend.calls == 2  # timed out, retried once, gave up
+    else:
+        assert (await path.complete(ask("q"))).text == "done"
+        assert backend.calls == 1
+
+
 def test_concurrency_below_one_is_bad_input(scripted_server):
     with pytest.raises(BadInput, match="concurrency"):
         path_for(scripted_server, "openai", concurrency=0)

@@ -74,6 +74,9 @@ class Backend(ABC):
     provider: ClassVar[str]
     max_concurrency: ClassVar[int | None] = None
     """A provider-imposed ceiling on parallel calls (e.g. 1 for a local engine)."""
+    interruptible: ClassVar[bool] = True
+    """False for an in-process engine: a call cannot be abandoned mid-way, so the
+    call path waits for it rather than timing out and queueing a retry behind it."""
 
     def __init__(self, model: str, **options: Any) -> None:
         self.model = model

@@ -135,7 +135,8 @@ class CallPath:
                     if self._limiter is not None:
                         await slots.enter_async_context(self._limiter)
                     start = time.monotonic()
-                    completion = await asyncio.wait_for(self.backend.complete(request), self.timeout)
+                    timeout = self.timeout if self.backend.interruptible else None
+                    completion = await asyncio.wait_for(self.backend.complete(request), timeout)
             except JudgekitError:
                 raise  # the backend already turned a hopeless error into one clear line
             except (TimeoutError, asyncio.TimeoutError):

@@ -200,6 +200,7 @@ class LocalBackend(Backend):
     """``local:`` (the default model) or ``local:/path/to/model.gguf``."""
 
     max_concurrency = 1
+    interruptible = False
 
     def __init__(self, model: str, *, n_ctx: int = DEFAULT_N_CTX, **options: Any) -> None:
         if model:

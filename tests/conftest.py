@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -35,3 +36,17 @@ def data_dir() -> Path:
 def _isolated_cache(tmp_path_factory, monkeypatch):
     """Every test gets its own response cache, so no test sees another's answers."""
     monkeypatch.setenv("JUDGEKIT_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
+def run_judgekit(monkeypatch, capsys, *args) -> tuple[int, str, str]:
+    """Run the real console entry point in-process: exit code, stdout, stderr."""
+    from judgekit.cli import main
+
+    monkeypatch.setattr(sys, "argv", ["judgekit", *map(str, args)])
+    try:
+        main()
+        code = 0
+    except SystemExit as e:
+        code = e.code or 0
+    out, err = capsys.readouterr()
+    return code, out, err

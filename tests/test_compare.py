@@ -4,30 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
 from statsmodels.stats.contingency_tables import mcnemar
 
-from judgekit.cli import main
 from judgekit.importers.llmbar import import_llmbar
 from judgekit.rundir import RunDir, read_run
+from conftest import run_judgekit as judgekit
 
 NATURAL = "llmbar/Dataset/LLMBar/Natural/evaluators"
 MTBENCH = "llmbar/Dataset/Processed/MT-Bench/evaluators"
-
-
-def judgekit(monkeypatch, capsys, *args) -> tuple[int, str, str]:
-    """Run the real console entry point in-process: exit code, stdout, stderr."""
-    monkeypatch.setattr(sys, "argv", ["judgekit", *map(str, args)])
-    try:
-        main()
-        code = 0
-    except SystemExit as e:
-        code = e.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

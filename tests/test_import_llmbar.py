@@ -7,32 +7,19 @@ by item, so these tests check the mapping rather than remembered numbers.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-from judgekit.cli import main
 from judgekit.datasets import load_dataset
 from judgekit.importers.llmbar import import_llmbar, protocol_for, read_evaluator_dir
 from judgekit.rundir import read_run
+from conftest import run_judgekit as judgekit
 
 NATURAL = "llmbar/Dataset/LLMBar/Natural/evaluators"
 GPTINST = "llmbar/Dataset/LLMBar/Adversarial/GPTInst/evaluators"
 MTBENCH = "llmbar/Dataset/Processed/MT-Bench/evaluators"
 WINNER = {"1": "a", "2": "b", None: None}
-
-
-def judgekit(monkeypatch, capsys, *args) -> tuple[int, str, str]:
-    """Run the real console entry point in-process: exit code, stdout, stderr."""
-    monkeypatch.setattr(sys, "argv", ["judgekit", *map(str, args)])
-    try:
-        main()
-        code = 0
-    except SystemExit as e:
-        code = e.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def _recorded(evaluator_dir: Path) -> list[dict]:

@@ -5,35 +5,22 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from judgekit.cli import main
 from judgekit.importers.llmbar import import_llmbar
 from judgekit.records import Example, Manifest, OrderResult, Usage, Verdict
 from judgekit.report import REPORT_FIELDS, Options, run_row
 from judgekit.rundir import RunDir, read_run
+from conftest import run_judgekit as judgekit
 
 PALM_MTBENCH = "llmbar/Dataset/Processed/MT-Bench/evaluators/PaLM2/Vanilla_NoRules"
 DESIGN_FIELDS = ["run", "judge", "protocol", "dataset", "n", "accuracy", "accuracy_ci", "accuracy_first_order",
                  "accuracy_second_order", "accuracy_both_orders", "positional_agreement", "invalid_rate",
                  "tie_rate", "cohen_kappa", "position_bias", "length_bias", "self_preference_bias", "calls",
                  "cache_hits", "tokens_in", "tokens_out", "cost_usd"]
-
-
-def judgekit(monkeypatch, capsys, *args) -> tuple[int, str, str]:
-    """Run the real console entry point in-process: exit code, stdout, stderr."""
-    monkeypatch.setattr(sys, "argv", ["judgekit", *map(str, args)])
-    try:
-        main()
-        code = 0
-    except SystemExit as e:
-        code = e.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from collections import Counter
 from collections.abc import Mapping
@@ -280,10 +281,16 @@ def _hub_rows(card: Card) -> list[Row]:
     import datasets
 
     hub = card.hub
+    # The hub client logs every retry; offline that buries our one-line error.
+    hub_log = logging.getLogger("huggingface_hub")
+    level = hub_log.level
+    hub_log.setLevel(logging.ERROR)
     try:
         data = datasets.load_dataset(hub.id, hub.config, split=hub.split, revision=hub.revision)
     except (OSError, RuntimeError, ValueError) as e:
         raise _not_found(card, f"the HF hub ({hub.id}) failed: {str(e).splitlines()[0]}") from None
+    finally:
+        hub_log.setLevel(level)
     return [Row(f"hub {hub.id} row {i}", i, dict(r)) for i, r in enumerate(data)]
 
 

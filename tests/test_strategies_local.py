@@ -1,10 +1,12 @@
 """Smoke test: the strategies on the embedded local model (real text, real parsing).
 
 A small model's answers are often wrong or unparseable; what must hold is
-that each strategy turns real replies into well-formed verdicts: the right
-number of calls, raw text kept, and a winner exactly when there is no
-invalid reason. The panel gets short members so the test stays cheap
-(about 8 minutes on a busy 2-core machine).
+that each protocol turns real replies into well-formed verdicts on three
+bundled items: the right number of calls, raw text kept, and a winner
+exactly when there is no invalid reason. Replies are capped at 48 tokens.
+The composite protocols (panel, protocol-consistency) run their members with
+the members' own settings, so they are exercised through specs with short
+members instead, which keeps the test to minutes on a 2-core machine.
 """
 
 from __future__ import annotations
@@ -13,20 +15,24 @@ import pytest
 
 import judgekit
 from judgekit.datasets import load_dataset
+from judgekit.protocols import list_protocols
 
-BUILT_IN = ["llmbar/vanilla", "llmbar/metrics", "llmbar/swap", "llmbar/rating", "checklist/drfr", "decompose-critique"]
-COMPOSITE = {  # votes share the aggregation code with panel, so the panel stands for both
+ITEMS = 3
+COMPOSITE_IDS = {"panel/majority", "reife/protocol-consistency"}
+BUILT_IN = [p for p in list_protocols() if p not in COMPOSITE_IDS]
+COMPOSITE = {
     "panel": "strategy: panel\noptions:\n  members:\n"
              "    - {name: one, judge: default, protocol: llmbar/vanilla}\n"
              "    - {name: two, judge: default, protocol: llmbar/rules}\n",
+    "protocol-consistency": "strategy: votes\noptions:\n  members: [llmbar/vanilla, llmbar/rules, llmbar/rules-1shot]\n",
 }
 
 
-def judge_one(protocol):
-    example = load_dataset("judgekit/bundled").examples[0]
+def judge_items(protocol):
+    examples = load_dataset("judgekit/bundled").examples[:ITEMS]
     judge = judgekit.load_judge("local:", protocol=protocol, max_tokens=48)
     try:
-        return judge.protocol, judge.judge_many([example])[0]
+        return judge.protocol, judge.judge_many(examples)
     finally:
         judge.close()
 
@@ -41,8 +47,11 @@ def check(protocol, verdict):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("protocol_id", BUILT_IN)
-def test_strategy_runs_on_the_local_model(protocol_id):
-    check(*judge_one(protocol_id))
+def test_protocol_runs_on_the_local_model(protocol_id):
+    protocol, verdicts = judge_items(protocol_id)
+    assert len(verdicts) == ITEMS
+    for verdict in verdicts:
+        check(protocol, verdict)
 
 
 @pytest.mark.slow
@@ -50,6 +59,8 @@ def test_strategy_runs_on_the_local_model(protocol_id):
 def test_composite_strategy_runs_on_the_local_model(strategy, tmp_path):
     spec = tmp_path / f"{strategy}.yaml"
     spec.write_text(f"description: smoke\ncitation: none\n{COMPOSITE[strategy]}", encoding="utf-8")
-    protocol, verdict = judge_one(str(spec))
-    check(protocol, verdict)
-    assert len(verdict.details["members"]) == len(protocol.options["members"])
+    protocol, verdicts = judge_items(str(spec))
+    assert len(verdicts) == ITEMS
+    for verdict in verdicts:
+        check(protocol, verdict)
+        assert verdict.details["members"]

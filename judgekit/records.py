@@ -160,17 +160,22 @@ def read_jsonl(path: Path, model: type[Record]) -> Iterator[Any]:
         raise BadInput(f"{path}: file not found") from None
     except UnicodeDecodeError as e:
         raise BadInput(f"{path}: not UTF-8 text (byte {e.start})") from None
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise BadInput(f"{path}:{lineno}: invalid JSON ({e.msg})") from None
+    for lineno, data in json_lines(text, str(path)):
         try:
             yield model.model_validate(data)
         except ValidationError as e:
             raise BadInput(f"{path}:{lineno}: {describe_validation_error(e)}") from None
+
+
+def json_lines(text: str, name: str) -> Iterator[tuple[int, Any]]:
+    """(line number, decoded value) per non-blank line; bad JSON names the file and line."""
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield lineno, json.loads(line)
+        except json.JSONDecodeError as e:
+            raise BadInput(f"{name}:{lineno}: invalid JSON ({e.msg})") from None
 
 
 def describe_validation_error(error: ValidationError) -> str:

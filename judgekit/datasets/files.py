@@ -8,6 +8,7 @@ import math
 from typing import Any, NamedTuple
 
 from judgekit.errors import BadInput
+from judgekit.records import json_lines
 
 ROW = "_row"
 """Pseudo-column: the 0-based position of a record in its file."""
@@ -51,13 +52,7 @@ def read_rows(data: bytes, name: str, fmt: str) -> list[Row]:
 
 def _jsonl_rows(text: str, name: str) -> list[Row]:
     rows = []
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise BadInput(f"{name}:{lineno}: invalid JSON ({e.msg})") from None
+    for lineno, record in json_lines(text, name):
         rows.append(Row(f"line {lineno}", len(rows), _object(record, name, f"line {lineno}")))
     return rows
 

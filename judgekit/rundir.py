@@ -70,6 +70,12 @@ class Run:
 
         return summarize(self)
 
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per (example, order): ids, gold, winners, raw text, margins, usage (see judgekit.export)."""
+        from judgekit.export import to_frame
+
+        return to_frame([self])
+
 
 def read_run(path: str | Path) -> Run:
     """Read a run dir for analysis; any damage is a one-line BadInput.

@@ -18,7 +18,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_COMMAND_MODULES = ("datasets", "agreement", "importer", "report", "run", "sweep", "protocols")
+_COMMAND_MODULES = ("datasets", "agreement", "importer", "report", "run", "sweep", "protocols", "export")
 
 
 def _register_commands() -> None:

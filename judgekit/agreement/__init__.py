@@ -1,5 +1,6 @@
 """Agreement statistics: verdicts and labels in, the numbers researchers publish out."""
 
+from judgekit.agreement.alt_test import AltTest, AnnotatorTest, CandidateTest, alt_test
 from judgekit.agreement.bias import (
     BiasSummary,
     SelfPreferenceExcess,
@@ -55,8 +56,12 @@ __all__ = [
     "LEVELS",
     "accuracy",
     "accuracy_both_orders",
+    "alt_test",
+    "AltTest",
+    "AnnotatorTest",
     "bias_summary",
     "BiasSummary",
+    "CandidateTest",
     "bootstrap_ci",
     "bootstrap_cis",
     "Ceiling",

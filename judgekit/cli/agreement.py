@@ -15,6 +15,9 @@ from rich.table import Table
 from judgekit.errors import BadInput
 
 if TYPE_CHECKING:
+    import pandas as pd
+
+    from judgekit.agreement.alt_test import AltTest
     from judgekit.agreement.reliability import RaterAgreement
 
 
@@ -22,6 +25,11 @@ class Level(str, Enum):
     nominal = "nominal"
     ordinal = "ordinal"
     interval = "interval"
+
+
+class Alignment(str, Enum):
+    accuracy = "accuracy"
+    neg_rmse = "neg_rmse"
 
 
 class OutputFormat(str, Enum):
@@ -53,33 +61,83 @@ def agreement_command(
         help="Declared label set in order, e.g. a,b,tie; any other label is an error. "
         "Default: the labels seen, sorted.",
     ),
+    alt_test: Optional[str] = typer.Option(
+        None,
+        "--alt-test",
+        help="Comma-separated candidate (judge) columns to test as a replacement for the --raters annotators "
+        "(the alternative annotator test, Calderon et al. 2025).",
+    ),
+    epsilon: float = typer.Option(
+        0.2, "--epsilon", help="Alt-test margin: 0.2 experts, 0.15 skilled annotators, 0.1 crowd workers."
+    ),
+    q: float = typer.Option(0.05, "--q", help="Alt-test false discovery rate (Benjamini-Yekutieli)."),
+    alignment: Alignment = typer.Option(
+        Alignment.accuracy, "--alignment", help="Alt-test alignment: accuracy for labels, neg_rmse for scores."
+    ),
+    min_items: int = typer.Option(
+        30, "--min-items", help="Alt-test: leave out annotators with fewer usable items than this."
+    ),
     format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="table or json."),
 ) -> None:
     """Fleiss' kappa (items every rater labelled), Krippendorff's alpha (all items),
-    pairwise Cohen's kappa, and each rater against gold.
+    pairwise Cohen's kappa, each rater against gold, and optionally the alt-test.
 
     Example: judgekit agreement votes.csv --raters h1,h2,h3 --gold majority --labels a,b,tie --format json
+
+    Example: judgekit agreement votes.csv --raters h1,h2,h3 --alt-test gpt4,llama --epsilon 0.15 --format json
     """
-    from judgekit.agreement.reliability import rater_agreement  # pandas: load only for this command
+    from judgekit.agreement.alt_test import alt_test as run_alt_test  # pandas: load only for this command
+    from judgekit.agreement.reliability import code_ratings, rater_agreement
     from judgekit.agreement.table import read_label_table
 
     rater_columns = _split(raters, "--raters")
+    candidates = _split(alt_test, "--alt-test") if alt_test is not None else []
+    clash = [c for c in candidates if c in rater_columns]
+    if clash:
+        raise BadInput(f"--alt-test: '{clash[0]}' is also one of --raters; a candidate must not be an annotator")
     declared = _split(labels, "--labels") if labels is not None else None
-    columns = rater_columns + ([gold] if gold and gold not in rater_columns else [])
+    columns = list(dict.fromkeys(rater_columns + ([gold] if gold else []) + candidates))
     frame = read_label_table(file, columns)
     try:
-        result = rater_agreement(frame, gold=gold, level=level.value, labels=declared)
+        scored = list(dict.fromkeys(rater_columns + ([gold] if gold else [])))
+        result = rater_agreement(frame[scored], gold=gold, level=level.value, labels=declared)
+        alt = None
+        if candidates:
+            if declared is not None:  # the raters' label check, for the candidates too
+                code_ratings(frame[candidates], labels=declared)
+            alt = run_alt_test(frame[rater_columns], frame[candidates], epsilon=epsilon, q=q,
+                               alignment=alignment.value, min_items=min_items)
     except BadInput as e:
         raise BadInput(f"{file}: {e}") from None
+    notes = undefined_notes(result, frame[rater_columns])
     if format is OutputFormat.json:
-        typer.echo(json.dumps(as_json(result), indent=2))
+        out = as_json(result, notes)
+        if alt is not None:
+            out["alt_test"] = alt_test_json(alt)
+        typer.echo(json.dumps(out, indent=2))
         return
-    _print_table(result)
+    _print_table(result, notes)
+    if alt is not None:
+        print_alt_test(alt, Console())
 
 
-def as_json(result: RaterAgreement) -> dict[str, Any]:
-    """The DESIGN contract's JSON object; undefined numbers become null."""
-    return {
+def undefined_notes(result: RaterAgreement, ratings: pd.DataFrame) -> list[str]:
+    """Why a statistic is null, in words (sparse designs leave Fleiss' kappa undefined)."""
+    notes = []
+    complete = int(ratings.notna().all(axis=1).sum())
+    if math.isnan(result.fleiss_kappa):
+        why = (f"no item was labelled by all {ratings.shape[1]} raters" if complete == 0
+               else "fewer than two raters" if ratings.shape[1] < 2
+               else f"the {complete} items every rater labelled use a single label")
+        notes.append(f"fleiss_kappa undefined: {why}")
+    if math.isnan(result.krippendorff_alpha):
+        notes.append("krippendorff_alpha undefined: no item has two ratings, or only one label occurs")
+    return notes
+
+
+def as_json(result: RaterAgreement, notes: list[str] | None = None) -> dict[str, Any]:
+    """The DESIGN contract's JSON object; undefined numbers become null (``notes`` says why)."""
+    out = {
         "n_items": result.n_items,
         "raters": list(result.raters),
         "level": result.level,
@@ -91,9 +149,54 @@ def as_json(result: RaterAgreement) -> dict[str, Any]:
             for name, v in result.vs_gold.items()
         },
     }
+    if notes:
+        out["notes"] = notes
+    return out
 
 
-def _print_table(result: RaterAgreement) -> None:
+def alt_test_json(result: AltTest) -> dict[str, Any]:
+    """The contract's ``alt_test`` object, plus how many items and annotators were left out."""
+    return {
+        "epsilon": result.epsilon,
+        "q": result.q,
+        "alignment": result.alignment,
+        "min_items": result.min_items,
+        "candidates": {
+            name: {
+                "winning_rate": _number(c.winning_rate),
+                "advantage_probability": _number(c.advantage_probability),
+                "passed": c.passed,
+                "annotators": {
+                    h: {"n": a.n, "p_value": a.p_value, "rejected": a.rejected, "advantage": a.advantage}
+                    for h, a in c.annotators.items()
+                },
+                "n_items": c.n_items,
+                "items_left_out": c.items_left_out,
+                "annotators_left_out": c.annotators_left_out,
+            }
+            for name, c in result.candidates.items()
+        },
+    }
+
+
+def print_alt_test(result: AltTest, console: Console) -> None:
+    """One table per candidate: each held-out annotator's test, then ω, ρ and the verdict."""
+    for name, c in result.candidates.items():
+        table = Table("annotator", "items", "p-value", "rejected", "advantage", title_justify="left",
+                      title=f"alt-test: {name} (ε={result.epsilon:g}, q={result.q:g}, {result.alignment})")
+        for h, a in c.annotators.items():
+            table.add_row(h, str(a.n), f"{a.p_value:.3g}", "yes" if a.rejected else "no", f"{a.advantage:.3f}")
+        console.print(table)
+        verdict = "passes" if c.passed else "does not pass"
+        console.print(f"winning rate ω = {_fmt(c.winning_rate)}, advantage probability ρ = "
+                      f"{_fmt(c.advantage_probability)}: {name} {verdict} (ω ≥ 0.5)", highlight=False)
+        left = [f"{h} ({n} items)" for h, n in c.annotators_left_out.items()]
+        console.print(f"{c.n_items} items used, {c.items_left_out} left out (fewer than two annotators or no "
+                      f"candidate label); annotators left out (fewer than {result.min_items} items): "
+                      f"{', '.join(left) or 'none'}", highlight=False)
+
+
+def _print_table(result: RaterAgreement, notes: list[str]) -> None:
     console = Console()
     overall = Table(show_header=False, title="agreement", title_justify="left")
     overall.add_row("items", str(result.n_items))
@@ -111,6 +214,8 @@ def _print_table(result: RaterAgreement) -> None:
         for name, v in result.vs_gold.items():
             gold.add_row(name, str(v.n), _fmt(v.accuracy), _fmt(v.cohen_kappa))
         console.print(gold)
+    for note in notes:
+        console.print(note, highlight=False)
 
 
 def _split(text: str, option: str) -> list[str]:

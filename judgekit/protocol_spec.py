@@ -61,7 +61,7 @@ _JINJA = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=F
 
 
 class Parser(BaseModel):
-    """How to read a judge's reply; see ``judgekit.parsing``."""
+    """How to read a judge's reply; see ``judgekit.strategies.parsing``."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from judgekit.parsing import parse_list, parse_numbered
+from judgekit.strategies.parsing import parse_list, parse_numbered
 from judgekit.records import Example, OrderResult, Verdict
 from judgekit.strategies.common import SINGLE_VARIABLES, Calls
 

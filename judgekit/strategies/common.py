@@ -14,7 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from judgekit.backends.base import Completion, Request
-from judgekit.parsing import parse_llmbar, parse_mtbench, parse_regex, parse_score
+from judgekit.strategies.parsing import parse_llmbar, parse_mtbench, parse_regex, parse_score
 from judgekit.records import Example, OrderResult, Usage, Verdict
 
 

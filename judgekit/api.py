@@ -19,16 +19,17 @@ import hashlib
 import tempfile
 import threading
 from collections.abc import Coroutine, Iterable, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 from judgekit import __version__
 from judgekit.backends.cache import ResponseCache
 from judgekit.backends.callpath import CallPath
-from judgekit.backends.registry import create_backend
+from judgekit.backends.callpaths import CallPaths, JudgeKey
+from judgekit.backends.registry import create_backend, parse_spec
 from judgekit.errors import BadInput
-from judgekit.protocols import load_protocol
+from judgekit.protocol import Protocol
+from judgekit.protocol_spec import load_protocol
 from judgekit.records import Example, Manifest, Verdict
 from judgekit.rundir import Run
 from judgekit.runner import judge_run, now, open_run_dir
@@ -42,13 +43,18 @@ Pair = tuple[str, str, str] | Example
 
 
 class Judge:
-    """A base model behind a call path, plus the protocol that turns calls into verdicts."""
+    """A base model behind a call path, plus the protocol that turns calls into verdicts.
 
-    def __init__(self, spec: str, protocol: Any, call_path: CallPath, *, judge_model: str | None = None,
+    ``paths`` holds the call path of the judge (``call_path``) and of every
+    other judge the protocol seats (panel members); the Judge owns and closes them.
+    """
+
+    def __init__(self, spec: str, protocol: Protocol, paths: CallPaths, *, judge_model: str | None = None,
                  params: dict[str, Any] | None = None) -> None:
         self.spec = spec
         self.protocol = protocol
-        self.call_path = call_path
+        self.paths = paths
+        self.call_path: CallPath = paths.default  # type: ignore[assignment]
         self.judge_model = judge_model
         self.params = params or {}
         """Settings that change the answers (sampling, base URL); recorded in manifests."""
@@ -60,7 +66,7 @@ class Judge:
 
     async def verdict(self, example: Example) -> Verdict:
         """The verdict on one example; must run on the loop that owns the call path."""
-        return await run_protocol(self.protocol, example, self.call_path)
+        return await run_protocol(self.protocol, example, self.paths)
 
     async def ajudge(self, instruction: str, response_a: str, response_b: str) -> Verdict:
         """Which response better follows the instruction (awaitable from any loop)."""
@@ -95,10 +101,14 @@ class Judge:
             params=self.params,
         )
 
+    async def aclose(self) -> None:
+        """Close every call path's connections; on the loop that used them."""
+        await self.paths.aclose()
+
     def close(self) -> None:
         """Close connections and stop the worker loop (the judge is unusable after)."""
         if self._loop is not None:
-            self._run(self.call_path.aclose())
+            self._run(self.aclose())
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._loop = None
 
@@ -130,33 +140,53 @@ def load_judge(
 ) -> Judge:
     """Build a judge from a spec like ``openai:gpt-4o-mini`` and a protocol id or spec path.
 
-    ``temperature`` / ``max_tokens`` override the protocol's defaults; ``cache``
-    is True (the default cache dir), False, a directory, or a shared ResponseCache;
-    ``limiter`` is a concurrency budget shared with other judges (sweeps).
-    Other keyword arguments go to the backend (e.g. ``api_key_env``).
+    ``temperature`` / ``max_tokens`` override the protocol's defaults, in every
+    member of a composite protocol too; ``cache`` is True (the default cache
+    dir), False, a directory, or a shared ResponseCache; ``limiter`` is a
+    concurrency budget shared with other judges (sweeps).
+    Other keyword arguments go to the backend (e.g. ``api_key_env``), and to
+    the backends of panel members of the same provider.
+
+    Every judge the protocol seats gets its call path here, with the same
+    cache, timeout and retries; when there are several, they share one budget
+    of ``concurrency`` calls (or ``limiter``), so the whole run stays within it.
     """
     loaded = load_protocol(protocol)
     overrides = {k: v for k, v in (("temperature", temperature), ("max_tokens", max_tokens)) if v is not None}
     if overrides:
-        loaded = replace_params(loaded, **overrides)
-    backend = create_backend(spec, base_url=base_url, **backend_options)
+        loaded = loaded.with_params(**overrides)
     if isinstance(cache, ResponseCache):
         response_cache: ResponseCache | None = cache
     elif cache is False:
         response_cache = None
     else:
         response_cache = ResponseCache(None if cache is True else cache)
-    call_path = CallPath(backend, cache=response_cache, concurrency=concurrency, limiter=limiter,
-                         timeout=timeout, max_retries=max_retries)
+    provider = parse_spec(spec)[0]
+    # a replay answers every seat from its recording; nothing else may be called
+    seats = [] if provider == "replay" else seated_judges(loaded)
+    if seats and limiter is None:
+        limiter = asyncio.Semaphore(concurrency)
+
+    def call_path(judge: str, url: str | None) -> CallPath:
+        options = backend_options if parse_spec(judge)[0] == provider else {}
+        return CallPath(create_backend(judge, base_url=url, **options), cache=response_cache,
+                        concurrency=concurrency, limiter=limiter, timeout=timeout, max_retries=max_retries)
+
+    paths = CallPaths(call_path(spec, base_url), {seat: call_path(*seat) for seat in seats})
     params: dict[str, Any] = {"temperature": loaded.params.temperature, "max_tokens": loaded.params.max_tokens}
     if base_url:
         params["base_url"] = base_url
-    return Judge(spec, loaded, call_path, judge_model=judge_model, params=params)
+    return Judge(spec, loaded, paths, judge_model=judge_model, params=params)
 
 
-def replace_params(protocol: Any, **overrides: Any) -> Any:
-    """The protocol with some default sampling settings changed."""
-    return protocol.model_copy(update={"params": replace(protocol.params, **overrides)})
+def seated_judges(protocol: Protocol) -> list[JudgeKey]:
+    """The distinct judges other than the run's that a protocol's members name, at any depth."""
+    seats: dict[JudgeKey, None] = {}
+    for member in protocol.members:
+        if member.judge != "default":
+            seats[(member.judge, member.base_url)] = None
+        seats.update(dict.fromkeys(seated_judges(member.protocol)))
+    return list(seats)
 
 
 def evaluate(judge: Judge, dataset: Any, *, out: str | Path | None = None, limit: int | None = None) -> Run:

@@ -1,4 +1,4 @@
-"""Protocol specs: one YAML file per judging protocol, loaded, validated and rendered.
+"""Protocol specs: one YAML file per judging protocol, loaded and validated against its strategy.
 
 A spec is data, not code: prompt templates, how to read the answer, default
 sampling settings and which strategy (``judgekit.strategies``) runs it. So a
@@ -24,9 +24,10 @@ Keys of a spec file::
     continuation: null          # answer prefix the reply must start with
     options: {}                 # strategy-specific settings (stages, members, ...)
 
-Templates are rendered in a sandboxed Jinja environment with the instruction
-and responses passed as plain variables: Jinja never re-reads a variable's
-value as a template, so ``{{ ... }}`` inside a response stays literal text.
+Loading checks the spec against what its strategy declares
+(``judgekit.strategies.base.Strategy``): options, templates, template
+variables, its own checks; then loads the member protocols a composite runs
+into ``Protocol.members``. A spec that loads can run.
 """
 
 from __future__ import annotations
@@ -34,18 +35,17 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import yaml
-from jinja2 import StrictUndefined, Template, TemplateError, meta
-from jinja2.sandbox import SandboxedEnvironment
-from pydantic import BaseModel, ConfigDict
+from jinja2 import TemplateError, meta
 
-from judgekit.backends.base import Message, SamplingParams
+from judgekit.backends.base import SamplingParams
 from judgekit.errors import BadInput
+from judgekit.protocol import JINJA, Member, Parser, Protocol
 from judgekit.resources import protocols_root
+from judgekit.strategies.base import Strategy, get_strategy
 
 SPEC_KEYS = frozenset({
     "id", "description", "citation", "strategy", "templates", "parser", "params", "orders",
@@ -56,80 +56,6 @@ PARSER_KEYS = frozenset({"format", "pattern", "min", "max"})
 REGEX_GROUPS = frozenset({"first", "second", "tie", "score"})
 """Named groups a user regex may use: which slot won, or a score."""
 PARAM_KEYS = frozenset({"temperature", "max_tokens", "top_logprobs", "stop"})
-
-_JINJA = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=False, autoescape=False)
-
-
-class Parser(BaseModel):
-    """How to read a judge's reply; see ``judgekit.strategies.parsing``."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    format: Literal["llmbar", "mtbench", "rating", "yesno", "regex"] = "llmbar"
-    pattern: str | None = None
-    """For ``regex``: named groups ``first``/``second``/``tie`` or ``score``."""
-    min: float = 1
-    """Rating scale bounds; a score outside them is unparseable."""
-    max: float = 10
-
-
-class Protocol(BaseModel):
-    """A loaded, validated protocol spec."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
-
-    id: str
-    description: str
-    citation: str
-    strategy: str
-    templates: dict[str, str]
-    parser: Parser = Parser()
-    params: SamplingParams = SamplingParams()
-    orders: Literal["both", "original"] = "both"
-    ties: bool = False
-    order_conflict: Literal["tie", "invalid"] = "tie"
-    """Final winner when the two orders' (valid) winners differ: ``tie`` reads as
-    "inconsistent, neither preferred"; ``invalid`` makes the verdict invalid."""
-    decide_by: Literal["text", "logprobs"] = "text"
-    continuation: str | None = None
-    options: dict[str, Any] = {}
-    source: str = ""
-    """Where the spec was read from."""
-    content_hash: str = ""
-    """sha256 of the spec's content (and its members'), for run identity."""
-
-    @property
-    def swaps(self) -> tuple[bool, ...]:
-        """The presentation orders to judge: False = as stored, True = swapped."""
-        return (False, True) if self.orders == "both" else (False,)
-
-    @property
-    def calls_per_item(self) -> int | str:
-        """Model calls per example: a number, or a short formula when it varies."""
-        from judgekit.strategies import strategy_module
-
-        return strategy_module(self.strategy).calls_per_item(self)
-
-    def render(self, template: str, **values: Any) -> str:
-        """One template filled with plain values (never evaluated as templates)."""
-        try:
-            return _compiled(self.templates[template]).render(**values)
-        except TemplateError as e:
-            raise BadInput(f"{self.source}: templates.{template}: {e}") from None
-
-    def messages(self, template: str, **values: Any) -> tuple[Message, ...]:
-        """The chat for one call: the shared ``system`` template (if any), then this one."""
-        user = Message("user", self.render(template, **values))
-        if "system" in self.templates:
-            return (Message("system", self.render("system", **values)), user)
-        return (user,)
-
-
-@lru_cache(maxsize=256)
-def _compiled(body: str) -> Template:
-    """A template compiled once per text: compiling costs far more than rendering."""
-    return _JINJA.from_string(body)
-
 
 def list_protocols() -> list[str]:
     """Ids of the built-in protocols, sorted."""
@@ -146,26 +72,33 @@ def list_protocols() -> list[str]:
     return sorted(ids)
 
 
-def load_protocol(id_or_path: str | Path) -> Protocol:
-    """A built-in protocol by id (``llmbar/vanilla``) or a spec file by path."""
+def load_protocol(id_or_path: str | Path, *, within: tuple[str, ...] = ()) -> Protocol:
+    """A built-in protocol by id (``llmbar/vanilla``) or a spec file by path.
+
+    ``within`` are the composites being loaded that (transitively) name this
+    one, so a protocol that contains itself is refused instead of recursing.
+    """
     text_id = str(id_or_path)
+    if text_id in within:
+        raise BadInput(f"protocol '{text_id}' contains itself (through {' -> '.join(within)})")
     if text_id.endswith((".yaml", ".yml")) or Path(text_id).is_file():
         path = Path(text_id)
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as e:
             raise BadInput(f"{path}: cannot read protocol spec ({e.strerror})") from None
-        return parse_spec(text, source=str(path), builtin_id=None)
+        return parse_spec(text, source=str(path), builtin_id=None, within=(*within, text_id))
     node = protocols_root()
     for part in f"{text_id}.yaml".split("/"):
         node = node / part
     if ".." in text_id.split("/") or not node.is_file():
         known = ", ".join(list_protocols())
         raise BadInput(f"unknown protocol '{text_id}' (built-in: {known}; or give a path to a .yaml spec)")
-    return parse_spec(node.read_text(encoding="utf-8"), source=f"protocols/{text_id}.yaml", builtin_id=text_id)
+    return parse_spec(node.read_text(encoding="utf-8"), source=f"protocols/{text_id}.yaml", builtin_id=text_id,
+                      within=(*within, text_id))
 
 
-def parse_spec(text: str, *, source: str, builtin_id: str | None) -> Protocol:
+def parse_spec(text: str, *, source: str, builtin_id: str | None, within: tuple[str, ...] = ()) -> Protocol:
     """Validate a spec's YAML text into a Protocol; errors name the file and key."""
     try:
         data = yaml.safe_load(text)
@@ -194,8 +127,12 @@ def parse_spec(text: str, *, source: str, builtin_id: str | None) -> Protocol:
         protocol = Protocol(**fields)
     except ValueError as e:
         raise BadInput(f"{source}: {_first_error(e)}") from None
-    _check_strategy(protocol)
-    return protocol.model_copy(update={"content_hash": _content_hash(data, protocol)})
+    strategy = _check_strategy(protocol)
+    protocol = protocol.model_copy(update={"members": _load_members(strategy, protocol, within)})
+    return protocol.model_copy(update={
+        "calls_per_item": strategy.calls_per_item(protocol),
+        "content_hash": _content_hash(data, strategy, protocol),
+    })
 
 
 def _templates(raw: Any, source: str) -> dict[str, str]:
@@ -205,7 +142,7 @@ def _templates(raw: Any, source: str) -> dict[str, str]:
         if not isinstance(body, str):
             raise BadInput(f"{source}: templates.{name}: must be text")
         try:
-            _JINJA.parse(body)
+            JINJA.parse(body)
         except TemplateError as e:
             raise BadInput(f"{source}: templates.{name}: bad Jinja template ({e})") from None
     return dict(raw)
@@ -258,47 +195,59 @@ def _params(raw: Any, source: str) -> SamplingParams:
     return params
 
 
-def _check_strategy(protocol: Protocol) -> None:
-    """The strategy exists and finds the templates and options it needs."""
-    from judgekit.strategies import STRATEGIES, strategy_module
-
-    if protocol.strategy not in STRATEGIES:
-        raise BadInput(f"{protocol.source}: strategy: '{protocol.strategy}' is not one of {', '.join(STRATEGIES)}")
+def _check_strategy(protocol: Protocol) -> Strategy:
+    """The strategy exists and finds the options, templates and variables it needs."""
+    try:
+        strategy = get_strategy(protocol.strategy)
+    except BadInput as e:
+        raise BadInput(f"{protocol.source}: {e}") from None
     if protocol.decide_by == "logprobs" and not protocol.params.top_logprobs:
         raise BadInput(f"{protocol.source}: decide_by: logprobs needs params.top_logprobs (e.g. 20)")
-    module = strategy_module(protocol.strategy)
-    allowed = getattr(module, "OPTIONS", frozenset())
     for key in protocol.options:
-        if key not in allowed:
+        if key not in strategy.options:
             raise BadInput(f"{protocol.source}: unknown key 'options.{key}' for strategy {protocol.strategy}")
-    check = getattr(module, "check", None)
-    if check is not None:
-        check(protocol)
-    for name in module.required_templates(protocol):
+    strategy.check(protocol)
+    for name in strategy.required_templates(protocol):
         if name not in protocol.templates:
             raise BadInput(f"{protocol.source}: templates: missing template '{name}' (strategy {protocol.strategy})")
-    known = getattr(module, "template_variables", None)
+    known = strategy.template_variables(protocol)
     if known is not None:
-        _check_variables(protocol, known(protocol))
+        _check_variables(protocol, known)
+    return strategy
+
+
+def _load_members(strategy: Strategy, protocol: Protocol, within: tuple[str, ...]) -> tuple[Member, ...]:
+    """The member protocols a composite names, loaded (each distinct one once)."""
+    loaded: dict[str, Protocol] = {}
+    members = []
+    for spec in strategy.members(protocol):
+        if spec.protocol not in loaded:
+            try:
+                loaded[spec.protocol] = load_protocol(spec.protocol, within=within)
+            except BadInput as e:
+                raise BadInput(f"{protocol.source}: {spec.key}: member protocol '{spec.protocol}': {e}") from None
+        member = loaded[spec.protocol]
+        if spec.params:
+            member = member.with_params(**spec.params)
+        members.append(Member(name=spec.name, protocol=member, judge=spec.judge, base_url=spec.base_url,
+                              sample=spec.sample))
+    return tuple(members)
 
 
 def _check_variables(protocol: Protocol, known: frozenset[str]) -> None:
     """Catch a misspelt variable at load time rather than mid-run."""
     for name, body in protocol.templates.items():
-        unknown = sorted(meta.find_undeclared_variables(_JINJA.parse(body)) - known)
+        unknown = sorted(meta.find_undeclared_variables(JINJA.parse(body)) - known)
         if unknown:
             raise BadInput(f"{protocol.source}: templates.{name}: unknown variable '{unknown[0]}' "
                            f"(available: {', '.join(sorted(known))})")
 
 
-def _content_hash(data: dict[str, Any], protocol: Protocol) -> str:
-    """Hash of the spec content plus, for composite protocols, their members' hashes."""
-    from judgekit.strategies import strategy_module
-
+def _content_hash(data: dict[str, Any], strategy: Strategy, protocol: Protocol) -> str:
+    """Hash of the spec content plus, for composite protocols, their members' identities."""
     digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode("utf-8"))
-    members = getattr(strategy_module(protocol.strategy), "member_hashes", None)
-    for member_hash in members(protocol) if members else ():
-        digest.update(member_hash.encode("utf-8"))
+    for identity in dict.fromkeys(strategy.member_identity(m) for m in protocol.members):
+        digest.update(identity.encode("utf-8"))
     return "sha256:" + digest.hexdigest()
 
 

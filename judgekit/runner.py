@@ -36,6 +36,7 @@ from judgekit.backends.callpath import CallPath
 from judgekit.backends.prices import PriceTable
 from judgekit.backends.registry import parse_spec
 from judgekit.errors import BadInput
+from judgekit.protocol import Protocol
 from judgekit.records import Example, Manifest, Usage, Verdict
 from judgekit.rundir import Run, RunDir, is_run_dir
 from judgekit.strategies import run_protocol
@@ -165,16 +166,14 @@ class _DryCallPath:
         return Completion(text="")
 
 
-def estimate(protocol: Any, examples: Sequence[Example], judge_spec: str) -> Estimate:
+def estimate(protocol: Protocol, examples: Sequence[Example], judge_spec: str) -> Estimate:
     """Calls and tokens a run would spend (an empty reply stands in for every answer,
     so protocols whose later calls depend on earlier answers may need more)."""
-    dry = _DryCallPath()
-    # A panel would build real call paths for its members; hand it the dry one for each.
-    members = {m["name"]: dry for m in protocol.options["members"]} if protocol.strategy == "panel" else {}
+    dry = _DryCallPath()  # serves every seat of a panel too
 
     async def render_all() -> None:
         for example in examples:
-            await run_protocol(protocol, example, members or dry)
+            await run_protocol(protocol, example, dry)
 
     asyncio.run(render_all())
     provider, model = parse_spec(judge_spec)

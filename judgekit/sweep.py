@@ -149,7 +149,7 @@ async def run_sweep(spec: SweepSpec, root: Path, *, progress: Any = None) -> tup
         try:
             await judge_run(judge.verdict, run_dir, workers=judge.call_path.concurrency, on_progress=on_progress)
         finally:
-            await judge.call_path.aclose()
+            await judge.aclose()
         return run_dir.path
 
     results = await asyncio.gather(*(one(cell) for cell in grid), return_exceptions=True)

@@ -12,7 +12,7 @@ from judgekit.backends.registry import create_backend
 from judgekit.protocols import load_protocol
 from judgekit.records import Example
 from judgekit.strategies import run_protocol
-from judgekit.strategies.logprob import answer_distribution, label_logprob, order_result, slot_margin
+from judgekit.strategies.margins import answer_distribution, label_logprob, order_result, slot_margin
 
 PAIRS = [
     Example(id="p1", instruction="Name a prime.", response_a="7", response_b="9", gold="a"),

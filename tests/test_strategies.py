@@ -17,6 +17,7 @@ import pytest
 
 from judgekit.agreement.pairwise import accuracy, positional_agreement
 from judgekit.backends.base import Completion, Request
+from judgekit.backends.callpaths import CallPaths
 from judgekit.errors import BadInput
 from judgekit.protocols import load_protocol
 from judgekit.records import Example
@@ -327,15 +328,16 @@ async def test_panel_members_each_use_their_own_call_path(tmp_path, natural):
     oracle = Oracle(natural)
     flip = {"Output (a)": "Output (b)", "Output (b)": "Output (a)"}
     paths = {
-        "good": FakeCallPath(oracle.reply),
-        "also-good": FakeCallPath(oracle.reply),
-        "contrarian": FakeCallPath(lambda p: flip[oracle.reply(p).splitlines()[-1]]),
+        ("openai:x", None): FakeCallPath(oracle.reply),
+        ("anthropic:y", None): FakeCallPath(oracle.reply),
+        ("openai:z", None): FakeCallPath(lambda p: flip[oracle.reply(p).splitlines()[-1]]),
     }
     protocol = load_protocol(spec)
     assert protocol.calls_per_item == 6
-    verdicts = await judge_all(protocol, natural[:10], paths)
+    run_default = FakeCallPath(oracle.reply)
+    verdicts = await judge_all(protocol, natural[:10], CallPaths(run_default, paths))
     assert [v.winner for v in verdicts] == [e.gold for e in natural[:10]]
-    assert all(len(p.requests) == 20 for p in paths.values())
+    assert all(len(p.requests) == 20 for p in paths.values()) and not run_default.requests
     members = verdicts[0].details["members"]
     assert [m["winner"] for m in members] == [natural[0].gold, natural[0].gold, "b" if natural[0].gold == "a" else "a"]
     assert verdicts[0].usage.calls == 6

@@ -67,7 +67,7 @@ def run(
                     handle.verdict, run_dir, workers=handle.call_path.concurrency, on_progress=progress
                 )
         finally:
-            await handle.call_path.aclose()
+            await handle.aclose()
 
     start = time.monotonic()
     finished = asyncio.run(go())
@@ -77,13 +77,12 @@ def run(
 
 def print_estimate(console: Console, judge: str, protocol: str, examples: list, **overrides: float | None) -> None:
     """What the run would spend, from every prompt rendered and none sent."""
-    from judgekit.api import replace_params
     from judgekit.protocols import load_protocol
     from judgekit.runner import estimate
 
     loaded = load_protocol(protocol)
     given = {k: v for k, v in overrides.items() if v is not None}
-    guess = estimate(replace_params(loaded, **given) if given else loaded, examples, judge)
+    guess = estimate(loaded.with_params(**given) if given else loaded, examples, judge)
     per_item = guess.calls / guess.items if guess.items else 0
     varies = isinstance(loaded.calls_per_item, str)
     calls_note = f"; varies: {loaded.calls_per_item}, counted with empty replies" if varies else ""

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import reduce
-from typing import Any
 
+from judgekit.protocol import Protocol
 from judgekit.records import OrderResult, Usage, Verdict
 from judgekit.strategies.common import combine_orders, majority, mean_vote
 
 RULES = {"majority": majority, "mean": mean_vote}
 
 
-def aggregate(protocol: Any, example_id: str, names: Sequence[str], members: Sequence[Verdict],
+def aggregate(protocol: Protocol, example_id: str, names: Sequence[str], members: Sequence[Verdict],
               rule: str = "majority") -> Verdict:
     """One verdict from the members' verdicts, order by order."""
     vote = RULES[rule]

@@ -10,26 +10,16 @@ DRFR wins; equal DRFR is a tie. Per-question answers go in ``details``.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
-from judgekit.strategies.parsing import parse_list, parse_numbered
+from judgekit.protocol import Protocol
 from judgekit.records import Example, OrderResult, Verdict
-from judgekit.strategies.common import SINGLE_VARIABLES, Calls
+from judgekit.strategies.base import Calls, Strategy, register
+from judgekit.strategies.common import SINGLE_VARIABLES
+from judgekit.strategies.parsing import parse_list, parse_numbered
 
-OPTIONS = frozenset()
 YES_NO = {"yes": True, "no": False}
-
-
-def required_templates(protocol: Any) -> tuple[str, ...]:
-    return ("decompose", "check")
-
-
-def template_variables(protocol: Any) -> frozenset[str]:
-    return SINGLE_VARIABLES | {"items"}
-
-
-def calls_per_item(protocol: Any) -> str:
-    return "2-3 (3 when the judge writes the checklist)"
+ITEM_VARIABLES = SINGLE_VARIABLES | {"items"}
+"""What a checklist or critique template may use: one response and the items."""
 
 
 async def decompose(calls: Calls) -> tuple[list[str], str]:
@@ -71,16 +61,25 @@ async def judge_items(calls: Calls, template: str, items: list[str], words: dict
     return Verdict(example_id=example.id, winner=winner, orders=(order,), details=details, usage=calls.usage())
 
 
-async def run(protocol: Any, example: Example, call_path: Any) -> Verdict:
-    calls = Calls(protocol, example, call_path)
-    questions, source, decomposition = list(example.checklist), "dataset", None
-    if not questions:
-        (questions, decomposition), source = await decompose(calls), "judge"
-    if not questions:
-        return Verdict(example_id=example.id, winner=None, invalid_reason="no_questions",
-                       details={"decompose": decomposition}, usage=calls.usage())
-    result = await judge_items(calls, "check", questions, YES_NO)
-    details = {**result.details, "question_source": source, "drfr": result.details["satisfied_share"]}
-    if decomposition is not None:
-        details["decompose"] = decomposition
-    return result.model_copy(update={"details": details})
+@register("checklist")
+class Checklist(Strategy):
+    """Yes/no questions (the dataset's, else ``decompose``d), ``check`` per response; DRFR decides."""
+
+    templates = ("decompose", "check")
+    variables = ITEM_VARIABLES
+
+    def calls_per_item(self, protocol: Protocol) -> str:
+        return "2-3 (3 when the judge writes the checklist)"
+
+    async def run(self, protocol: Protocol, example: Example, calls: Calls) -> Verdict:
+        questions, source, decomposition = list(example.checklist), "dataset", None
+        if not questions:
+            (questions, decomposition), source = await decompose(calls), "judge"
+        if not questions:
+            return Verdict(example_id=example.id, winner=None, invalid_reason="no_questions",
+                           details={"decompose": decomposition}, usage=calls.usage())
+        result = await judge_items(calls, "check", questions, YES_NO)
+        details = {**result.details, "question_source": source, "drfr": result.details["satisfied_share"]}
+        if decomposition is not None:
+            details["decompose"] = decomposition
+        return result.model_copy(update={"details": details})

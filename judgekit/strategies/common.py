@@ -1,4 +1,4 @@
-"""What every strategy shares: making calls with a purpose, reading slots, combining orders.
+"""What pairwise strategies share: template variables, reading slots, combining orders and votes.
 
 Presentation orders: ``swapped=False`` shows response_a as "Output (a)";
 ``swapped=True`` shows response_b first. Parsers return the *slot* the judge
@@ -9,23 +9,19 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
-from functools import lru_cache
 from typing import Any
 
-from judgekit.backends.base import Completion, Request
+from judgekit.protocol import Protocol
+from judgekit.records import Example, OrderResult, Verdict
+from judgekit.strategies.base import Calls
+from judgekit.strategies.margins import order_result
 from judgekit.strategies.parsing import parse_llmbar, parse_mtbench, parse_regex, parse_score
-from judgekit.records import Example, OrderResult, Usage, Verdict
 
 
 PAIR_VARIABLES = frozenset({"instruction", "output_1", "output_2", "reference"})
 """What a comparing template may use: the outputs in the order shown."""
 SINGLE_VARIABLES = frozenset({"instruction", "response", "reference"})
 """What a template about one response may use."""
-
-
-def order_name(swapped: bool) -> str:
-    return "swapped" if swapped else "original"
 
 
 def pair_values(example: Example, swapped: bool) -> dict[str, Any]:
@@ -41,44 +37,7 @@ def to_label(slot: str | None, swapped: bool) -> str | None:
     return {"first": "b", "second": "a"}[slot] if swapped else {"first": "a", "second": "b"}[slot]
 
 
-class Calls:
-    """Makes one example's calls through the call path and keeps their completions for usage."""
-
-    def __init__(self, protocol: Any, example: Example, call_path: Any) -> None:
-        self.protocol = protocol
-        self.example = example
-        self.call_path = call_path
-        self.completions: list[Completion] = []
-
-    async def ask(self, template: str, *, swapped: bool = False, stage: str | None = None, **values: Any) -> Completion:
-        """Render ``template`` with ``values`` and call; purpose ``<id>/<order>/<stage>``."""
-        request = Request(
-            messages=self.protocol.messages(template, **values),
-            params=self.protocol.params,
-            continuation=self.protocol.continuation,
-            purpose=f"{self.example.id}/{order_name(swapped)}/{stage or template}",
-        )
-        completion = await self.call_path.complete(request)
-        self.completions.append(completion)
-        return completion
-
-    def usage(self) -> Usage:
-        return usage_of(self.completions)
-
-
-def usage_of(completions: Iterable[Completion]) -> Usage:
-    completions = list(completions)
-    return Usage(
-        calls=len(completions),
-        cache_hits=sum(c.cached for c in completions),
-        tokens_in=sum(c.tokens_in for c in completions),
-        tokens_out=sum(c.tokens_out for c in completions),
-        cost_usd=sum(c.cost_usd for c in completions),
-        latency_s=sum(c.latency_s for c in completions),
-    )
-
-
-def parse_slot(protocol: Any, text: str) -> str | None:
+def parse_slot(protocol: Protocol, text: str) -> str | None:
     """The slot a pairwise reply picks under the protocol's parser; a forbidden tie is None."""
     parser = protocol.parser
     if parser.format == "llmbar":
@@ -93,7 +52,7 @@ def parse_slot(protocol: Any, text: str) -> str | None:
     return None if slot == "tie" and not protocol.ties else slot
 
 
-def read_score(protocol: Any, text: str) -> float | None:
+def read_score(protocol: Protocol, text: str) -> float | None:
     """A rating reply's score under the protocol's parser (``rating`` or a regex with ``score``)."""
     parser = protocol.parser
     if parser.format == "regex":
@@ -106,18 +65,16 @@ async def judge_order(calls: Calls, swapped: bool, template: str = "compare", **
     """One presentation order: render, call, parse, map the slot back to a/b.
 
     With ``decide_by: logprobs`` the slot comes from the answer token's
-    log-probabilities (``logprob.order_result``), and the margin is kept.
+    log-probabilities (``margins.order_result``), and the margin is kept.
     """
     completion = await calls.ask(template, swapped=swapped, **{**pair_values(calls.example, swapped), **extra})
     if calls.protocol.decide_by == "logprobs":
-        from judgekit.strategies.logprob import order_result
-
         return order_result(completion, swapped)[0]
     slot = parse_slot(calls.protocol, completion.text)
     return OrderResult(swapped=swapped, raw=completion.text, winner=to_label(slot, swapped))
 
 
-def combine_orders(protocol: Any, orders: Sequence[OrderResult]) -> tuple[str | None, str | None]:
+def combine_orders(protocol: Protocol, orders: Sequence[OrderResult]) -> tuple[str | None, str | None]:
     """(final winner, invalid reason) from the per-order winners.
 
     Any invalid order makes the verdict invalid. Orders that agree give their
@@ -166,24 +123,3 @@ def total_calls(counts: Iterable[int | str]) -> int | str:
     if all(isinstance(c, int) for c in counts):
         return sum(counts)  # type: ignore[arg-type]
     return " + ".join(f"({c})" if isinstance(c, str) else str(c) for c in counts)
-
-
-class Sampled:
-    """A call path view that draws sample ``index`` at ``temperature`` (self-consistency)."""
-
-    def __init__(self, call_path: Any, index: int, temperature: float) -> None:
-        self.call_path, self.index, self.temperature = call_path, index, temperature
-
-    async def complete(self, request: Request) -> Completion:
-        return await self.call_path.complete(replace(
-            request, sample=self.index, params=replace(request.params, temperature=self.temperature),
-            purpose=f"{request.purpose}/sample-{self.index}",
-        ))
-
-
-@lru_cache(maxsize=64)
-def load_member(protocol_id: str) -> Any:
-    """A protocol that a composite protocol (votes, panel) runs, loaded once."""
-    from judgekit.protocols import load_protocol
-
-    return load_protocol(protocol_id)

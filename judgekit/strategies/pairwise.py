@@ -10,27 +10,23 @@ order-debiased logprob judge is ``judgekit.strategies.logprob``.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
+from judgekit.protocol import Protocol
 from judgekit.records import Example, Verdict
-from judgekit.strategies.common import PAIR_VARIABLES, Calls, judge_order, verdict
-
-OPTIONS = frozenset()
-
-
-def required_templates(protocol: Any) -> tuple[str, ...]:
-    return ("compare",)
+from judgekit.strategies.base import Calls, Strategy, register
+from judgekit.strategies.common import PAIR_VARIABLES, judge_order, verdict
 
 
-def template_variables(protocol: Any) -> frozenset[str]:
-    return PAIR_VARIABLES
+@register("pairwise")
+class Pairwise(Strategy):
+    """One comparing call per order; agreeing orders decide, disagreeing ones follow ``order_conflict``."""
 
+    templates = ("compare",)
+    variables = PAIR_VARIABLES
 
-def calls_per_item(protocol: Any) -> int:
-    return len(protocol.swaps)
+    def calls_per_item(self, protocol: Protocol) -> int:
+        return len(protocol.swaps)
 
-
-async def run(protocol: Any, example: Example, call_path: Any) -> Verdict:
-    calls = Calls(protocol, example, call_path)
-    orders = await asyncio.gather(*(judge_order(calls, swapped) for swapped in protocol.swaps))
-    return verdict(calls, orders)
+    async def run(self, protocol: Protocol, example: Example, calls: Calls) -> Verdict:
+        orders = await asyncio.gather(*(judge_order(calls, swapped) for swapped in protocol.swaps))
+        return verdict(calls, orders)

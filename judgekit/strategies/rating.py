@@ -9,41 +9,37 @@ kept in ``details`` under its stage name (``rate_a``, ``rate_b``).
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
+from judgekit.protocol import Protocol
 from judgekit.records import Example, OrderResult, Verdict
-from judgekit.strategies.common import SINGLE_VARIABLES, Calls, read_score
-
-OPTIONS = frozenset()
-
-
-def required_templates(protocol: Any) -> tuple[str, ...]:
-    return ("rate",)
+from judgekit.strategies.base import Calls, Strategy, register
+from judgekit.strategies.common import SINGLE_VARIABLES, read_score
 
 
-def template_variables(protocol: Any) -> frozenset[str]:
-    return SINGLE_VARIABLES
+@register("rating")
+class Rating(Strategy):
+    """``rate`` scores each response alone; the higher score wins."""
 
+    templates = ("rate",)
+    variables = SINGLE_VARIABLES
 
-def calls_per_item(protocol: Any) -> int:
-    return 2
+    def calls_per_item(self, protocol: Protocol) -> int:
+        return 2
 
-
-async def run(protocol: Any, example: Example, call_path: Any) -> Verdict:
-    calls = Calls(protocol, example, call_path)
-    replies = await asyncio.gather(*(
-        calls.ask("rate", stage=f"rate-{label}", instruction=example.instruction, response=response,
-                  reference=example.reference)
-        for label, response in (("a", example.response_a), ("b", example.response_b))
-    ))
-    scores = {label: read_score(protocol, c.text) for label, c in zip("ab", replies)}
-    raw = f"[a]\n{replies[0].text}\n[b]\n{replies[1].text}"
-    texts = {"rate_a": replies[0].text, "rate_b": replies[1].text}
-    if None in scores.values():
-        order = OrderResult(swapped=False, raw=raw, winner=None)
-        return Verdict(example_id=example.id, winner=None, orders=(order,), invalid_reason="unparseable",
-                       details={"scores": scores, **texts}, usage=calls.usage())
-    winner = "a" if scores["a"] > scores["b"] else "b" if scores["b"] > scores["a"] else "tie"
-    order = OrderResult(swapped=False, raw=raw, winner=winner, scores=scores)
-    return Verdict(example_id=example.id, winner=winner, orders=(order,), details={"scores": scores, **texts},
-                   usage=calls.usage())
+    async def run(self, protocol: Protocol, example: Example, calls: Calls) -> Verdict:
+        replies = await asyncio.gather(*(
+            calls.ask("rate", stage=f"rate-{label}", instruction=example.instruction, response=response,
+                      reference=example.reference)
+            for label, response in (("a", example.response_a), ("b", example.response_b))
+        ))
+        scores = {label: read_score(protocol, c.text) for label, c in zip("ab", replies)}
+        raw = f"[a]\n{replies[0].text}\n[b]\n{replies[1].text}"
+        texts = {"rate_a": replies[0].text, "rate_b": replies[1].text}
+        if None in scores.values():
+            order = OrderResult(swapped=False, raw=raw, winner=None)
+            return Verdict(example_id=example.id, winner=None, orders=(order,), invalid_reason="unparseable",
+                           details={"scores": scores, **texts}, usage=calls.usage())
+        winner = "a" if scores["a"] > scores["b"] else "b" if scores["b"] > scores["a"] else "tie"
+        order = OrderResult(swapped=False, raw=raw, winner=winner, scores=scores)
+        return Verdict(example_id=example.id, winner=winner, orders=(order,), details={"scores": scores, **texts},
+                       usage=calls.usage())

@@ -23,74 +23,76 @@ import asyncio
 from typing import Any
 
 from judgekit.errors import BadInput
+from judgekit.protocol import Protocol
 from judgekit.records import Example, Verdict
-from judgekit.strategies.common import PAIR_VARIABLES, Calls, judge_order, order_name, pair_values, verdict
+from judgekit.strategies.base import Calls, Strategy, order_name, register
+from judgekit.strategies.common import PAIR_VARIABLES, judge_order, pair_values, verdict
 
-OPTIONS = frozenset({"stages"})
 PER = ("item", "response", "order")
 
 
-def _stages(protocol: Any) -> list[dict[str, str]]:
+def _stages(protocol: Protocol) -> list[dict[str, str]]:
     return protocol.options.get("stages", [])
 
 
-def check(protocol: Any) -> None:
-    stages = _stages(protocol)
-    if not isinstance(stages, list) or not stages:
-        raise BadInput(f"{protocol.source}: options.stages: a staged protocol needs a list of stages")
-    for i, stage in enumerate(stages):
-        if not isinstance(stage, dict) or set(stage) != {"name", "per"} or stage["per"] not in PER:
-            raise BadInput(f"{protocol.source}: options.stages[{i}]: expected {{name, per}} with per one of {', '.join(PER)}")
+@register("staged")
+class Staged(Strategy):
+    """Auxiliary stages in order (``options.stages``), then ``compare`` per order."""
 
+    options = frozenset({"stages"})
 
-def required_templates(protocol: Any) -> tuple[str, ...]:
-    return (*(s["name"] for s in _stages(protocol)), "compare")
+    def check(self, protocol: Protocol) -> None:
+        stages = _stages(protocol)
+        if not isinstance(stages, list) or not stages:
+            raise BadInput(f"{protocol.source}: options.stages: a staged protocol needs a list of stages")
+        for i, stage in enumerate(stages):
+            if not isinstance(stage, dict) or set(stage) != {"name", "per"} or stage["per"] not in PER:
+                raise BadInput(f"{protocol.source}: options.stages[{i}]: expected {{name, per}} with per one of {', '.join(PER)}")
 
+    def required_templates(self, protocol: Protocol) -> tuple[str, ...]:
+        return (*(s["name"] for s in _stages(protocol)), "compare")
 
-def template_variables(protocol: Any) -> frozenset[str]:
-    """The pair, ``response`` for per-response stages, and every stage's text."""
-    names = set()
-    for stage in _stages(protocol):
-        names |= {f"{stage['name']}_1", f"{stage['name']}_2"} if stage["per"] == "response" else {stage["name"]}
-    return PAIR_VARIABLES | {"response"} | names
+    def template_variables(self, protocol: Protocol) -> frozenset[str]:
+        """The pair, ``response`` for per-response stages, and every stage's text."""
+        names = set()
+        for stage in _stages(protocol):
+            names |= {f"{stage['name']}_1", f"{stage['name']}_2"} if stage["per"] == "response" else {stage["name"]}
+        return PAIR_VARIABLES | {"response"} | names
 
+    def calls_per_item(self, protocol: Protocol) -> int:
+        per = {"item": 1, "response": 2, "order": len(protocol.swaps)}
+        return sum(per[s["per"]] for s in _stages(protocol)) + len(protocol.swaps)
 
-def calls_per_item(protocol: Any) -> int:
-    per = {"item": 1, "response": 2, "order": len(protocol.swaps)}
-    return sum(per[s["per"]] for s in _stages(protocol)) + len(protocol.swaps)
-
-
-async def run(protocol: Any, example: Example, call_path: Any) -> Verdict:
-    calls = Calls(protocol, example, call_path)
-    shared: dict[str, str] = {}  # item-stage texts, seen by every later call
-    per_response: dict[str, dict[str, str]] = {"a": {}, "b": {}}
-    per_order: dict[bool, dict[str, str]] = {s: {} for s in protocol.swaps}
-    details: dict[str, str] = {}
-    base = {"instruction": example.instruction, "reference": example.reference}
-    for stage in _stages(protocol):
-        name = stage["name"]
-        if stage["per"] == "item":
-            shared[name] = (await calls.ask(name, **base, **shared)).text
-            details[name] = shared[name]
-        elif stage["per"] == "response":
-            texts = await asyncio.gather(*(
-                calls.ask(name, stage=f"{name}-{label}", response=response, **base, **shared)
-                for label, response in (("a", example.response_a), ("b", example.response_b))
-            ))
-            for label, completion in zip("ab", texts):
-                per_response[label][name] = details[f"{name}_{label}"] = completion.text
-        else:
-            texts = await asyncio.gather(*(
-                calls.ask(name, swapped=s, **_order_values(example, s, shared, per_response, per_order[s]))
-                for s in protocol.swaps
-            ))
-            for s, completion in zip(protocol.swaps, texts):
-                per_order[s][name] = details[f"{name}_{order_name(s)}"] = completion.text
-    orders = await asyncio.gather(*(
-        judge_order(calls, s, **_order_values(example, s, shared, per_response, per_order[s]))
-        for s in protocol.swaps
-    ))
-    return verdict(calls, orders, details)
+    async def run(self, protocol: Protocol, example: Example, calls: Calls) -> Verdict:
+        shared: dict[str, str] = {}  # item-stage texts, seen by every later call
+        per_response: dict[str, dict[str, str]] = {"a": {}, "b": {}}
+        per_order: dict[bool, dict[str, str]] = {s: {} for s in protocol.swaps}
+        details: dict[str, str] = {}
+        base = {"instruction": example.instruction, "reference": example.reference}
+        for stage in _stages(protocol):
+            name = stage["name"]
+            if stage["per"] == "item":
+                shared[name] = (await calls.ask(name, **base, **shared)).text
+                details[name] = shared[name]
+            elif stage["per"] == "response":
+                texts = await asyncio.gather(*(
+                    calls.ask(name, stage=f"{name}-{label}", response=response, **base, **shared)
+                    for label, response in (("a", example.response_a), ("b", example.response_b))
+                ))
+                for label, completion in zip("ab", texts):
+                    per_response[label][name] = details[f"{name}_{label}"] = completion.text
+            else:
+                texts = await asyncio.gather(*(
+                    calls.ask(name, swapped=s, **_order_values(example, s, shared, per_response, per_order[s]))
+                    for s in protocol.swaps
+                ))
+                for s, completion in zip(protocol.swaps, texts):
+                    per_order[s][name] = details[f"{name}_{order_name(s)}"] = completion.text
+        orders = await asyncio.gather(*(
+            judge_order(calls, s, **_order_values(example, s, shared, per_response, per_order[s]))
+            for s in protocol.swaps
+        ))
+        return verdict(calls, orders, details)
 
 
 def _order_values(example: Example, swapped: bool, shared: dict[str, str],

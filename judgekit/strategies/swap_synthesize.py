@@ -13,44 +13,40 @@ import asyncio
 from typing import Any
 
 from judgekit.errors import BadInput
+from judgekit.protocol import Protocol
 from judgekit.records import Example, Verdict
-from judgekit.strategies.common import PAIR_VARIABLES, Calls, judge_order, pair_values, parse_slot, to_label
-
-OPTIONS = frozenset()
-
-
-def check(protocol: Any) -> None:
-    if protocol.orders != "both":
-        raise BadInput(f"{protocol.source}: orders: swap_synthesize needs both orders")
+from judgekit.strategies.base import Calls, Strategy, register
+from judgekit.strategies.common import PAIR_VARIABLES, judge_order, pair_values, parse_slot, to_label
 
 
-def required_templates(protocol: Any) -> tuple[str, ...]:
-    return ("compare", "synthesize")
+@register("swap_synthesize")
+class SwapSynthesize(Strategy):
+    """Both orders; a ``synthesize`` call settles them when they disagree."""
 
+    templates = ("compare", "synthesize")
+    variables = PAIR_VARIABLES | {"rationale_1", "rationale_2"}
 
-def template_variables(protocol: Any) -> frozenset[str]:
-    return PAIR_VARIABLES | {"rationale_1", "rationale_2"}
+    def check(self, protocol: Protocol) -> None:
+        if protocol.orders != "both":
+            raise BadInput(f"{protocol.source}: orders: swap_synthesize needs both orders")
 
+    def calls_per_item(self, protocol: Protocol) -> str:
+        return "2-3 (3 when the orders disagree)"
 
-def calls_per_item(protocol: Any) -> str:
-    return "2-3 (3 when the orders disagree)"
-
-
-async def run(protocol: Any, example: Example, call_path: Any) -> Verdict:
-    calls = Calls(protocol, example, call_path)
-    original, swapped = await asyncio.gather(judge_order(calls, False), judge_order(calls, True))
-    details: dict[str, Any] = {}
-    if original.winner is None or swapped.winner is None:
-        winner, reason = None, "unparseable"
-    elif original.winner == swapped.winner:
-        winner, reason = original.winner, None
-    else:
-        completion = await calls.ask(
-            "synthesize", stage="synthesize", rationale_1=original.raw, rationale_2=swapped.raw,
-            **pair_values(example, False),
-        )
-        details["synthesize"] = completion.text
-        winner = to_label(parse_slot(protocol, completion.text), False)
-        reason = None if winner is not None else "unparseable"
-    return Verdict(example_id=example.id, winner=winner, orders=(original, swapped), invalid_reason=reason,
-                   details=details, usage=calls.usage())
+    async def run(self, protocol: Protocol, example: Example, calls: Calls) -> Verdict:
+        original, swapped = await asyncio.gather(judge_order(calls, False), judge_order(calls, True))
+        details: dict[str, Any] = {}
+        if original.winner is None or swapped.winner is None:
+            winner, reason = None, "unparseable"
+        elif original.winner == swapped.winner:
+            winner, reason = original.winner, None
+        else:
+            completion = await calls.ask(
+                "synthesize", stage="synthesize", rationale_1=original.raw, rationale_2=swapped.raw,
+                **pair_values(example, False),
+            )
+            details["synthesize"] = completion.text
+            winner = to_label(parse_slot(protocol, completion.text), False)
+            reason = None if winner is not None else "unparseable"
+        return Verdict(example_id=example.id, winner=winner, orders=(original, swapped), invalid_reason=reason,
+                       details=details, usage=calls.usage())

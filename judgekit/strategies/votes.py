@@ -13,65 +13,45 @@ or mean); see ``judgekit.strategies.aggregate``.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import replace
-from typing import Any
 
 from judgekit.errors import BadInput
+from judgekit.protocol import Protocol
 from judgekit.records import Example, Verdict
 from judgekit.strategies.aggregate import RULES, aggregate
-from judgekit.strategies.common import Sampled, load_member, total_calls
-
-OPTIONS = frozenset({"base", "samples", "members", "aggregate"})
-
-
-def check(protocol: Any) -> None:
-    options, source = protocol.options, protocol.source
-    if ("base" in options) == ("members" in options):
-        raise BadInput(f"{source}: options: give either base (+ samples) or members")
-    if "base" in options and (not isinstance(options.get("samples"), int) or options["samples"] < 2):
-        raise BadInput(f"{source}: options.samples: self-consistency needs an integer of at least 2")
-    if "members" in options and (not isinstance(options["members"], list) or len(options["members"]) < 2):
-        raise BadInput(f"{source}: options.members: protocol consistency needs a list of at least 2 protocols")
-    if options.get("aggregate", "majority") not in RULES:
-        raise BadInput(f"{source}: options.aggregate: must be one of {', '.join(RULES)}")
-    for member_id in _member_ids(protocol):
-        try:
-            load_member(member_id)
-        except BadInput as e:
-            raise BadInput(f"{source}: options: member protocol '{member_id}': {e}") from None
+from judgekit.strategies.base import Calls, MemberSpec, Strategy, register
+from judgekit.strategies.common import total_calls
 
 
-def _member_ids(protocol: Any) -> list[str]:
-    if "base" in protocol.options:
-        return [protocol.options["base"]] * protocol.options["samples"]
-    return list(protocol.options["members"])
+@register("votes")
+class Votes(Strategy):
+    """Several runs of one protocol (samples) or of several protocols; a vote per order decides."""
 
+    options = frozenset({"base", "samples", "members", "aggregate"})
 
-def required_templates(protocol: Any) -> tuple[str, ...]:
-    return ()
+    def check(self, protocol: Protocol) -> None:
+        options, source = protocol.options, protocol.source
+        if ("base" in options) == ("members" in options):
+            raise BadInput(f"{source}: options: give either base (+ samples) or members")
+        if "base" in options and (not isinstance(options.get("samples"), int) or options["samples"] < 2):
+            raise BadInput(f"{source}: options.samples: self-consistency needs an integer of at least 2")
+        if "members" in options and (not isinstance(options["members"], list) or len(options["members"]) < 2):
+            raise BadInput(f"{source}: options.members: protocol consistency needs a list of at least 2 protocols")
+        if options.get("aggregate", "majority") not in RULES:
+            raise BadInput(f"{source}: options.aggregate: must be one of {', '.join(RULES)}")
 
+    def members(self, protocol: Protocol) -> list[MemberSpec]:
+        """Samples 0..n-1 of the base at this spec's temperature, or one run per member protocol."""
+        options = protocol.options
+        if "base" in options:
+            temperature = {"temperature": protocol.params.temperature}
+            return [MemberSpec(f"sample-{i}", options["base"], sample=i, params=temperature)
+                    for i in range(options["samples"])]
+        return [MemberSpec(m, m) for m in options["members"]]
 
-def calls_per_item(protocol: Any) -> int | str:
-    return total_calls(load_member(m).calls_per_item for m in _member_ids(protocol))
+    def calls_per_item(self, protocol: Protocol) -> int | str:
+        return total_calls(m.protocol.calls_per_item for m in protocol.members)
 
-
-def member_hashes(protocol: Any) -> list[str]:
-    return [load_member(m).content_hash for m in dict.fromkeys(_member_ids(protocol))]
-
-
-async def run(protocol: Any, example: Example, call_path: Any) -> Verdict:
-    from judgekit.strategies import run_protocol
-
-    if "base" in protocol.options:
-        base = load_member(protocol.options["base"])
-        temperature = protocol.params.temperature
-        sampled = base.model_copy(update={"params": replace(base.params, temperature=temperature)})
-        n = protocol.options["samples"]
-        names = [f"sample-{i}" for i in range(n)]
-        members = await asyncio.gather(*(
-            run_protocol(sampled, example, Sampled(call_path, i, temperature)) for i in range(n)
-        ))
-    else:
-        names = list(protocol.options["members"])
-        members = await asyncio.gather(*(run_protocol(load_member(m), example, call_path) for m in names))
-    return aggregate(protocol, example.id, names, members, protocol.options.get("aggregate", "majority"))
+    async def run(self, protocol: Protocol, example: Example, calls: Calls) -> Verdict:
+        members = await asyncio.gather(*(calls.member(m) for m in protocol.members))
+        names = [m.name for m in protocol.members]
+        return aggregate(protocol, example.id, names, members, protocol.options.get("aggregate", "majority"))

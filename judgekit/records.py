@@ -1,5 +1,9 @@
 """The records every stage speaks: Example in, Verdict out, Manifest for a run.
 
+Pairwise runs judge :class:`Example` pairs into :class:`Verdict`; pointwise runs
+rate :class:`ScoredExample` responses into :class:`Rating` (one score per
+criterion), and the manifest's ``kind`` says which pair of records a run holds.
+
 Everything here is written to or read from a run directory, so the records are
 pydantic models (validated on read, frozen, one JSON object per line).
 Labels are canonical: ``a`` is ``response_a`` as stored in the dataset, ``b``
@@ -14,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from judgekit.errors import BadInput
 
@@ -107,12 +111,78 @@ class Verdict(Record):
     usage: Usage = Field(default_factory=Usage)
 
 
+class CriterionScores(Record):
+    """The human scores of one response on one criterion, and the scale they use."""
+
+    scores: tuple[float, ...]
+    """One score per annotator who rated it (annotator order carries no identity)."""
+    low: float = 1
+    high: float = 5
+
+    @model_validator(mode="after")
+    def _on_scale(self) -> CriterionScores:
+        if self.low >= self.high:
+            raise ValueError(f"scale low {self.low} must be below high {self.high}")
+        for score in self.scores:
+            if not self.low <= score <= self.high:
+                raise ValueError(f"score {score} is outside the scale {self.low:g}-{self.high:g}")
+        return self
+
+    @property
+    def mean(self) -> float | None:
+        """The human mean: what a judge's score is correlated with (None when unrated)."""
+        return sum(self.scores) / len(self.scores) if self.scores else None
+
+
+class ScoredExample(Record):
+    """One response with human scores per criterion (pointwise meta-evaluation)."""
+
+    id: str = Field(min_length=1)
+    input_id: str = Field(min_length=1)
+    """The input (prompt, source document) answered; responses sharing it are compared
+    with each other at the item level and resampled together by the bootstrap."""
+    instruction: str = ""
+    """The input text; empty when the dataset ships scores without texts (HANNA)."""
+    response: str = ""
+    system: str | None = None
+    """The system (model, or human writer) that produced the response."""
+    criteria: dict[str, CriterionScores] = Field(min_length=1)
+    reference: str | None = None
+    subset: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class CriterionRating(Record):
+    """A judge's score for one criterion, or why it has none."""
+
+    score: float | None
+    """None means invalid (unparseable, out of range, refused)."""
+    raw: str = ""
+    invalid_reason: str | None = None
+    probabilities: dict[str, float] | None = None
+    """Score token -> probability, when the score is a probability-weighted mean (G-Eval)."""
+
+
+class Rating(Record):
+    """A pointwise judge's scores on one ScoredExample, one entry per criterion it rated."""
+
+    example_id: str
+    criteria: dict[str, CriterionRating]
+    details: dict[str, Any] = Field(default_factory=dict)
+    usage: Usage = Field(default_factory=Usage)
+
+
+RunKind = Literal["pairwise", "pointwise"]
+
+
 class Manifest(Record):
     """What a run was and how far it got; written as ``manifest.json``."""
 
     model_config = ConfigDict(frozen=True, extra="forbid", protected_namespaces=())
 
     format_version: int = FORMAT_VERSION
+    kind: RunKind = "pairwise"
+    """pairwise: Example + Verdict lines; pointwise: ScoredExample + Rating lines."""
     judge: str
     """Judge spec, e.g. ``openai:gpt-4o-mini`` (never holds a key)."""
     judge_model: str | None = None

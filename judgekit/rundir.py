@@ -29,6 +29,9 @@ from judgekit.errors import BadInput
 from judgekit.records import (
     Example,
     Manifest,
+    Rating,
+    Record,
+    ScoredExample,
     Verdict,
     append_jsonl,
     describe_validation_error,
@@ -56,8 +59,9 @@ class Run:
 
     path: Path
     manifest: Manifest
-    examples: list[Example]
-    verdicts: list[Verdict]
+    examples: list[Example] | list[ScoredExample]
+    verdicts: list[Verdict] | list[Rating]
+    """Verdicts of a pairwise run, Ratings of a pointwise one (``manifest.kind``)."""
 
     def __repr__(self) -> str:  # short: a full repr of thousands of verdicts is slow and unreadable
         m = self.manifest
@@ -87,8 +91,9 @@ def read_run(path: str | Path) -> Run:
     if not path.is_dir():
         raise BadInput(f"{path}: not a run directory (no such directory)")
     manifest = _read_manifest(path / MANIFEST)
-    examples = list(read_jsonl(path / EXAMPLES, Example))
-    verdicts, torn = _read_verdicts(path / VERDICTS)
+    example_type, verdict_type = record_types(manifest)
+    examples = list(read_jsonl(path / EXAMPLES, example_type))
+    verdicts, torn = _read_verdicts(path / VERDICTS, verdict_type)
     if torn is not None and manifest.complete:
         raise BadInput(f"{path / VERDICTS}:{torn}: truncated line in a run marked complete")
     _check_verdict_ids(path / VERDICTS, examples, verdicts)
@@ -141,13 +146,14 @@ class RunDir:
                     f"{path / MANIFEST}: field '{field}' is {old!r} but this run asks for {new!r}{hint}; "
                     "use another --out"
                 )
-        stored_examples = list(read_jsonl(path / EXAMPLES, Example))
+        example_type, verdict_type = record_types(stored)
+        stored_examples = list(read_jsonl(path / EXAMPLES, example_type))
         if [e.id for e in stored_examples] != [e.id for e in examples]:
             raise BadInput(
                 f"{path / EXAMPLES}: the run holds {len(stored_examples)} examples, "
                 f"not the {len(examples)} asked for (different dataset, --limit or order); use another --out"
             )
-        verdicts, torn = _read_verdicts(path / VERDICTS)
+        verdicts, torn = _read_verdicts(path / VERDICTS, verdict_type)
         _mend_tail(path / VERDICTS, torn is not None)
         _check_verdict_ids(path / VERDICTS, stored_examples, verdicts)
         return cls(path, stored, stored_examples, verdicts)
@@ -167,6 +173,11 @@ class RunDir:
 
     def run(self) -> Run:
         return Run(self.path, self.manifest, list(self.examples), _in_example_order(self.examples, self.verdicts))
+
+
+def record_types(manifest: Manifest) -> tuple[type[Record], type[Record]]:
+    """The example and verdict records a run of this kind holds."""
+    return (ScoredExample, Rating) if manifest.kind == "pointwise" else (Example, Verdict)
 
 
 def is_run_dir(path: str | Path) -> bool:
@@ -192,7 +203,7 @@ def _read_manifest(path: Path) -> Manifest:
         raise BadInput(f"{path}: {describe_validation_error(e)}") from None
 
 
-def _read_verdicts(path: Path) -> tuple[list[Verdict], int | None]:
+def _read_verdicts(path: Path, model: type[Record] = Verdict) -> tuple[list, int | None]:
     """Read verdict lines; return them and the line number of a torn last line, if any."""
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
@@ -205,13 +216,13 @@ def _read_verdicts(path: Path) -> tuple[list[Verdict], int | None]:
         if not line.strip():
             continue
         try:
-            verdicts.append(Verdict.model_validate_json(line))
+            verdicts.append(model.model_validate_json(line))
         except ValidationError as e:
             raise BadInput(f"{path}:{lineno}: {describe_validation_error(e)}") from None
     # A last line with no newline may be a write cut short by a kill: torn if unreadable.
     if tail.strip():
         try:
-            verdicts.append(Verdict.model_validate_json(tail))
+            verdicts.append(model.model_validate_json(tail))
         except ValidationError:
             return verdicts, len(lines) + 1
     return verdicts, None

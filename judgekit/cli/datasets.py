@@ -76,7 +76,38 @@ def _list_row(entry: Availability) -> dict[str, Any]:
             "available": entry.available, "where": entry.where}
 
 
+def _print_scored_summary(summary: dict[str, Any]) -> None:
+    console = Console()
+    facts = Table(show_header=False, title=summary["id"], title_justify="left")
+    rows = [
+        ("description", summary["description"]),
+        ("source", summary["source"]),
+        ("responses", f"{summary['n']} ({summary['with_text']} with text) to {summary['inputs']} inputs"),
+        ("systems", ", ".join(f"{k}: {v}" for k, v in summary["systems"].items())),
+        ("criteria", ", ".join(f"{k}: {v}" for k, v in summary["criteria"].items())),
+        ("scale", "{:g}-{:g}".format(*summary["scale"])),
+        ("human scores per criterion", ", ".join(f"{k}: {v}" for k, v in summary["scores_per_item"].items())),
+        ("license", summary["license"]),
+        ("citation", summary["citation"] or "-"),
+        ("notes", summary["notes"] or "-"),
+        ("content hash", summary["content_hash"]),
+    ]
+    for key, value in rows:
+        facts.add_row(key, value)
+    console.print(facts)
+    if summary["examples"]:
+        shown = Table("id", "input", "system", "human scores", "response", title="examples",
+                      title_justify="left", show_lines=True)
+        for e in summary["examples"]:
+            scores = "; ".join(f"{c}: {','.join(f'{s:g}' for s in v)}" for c, v in e["criteria"].items())
+            shown.add_row(e["id"], e["input_id"], e["system"] or "-", scores, e["response"] or "-")
+        console.print(shown)
+
+
 def _print_summary(summary: dict[str, Any]) -> None:
+    if summary.get("kind") == "pointwise":
+        _print_scored_summary(summary)
+        return
     console = Console()
     facts = Table(show_header=False, title=summary["id"], title_justify="left")
     labels = summary["labels"]

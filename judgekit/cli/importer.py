@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from judgekit.importers.hanna import LLMS, PROMPTS, import_hanna
 from judgekit.importers.llmbar import import_llmbar
 
 
@@ -16,6 +17,7 @@ def register(app: typer.Typer) -> None:
     group = typer.Typer(help="Turn recorded judge outputs into run dirs that report and compare read.",
                         no_args_is_help=True)
     group.command("llmbar")(llmbar_command)
+    group.command("hanna")(hanna_command)
     app.add_typer(group, name="import")
 
 
@@ -35,3 +37,17 @@ def llmbar_command(
         f"({run.manifest.judge_model}) · {run.manifest.protocol} · {run.manifest.dataset} into {out}",
         markup=False, highlight=False,
     )
+
+
+def hanna_command(
+    out: Path = typer.Option(..., "--out", "-o", help="Folder to create (must not exist): one run dir per LLM and prompt."),
+    path: Optional[Path] = typer.Option(None, "--path", help="hanna_metric_scores_llm.csv, or a folder holding hanna/ (default: JUDGEKIT_DATA_DIR)."),
+    llm: Optional[list[str]] = typer.Option(None, "--llm", help=f"Only these judges ({', '.join(LLMS)}); repeatable."),
+    prompt: Optional[list[int]] = typer.Option(None, "--prompt", help="Only these prompt variants (1-4); repeatable."),
+) -> None:
+    """Import HANNA's recorded LLM scores (5 LLMs x 4 prompts, 6 criteria) as pointwise run dirs.
+
+    Example: judgekit import hanna --out runs/hanna && judgekit compare runs/hanna/*
+    """
+    made = import_hanna(out, path, llms=tuple(llm or LLMS), prompts=tuple(prompt or PROMPTS))
+    Console(stderr=True).print(f"imported {len(made)} recorded HANNA judges into {out}", markup=False, highlight=False)

@@ -11,6 +11,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from judgekit.errors import BadInput
+
 DEFAULT_JUDGE = "local:"
 """The embedded offline judge (Qwen2.5-Coder-1.5B-Instruct run by llama.cpp)."""
 DEFAULT_PROTOCOL = "logprob/pairwise"
@@ -43,6 +45,9 @@ def run(
     from judgekit.runner import LiveProgress, judge_run, open_run_dir, summary_table
 
     loaded = load_dataset(dataset, limit=limit)
+    if loaded.kind == "pointwise":
+        raise BadInput(f"--dataset: {loaded.id} holds scored responses (pointwise); "
+                       f"--protocol {protocol} judges pairs")
     examples = list(loaded.examples)
     console = Console()
     if dry_run:

@@ -52,6 +52,50 @@ class Fields(JoinFields):
         return (value,) if isinstance(value, str) else value
 
 
+SCORED_FIELDS = ("id", "input", "instruction", "response", "system", "criterion", "scores", "score.NAME",
+                 "reference", "metadata", "scale")
+"""Keys of a scored mapping (``score.NAME=col+col`` names one criterion's score columns)."""
+
+
+class ScoredFields(_Strict):
+    """Which source columns feed a ScoredExample: wide (``criteria``) or long (``criterion`` + ``scores``).
+
+    Wide: one record per response, one list of annotator score columns per
+    criterion. Long: one record per (response, criterion), the criterion named
+    by a column; records with the same id (or, without an id column, the same
+    input and system) become one example. An empty score cell is an annotator
+    who did not rate.
+    """
+
+    id: str | None = None
+    input: str
+    """Column naming the input the response answers (the bootstrap's cluster)."""
+    instruction: tuple[str, ...] = ()
+    response: str | None = None
+    system: str | None = None
+    criteria: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    criterion: str | None = None
+    scores: tuple[str, ...] = ()
+    reference: str | None = None
+    metadata: tuple[str, ...] = ()
+    scale: tuple[float, float] = (1, 5)
+
+    @field_validator("instruction", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return (value,) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _one_form(self) -> ScoredFields:
+        if bool(self.criteria) == bool(self.criterion):
+            raise ValueError("a scored mapping needs either 'criteria' (wide) or 'criterion' + 'scores' (long)")
+        if self.criterion and not self.scores:
+            raise ValueError("a long scored mapping needs 'scores' (the annotator score columns)")
+        if self.scale[0] >= self.scale[1]:
+            raise ValueError(f"scale {self.scale[0]:g}-{self.scale[1]:g}: low must be below high")
+        return self
+
+
 class Join(_Strict):
     """Another file whose records attach to the dataset's by a shared key."""
 
@@ -79,8 +123,10 @@ class Card(_Strict):
     local: str | None = None
     bundled: str | None = None
     parts: tuple[str, ...] = ()
-    format: Literal["json", "jsonl", "csv", "parquet"] | None = None
+    format: Literal["json", "jsonl", "csv", "csv-lists", "parquet"] | None = None
     fields: Fields | None = None
+    scored: ScoredFields | None = None
+    """Instead of ``fields``: the data are responses with human scores (pointwise)."""
     labels: dict[str, Label] = Field(default_factory=lambda: {x: x for x in LABELS})
     allow_empty_responses: bool = False
     joins: tuple[Join, ...] = ()
@@ -99,8 +145,8 @@ class Card(_Strict):
     def _has_a_source(self) -> Card:
         if self.parts:
             return self
-        if self.fields is None:
-            raise ValueError("a card needs 'fields' (or 'parts')")
+        if (self.fields is None) == (self.scored is None):
+            raise ValueError("a card needs one of 'fields' (pairs) or 'scored' (scored responses), or 'parts'")
         if not (self.hub or self.local or self.bundled):
             raise ValueError("a card needs one of 'hub', 'local', 'bundled' (or 'parts')")
         return self

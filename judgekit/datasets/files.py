@@ -12,6 +12,8 @@ from judgekit.records import json_lines
 
 ROW = "_row"
 """Pseudo-column: the 0-based position of a record in its file."""
+POSITION = "_position"
+"""Pseudo-column of ``csv-lists`` files: the record's position within its row's lists."""
 
 
 class Row(NamedTuple):
@@ -26,7 +28,7 @@ def format_of(name: str, declared: str | None) -> str:
     if declared:
         return declared
     suffix = name.rsplit(".", 1)[-1].lower()
-    if suffix not in ("json", "jsonl", "csv", "parquet"):
+    if suffix not in ("json", "jsonl", "csv", "parquet"):  # csv-lists is never guessed
         raise BadInput(f"{name}: unknown file type '.{suffix}' (expected .json, .jsonl, .csv or .parquet)")
     return suffix
 
@@ -41,6 +43,8 @@ def read_rows(data: bytes, name: str, fmt: str) -> list[Row]:
         raise BadInput(f"{name}:{line}: undecodable bytes (not UTF-8) at byte {e.start}") from None
     if fmt == "csv":
         return _csv_rows(text, name)
+    if fmt == "csv-lists":
+        return _csv_list_rows(text, name)
     if fmt == "json" and text.lstrip().startswith("["):
         try:
             records = json.loads(text)
@@ -71,6 +75,38 @@ def _csv_rows(text: str, name: str) -> list[Row]:
     except (ValueError, pd.errors.ParserError) as e:
         raise BadInput(f"{name}: not readable as CSV ({str(e).splitlines()[0]})") from None
     return [Row(f"record {i + 1}", i, r) for i, r in enumerate(frame.to_dict("records"))]
+
+
+def _csv_list_rows(text: str, name: str) -> list[Row]:
+    """CSV whose cells hold lists of equal length (HANNA's layout): one record per row and position.
+
+    A cell that is not a list (the row's name) repeats in each of its row's
+    records; records are numbered in reading order (row r, position k is
+    r * length + k when all rows have the same length) and keep k as ``_position``.
+    """
+    records: list[Row] = []
+    for row in _csv_rows(text, name):
+        lists = {c: _list_cell(v, name, row.where, c) for c, v in row.data.items()}
+        lengths = {len(v) for v in lists.values() if v is not None}
+        if len(lengths) != 1:
+            raise BadInput(f"{name}: {row.where}: list cells differ in length ({sorted(lengths)})"
+                           if lengths else f"{name}: {row.where}: no list cells")
+        (length,) = lengths
+        for k in range(length):
+            data = {c: (v[k] if v is not None else row.data[c]) for c, v in lists.items()}
+            data[POSITION] = k
+            records.append(Row(f"{row.where} position {k}", len(records), data))
+    return records
+
+
+def _list_cell(value: str, name: str, where: str, column: str) -> list | None:
+    if not value.lstrip().startswith("["):
+        return None
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        raise BadInput(f"{name}: {where}: field '{column}': not a JSON list") from None
+    return parsed
 
 
 def _parquet_rows(data: bytes, name: str) -> list[Row]:

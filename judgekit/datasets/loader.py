@@ -16,11 +16,22 @@ from typing import Any, NamedTuple
 
 from pydantic import ValidationError
 
-from judgekit.datasets.cards import CANONICAL_FIELDS, Card, Fields, HubSource, builtin_cards, label_key, load_card
+from judgekit.datasets.cards import (
+    CANONICAL_FIELDS,
+    SCORED_FIELDS,
+    Card,
+    Fields,
+    HubSource,
+    ScoredFields,
+    builtin_cards,
+    label_key,
+    load_card,
+)
 from judgekit.datasets.examples import check_unique, to_examples
 from judgekit.datasets.files import ROW, Row, format_of, read_rows, require
+from judgekit.datasets.scored import to_scored_examples
 from judgekit.errors import BadInput
-from judgekit.records import LABELS, Example
+from judgekit.records import LABELS, Example, RunKind, ScoredExample
 from judgekit.resources import meta_datasets_root
 
 DATA_DIR_ENV = "JUDGEKIT_DATA_DIR"
@@ -31,10 +42,15 @@ class Dataset:
     """Examples plus where they came from."""
 
     id: str
-    examples: tuple[Example, ...]
+    examples: tuple[Example, ...] | tuple[ScoredExample, ...]
     card: Card
     source: str
     """Human-readable origin, e.g. ``data dir: /data/llmbar/...`` or ``hub: ...``."""
+
+    @property
+    def kind(self) -> RunKind:
+        """pairwise (Examples) or pointwise (ScoredExamples): the kind of run it feeds."""
+        return "pointwise" if self.card.scored is not None else "pairwise"
 
     @cached_property
     def content_hash(self) -> str:
@@ -96,21 +112,38 @@ def load_dataset(
 
 
 def parse_mapping(text: str) -> dict[str, Any]:
-    """``"instruction=a+b,gold=label"`` -> ``{"instruction": ["a", "b"], "gold": "label"}``."""
+    """``"instruction=a+b,gold=label"`` -> ``{"instruction": ["a", "b"], "gold": "label"}``.
+
+    Scored data use the scored keys (``input=prompt_id,response=text,system=model,
+    score.fluency=f1+f2+f3,scale=1-5``, or long: ``criterion=aspect,scores=s1+s2``);
+    ``score.NAME`` keys are gathered under ``criteria``.
+    """
     result: dict[str, Any] = {}
+    known = (*CANONICAL_FIELDS, *(k for k in SCORED_FIELDS if k not in CANONICAL_FIELDS))
     for item in filter(None, (s.strip() for s in text.split(","))):
         key, sep, value = item.partition("=")
         key = key.strip()
-        if not sep or key not in CANONICAL_FIELDS:
-            raise BadInput(
-                f"--mapping: '{item}' is not FIELD=COLUMN with FIELD one of {', '.join(CANONICAL_FIELDS)}"
-            )
+        criterion = key.removeprefix("score.") if key.startswith("score.") else None
+        if not sep or (key not in known and not criterion) or key == "score.NAME":
+            raise BadInput(f"--mapping: '{item}' is not FIELD=COLUMN with FIELD one of {', '.join(known)}")
         columns = [c.strip() for c in value.split("+") if c.strip()]
-        if key in ("instruction", "votes", "metadata"):
+        if criterion:
+            result.setdefault("criteria", {})[criterion] = columns
+        elif key == "scale":
+            result[key] = _scale(item, value)
+        elif key in ("instruction", "votes", "metadata", "scores"):
             result[key] = columns
         else:
             result[key] = columns[0] if columns else None
     return result
+
+
+def _scale(item: str, value: str) -> tuple[float, float]:
+    low, sep, high = value.strip().partition("-")
+    try:
+        return float(low), float(high)
+    except ValueError:
+        raise BadInput(f"--mapping: '{item}': a scale is LOW-HIGH, e.g. scale=1-5") from None
 
 
 def parse_labels(text: str) -> dict[str, str]:
@@ -126,6 +159,8 @@ def parse_labels(text: str) -> dict[str, str]:
 
 def summarize(dataset: Dataset, *, examples: int = 3, width: int = 200) -> dict[str, Any]:
     """Counts, label balance, annotators and generator coverage, plus a few short examples."""
+    if dataset.kind == "pointwise":
+        return _summarize_scored(dataset, examples, width)
     items = dataset.examples
     gold = Counter(e.gold or "none" for e in items)
     vote_counts = Counter(len(e.votes) for e in items)
@@ -148,6 +183,32 @@ def summarize(dataset: Dataset, *, examples: int = 3, width: int = 200) -> dict[
         "notes": " ".join(dataset.card.notes.split()),
         "content_hash": dataset.content_hash,
         "examples": [_short(e, width) for e in items[:examples]],
+    }
+
+
+def _summarize_scored(dataset: Dataset, examples: int, width: int) -> dict[str, Any]:
+    items = dataset.examples
+    criteria = Counter(c for e in items for c in e.criteria)
+    raters = Counter(len(s.scores) for e in items for s in e.criteria.values())
+    return {
+        "id": dataset.id,
+        "kind": "pointwise",
+        "description": " ".join(dataset.card.description.split()),
+        "source": dataset.source,
+        "n": len(items),
+        "inputs": len({e.input_id for e in items}),
+        "systems": dict(Counter(e.system or "unknown" for e in items).most_common()),
+        "criteria": dict(criteria),
+        "scale": list(dataset.card.scored.scale),
+        "scores_per_item": {str(k): v for k, v in sorted(raters.items())},
+        "with_text": sum(bool(e.response.strip()) for e in items),
+        "license": dataset.card.license,
+        "citation": dataset.card.citation.strip(),
+        "notes": " ".join(dataset.card.notes.split()),
+        "content_hash": dataset.content_hash,
+        "examples": [{"id": e.id, "input_id": e.input_id, "system": e.system,
+                      "response": " ".join(e.response.split())[:width],
+                      "criteria": {c: list(s.scores) for c, s in e.criteria.items()}} for e in items[:examples]],
     }
 
 
@@ -189,12 +250,20 @@ def _override(card: Card, mapping: Any, labels: Any) -> Card:
     update: dict[str, Any] = {}
     if mapping is not None:
         given = parse_mapping(mapping) if isinstance(mapping, str) else dict(mapping)
-        base = card.fields.model_dump() if card.fields else {}
+        scored = card.scored is not None or any(k in given for k in SCORED_FIELDS if k not in CANONICAL_FIELDS)
+        if scored and any(k in given for k in CANONICAL_FIELDS if k not in SCORED_FIELDS):
+            raise BadInput("--mapping: mixes pair fields (response_a, gold, ...) with scored ones (input, score.NAME, ...)")
+        model, key = (ScoredFields, "scored") if scored else (Fields, "fields")
+        current = card.scored if scored else card.fields
+        base = current.model_dump() if current else {}
         try:
-            update["fields"] = Fields.model_validate({**base, **given})
+            update[key] = model.model_validate({**base, **given})
         except ValidationError as e:
             first = e.errors()[0]
-            raise BadInput(f"--mapping: field '{first['loc'][0]}': {first['msg']}") from None
+            field = first["loc"][0] if first["loc"] else "mapping"
+            raise BadInput(f"--mapping: field '{field}': {first['msg'].removeprefix('Value error, ')}") from None
+        if scored:
+            update["fields"] = None
     if labels is not None:
         given_labels = parse_labels(labels) if isinstance(labels, str) else dict(labels)
         update["labels"] = {label_key(k): v for k, v in given_labels.items()}
@@ -270,6 +339,8 @@ def _load_card(card: Card, explicit: Path | None) -> Dataset:
         name = str(found.file)
         rows = read_rows(found.file.read_bytes(), name, format_of(found.file.name, card.format))
         source = f"{found.kind}: {found.file}"
+    if card.scored is not None:
+        return Dataset(card.id, tuple(to_scored_examples(card, rows, name)), card, source)
     joined, used = _read_joins(card, found.root)
     if used:
         source += "; joined " + ", ".join(used)

@@ -1,0 +1,1 @@
+"""Bridges from judgekit judges to other evaluation harnesses (each an optional extra)."""

@@ -10,6 +10,7 @@ from rich.console import Console
 
 from judgekit.importers.hanna import LLMS, PROMPTS, import_hanna
 from judgekit.importers.llmbar import import_llmbar
+from judgekit.importers.pandalm import JUDGES, import_pandalm
 
 
 def register(app: typer.Typer) -> None:
@@ -18,6 +19,7 @@ def register(app: typer.Typer) -> None:
                         no_args_is_help=True)
     group.command("llmbar")(llmbar_command)
     group.command("hanna")(hanna_command)
+    group.command("pandalm")(pandalm_command)
     app.add_typer(group, name="import")
 
 
@@ -51,3 +53,20 @@ def hanna_command(
     """
     made = import_hanna(out, path, llms=tuple(llm or LLMS), prompts=tuple(prompt or PROMPTS))
     Console(stderr=True).print(f"imported {len(made)} recorded HANNA judges into {out}", markup=False, highlight=False)
+
+
+def pandalm_command(
+    judge: str = typer.Option(..., "--judge", help=f"The recorded judge: {', '.join(JUDGES)}."),
+    out: Path = typer.Option(..., "--out", "-o", help="The run dir to create (must not exist)."),
+) -> None:
+    """Import one of PandaLM's recorded judges (three human votes per item kept, for the alt-test).
+
+    Example: judgekit import pandalm --judge gpt-3.5-turbo --out runs/pandalm-gpt35
+    """
+    run = import_pandalm(judge, out)
+    invalid = sum(v.winner is None for v in run.verdicts)
+    Console(stderr=True).print(
+        f"imported {len(run.verdicts)} verdicts ({invalid} invalid) of {run.manifest.judge} · "
+        f"{run.manifest.dataset} into {out}",
+        markup=False, highlight=False,
+    )

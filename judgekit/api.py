@@ -172,11 +172,13 @@ def load_judge(
         return CallPath(create_backend(judge, base_url=url, **options), cache=response_cache,
                         concurrency=concurrency, limiter=limiter, timeout=timeout, max_retries=max_retries)
 
-    paths = CallPaths(call_path(spec, base_url), {seat: call_path(*seat) for seat in seats})
+    main = call_path(spec, base_url)
+    paths = CallPaths(main, {seat: call_path(*seat) for seat in seats})
     params: dict[str, Any] = {"temperature": loaded.params.temperature, "max_tokens": loaded.params.max_tokens}
     if base_url:
         params["base_url"] = base_url
-    return Judge(spec, loaded, paths, judge_model=judge_model, params=params)
+    name = spec if parse_spec(spec)[1] else f"{provider}:{main.backend.model}"  # a bare provider: name its model
+    return Judge(name, loaded, paths, judge_model=judge_model, params=params)
 
 
 def seated_judges(protocol: Protocol) -> list[JudgeKey]:

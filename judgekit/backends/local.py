@@ -197,13 +197,13 @@ def load_engine(path: Path, n_ctx: int = DEFAULT_N_CTX) -> Engine:
 
 @register_backend("local")
 class LocalBackend(Backend):
-    """``local:`` (the default model) or ``local:/path/to/model.gguf``."""
+    """``local:`` or ``local:qwen2.5-coder-1.5b-instruct-q4_k_m`` (the default model), or ``local:/path/to/model.gguf``."""
 
     max_concurrency = 1
     interruptible = False
 
     def __init__(self, model: str, *, n_ctx: int = DEFAULT_N_CTX, **options: Any) -> None:
-        if model:
+        if model and model != DEFAULT_MODEL_NAME.removesuffix(".gguf"):
             path = Path(model).expanduser()
             if not path.is_file():
                 raise BadInput(f"judge spec local:{model}: no such model file")

@@ -7,16 +7,20 @@ import re
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
 
 from judgekit.errors import BadInput
 
-DEFAULT_JUDGE = "local:"
-"""The embedded offline judge (Qwen2.5-Coder-1.5B-Instruct run by llama.cpp)."""
+DEFAULT_JUDGE = "local:qwen2.5-coder-1.5b-instruct-q4_k_m"
+"""The embedded offline judge (Qwen2.5-Coder-1.5B-Instruct, Q4_K_M, run by llama.cpp)."""
 DEFAULT_PROTOCOL = "logprob/pairwise"
-DEFAULT_DATASET = "judgekit/bundled"
+DEFAULT_DATASET = "llmbar/natural-40"
+"""40 LLMBar Natural pairs, shipped with LLMBar's recorded judges' verdicts on them."""
+RECORDED_DIR = "llmbar-natural-40-recorded"
+"""Beside the run dir: LLMBar's recorded judges on the sample, as run dirs for ``compare``."""
 
 
 def run(
@@ -76,8 +80,35 @@ def run(
 
     start = time.monotonic()
     finished = asyncio.run(go())
-    console.print(summary_table(finished, elapsed_s=time.monotonic() - start))
+    elapsed = time.monotonic() - start
+    if loaded.id == DEFAULT_DATASET:
+        print_leaderboard(console, finished, elapsed)
+        return
+    console.print(summary_table(finished, elapsed_s=elapsed))
     console.print(f"run dir: {finished.path}", highlight=False, soft_wrap=True)
+
+
+def print_leaderboard(console: Console, finished: Any, elapsed: float) -> None:
+    """The judge beside LLMBar's recorded judges on the same pairs, and what to run next."""
+    from judgekit.datasets import load_dataset
+    from judgekit.importers.llmbar_sample import recorded_runs
+    from judgekit.leaderboard import leaderboard, render_leaderboard
+
+    recorded_dir = finished.path.parent / RECORDED_DIR
+    references = recorded_runs(load_dataset(DEFAULT_DATASET), recorded_dir)
+    if not console.is_terminal:  # pipes and logs get a fixed width that fits the table
+        console = Console(width=120)
+    console.print(render_leaderboard(leaderboard(finished, references)))
+    usage = finished.manifest.usage
+    console.print(
+        f"{elapsed:.1f} s, {usage.calls} calls ({usage.cache_hits} from the cache); the recorded judges are "
+        f"replayed, no calls. Run dir: {finished.path}\n"
+        "Next: a real judge on the same pairs, e.g. `judgekit run --judge openai:gpt-4o-mini --protocol "
+        "llmbar/rules`; the leaderboard over saved runs with every pair tested, `judgekit compare "
+        f"{finished.path} {recorded_dir}/*`; the page with items and raw judge texts, add `--format html "
+        "--out leaderboard.html`.",
+        highlight=False, soft_wrap=True,
+    )
 
 
 def print_estimate(console: Console, judge: str, protocol: str, examples: list, **overrides: float | None) -> None:

@@ -1,0 +1,172 @@
+"""One judge's run set beside reference runs on the same items: the default run's leaderboard.
+
+``judgekit run`` with no arguments judges the bundled LLMBar Natural sample
+and then shows this: the new judge next to LLMBar's recorded judges, each
+with its headline accuracy against the expert labels, a CI, positional
+agreement, and a paired test against the new judge on exactly the same items.
+
+The headline of a protocol that turns both presentation orders into one
+verdict (``logprob/*``, ``llmbar/swap*``) is the accuracy of that verdict
+(``accuracy_final``); for a protocol that judges the orders separately it
+is LLMBar's Acc, the per-order mean. The paired difference compares the
+two headlines, with a paired item bootstrap CI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rich import box
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from judgekit.agreement import compare_judges, pairwise_summary
+from judgekit.errors import BadInput
+from judgekit.protocols import load_protocol
+from judgekit.report import JudgedItems, Options, judged_items, policy_of
+from judgekit.rundir import Run
+
+COMBINING_STRATEGIES = ("logprob", "swap_synthesize")
+"""Strategies whose final verdict combines the two orders (its accuracy is the headline)."""
+
+TEST_NAME = "McNemar exact over (item, order) outcomes"
+
+
+def headline_figure(run: Run) -> str:
+    """``accuracy_final`` when the run's protocol combines orders into its verdict, else ``accuracy``."""
+    if run.manifest.judge.startswith("llmbar:"):
+        return "accuracy"
+    try:
+        strategy = load_protocol(run.manifest.protocol).strategy
+    except BadInput:  # a spec file that is no longer where the run found it
+        return "accuracy"
+    return "accuracy_final" if strategy in COMBINING_STRATEGIES else "accuracy"
+
+
+def leaderboard(run: Run, references: Sequence[Run], options: Options = Options()) -> dict[str, Any]:
+    """Rows for ``run`` and each reference (best headline first), each paired against ``run``.
+
+    Every reference must hold the items ``run`` judged (same ids and labels);
+    it is scored on those items only (so a ``--limit`` run compares fairly).
+    """
+    items = judged_items(run)
+    rows = [_row(run, items, options, is_new=True)]
+    for other in references:
+        theirs = _same_items(other, items)
+        row = _row(other, theirs, options, is_new=False)
+        row |= _paired_with(run, items, other, theirs, options)
+        rows.append(row)
+    rows.sort(key=lambda r: -(r["accuracy"] if r["accuracy"] is not None else -1))
+    for rank, row in enumerate(rows, start=1):
+        row["rank"] = rank
+    return {"judge": run.manifest.judge, "dataset": run.manifest.dataset, "n": len(items.ids),
+            "test": TEST_NAME, "rows": rows}
+
+
+def _same_items(other: Run, items: JudgedItems) -> JudgedItems:
+    theirs = judged_items(other)
+    missing = set(items.ids) - set(theirs.ids)
+    if missing:
+        raise BadInput(f"{other.path}: has no verdict for {sorted(missing)[0]}; cannot pair it with this run")
+    theirs = theirs.subset(items.ids)
+    if theirs.gold != items.gold:
+        raise BadInput(f"{other.path}: gold labels differ on the same items; not the same dataset")
+    return theirs
+
+
+def _row(run: Run, items: JudgedItems, options: Options, *, is_new: bool) -> dict[str, Any]:
+    figure = headline_figure(run)
+    summary = pairwise_summary(
+        items.gold, items.orders[0], items.orders[1] if len(items.orders) > 1 else None,
+        _finals(run, items.ids), invalid=policy_of(run, options), confidence=options.confidence,
+        n_resamples=options.n_resamples, seed=options.seed,
+    )
+    headline = getattr(summary, figure)
+    agreement = summary.positional_agreement
+    return {
+        "run": str(run.path), "judge": run.manifest.judge, "judge_model": run.manifest.judge_model,
+        "protocol": run.manifest.protocol, "n": summary.n, "figure": figure, "new": is_new,
+        "accuracy": headline.estimate, "accuracy_ci": [headline.low, headline.high],
+        "positional_agreement": agreement.estimate if agreement is not None else None,
+        "invalid_rate": summary.invalid_rate.estimate,
+        "difference": None, "difference_ci": None, "p_value": None,
+    }
+
+
+def _paired_with(run: Run, mine: JudgedItems, other: Run, theirs: JudgedItems, options: Options) -> dict[str, Any]:
+    """Reference minus new judge, headline against headline, on the same items."""
+    finals = _finals(run, mine.ids)
+    own = [finals, finals] if headline_figure(run) == "accuracy_final" else mine.orders
+    their = theirs.orders if headline_figure(other) == "accuracy" else [_finals(other, theirs.ids)] * 2
+    m = min(len(own), len(their))
+    result = compare_judges(mine.gold, their[:m], own[:m], invalid=policy_of(run, options),
+                            confidence=options.confidence, n_resamples=options.n_resamples, seed=options.seed)
+    interval = result.accuracy_difference
+    return {"difference": interval.estimate, "difference_ci": [interval.low, interval.high],
+            "p_value": result.mcnemar.pvalue}
+
+
+def _finals(run: Run, ids: Sequence[str]) -> list[str | None]:
+    by_id = {v.example_id: v.winner for v in run.verdicts}
+    return [by_id[i] for i in ids]
+
+
+# ---------------------------------------------------------------- rendering
+
+
+def render_leaderboard(data: dict[str, Any], *, alpha: float = 0.05) -> Group:
+    """The table plus one sentence saying what it shows."""
+    new = next(r for r in data["rows"] if r["new"])
+    table = Table(title=f"Agreement with LLMBar's expert labels on {data['n']} pairs of {data['dataset']}",
+                  title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for header in ("#", "judge", "protocol", "accuracy", "95% CI", "agree", f"Δ vs #{new['rank']}", "p"):
+        table.add_column(header, justify="left" if header in ("judge", "protocol") else "right", no_wrap=True)
+    for row in data["rows"]:
+        ci = row["accuracy_ci"]
+        table.add_row(
+            str(row["rank"]), Text(row["judge"], style="bold" if row["new"] else ""), row["protocol"],
+            f"{row['accuracy']:.3f}", f"{ci[0]:.3f}–{ci[1]:.3f}",
+            "-" if row["positional_agreement"] is None else f"{row['positional_agreement']:.3f}",
+            "" if row["new"] else f"{row['difference']:+.3f}", "" if row["new"] else f"{row['p_value']:.2g}",
+        )
+    figures = {r["figure"] for r in data["rows"]}
+    what = []
+    if "accuracy_final" in figures:
+        what.append("accuracy of the order-debiased final verdict (accuracy_final) for "
+                    + ", ".join(sorted({r["protocol"] for r in data["rows"] if r["figure"] == "accuracy_final"})))
+    if "accuracy" in figures:
+        what.append("mean over the two presentation orders (LLMBar's Acc) for the others")
+    notes = Text(
+        f"accuracy: {'; '.join(what)}. agree: same winner in both orders. Δ: that judge's accuracy minus "
+        f"#{new['rank']}'s on the same pairs; p: {data['test']}."
+        + (f" Recorded judges: {recorded}." if (recorded := _models(data["rows"])) else ""), style="dim")
+    return Group(table, notes, Text(""), Text(summary_sentence(data, alpha=alpha)))
+
+
+def _models(rows: Sequence[dict[str, Any]]) -> str:
+    return ", ".join(f"{r['judge'].removeprefix('llmbar:')} = {r['judge_model']}" for r in rows
+                     if r["judge"].startswith("llmbar:") and r["judge_model"])
+
+
+def summary_sentence(data: dict[str, Any], *, alpha: float = 0.05) -> str:
+    """What the table shows, in words."""
+    rows = data["rows"]
+    new = next(r for r in rows if r["new"])
+    others = [r for r in rows if not r["new"]]
+    if not others:
+        return f"{new['judge']} agrees with the labels on {new['accuracy']:.1%} of {data['n']} pairs."
+    better = [r for r in others if r["difference"] > 0 and r["p_value"] < alpha]
+    worse = [r for r in others if r["difference"] < 0 and r["p_value"] < alpha]
+    best = max(others, key=lambda r: r["accuracy"])
+    text = (f"{new['judge']} agrees with LLMBar's expert labels on {new['accuracy']:.1%} of these {data['n']} "
+            f"pairs; the best recorded judge, {best['judge'].removeprefix('llmbar:')}, on {best['accuracy']:.1%}. ")
+    if better:
+        names = ", ".join(r["judge"].removeprefix("llmbar:") for r in better)
+        text += f"{len(better)} of {len(others)} recorded judges are significantly more accurate ({names}); "
+    else:
+        text += f"None of the {len(others)} recorded judges is significantly more accurate; "
+    text += (f"{len(worse)} significantly less" if worse else "none significantly less") + \
+            f" (paired test, p < {alpha:g}, not corrected for {len(others)} comparisons)."
+    return text

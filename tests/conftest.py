@@ -1,4 +1,5 @@
-"""Shared test setup: staged data location, an isolated cache, the data-skip rule."""
+"""Shared test setup: staged data location, an isolated cache, the data-skip rule,
+and the check that keeps the ``slow`` marker honest."""
 
 from __future__ import annotations
 
@@ -30,6 +31,44 @@ def data_dir() -> Path:
     if REQUIRE_DATA:
         pytest.fail(message)
     pytest.skip(message)
+
+
+def pytest_collection_modifyitems(items):
+    """Tests that use the staged data carry ``needs_data`` (``-m "not needs_data"`` runs without it)."""
+    for item in items:
+        if "data_dir" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.needs_data)
+
+
+@pytest.fixture(autouse=True)
+def _slow_means_the_embedded_model(request, monkeypatch):
+    """``slow`` marks exactly the tests that load the embedded model.
+
+    Every load in this process goes through ``local.load_engine`` (the first
+    one reads the weights, later ones share them), so watching it tells: a
+    test without the marker that loads a model fails, and so does a marked
+    test that never does, so the fast tier (``-m "not slow"``) never pays for
+    the model. A marker with a reason (``slow(reason=...)``) is taken at its
+    word: the work happens where this hook cannot see it (a notebook kernel,
+    assembling the weights file).
+    """
+    from judgekit.backends import local
+
+    loads = []
+    real = local.load_engine
+
+    def watched(*args, **kwargs):
+        engine = real(*args, **kwargs)
+        loads.append(engine)
+        return engine
+
+    monkeypatch.setattr(local, "load_engine", watched)
+    marker = request.node.get_closest_marker("slow")
+    yield
+    if marker is None and loads:
+        pytest.fail("loads the embedded model but is not marked @pytest.mark.slow")
+    if marker is not None and not loads and "reason" not in marker.kwargs:
+        pytest.fail("marked slow but never loads the embedded model: drop the marker or give its reason")
 
 
 @pytest.fixture(autouse=True)

@@ -87,7 +87,7 @@ def test_missing_part_package_names_it(monkeypatch):
         model_file.default_parts()
 
 
-@pytest.mark.slow
+@pytest.mark.slow(reason="assembles and hashes a fresh 1.1 GB copy of the weights")
 def test_the_default_model_assembles_and_hashes_correctly(tmp_path, monkeypatch):
     monkeypatch.setenv("JUDGEKIT_MODEL_DIR", str(tmp_path))
     path = model_file.default_model_path()

@@ -8,6 +8,7 @@ committed notebooks are clean.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import nbformat
@@ -20,6 +21,18 @@ PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
 CELL_TIMEOUT_S = 600
 
 
+def _uses_the_embedded_model(path: Path) -> bool:
+    code = "\n".join(cell.source for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code")
+    return bool(re.search(r"""load_judge\(\s*["']local""", code))
+
+
+NOTEBOOK_PARAMS = [
+    pytest.param(p, id=p.stem, marks=[pytest.mark.slow(reason="the notebook's kernel loads the embedded model")]
+                 if _uses_the_embedded_model(p) else [])
+    for p in PATHS
+]
+
+
 def test_the_four_notebooks_are_there_and_clean():
     assert [p.stem[:2] for p in PATHS] == ["01", "02", "03", "04"]
     for path in PATHS:
@@ -27,9 +40,10 @@ def test_the_four_notebooks_are_there_and_clean():
         nbformat.validate(notebook)
         code = [cell for cell in notebook.cells if cell.cell_type == "code"]
         assert code and all(not cell.outputs and cell.execution_count is None for cell in code), path.name
+    assert [p.id for p in NOTEBOOK_PARAMS if p.marks] == ["04_your_own_judge"]  # the one that runs a model
 
 
-@pytest.mark.parametrize("path", PATHS, ids=[p.stem for p in PATHS])
+@pytest.mark.parametrize("path", NOTEBOOK_PARAMS)
 def test_notebook_runs_and_its_assertions_hold(path, data_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("JUDGEKIT_DATA_DIR", str(data_dir))
     monkeypatch.setenv("TMPDIR", str(tmp_path))  # notebooks import runs into temporary folders

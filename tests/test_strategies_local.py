@@ -4,9 +4,10 @@ A small model's answers are often wrong or unparseable; what must hold is
 that each protocol turns real replies into well-formed verdicts on three
 bundled items: the right number of calls, raw text kept, and a winner
 exactly when there is no invalid reason. Replies are capped at 48 tokens.
-The composite protocols (panel, protocol-consistency) run their members with
-the members' own settings, so they are exercised through specs with short
-members instead, which keeps the test to minutes on a 2-core machine.
+The composite protocols (panel, protocol-consistency, self-consistency) run
+their members with the members' own settings, so they are exercised through
+specs with short members instead: self-consistency over llmbar/cot (5 samples
+of up to 512 tokens per order) took most of the suite's time.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ from judgekit.datasets import load_dataset
 from judgekit.protocols import list_protocols
 
 ITEMS = 3
-COMPOSITE_IDS = {"panel/majority", "reife/protocol-consistency"}
+COMPOSITE_IDS = {"panel/majority", "reife/protocol-consistency", "reife/self-consistency"}
 BUILT_IN = [p for p in list_protocols() if p not in COMPOSITE_IDS]
 COMPOSITE = {
     "panel": "strategy: panel\noptions:\n  members:\n"
              "    - {name: one, judge: default, protocol: llmbar/vanilla}\n"
              "    - {name: two, judge: default, protocol: llmbar/rules}\n",
     "protocol-consistency": "strategy: votes\noptions:\n  members: [llmbar/vanilla, llmbar/rules, llmbar/rules-1shot]\n",
+    "self-consistency": "strategy: votes\nparams: {temperature: 0.7}\noptions:\n  base: llmbar/vanilla\n  samples: 3\n",
 }
 
 

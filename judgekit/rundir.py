@@ -11,10 +11,17 @@ A run dir is created atomically (built in a temporary sibling, then renamed),
 so a directory named like a run is never half set up. Verdict lines are
 appended and flushed one by one; a kill -9 can leave at most one torn last
 line, which resuming drops.
+
+One run at a time writes a run dir: the writer holds an exclusive ``flock``
+on ``.lock`` inside it (taken before the dir is renamed into place, released
+when the writer closes it or its process ends, kill -9 included), so a second
+run on the same ``--out`` refuses, or waits if asked, instead of interleaving
+its verdicts with the first one's.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -25,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from judgekit.errors import BadInput
+from judgekit.errors import BadInput, JudgekitError
 from judgekit.records import (
     Example,
     Manifest,
@@ -45,6 +52,7 @@ if TYPE_CHECKING:
 MANIFEST = "manifest.json"
 EXAMPLES = "examples.jsonl"
 VERDICTS = "verdicts.jsonl"
+LOCK = ".lock"
 
 IDENTITY_FIELDS = ("judge", "protocol", "protocol_hash", "dataset", "dataset_hash", "params")
 """Manifest fields that must match for a resume to continue the same run."""
@@ -101,42 +109,72 @@ def read_run(path: str | Path) -> Run:
 
 
 class RunDir:
-    """A run dir open for writing: append verdicts, update and finish the manifest."""
+    """A run dir open for writing: append verdicts, update and finish the manifest.
 
-    def __init__(self, path: Path, manifest: Manifest, examples: list[Example], verdicts: list[Verdict]):
+    It holds the run dir's lock until :meth:`close` (or the end of the process).
+    """
+
+    def __init__(self, path: Path, manifest: Manifest, examples: list[Example], verdicts: list[Verdict], lock: Any):
         self.path = path
         self.manifest = manifest
         self.examples = examples
         self.verdicts = verdicts
+        self._lock = lock
 
     @classmethod
     def create(cls, path: str | Path, manifest: Manifest, examples: Sequence[Example]) -> RunDir:
-        """Make a new run dir atomically; the parent folders are created if needed."""
+        """Make a new run dir atomically, locked; the parent folders are created if needed."""
         path = Path(path)
         if path.exists():
             raise BadInput(f"{path}: already exists")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise BadInput(f"{path}: {_first_file(path.parent)} is a file, not a folder") from None
+        except PermissionError:
+            raise BadInput(f"{path}: cannot create the folder (permission denied)") from None
         tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
         try:
+            tmp.mkdir()
+        except PermissionError:
+            raise BadInput(f"{path}: cannot write in {path.parent} (permission denied)") from None
+        lock = None
+        try:
+            lock = _lock(tmp, path, wait=False)
             write_jsonl(tmp / EXAMPLES, examples)
             (tmp / VERDICTS).touch()
             _write_manifest(tmp / MANIFEST, manifest)
-            tmp.rename(path)
+            try:
+                tmp.rename(path)
+            except OSError:  # another run created it between our check and now
+                raise BadInput(f"{path}: another run created it just now; run again to resume it") from None
         except BaseException:
+            if lock is not None:
+                lock.close()
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        return cls(path, manifest, list(examples), [])
+        return cls(path, manifest, list(examples), [], lock)
 
     @classmethod
-    def resume(cls, path: str | Path, manifest: Manifest, examples: Sequence[Example]) -> RunDir:
+    def resume(cls, path: str | Path, manifest: Manifest, examples: Sequence[Example], *, wait: bool = False) -> RunDir:
         """Reopen an existing run dir for the same judge, protocol and examples.
 
         ``manifest`` describes the run being asked for; a mismatch with what is
-        on disk is a BadInput naming the field. A torn last verdict line is cut off.
+        on disk is a BadInput naming the field. A torn last verdict line is cut
+        off. Another run writing the dir is a BadInput, or with ``wait`` a wait
+        for it to end.
         """
         path = Path(path)
+        lock = _lock(path, path, wait=wait)
+        try:
+            return cls._reopen(path, manifest, examples, lock)
+        except BaseException:
+            lock.close()
+            raise
+
+    @classmethod
+    def _reopen(cls, path: Path, manifest: Manifest, examples: Sequence[Example], lock: Any) -> RunDir:
         stored = _read_manifest(path / MANIFEST)
         for field in IDENTITY_FIELDS:
             old, new = getattr(stored, field), getattr(manifest, field)
@@ -156,14 +194,21 @@ class RunDir:
         verdicts, torn = _read_verdicts(path / VERDICTS, verdict_type)
         _mend_tail(path / VERDICTS, torn is not None)
         _check_verdict_ids(path / VERDICTS, stored_examples, verdicts)
-        return cls(path, stored, stored_examples, verdicts)
+        return cls(path, stored, stored_examples, verdicts, lock)
+
+    def close(self) -> None:
+        """Release the run dir's lock: another run may write it from now on."""
+        self._lock.close()
 
     def done_ids(self) -> set[str]:
         return {v.example_id for v in self.verdicts}
 
     def append(self, verdict: Verdict) -> None:
         """Record one verdict durably (one flushed line)."""
-        append_jsonl(self.path / VERDICTS, verdict)
+        try:
+            append_jsonl(self.path / VERDICTS, verdict)
+        except OSError as e:
+            raise JudgekitError(f"{self.path / VERDICTS}: cannot write ({e.strerror.lower()})") from None
         self.verdicts.append(verdict)
 
     def update(self, **fields: Any) -> None:
@@ -184,10 +229,47 @@ def is_run_dir(path: str | Path) -> bool:
     return (Path(path) / MANIFEST).is_file()
 
 
+def _lock(folder: Path, run: Path, *, wait: bool) -> Any:
+    """Hold ``folder/.lock`` exclusively (the open file is the lock), recording our pid in it."""
+    try:
+        if not os.access(folder, os.W_OK):
+            raise PermissionError(13, "Read-only folder")
+        handle = (folder / LOCK).open("a+", encoding="utf-8")
+    except OSError as e:
+        raise BadInput(f"{run}: cannot write to the run dir ({e.strerror.lower()})") from None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        if not wait:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise BadInput(
+                f"{run}: another run (pid {holder}) is writing this run dir; wait for it to end "
+                "(or pass --wait), or use another --out"
+            ) from None
+        fcntl.flock(handle, fcntl.LOCK_EX)
+    handle.truncate(0)
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
+def _first_file(path: Path) -> Path:
+    """The first ancestor-or-self of ``path`` that exists and is not a folder."""
+    for candidate in (*reversed(path.parents), path):
+        if candidate.exists() and not candidate.is_dir():
+            return candidate
+    return path
+
+
 def _write_manifest(path: Path, manifest: Manifest) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    try:
+        tmp.write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        tmp.replace(path)
+    except OSError as e:
+        raise JudgekitError(f"{path}: cannot write ({e.strerror.lower()})") from None
 
 
 def _read_manifest(path: Path) -> Manifest:

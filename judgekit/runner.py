@@ -52,11 +52,16 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def open_run_dir(out: str | Path, manifest: Manifest, examples: Sequence[Example]) -> RunDir:
-    """A fresh run dir at ``out``, or the existing one there reopened to resume."""
+def open_run_dir(out: str | Path, manifest: Manifest, examples: Sequence[Example], *, wait: bool = False) -> RunDir:
+    """A fresh run dir at ``out``, or the existing one there reopened to resume; locked either way.
+
+    Another run writing ``out`` is a BadInput, or with ``wait`` a wait for it to end.
+    """
     out = Path(out)
     if is_run_dir(out):
-        return RunDir.resume(out, manifest, examples)
+        return RunDir.resume(out, manifest, examples, wait=wait)
+    if out.exists() and not out.is_dir():
+        raise BadInput(f"{out}: is a file, not a run directory; choose another --out")
     if out.exists() and any(out.iterdir()):
         raise BadInput(f"{out}: exists and is not a judgekit run directory; choose another --out")
     if out.exists():
@@ -77,7 +82,8 @@ async def judge_run(
     ``workers`` examples are in progress at once (the call path's concurrency).
 
     On any failure (or cancellation) the manifest is left saying incomplete,
-    with the counts so far, and the error propagates.
+    with the counts so far, and the error propagates. Either way the run dir's
+    lock is released at the end.
     """
     done = run_dir.done_ids()
     todo = [e for e in run_dir.examples if e.id not in done]
@@ -99,13 +105,15 @@ async def judge_run(
         async with asyncio.TaskGroup() as group:
             for _ in range(max(1, min(workers, len(todo)))):
                 group.create_task(worker())
+        run_dir.update(complete=True, finished_at=now(), n_verdicts=len(run_dir.verdicts), usage=state.usage)
     except BaseExceptionGroup as group_error:
         state.flush()
         raise _first_error(group_error) from None
     except BaseException:
         state.flush()
         raise
-    run_dir.update(complete=True, finished_at=now(), n_verdicts=len(run_dir.verdicts), usage=state.usage)
+    finally:
+        run_dir.close()
     return run_dir.run()
 
 

@@ -79,6 +79,7 @@ def test_ordinal_level_and_table_output(tmp_path):
         ("csv", ["--raters", "h1,h2", "--labels", "a,b"], "row 3, column 'h1': label 'tie' is not one of a, b"),
         ("missing", ["--raters", "h1"], "file not found"),
         ("broken", ["--raters", "h1"], ":2: invalid JSON"),
+        ("shifted", ["--raters", "h1,h2"], "shifted.csv:3: 3 fields, but the header has 2"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(tmp_path, setup, args, message):
@@ -86,6 +87,9 @@ def test_bad_input_is_one_line_exit_2(tmp_path, setup, args, message):
         path = _write(tmp_path, "csv")
     elif setup == "missing":
         path = tmp_path / "absent.csv"
+    elif setup == "shifted":  # a trailing comma: pandas would shift the raters' columns
+        path = tmp_path / "shifted.csv"
+        path.write_text("h1,h2\na,b\na,b,\n")
     else:
         path = tmp_path / "broken.jsonl"
         path.write_text('{"h1": "a"}\n{"h1": \n')

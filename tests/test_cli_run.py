@@ -137,6 +137,18 @@ def test_ctrl_c_stops_with_an_honest_manifest(server, tmp_path):
     assert not run.manifest.complete and run.manifest.n_verdicts == len(run.verdicts) >= 8
 
 
+def test_sigterm_stops_like_ctrl_c_and_exits_143(server, tmp_path, cli):
+    server.latency = 0.15
+    out = tmp_path / "run"
+    code, stderr = start_and_stop(run_args(server, out, "--concurrency", "4"), out, signal.SIGTERM)
+    assert code == 143 and stderr.strip() == "terminated"
+    run = read_run(out)
+    assert not run.manifest.complete and run.manifest.n_verdicts == len(run.verdicts) >= 8
+    assert run.manifest.usage.calls >= 2 * len(run.verdicts)  # the counts are current, not the last refresh's
+    server.latency = 0.0
+    assert cli(*run_args(server, out)).returncode == 0 and read_run(out).manifest.complete
+
+
 def test_kill_9_then_resume_repeats_at_most_concurrency_calls(server, tmp_path, cli):
     server.latency = 0.15
     out = tmp_path / "run"
@@ -274,3 +286,30 @@ def test_estimate_every_builtin_protocol_without_calling_anyone(monkeypatch):
         guess = estimate(protocol, BUNDLED[:2], "openai:gpt-4o-mini")
         assert guess.calls >= 2 and guess.tokens_in > 0, protocol_id
         assert guess.max_cost_usd is not None and guess.max_cost_usd > 0, protocol_id
+
+
+def wait_for_verdicts(out, at_least, timeout=60):
+    verdicts = out / "verdicts.jsonl"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and (not verdicts.exists() or len(verdicts.read_text().splitlines()) < at_least):
+        time.sleep(0.05)
+
+
+def test_a_second_run_on_the_same_out_refuses_or_waits(server, tmp_path):
+    """Two real processes on one --out: the second says who holds it, or with --wait resumes after it."""
+    server.latency = 1.0  # the first run stays busy until the test lowers this
+    out = tmp_path / "run"
+    args = [JUDGEKIT, *map(str, run_args(server, out, "--concurrency", "2"))]
+    first = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wait_for_verdicts(out, 1)
+    second = judgekit(*args[1:])
+    _one_line_error(second, 2, str(out), f"pid {first.pid}", "--wait")
+    waiting = subprocess.Popen([*args, "--wait"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    assert waiting.poll() is None  # still waiting for the lock
+    server.latency = 0.0
+    assert first.wait(timeout=60) == 0, first.stderr.read()
+    assert waiting.wait(timeout=60) == 0, waiting.stderr.read()
+    lines = (out / "verdicts.jsonl").read_text().splitlines()
+    assert len(lines) == len(BUNDLED) and read_run(out).manifest.complete
+    assert server.max_answers_per_prompt() == 1  # nothing was paid twice

@@ -197,6 +197,22 @@ def test_csv_problems_name_the_record(tmp_path):
         load_dataset(str(path), mapping=MAPPING, labels=LABELS)
 
 
+@pytest.mark.parametrize(("row", "fields"), [("Say 0,zero,not zero,a,b", 5), ("Say 0,zero,a", 3)])
+def test_a_csv_row_with_another_field_count_names_its_line(tmp_path, row, fields):
+    """pandas takes a surplus first field as the index and shifts every column; we refuse."""
+    path = tmp_path / "pairs.csv"
+    path.write_text(f'instruction,response_a,response_b,gold\nSay 1,one,"not\none",a\n{row}\n', encoding="utf-8")
+    with pytest.raises(BadInput, match=rf"pairs\.csv:4: {fields} fields, but the header has 4"):
+        load_dataset(str(path))
+
+
+def test_a_csv_header_naming_a_column_twice_is_refused(tmp_path):
+    path = tmp_path / "pairs.csv"
+    path.write_text("instruction,response_a,response_a,gold\nSay 1,one,two,a\n", encoding="utf-8")
+    with pytest.raises(BadInput, match=r"pairs\.csv:1: column 'response_a' appears twice"):
+        load_dataset(str(path))
+
+
 def test_parquet_missing_value_names_the_record(tmp_path):
     path = _write(tmp_path, "parquet", ROWS[:2] + [ROWS[2] | {"out2": None}])
     with pytest.raises(BadInput, match=r"pairs\.parquet: record 3: field 'out2': missing"):

@@ -134,6 +134,25 @@ def test_cli_out_into_a_missing_folder_is_one_error_line(toy_runs, tmp_path, mon
     assert code == 2 and len(err) == 1 and "nowhere" in err[0]
 
 
+def test_out_never_writes_into_a_run_dir_nor_over_a_file_without_force(toy_runs, tmp_path, monkeypatch, capsys):
+    verdicts = toy_runs[0] / "verdicts.jsonl"
+    before = verdicts.read_bytes()
+    for command in ("report", "compare"):
+        for target in (verdicts, toy_runs[0] / "report.html", toy_runs[0] / "sub" / "r.html"):
+            code = _cli(monkeypatch, command, *toy_runs, "--format", "html", "--out", target, "--force")
+            err = capsys.readouterr().err.strip().splitlines()
+            assert code == 2 and len(err) == 1 and "inside the run dir" in err[0], err
+    assert verdicts.read_bytes() == before and read_run(toy_runs[0]).verdicts
+    mine = tmp_path / "notes.md"
+    mine.write_text("my notes", encoding="utf-8")
+    code = _cli(monkeypatch, "compare", *toy_runs, "--format", "markdown", "--out", mine, "--resamples", 50)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "--force" in err[0] and mine.read_text(encoding="utf-8") == "my notes"
+    assert _cli(monkeypatch, "compare", *toy_runs, "--format", "markdown", "--out", mine, "--resamples", 50,
+                "--force") == 0
+    assert "|" in mine.read_text(encoding="utf-8")  # the markdown table replaced the notes
+
+
 def test_out_also_takes_text_formats(toy_runs, tmp_path, monkeypatch, capsys):
     assert _cli(monkeypatch, "compare", *toy_runs, "--format", "markdown", "--resamples", 100) == 0
     printed = capsys.readouterr().out

@@ -49,6 +49,7 @@ def test_resume_drops_torn_line_and_keeps_appending(tmp_path):
     run_dir.append(_verdict(0))
     with (tmp_path / "run" / "verdicts.jsonl").open("a") as f:
         f.write('{"example_id": "ex1", "win')  # what a kill -9 mid-write leaves
+    run_dir.close()  # the killed writer's lock went with its process
     assert len(read_run(tmp_path / "run").verdicts) == 1  # incomplete run: tolerated
     resumed = RunDir.resume(tmp_path / "run", _manifest(), _examples())
     assert resumed.done_ids() == {"ex0"}
@@ -59,10 +60,20 @@ def test_resume_drops_torn_line_and_keeps_appending(tmp_path):
 def test_resume_terminates_an_unterminated_whole_line(tmp_path):
     run_dir = RunDir.create(tmp_path / "run", _manifest(), _examples())
     (tmp_path / "run" / "verdicts.jsonl").write_text(_verdict(0).model_dump_json())
+    run_dir.close()
     resumed = RunDir.resume(tmp_path / "run", _manifest(), _examples())
     assert resumed.done_ids() == {"ex0"}
     resumed.append(_verdict(2))
     assert len(read_run(run_dir.path).verdicts) == 2
+
+
+def test_one_writer_at_a_time_until_it_closes(tmp_path):
+    writer = RunDir.create(tmp_path / "run", _manifest(), _examples())
+    with pytest.raises(BadInput, match=r"run: another run \(pid \d+\) is writing this run dir"):
+        RunDir.resume(tmp_path / "run", _manifest(), _examples())
+    writer.close()
+    RunDir.resume(tmp_path / "run", _manifest(), _examples()).append(_verdict(0))
+    assert len(read_run(tmp_path / "run").verdicts) == 1  # readers never need the lock
 
 
 @pytest.mark.parametrize("field,value", [("judge", "openai:other"), ("protocol_hash", "changed"), ("dataset", "e"),

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from judgekit.datasets.files import csv_records
 from judgekit.errors import BadInput
 
 FORMATS = {
@@ -48,7 +49,8 @@ def read_label_table(path: Path, columns: Sequence[str]) -> pd.DataFrame:
 def _read(path: Path, kind: str) -> pd.DataFrame:
     try:
         if kind == "csv":
-            return pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""])
+            header, records = csv_records(path.read_text(encoding="utf-8-sig"), str(path))
+            return pd.DataFrame(records, columns=header, dtype=object)
         if kind == "parquet":
             return pd.read_parquet(path)
     except (ValueError, OSError, UnicodeDecodeError, pd.errors.ParserError) as e:

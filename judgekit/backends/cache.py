@@ -4,6 +4,12 @@ The same question asked of the same model with the same settings is answered
 once; reruns, resumes and sweeps that overlap read the stored answer instead
 of paying again. WAL mode plus a busy timeout lets several judgekit processes
 share one cache file. Only successful completions are stored, never errors.
+
+A cache that cannot be used is one line naming its path and the fix, never a
+traceback: a file that is not a database, a ``JUDGEKIT_CACHE_DIR`` naming a
+file. A folder we may not write is read from without storing (the run says
+so once on stderr); an entry that does not decode is a miss, answered again
+and overwritten.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from pathlib import Path
 from platformdirs import user_cache_dir
 
 from judgekit.backends.base import Completion, Request
+from judgekit.errors import BadInput
 
 SCHEME = "jk-cache-v1"
 """Prefix of every key; bump it when the key's contents change, so old
@@ -107,32 +114,67 @@ class ResponseCache:
         """``path`` is a directory or a ``.sqlite`` file; default :func:`default_cache_dir`."""
         path = Path(path) if path is not None else default_cache_dir()
         if path.suffix != ".sqlite":
+            if path.exists() and not path.is_dir():
+                raise BadInput(f"response cache {path}: is a file, not a folder; point JUDGEKIT_CACHE_DIR at a folder")
             path = path / self.FILENAME
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.read_only = False
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, timeout=30.0, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=30000")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        _migrate(self._db)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = self._open()
+        except sqlite3.DatabaseError as e:
+            raise BadInput(
+                f"response cache {path}: unusable ({e}); delete the file to start an empty cache, "
+                "or set JUDGEKIT_CACHE_DIR to another folder"
+            ) from None
+        except OSError as e:
+            raise BadInput(f"response cache {path}: cannot create its folder ({e.strerror.lower()}); "
+                           "set JUDGEKIT_CACHE_DIR to another folder or pass --no-cache") from None
+
+    def _open(self) -> sqlite3.Connection:
+        try:
+            db = sqlite3.connect(self.path, timeout=30.0, check_same_thread=False, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA busy_timeout=30000")
+            db.execute("PRAGMA synchronous=NORMAL")
+            _migrate(db)
+            return db
+        except sqlite3.OperationalError:
+            if os.access(self.path.parent, os.W_OK) and (not self.path.exists() or os.access(self.path, os.W_OK)):
+                raise
+        # A folder or file we may not write: read what is there, store nothing.
+        if not self.path.is_file():
+            raise BadInput(f"response cache {self.path.parent}: read-only and holds no cache; "
+                           "set JUDGEKIT_CACHE_DIR to a writable folder or pass --no-cache")
+        self.read_only = True
+        try:
+            db = sqlite3.connect(f"{self.path.as_uri()}?mode=ro", uri=True, check_same_thread=False)
+            db.execute("SELECT count(*) FROM responses").fetchone()
+        except sqlite3.OperationalError:  # WAL needs a writable -shm; nobody can write here anyway
+            db = sqlite3.connect(f"{self.path.as_uri()}?immutable=1", uri=True, check_same_thread=False)
+            db.execute("SELECT count(*) FROM responses").fetchone()
+        return db
 
     def get(self, key: str) -> Completion | None:
-        """The stored completion, marked ``cached``, or None."""
+        """The stored completion, marked ``cached``, or None (also for an entry that does not decode)."""
         with self._lock:
             row = self._db.execute("SELECT completion FROM responses WHERE key = ?", (key,)).fetchone()
         if row is None:
             return None
-        data = json.loads(row[0])
-        logprobs = data.get("top_logprobs")
-        return Completion(
-            text=data["text"],
-            tokens_in=data["tokens_in"],
-            tokens_out=data["tokens_out"],
-            finish_reason=data.get("finish_reason"),
-            top_logprobs=tuple(logprobs) if logprobs is not None else None,
-            cached=True,
-        )
+        try:
+            data = json.loads(row[0])
+            logprobs = data.get("top_logprobs")
+            return Completion(
+                text=data["text"],
+                tokens_in=data["tokens_in"],
+                tokens_out=data["tokens_out"],
+                finish_reason=data.get("finish_reason"),
+                top_logprobs=tuple(logprobs) if logprobs is not None else None,
+                cached=True,
+            )
+        except (TypeError, ValueError, KeyError, AttributeError):
+            return None
 
     def put(self, key: str, provider: str, model: str, completion: Completion) -> None:
         """Store a successful completion (latency and cost are per call, not stored)."""
@@ -143,6 +185,8 @@ class ResponseCache:
             "finish_reason": completion.finish_reason,
             "top_logprobs": list(completion.top_logprobs) if completion.top_logprobs is not None else None,
         }
+        if self.read_only:
+            return
         with self._lock:
             self._db.execute(
                 "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?)",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
 
 import click
 import typer
@@ -32,10 +34,35 @@ _register_commands()
 
 
 def main() -> None:
-    """Console entry point: a JudgekitError becomes one line on stderr and its exit code."""
+    """Console entry point: a JudgekitError becomes one line on stderr and its exit code.
+
+    SIGTERM (``kill``, a container stopping) ends a command the way Ctrl-C
+    does: the run stops, flushes its verdicts and an honest manifest, and the
+    process exits 143 (128 + SIGTERM) instead of dying mid-write.
+    """
+    terminated = threading.Event()
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        terminated.set()
+        signal.raise_signal(signal.SIGINT)  # the interrupt path every command already handles
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:
-        code = app(standalone_mode=False)
+        code = _run_app()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if code == 130:
+        _stopped(terminated)
+    if isinstance(code, int) and code:
+        sys.exit(code)
+
+
+def _run_app() -> int | None:
+    try:
+        return app(standalone_mode=False)
     except click.exceptions.Exit as e:
+        if e.exit_code == 130:
+            return 130
         sys.exit(e.exit_code)
     except click.ClickException as e:
         e.show()
@@ -43,15 +70,17 @@ def main() -> None:
     except typer.TyperException as e:  # typer's bundled copy of click raises these usage errors
         e.show()
         sys.exit(e.exit_code)
-    except click.exceptions.Abort:
-        sys.exit(130)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        return 130
     except JudgekitError as e:
         Console(stderr=True).print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(e.exit_code)
-    except KeyboardInterrupt:
-        Console(stderr=True).print("interrupted", markup=False)
-        sys.exit(130)
-    if code == 130:  # typer turns Ctrl-C into Exit(130) and, not standalone, returns its code
-        Console(stderr=True).print("interrupted", markup=False)
-    if isinstance(code, int) and code:
-        sys.exit(code)
+
+
+def _stopped(terminated: threading.Event) -> None:
+    """Ctrl-C (typer returns 130 for it when not standalone) or SIGTERM: say which, exit 130 or 143."""
+    if terminated.is_set():
+        Console(stderr=True).print("terminated", markup=False)
+        sys.exit(143)
+    Console(stderr=True).print("interrupted", markup=False)
+    sys.exit(130)

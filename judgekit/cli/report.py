@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from judgekit.errors import BadInput
-from judgekit.rundir import read_run
+from judgekit.rundir import is_run_dir, read_run
 
 
 class ReportFormat(str, Enum):
@@ -33,6 +33,7 @@ _RUNS_HELP = "Run dirs (from judgekit run or judgekit import)."
 _POLICY_HELP = "Count invalid verdicts as: wrong, llmbar, exclude, half or coin (default: each run's own policy)."
 _RESAMPLES_HELP = "Bootstrap resamples for the confidence intervals."
 _OUT_HELP = "Write the output to this file instead of stdout (html: one self-contained page)."
+_FORCE_HELP = "Let --out replace an existing file."
 
 
 def register(app: typer.Typer) -> None:
@@ -48,6 +49,7 @@ def report_command(
     resamples: int = typer.Option(1000, "--resamples", min=1, help=_RESAMPLES_HELP),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap resamples."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help=_OUT_HELP),
+    force: bool = typer.Option(False, "--force", help=_FORCE_HELP),
 ) -> None:
     """Accuracy (with CI), per-order accuracy, agreement, invalid and tie rates, kappa, biases, cost.
 
@@ -56,6 +58,7 @@ def report_command(
     from judgekit.report import Options, render_report, report  # pandas: load only for this command
 
     options = Options(invalid_policy=invalid_policy, n_resamples=resamples, seed=seed)
+    _check_out(out, force)
     read = _read(runs)
     if format is ReportFormat.html:
         from judgekit.html_report import render_html  # matplotlib loads only when a page is asked for
@@ -72,6 +75,7 @@ def compare_command(
     resamples: int = typer.Option(1000, "--resamples", min=1, help=_RESAMPLES_HELP),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap resamples."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help=_OUT_HELP),
+    force: bool = typer.Option(False, "--force", help=_FORCE_HELP),
 ) -> None:
     """Leaderboard by accuracy with CIs and biases, and paired tests (McNemar, bootstrap) on shared items.
 
@@ -80,6 +84,7 @@ def compare_command(
     from judgekit.report import Options, compare, render_compare  # pandas: load only for this command
 
     options = Options(invalid_policy=invalid_policy, n_resamples=resamples, seed=seed)
+    _check_out(out, force)
     read = _read(runs)
     if format is CompareFormat.html:
         from judgekit.html_report import render_html
@@ -96,6 +101,19 @@ def _read(paths: list[Path]) -> list:
             raise BadInput(f"{path}: given twice")
         seen.add(path.resolve())
     return [read_run(path) for path in paths]
+
+
+def _check_out(out: Path | None, force: bool) -> None:
+    """Refuse, before any work, to write into a run dir or over a file the user did not give up."""
+    if out is None:
+        return
+    inside = next((folder for folder in out.absolute().parents if is_run_dir(folder)), None)
+    if inside is not None:
+        raise BadInput(f"--out {out}: is inside the run dir {inside}; write the output elsewhere")
+    if out.is_dir():
+        raise BadInput(f"--out {out}: is a directory; give a file name such as report.html")
+    if out.exists() and not force:
+        raise BadInput(f"--out {out}: already exists; pass --force to replace it")
 
 
 def _emit(rendered: Any, out: Path | None) -> None:

@@ -31,6 +31,7 @@ def run(
     limit: int | None = typer.Option(None, "--limit", "-n", min=0, help="Judge only the first N examples."),
     concurrency: int = typer.Option(8, "--concurrency", "-c", min=1, help="Model calls in flight at once."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Run dir; an existing one is resumed."),
+    wait: bool = typer.Option(False, "--wait", help="If another run is writing --out, wait for it to end, then resume."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the response cache."),
     temperature: float | None = typer.Option(None, "--temperature", help="Override the protocol's temperature."),
     max_tokens: int | None = typer.Option(None, "--max-tokens", min=1, help="Override the protocol's max tokens."),
@@ -63,10 +64,14 @@ def run(
         cache=not no_cache,
     )
     out = out or default_out(judge, protocol, loaded.id)
-    run_dir = open_run_dir(out, handle.manifest_for(loaded.id, loaded.content_hash, len(examples)), examples)
+    run_dir = open_run_dir(out, handle.manifest_for(loaded.id, loaded.content_hash, len(examples)), examples, wait=wait)
     todo = len(examples) - len(run_dir.verdicts)
     if not quiet:
         Console(stderr=True).print(f"{run_dir.path}: {todo} of {len(examples)} examples to judge", highlight=False)
+    cache = handle.call_path.cache
+    if cache is not None and cache.read_only:
+        Console(stderr=True).print(f"response cache {cache.path}: read-only; reading it, storing nothing",
+                                   highlight=False, soft_wrap=True)
 
     async def go():
         try:

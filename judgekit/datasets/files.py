@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import math
@@ -68,13 +69,33 @@ def _object(record: Any, name: str, where: str) -> dict[str, Any]:
 
 
 def _csv_rows(text: str, name: str) -> list[Row]:
-    import pandas as pd
+    _, records = csv_records(text, name)
+    return [Row(f"record {i + 1}", i, r) for i, r in enumerate(records)]
 
+
+def csv_records(text: str, name: str) -> tuple[list[str], list[dict[str, str]]]:
+    """The header and one dict per data row, every cell as text; blank lines are skipped.
+
+    A row with more or fewer fields than the header is an error naming its
+    line: pandas would silently take a surplus first field as the index and
+    shift every column (a trailing comma is enough).
+    """
+    reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
-    except (ValueError, pd.errors.ParserError) as e:
-        raise BadInput(f"{name}: not readable as CSV ({str(e).splitlines()[0]})") from None
-    return [Row(f"record {i + 1}", i, r) for i, r in enumerate(frame.to_dict("records"))]
+        header = next(reader, [])
+        if len(set(header)) < len(header):
+            twice = next(c for c in header if header.count(c) > 1)
+            raise BadInput(f"{name}:1: column '{twice}' appears twice in the header")
+        records = []
+        for fields in reader:
+            if not fields:
+                continue
+            if len(fields) != len(header):
+                raise BadInput(f"{name}:{reader.line_num}: {len(fields)} fields, but the header has {len(header)}")
+            records.append(dict(zip(header, fields)))
+    except csv.Error as e:
+        raise BadInput(f"{name}:{reader.line_num}: not readable as CSV ({e})") from None
+    return header, records
 
 
 def _csv_list_rows(text: str, name: str) -> list[Row]:

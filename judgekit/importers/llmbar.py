@@ -187,6 +187,7 @@ def import_llmbar(
         run_dir = RunDir.create(staging, imported.manifest, imported.examples)
         for verdict in imported.verdicts:
             run_dir.append(verdict)
+        run_dir.close()
         staging.rename(out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -199,6 +200,10 @@ def _read_results(path: Path) -> list[dict[str, Any]]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise BadInput(f"{path}: missing (an evaluator dir holds result.json)") from None
+    except IsADirectoryError:
+        raise BadInput(f"{path}: is a folder; an evaluator dir holds result.json as a file") from None
+    except OSError as e:
+        raise BadInput(f"{path}: cannot read it ({e.strerror.lower()})") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise BadInput(f"{path}: not valid JSON ({e})") from None
     if not isinstance(data, list):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from servers import Fault, Reply, scripted_server  # noqa: F401  (fixture)
 
-from judgekit.backends.base import Completion, Message, Request, SamplingParams
+from judgekit.backends.base import CallTag, Completion, Message, Request, SamplingParams
 from judgekit.backends.cache import MIGRATIONS, ResponseCache, cache_key, default_cache_dir
 from judgekit.backends.callpath import CallPath
 from judgekit.backends.registry import create_backend
@@ -25,7 +25,7 @@ BASE = Request(
     SamplingParams(temperature=0.0, max_tokens=64, top_logprobs=None, stop=("x",), extra=(("seed", 1),)),
     sample=0,
     continuation=None,
-    purpose="ex-1/original",
+    tag=CallTag("ex-1", "compare", "original"),
 )
 
 
@@ -64,8 +64,8 @@ def test_all_keyed_variants_are_distinct():
     assert len(set(KEYED.values())) == len(KEYED)
 
 
-def test_purpose_is_not_in_the_key():
-    assert key(replace(BASE, purpose="ex-9/swapped")) == key()
+def test_the_call_tag_is_not_in_the_key():
+    assert key(replace(BASE, tag=CallTag("ex-9", "compare", "swapped"))) == key() == key(replace(BASE, tag=None))
 
 
 def server_path(server, cache, api="openai", **options) -> CallPath:
@@ -83,7 +83,7 @@ async def test_cached_repeat_makes_zero_calls(scripted_server, tmp_path, api):
     assert scripted_server.requests == 5
     # different timeout, retries and concurrency: how we wait is not what we ask
     again = server_path(scripted_server, ResponseCache(tmp_path), api, timeout=3, max_retries=1, concurrency=2)
-    repeat = await asyncio.gather(*(again.complete(replace(r, purpose="rerun")) for r in requests))
+    repeat = await asyncio.gather(*(again.complete(replace(r, tag=CallTag("rerun", "compare"))) for r in requests))
     await again.aclose()
     assert scripted_server.requests == 5
     assert [c.text for c in repeat] == [c.text for c in fresh]

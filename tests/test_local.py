@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from judgekit.backends.base import Message, Request, SamplingParams
+from judgekit.backends.base import CallTag, Message, Request, SamplingParams
 from judgekit.backends.registry import create_backend
 from judgekit.errors import BadInput, JudgekitError
 
@@ -89,7 +89,7 @@ async def test_samples_differ_by_seed_and_repeat_per_seed(backend):
 async def test_a_prompt_beyond_the_context_is_a_clear_error(backend):
     huge = (Message("user", "word " * 9000),)
     with pytest.raises(JudgekitError, match="exceeds the context window of 8192"):
-        await backend.complete(Request(huge, SamplingParams(max_tokens=4), purpose="ex-9/original/compare"))
+        await backend.complete(Request(huge, SamplingParams(max_tokens=4), tag=CallTag("ex-9", "compare", "original")))
 
 
 @pytest.mark.slow

@@ -80,7 +80,7 @@ async def test_the_combined_verdict_cancels_a_constant_position_pull(protocol):
     assert [o.winner for o in p2.orders] == ["a", "b"]  # each single order picked its first slot
     assert [o.swapped for o in p2.orders] == [False, True]
     assert p2.details["margin"] == pytest.approx(-0.5)  # the pull cancelled, the quality gap remains
-    assert [r.purpose for r in judge.requests[:2]] == ["p1/original/compare", "p1/swapped/compare"]
+    assert [str(r.tag) for r in judge.requests[:2]] == ["p1/original/compare", "p1/swapped/compare"]
     assert all(r.continuation == "Output (" and r.params.top_logprobs == 20 for r in judge.requests)
     assert p2.usage.calls == 2 and p2.usage.tokens_in == 200
 

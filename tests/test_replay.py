@@ -5,7 +5,7 @@ import math
 import pytest
 from servers import scripted_server  # noqa: F401  (fixture)
 
-from judgekit.backends.base import Completion, Message, Request
+from judgekit.backends.base import CallTag, Completion, Message, Request
 from judgekit.backends.callpath import CallPath
 from judgekit.backends.registry import create_backend
 from judgekit.errors import BadInput
@@ -33,8 +33,8 @@ def record(tmp_path, verdicts):
     return tmp_path / "run"
 
 
-def ask(purpose, sample=0):
-    return Request(messages=(Message("user", "ignored"),), purpose=purpose, sample=sample)
+def ask(example, order="original", stage="compare", member=()):
+    return Request(messages=(Message("user", "ignored"),), tag=CallTag(example, stage, order, member))
 
 
 @pytest.fixture
@@ -52,39 +52,41 @@ def recorded(tmp_path):
 
 async def test_each_order_gets_its_own_recorded_text(recorded):
     backend = create_backend(f"replay:{recorded}")
-    assert (await backend.complete(ask("x/1/original/compare"))).text == "Output (a)"
-    assert (await backend.complete(ask("x/1/swapped/compare"))).text == "**Output (b)**"
-    assert (await backend.complete(ask("x/2/original/compare"))).text == "I cannot decide."
+    assert (await backend.complete(ask("x/1"))).text == "Output (a)"
+    assert (await backend.complete(ask("x/1", "swapped"))).text == "**Output (b)**"
+    assert (await backend.complete(ask("x/2"))).text == "I cannot decide."
 
 
 async def test_recorded_logprobs_come_back(recorded):
     backend = create_backend(f"replay:{recorded}")
-    completion = await backend.complete(ask("x/2/original/compare"))
+    completion = await backend.complete(ask("x/2"))
     assert completion.top_logprobs == ({"a": -0.1, "b": -2.5},)
-    assert (await backend.complete(ask("x/1/original/compare"))).top_logprobs is None
+    assert (await backend.complete(ask("x/1"))).top_logprobs is None
 
 
 async def test_a_missing_recording_names_example_and_order(recorded):
     backend = create_backend(f"replay:{recorded}")
     with pytest.raises(BadInput, match=r"no recorded answer for example 'x/2', swapped order"):
-        await backend.complete(ask("x/2/swapped/compare"))
-    with pytest.raises(BadInput, match=r"example 'nope', original order"):
-        await backend.complete(ask("nope/original/compare"))
+        await backend.complete(ask("x/2", "swapped"))
+    with pytest.raises(BadInput, match=r"no recorded answer for example 'nope'"):
+        await backend.complete(ask("nope"))
 
 
 async def test_the_error_passes_the_call_path_unretried(recorded):
     path = CallPath(create_backend(f"replay:{recorded}"), max_retries=3)
     with pytest.raises(BadInput, match="x/2', swapped"):
-        await path.complete(ask("x/2/swapped/compare"))
+        await path.complete(ask("x/2", "swapped"))
     assert path.usage.retries == 0
 
 
-async def test_a_purpose_without_an_order_is_rejected(recorded):
+async def test_untagged_unrecorded_stages_and_members_are_named(recorded):
     backend = create_backend(f"replay:{recorded}")
-    with pytest.raises(BadInput, match="does not name an example and order"):
-        await backend.complete(ask("x/1"))
-    with pytest.raises(BadInput, match="sample 2 cannot be replayed"):
-        await backend.complete(ask("x/1/original/compare", sample=2))
+    with pytest.raises(BadInput, match="without a call tag"):
+        await backend.complete(Request(messages=(Message("user", "ignored"),)))
+    with pytest.raises(BadInput, match="example 'x/1', stage 'metrics'"):
+        await backend.complete(ask("x/1", None, "metrics"))
+    with pytest.raises(BadInput, match="no recorded member 'sample-2' for example 'x/1'"):
+        await backend.complete(ask("x/1", member=("sample-2",)))
 
 
 def test_bad_specs_are_bad_input(tmp_path):
@@ -163,3 +165,27 @@ async def test_an_imported_llmbar_run_replays_offline(data_dir, tmp_path, strate
     if strategy == "Metrics":
         assert all(v.details["metrics"] == i.details["metrics"] for v, i in zip(replayed, imported.verdicts))
     assert call_path.usage.tokens_in == 0
+
+
+@pytest.mark.parametrize("protocol_id", ["reife/self-consistency", "reife/protocol-consistency", "panel/majority"])
+async def test_composite_runs_replay_exactly_sample_by_sample(protocol_id, tmp_path):
+    """Each sample and member answers differently; replay finds every one under its member name."""
+
+    class Noisy:
+        """A judge whose answer depends on the prompt and on which sample is drawn."""
+
+        concurrency = 1
+
+        async def complete(self, request):
+            prompt = request.messages[-1].content
+            pick = (sum(map(ord, prompt)) + request.sample) % 3
+            return Completion(text=["Output (a)", "[[B]]\nOutput (b)", "no idea"][pick])
+
+    protocol = load_protocol(protocol_id)
+    recorded = await judge_into(tmp_path / "live", protocol, Noisy())
+    members = [m for v in recorded.verdicts for m in v.details["members"]]
+    assert len({o["raw"] for m in members for o in m["orders"]}) > 1  # the members really differ
+    replay = CallPath(create_backend(f"replay:{tmp_path / 'live'}"))
+    replayed = await judge_into(tmp_path / "replayed", protocol, replay)
+    assert comparable(replayed) == comparable(recorded)
+    assert replay.usage.calls == sum(v.usage.calls for v in recorded.verdicts) and replay.usage.tokens_in == 0

@@ -7,6 +7,7 @@ built here, so retries back off quickly; the CLI-level tests are in test_cli_run
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from servers import Fault, scripted_server  # noqa: F401  (fixture)
@@ -110,7 +111,10 @@ async def test_cancel_keeps_finished_verdicts(scripted_server, tmp_path):
     scripted_server.answer = oracle
     scripted_server.latency = 0.2
     task = asyncio.ensure_future(run_once(scripted_server, tmp_path / "run", concurrency=2, cache=False))
-    await asyncio.sleep(1.0)
+    deadline = time.monotonic() + 60
+    while scripted_server.total_answered() < 4 and time.monotonic() < deadline:  # two verdicts' worth, on a busy machine too
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.1)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task

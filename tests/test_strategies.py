@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from judgekit.agreement.pairwise import accuracy, positional_agreement
-from judgekit.backends.base import Completion, Request
+from judgekit.backends.base import CallTag, Completion, Request
 from judgekit.backends.callpaths import CallPaths
 from judgekit.errors import BadInput
 from judgekit.protocols import load_protocol
@@ -126,9 +126,10 @@ async def test_pairwise_family_with_an_oracle_is_perfect(protocol_id, natural):
         assert len(call_path.requests) == protocol.calls_per_item * len(natural)
         assert all(v.usage.calls == protocol.calls_per_item for v in verdicts)
     assert sum(v.usage.calls for v in verdicts) == len(call_path.requests)
-    purposes = [r.purpose for r in call_path.requests]
-    assert all(re.fullmatch(r"llmbar/natural/\d+/(original|swapped)/[\w-]+(/sample-\d)?", p) for p in purposes)
-    assert sum("/swapped/" in p for p in purposes) >= len(natural)
+    tags = [r.tag for r in call_path.requests]
+    assert all(re.fullmatch(r"llmbar/natural/\d+", t.example) and re.fullmatch(r"[a-z_]+", t.stage) for t in tags)
+    assert sum(t.order == "swapped" for t in tags) >= len(natural)
+    assert {t.member for t in tags} == {(m.name,) for m in protocol.members} or not protocol.members
 
 
 async def test_self_consistency_draws_distinct_samples_at_its_temperature(natural):
@@ -137,7 +138,8 @@ async def test_self_consistency_draws_distinct_samples_at_its_temperature(natura
     verdict = await run_protocol(protocol, natural[0], call_path)
     assert sorted({r.sample for r in call_path.requests}) == [0, 1, 2, 3, 4]
     assert {r.params.temperature for r in call_path.requests} == {0.7}
-    assert len({(r.sample, r.purpose) for r in call_path.requests}) == 10
+    assert len({(r.sample, r.tag) for r in call_path.requests}) == 10
+    assert {r.tag.member for r in call_path.requests} == {(f"sample-{i}",) for i in range(5)}
     assert [m["name"] for m in verdict.details["members"]] == [f"sample-{i}" for i in range(5)]
 
 
@@ -158,7 +160,7 @@ async def test_checklist_decomposes_once_and_drfr_picks_the_gold(natural):
     call_path = FakeCallPath(Oracle(natural).reply)
     verdicts = await judge_all(protocol, natural[:20], call_path)
     assert [v.winner for v in verdicts] == [e.gold for e in natural[:20]]
-    decompositions = [r for r in call_path.requests if r.purpose.endswith("/decompose")]
+    decompositions = [r for r in call_path.requests if r.tag.stage == "decompose"]
     assert len(decompositions) == 20 and len(call_path.requests) == 60
     first = verdicts[0]
     loser = "b" if natural[0].gold == "a" else "a"
@@ -228,7 +230,7 @@ async def test_swap_synthesizes_when_orders_disagree(natural):
 
     call_path = FakeCallPath(answer)
     verdict = await run_protocol(load_protocol("llmbar/swap-cot"), example, call_path)
-    assert len(call_path.requests) == 3 and call_path.requests[-1].purpose == f"{example.id}/original/synthesize"
+    assert len(call_path.requests) == 3 and call_path.requests[-1].tag == CallTag(example.id, "synthesize")
     assert [o.winner for o in verdict.orders] == ["a", "b"]
     assert verdict.winner == example.gold and verdict.details["synthesize"].endswith(gold_first)
 

@@ -107,9 +107,9 @@ def test_panel_members_with_their_own_judges_call_their_own_models(examples, ser
         judge.close()
     assert [v.winner for v in verdicts] == [e.gold for e in examples[:4]]
     assert {m: seen.count(m) for m in set(seen)} == {"model-one": 8, "model-two": 8, "host-model": 8}
-    assert [m["name"] for m in verdicts[0].details["members"]] == [
-        "one (openai:model-one, llmbar/vanilla)", "two (openai:model-two, mtbench/pairwise)",
-        "host (default, llmbar/rules)"]
+    assert [(m["name"], m["judge"], m["protocol"]) for m in verdicts[0].details["members"]] == [
+        ("one", "openai:model-one", "llmbar/vanilla"), ("two", "openai:model-two", "mtbench/pairwise"),
+        ("host", "default", "llmbar/rules")]
 
 
 REPLAYABLE = ["llmbar/cot", "llmbar/metrics-reference", "llmbar/swap-cot", "llmbar/rating", "reife/prepair",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,27 @@ class SamplingParams:
 
 
 @dataclass(frozen=True)
+class CallTag:
+    """What a call is for, typed: where a run keeps its answer, so replay can find it.
+
+    A strategy names each call's ``stage``: the key under which the verdict
+    keeps the reply's text in ``Verdict.details`` (``metrics``, ``rate_a``,
+    ``differences_swapped``), or the deciding call (``compare``) whose text
+    is the order's ``OrderResult.raw``. ``member`` is the path of member
+    names inside composite protocols (``("sample-3",)``, ``("jury", "cot")``).
+    """
+
+    example: str
+    stage: str
+    order: Literal["original", "swapped"] | None = None
+    """The presentation order the call judges; None for calls outside any order."""
+    member: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        return "/".join([self.example, *self.member, *([self.order] if self.order else []), self.stage])
+
+
+@dataclass(frozen=True)
 class Request:
     """One model call: messages plus sampling settings plus which sample it is."""
 
@@ -43,9 +64,14 @@ class Request:
     """Index of this sample when a protocol draws several at temperature > 0."""
     continuation: str | None = None
     """Text the assistant's reply must start with (answer prefix for logprobs)."""
-    purpose: str = ""
-    """What the call is for, e.g. ``ex-17/swapped/compare``: shown in logs and
-    used by the replay backend to find a recorded answer; not in the cache key."""
+    tag: CallTag | None = None
+    """What the call is for: used by the replay backend to find a recorded
+    answer and shown in logs; not in the cache key."""
+
+    @property
+    def purpose(self) -> str:
+        """The tag as one line for logs, e.g. ``ex-17/swapped/compare``."""
+        return str(self.tag) if self.tag is not None else ""
 
 
 @dataclass(frozen=True)

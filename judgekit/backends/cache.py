@@ -42,8 +42,8 @@ entries are simply never matched again."""
 # Deliberately NOT in the key:
 #   API key        - a secret, and it does not change the answer (never stored at all)
 #   timeout, retries, concurrency - how we wait, not what we ask
-#   purpose        - a label for logs and replay; two purposes asking the same
-#                    question share one answer
+#   call tag       - a label for logs and replay; two calls for different
+#                    purposes asking the same question share one answer
 
 
 def cache_key(provider: str, model: str, endpoint: str, request: Request) -> str:

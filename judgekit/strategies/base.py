@@ -36,7 +36,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any, ClassVar
 
-from judgekit.backends.base import Completion, Request
+from judgekit.backends.base import CallTag, Completion, Request
 from judgekit.backends.callpaths import Caller, CallPaths
 from judgekit.errors import BadInput
 from judgekit.protocol import Member, Protocol
@@ -148,27 +148,36 @@ class Calls:
     """One example's calls under one protocol: render, tag, send, keep the completions.
 
     A member of a composite gets its own ``Calls`` (:meth:`member`), with the
-    caller of its seat and its sample index, so its usage is its own.
+    caller of its seat, its sample index and its name in every call's tag,
+    so its usage is its own and replay finds its recorded answers.
     """
 
     def __init__(self, protocol: Protocol, example: Example, paths: CallPaths, *,
-                 caller: Caller | None = None, sample: int = 0) -> None:
+                 caller: Caller | None = None, sample: int = 0, member: tuple[str, ...] = ()) -> None:
         self.protocol = protocol
         self.example = example
         self.paths = paths
         self.caller = caller if caller is not None else paths.default
         self.sample = sample
+        self.member_path = member
         self.completions: list[Completion] = []
 
-    async def ask(self, template: str, *, swapped: bool = False, stage: str | None = None, **values: Any) -> Completion:
-        """Render ``template`` with ``values`` and call; purpose ``<id>/<order>/<stage>``."""
-        purpose = f"{self.example.id}/{order_name(swapped)}/{stage or template}"
+    async def ask(self, template: str, *, swapped: bool | None = None, stage: str | None = None,
+                  **values: Any) -> Completion:
+        """Render ``template`` with ``values`` and call.
+
+        ``swapped`` says which presentation order the call judges (None: none,
+        e.g. a per-item stage). ``stage`` (default: the template's name) is the
+        key the verdict keeps the reply's text under in ``details``; a deciding
+        call's text is its order's ``raw`` instead.
+        """
+        order = None if swapped is None else order_name(swapped)
         request = Request(
             messages=self.protocol.messages(template, **values),
             params=self.protocol.params,
             continuation=self.protocol.continuation,
             sample=self.sample,
-            purpose=f"{purpose}/sample-{self.sample}" if self.sample else purpose,
+            tag=CallTag(self.example.id, stage or template, order, self.member_path),
         )
         completion = await self.caller.complete(request)
         self.completions.append(completion)
@@ -177,7 +186,8 @@ class Calls:
     async def member(self, member: Member) -> Verdict:
         """Run a member protocol on this example, through its seat's caller."""
         caller = self.paths.for_judge(member.judge, member.base_url, self.caller)
-        calls = Calls(member.protocol, self.example, self.paths, caller=caller, sample=member.sample)
+        calls = Calls(member.protocol, self.example, self.paths, caller=caller, sample=member.sample,
+                      member=(*self.member_path, member.name))
         return await get_strategy(member.protocol.strategy).run(member.protocol, self.example, calls)
 
     def usage(self) -> Usage:

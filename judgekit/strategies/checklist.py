@@ -36,7 +36,7 @@ async def judge_items(calls: Calls, template: str, items: list[str], words: dict
     """
     example = calls.example
     replies = await asyncio.gather(*(
-        calls.ask(template, stage=f"{template}-{label}", instruction=example.instruction, response=response,
+        calls.ask(template, stage=f"{template}_{label}", instruction=example.instruction, response=response,
                   items=items, reference=example.reference)
         for label, response in (("a", example.response_a), ("b", example.response_b))
     ))

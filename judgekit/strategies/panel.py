@@ -56,6 +56,6 @@ class Panel(Strategy):
 
     async def run(self, protocol: Protocol, example: Example, calls: Calls) -> Verdict:
         verdicts = await asyncio.gather(*(calls.member(m) for m in protocol.members))
-        names = [f"{m.name} ({m.judge}, {spec['protocol']})"
+        seats = [{"name": m.name, "judge": m.judge, "protocol": spec["protocol"]}
                  for m, spec in zip(protocol.members, protocol.options["members"], strict=True)]
-        return aggregate(protocol, example.id, names, verdicts, protocol.options.get("aggregate", "majority"))
+        return aggregate(protocol, example.id, seats, verdicts, protocol.options.get("aggregate", "majority"))

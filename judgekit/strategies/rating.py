@@ -28,7 +28,7 @@ class Rating(Strategy):
 
     async def run(self, protocol: Protocol, example: Example, calls: Calls) -> Verdict:
         replies = await asyncio.gather(*(
-            calls.ask("rate", stage=f"rate-{label}", instruction=example.instruction, response=response,
+            calls.ask("rate", stage=f"rate_{label}", instruction=example.instruction, response=response,
                       reference=example.reference)
             for label, response in (("a", example.response_a), ("b", example.response_b))
         ))

@@ -76,14 +76,15 @@ class Staged(Strategy):
                 details[name] = shared[name]
             elif stage["per"] == "response":
                 texts = await asyncio.gather(*(
-                    calls.ask(name, stage=f"{name}-{label}", response=response, **base, **shared)
+                    calls.ask(name, stage=f"{name}_{label}", response=response, **base, **shared)
                     for label, response in (("a", example.response_a), ("b", example.response_b))
                 ))
                 for label, completion in zip("ab", texts):
                     per_response[label][name] = details[f"{name}_{label}"] = completion.text
             else:
                 texts = await asyncio.gather(*(
-                    calls.ask(name, swapped=s, **_order_values(example, s, shared, per_response, per_order[s]))
+                    calls.ask(name, swapped=s, stage=f"{name}_{order_name(s)}",
+                              **_order_values(example, s, shared, per_response, per_order[s]))
                     for s in protocol.swaps
                 ))
                 for s, completion in zip(protocol.swaps, texts):

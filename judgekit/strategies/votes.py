@@ -53,5 +53,5 @@ class Votes(Strategy):
 
     async def run(self, protocol: Protocol, example: Example, calls: Calls) -> Verdict:
         members = await asyncio.gather(*(calls.member(m) for m in protocol.members))
-        names = [m.name for m in protocol.members]
-        return aggregate(protocol, example.id, names, members, protocol.options.get("aggregate", "majority"))
+        seats = [{"name": m.name} for m in protocol.members]
+        return aggregate(protocol, example.id, seats, members, protocol.options.get("aggregate", "majority"))

@@ -27,7 +27,9 @@ label not given.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -117,6 +119,31 @@ def alt_test(
         for c, name in enumerate(candidates.columns)
     }
     return AltTest(epsilon, q, alignment, min_items, results)
+
+
+def alt_test_json(result: AltTest) -> dict[str, Any]:
+    """The contract's ``alt_test`` object, plus how many items and annotators were left out."""
+    return {
+        "epsilon": result.epsilon,
+        "q": result.q,
+        "alignment": result.alignment,
+        "min_items": result.min_items,
+        "candidates": {
+            name: {
+                "winning_rate": _json_number(c.winning_rate),
+                "advantage_probability": _json_number(c.advantage_probability),
+                "passed": c.passed,
+                "annotators": {
+                    h: {"n": a.n, "p_value": a.p_value, "rejected": a.rejected, "advantage": a.advantage}
+                    for h, a in c.annotators.items()
+                },
+                "n_items": c.n_items,
+                "items_left_out": c.items_left_out,
+                "annotators_left_out": c.annotators_left_out,
+            }
+            for name, c in result.candidates.items()
+        },
+    }
 
 
 def _test_candidate(
@@ -225,3 +252,7 @@ def _numbers(frame: pd.DataFrame) -> np.ndarray:
 
 def _missing(values: np.ndarray) -> np.ndarray:
     return pd.isna(values)
+
+
+def _json_number(value: float) -> float | None:
+    return None if math.isnan(value) else value

@@ -20,7 +20,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_COMMAND_MODULES = ("datasets", "agreement", "importer", "report", "run", "sweep", "protocols", "export")
+_COMMAND_MODULES = ("datasets", "agreement", "importer", "report", "run", "sweep", "protocols", "export", "trust")
 
 
 def _register_commands() -> None:

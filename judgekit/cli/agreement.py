@@ -87,6 +87,7 @@ def agreement_command(
     Example: judgekit agreement votes.csv --raters h1,h2,h3 --alt-test gpt4,llama --epsilon 0.15 --format json
     """
     from judgekit.agreement.alt_test import alt_test as run_alt_test  # pandas: load only for this command
+    from judgekit.agreement.alt_test import alt_test_json
     from judgekit.agreement.reliability import code_ratings, rater_agreement
     from judgekit.agreement.table import read_label_table
 
@@ -152,31 +153,6 @@ def as_json(result: RaterAgreement, notes: list[str] | None = None) -> dict[str,
     if notes:
         out["notes"] = notes
     return out
-
-
-def alt_test_json(result: AltTest) -> dict[str, Any]:
-    """The contract's ``alt_test`` object, plus how many items and annotators were left out."""
-    return {
-        "epsilon": result.epsilon,
-        "q": result.q,
-        "alignment": result.alignment,
-        "min_items": result.min_items,
-        "candidates": {
-            name: {
-                "winning_rate": _number(c.winning_rate),
-                "advantage_probability": _number(c.advantage_probability),
-                "passed": c.passed,
-                "annotators": {
-                    h: {"n": a.n, "p_value": a.p_value, "rejected": a.rejected, "advantage": a.advantage}
-                    for h, a in c.annotators.items()
-                },
-                "n_items": c.n_items,
-                "items_left_out": c.items_left_out,
-                "annotators_left_out": c.annotators_left_out,
-            }
-            for name, c in result.candidates.items()
-        },
-    }
 
 
 def print_alt_test(result: AltTest, console: Console) -> None:

@@ -20,6 +20,7 @@ def register(app: typer.Typer) -> None:
     group.command("llmbar")(llmbar_command)
     group.command("hanna")(hanna_command)
     group.command("pandalm")(pandalm_command)
+    group.command("labels")(labels_command)
     app.add_typer(group, name="import")
 
 
@@ -70,3 +71,19 @@ def pandalm_command(
         f"{run.manifest.dataset} into {out}",
         markup=False, highlight=False,
     )
+
+
+def labels_command(
+    returned: Path = typer.Argument(..., help="Routed tasks with labels: the JSONL filled in, or a Label Studio JSON export."),
+    out: Path = typer.Option(..., "--out", "-o", help="The JSONL dataset to write (must not exist)."),
+) -> None:
+    """Read human labels returned for routed items back as a dataset (gold = majority of the votes).
+
+    Example: judgekit import labels to_label.jsonl --out labelled.jsonl && judgekit run --dataset labelled.jsonl --mapping id=id
+    """
+    from judgekit.importers.labels import read_labels, write_dataset
+
+    labels = read_labels(returned)
+    write_dataset(labels, out)
+    Console(stderr=True).print(f"{len(labels.examples)} labelled items into {out} ({labels.unlabelled} tasks "
+                               f"without a label skipped)", markup=False, highlight=False, soft_wrap=True)

@@ -157,6 +157,8 @@ class Estimate:
     """Upper bound: every call using its whole max_tokens."""
     max_cost_usd: float | None
     """Upper bound from the price table; None when the model has no price."""
+    max_batch_cost_usd: float | None = None
+    """The same bound at the table's batch rates (``--batch``); None without a batch price."""
 
 
 class _DryCallPath:
@@ -186,8 +188,10 @@ def estimate(protocol: Protocol, examples: Sequence[Example], judge_spec: str) -
     asyncio.run(render_all())
     provider, model = parse_spec(judge_spec)
     tokens_in = dry.chars // 4
-    cost = PriceTable.load().cost(provider, model, tokens_in, dry.max_out)
-    return Estimate(len(examples), dry.calls, tokens_in, dry.max_out, cost)
+    prices = PriceTable.load()
+    cost = prices.cost(provider, model, tokens_in, dry.max_out)
+    batch_cost = prices.at_batch_rates().cost(provider, model, tokens_in, dry.max_out)
+    return Estimate(len(examples), dry.calls, tokens_in, dry.max_out, cost, batch_cost)
 
 
 class LiveProgress:

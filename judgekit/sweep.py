@@ -11,6 +11,7 @@ Sweep file (YAML)::
     concurrency: 16              # calls in flight across the whole sweep
     limit: 100                   # optional: first N examples of each dataset
     cache: true
+    batch: false                 # true: openai:/anthropic: calls go through the batch APIs (half price)
     judges:
       - openai:gpt-4o-mini
       - {spec: openai:llama-3-8b, base_url: "http://localhost:8000/v1", judge_model: llama-3-8b}
@@ -53,6 +54,9 @@ class SweepSpec(BaseModel):
     concurrency: int = Field(default=8, ge=1)
     limit: int | None = Field(default=None, ge=0)
     cache: bool = True
+    batch: bool = False
+    """Send openai:/anthropic: cells' calls through the provider's batch API (other judges stay live)."""
+    batch_poll: float = Field(default=30.0, gt=0)
     judges: list[JudgeEntry] = Field(min_length=1)
     protocols: list[str] = Field(min_length=1)
     datasets: list[str] = Field(min_length=1)
@@ -145,6 +149,10 @@ async def run_sweep(spec: SweepSpec, root: Path, *, progress: Any = None) -> tup
         examples = list(dataset.examples)
         manifest = judge.manifest_for(dataset.id, dataset.content_hash, len(examples))
         run_dir = open_run_dir(root / cell.name, manifest, examples)
+        if spec.batch:
+            from judgekit.backends.batch import use_batches
+
+            use_batches(judge, run_dir.path, poll_s=spec.batch_poll)
         on_progress = progress.track(cell.name, judge.call_path, len(examples)) if progress else None
         try:
             await judge_run(judge.verdict, run_dir, workers=judge.call_path.concurrency, on_progress=on_progress)

@@ -205,6 +205,7 @@ class ScriptedServer:
             app.router.add_post("/v1/messages", self._anthropic)
             app.router.add_get("/_stats", self._stats)
             app.router.add_post("/_reset", self._reset)
+            self.add_routes(app)
             self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
             await self._runner.setup()
             site = web.TCPSite(self._runner, "127.0.0.1", 0, backlog=1024)
@@ -230,6 +231,9 @@ class ScriptedServer:
         self._thread.join(10)
         self._loop.close()
         self._loop = None
+
+    def add_routes(self, app: web.Application) -> None:
+        """Where a subclass adds endpoints (tests/batch_servers.py adds the batch APIs)."""
 
     def __enter__(self) -> ScriptedServer:
         return self.start()

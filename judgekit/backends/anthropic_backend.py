@@ -50,8 +50,8 @@ class AnthropicBackend(Backend):
     def endpoint(self) -> str:
         return self.base_url
 
-    def _arguments(self, request: Request) -> tuple[dict[str, Any], bool]:
-        """The SDK call's arguments, and whether the prefill lost trailing whitespace."""
+    def arguments(self, request: Request) -> tuple[dict[str, Any], bool]:
+        """The SDK call's arguments, and whether the prefill lost trailing whitespace (batches send the same)."""
         params = request.params
         if params.top_logprobs:
             raise BadInput(f"anthropic:{self.model}: the Messages API gives no logprobs; pick a protocol without them")
@@ -77,7 +77,7 @@ class AnthropicBackend(Backend):
         return args, trimmed
 
     async def complete(self, request: Request) -> Completion:
-        args, trimmed = self._arguments(request)
+        args, trimmed = self.arguments(request)
         try:
             response = await self._client.messages.create(**args)
         except anthropic.APIStatusError as e:
@@ -85,6 +85,10 @@ class AnthropicBackend(Backend):
                 raise
             where = f"anthropic:{self.model} at {self.base_url}"
             raise sdk.refusal(where, e.status_code, e.message, self.api_key_env) from e
+        return self.read_reply(response, trimmed)
+
+    def read_reply(self, response: Any, trimmed: bool) -> Completion:
+        """A Message (live, or a succeeded batch result) as a Completion; ``trimmed`` as from ``arguments``."""
         blocks = getattr(response, "content", None)
         if blocks is None or getattr(response, "usage", None) is None:
             raise UnreadableReply(f"reply without content from {self.base_url}")

@@ -64,7 +64,8 @@ class OpenAIBackend(Backend):
     def endpoint(self) -> str:
         return self.base_url
 
-    def _arguments(self, request: Request) -> dict[str, Any]:
+    def arguments(self, request: Request) -> dict[str, Any]:
+        """The SDK call's keyword arguments (the batch API sends the same request as a JSONL line)."""
         params = request.params
         messages = [{"role": m.role, "content": m.content} for m in request.messages]
         extra_body = dict(params.extra)
@@ -89,12 +90,16 @@ class OpenAIBackend(Backend):
 
     async def complete(self, request: Request) -> Completion:
         try:
-            response = await self._client.chat.completions.create(**self._arguments(request))
+            response = await self._client.chat.completions.create(**self.arguments(request))
         except openai.APIStatusError as e:
             if sdk.is_retryable_status(e.status_code):
                 raise
             where = f"openai:{self.model} at {self.base_url}"
             raise sdk.refusal(where, e.status_code, e.message, self.api_key_env) from e
+        return self.read_reply(response)
+
+    def read_reply(self, response: Any) -> Completion:
+        """A chat completion (live, or one line of a batch's output) as a Completion."""
         choices = getattr(response, "choices", None)
         if not choices or getattr(choices[0], "message", None) is None:
             raise UnreadableReply(f"reply without choices from {self.base_url}")

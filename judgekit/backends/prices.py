@@ -1,10 +1,14 @@
-"""What a call costs: a per-model table of USD per million input/output tokens.
+"""What a call costs: a per-model table of USD per million input/output tokens, live and batch.
 
 The shipped table (``prices.yaml``) covers common OpenAI and Anthropic models.
 Users extend or override it with a YAML or JSON file of the same shape named
 by ``JUDGEKIT_PRICES``, or in code with :meth:`PriceTable.add`. A model with
 no price costs nothing in the totals and is counted as unpriced, so a report
 can say the cost is a lower bound rather than pretend it is known.
+
+A line is ``[input, output]`` or ``[input, output, batch_input, batch_output]``:
+the batch column is what the provider's batch API charges (``judgekit run
+--batch``). A model without a batch price is unpriced at batch rates.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ _DATED_SUFFIX = re.compile(r"-(\d|latest|preview)")
 class Price:
     input_per_m: float
     output_per_m: float
+    batch: Price | None = None
+    """The same model's price through the provider's batch API, when known."""
 
     def cost(self, tokens_in: int, tokens_out: int) -> float:
         return (tokens_in * self.input_per_m + tokens_out * self.output_per_m) / 1_000_000
@@ -55,8 +61,17 @@ class PriceTable:
             table.update(_parse(data, str(path)))
         return table
 
-    def add(self, provider: str, model: str, input_per_m: float, output_per_m: float) -> None:
-        self._table.setdefault(provider, {})[model] = Price(float(input_per_m), float(output_per_m))
+    def add(self, provider: str, model: str, input_per_m: float, output_per_m: float,
+            batch: tuple[float, float] | None = None) -> None:
+        rates = Price(float(batch[0]), float(batch[1])) if batch else None
+        self._table.setdefault(provider, {})[model] = Price(float(input_per_m), float(output_per_m), rates)
+
+    def at_batch_rates(self) -> PriceTable:
+        """The table a batch run is charged by: each model's batch price (models without one drop out)."""
+        return PriceTable({
+            provider: {model: price.batch for model, price in models.items() if price.batch is not None}
+            for provider, models in self._table.items()
+        })
 
     def update(self, table: dict[str, dict[str, Price]]) -> None:
         for provider, models in table.items():
@@ -80,17 +95,19 @@ class PriceTable:
 
 def _parse(data: Any, source: str) -> dict[str, dict[str, Price]]:
     if not isinstance(data, dict):
-        raise BadInput(f"{source}: expected a mapping of provider -> model -> [input, output]")
+        raise BadInput(f"{source}: expected a mapping of provider -> model -> [input, output(, batch_input, batch_output)]")
     table: dict[str, dict[str, Price]] = {}
     for provider, models in data.items():
         if not isinstance(models, dict):
             raise BadInput(f"{source}: {provider}: expected a mapping of model -> [input, output]")
-        for model, pair in models.items():
-            ok = isinstance(pair, list) and len(pair) == 2
-            ok = ok and all(isinstance(x, (int, float)) and not isinstance(x, bool) and x >= 0 for x in pair)
+        for model, rates in models.items():
+            ok = isinstance(rates, list) and len(rates) in (2, 4)
+            ok = ok and all(isinstance(x, (int, float)) and not isinstance(x, bool) and x >= 0 for x in rates)
             if not ok:
                 raise BadInput(
-                    f"{source}: {provider}.{model}: expected [input, output] USD per 1M tokens, got {pair!r}"
+                    f"{source}: {provider}.{model}: expected [input, output] or [input, output, batch_input, "
+                    f"batch_output] USD per 1M tokens, got {rates!r}"
                 )
-            table.setdefault(str(provider), {})[str(model)] = Price(float(pair[0]), float(pair[1]))
+            batch = Price(float(rates[2]), float(rates[3])) if len(rates) == 4 else None
+            table.setdefault(str(provider), {})[str(model)] = Price(float(rates[0]), float(rates[1]), batch)
     return table

@@ -14,6 +14,9 @@ from rich.console import Console
 
 from judgekit.errors import BadInput
 
+BATCH_DIR = "batches"
+"""Where a batch run keeps its ledgers (judgekit.backends.batch.BATCH_DIR, without importing the SDKs)."""
+
 DEFAULT_JUDGE = "local:qwen2.5-coder-1.5b-instruct-q4_k_m"
 """The embedded offline judge (Qwen2.5-Coder-1.5B-Instruct, Q4_K_M, run by llama.cpp)."""
 DEFAULT_PROTOCOL = "logprob/pairwise"
@@ -40,12 +43,15 @@ def run(
     judge_model: str | None = typer.Option(None, "--judge-model", help="The base model's name, for self-preference."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print calls and estimated tokens; call nothing."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
+    batch: bool = typer.Option(False, "--batch", help="Send openai:/anthropic: calls through the provider's batch API (half price, up to 24 h)."),
+    batch_poll: float = typer.Option(30.0, "--batch-poll", min=0.01, help="Seconds between polls of a batch's state."),
 ) -> None:
     """Run a judge over a meta-dataset, write a run dir, print a summary.
 
     Example: judgekit run --judge openai:gpt-4o-mini --dataset llmbar/natural --protocol llmbar/rules
     """
     from judgekit.api import load_judge
+    from judgekit.backends.registry import parse_spec
     from judgekit.datasets import load_dataset
     from judgekit.runner import LiveProgress, judge_run, open_run_dir, summary_table
 
@@ -56,8 +62,12 @@ def run(
     examples = list(loaded.examples)
     console = Console()
     if dry_run:
-        print_estimate(console, judge, protocol, examples, temperature=temperature, max_tokens=max_tokens)
+        print_estimate(console, judge, protocol, examples, batch=batch, temperature=temperature, max_tokens=max_tokens)
         return
+    if batch or (out is not None and (out / BATCH_DIR).is_dir()):  # the batch module loads both SDKs
+        from judgekit.backends.batch import BATCH_APIS, unfinished_batches, use_batches
+    if batch and parse_spec(judge)[0] not in BATCH_APIS:
+        raise BadInput(f"--batch: {judge} has no batch API; batch mode is for {', '.join(BATCH_APIS)} judges")
     handle = load_judge(
         judge, protocol, base_url=base_url, judge_model=judge_model, temperature=temperature,
         max_tokens=max_tokens, concurrency=concurrency, timeout=timeout, max_retries=max_retries,
@@ -66,6 +76,9 @@ def run(
     out = out or default_out(judge, protocol, loaded.id)
     run_dir = open_run_dir(out, handle.manifest_for(loaded.id, loaded.content_hash, len(examples)), examples, wait=wait)
     todo = len(examples) - len(run_dir.verdicts)
+    if not batch and (run_dir.path / BATCH_DIR).is_dir() and (open_batches := unfinished_batches(run_dir.path)):
+        raise BadInput(f"{run_dir.path}: batches {', '.join(open_batches)} are still out; resume with --batch "
+                       "(a live resume would pay for their requests twice)")
     if not quiet:
         Console(stderr=True).print(f"{run_dir.path}: {todo} of {len(examples)} examples to judge", highlight=False)
     cache = handle.call_path.cache
@@ -76,6 +89,9 @@ def run(
     async def go():
         try:
             with LiveProgress(enabled=not quiet) as live:
+                if batch:
+                    say = None if quiet else (lambda line: live.progress.console.print(line, highlight=False))
+                    use_batches(handle, run_dir.path, poll_s=batch_poll, on_event=say)
                 progress = live.track("judging", handle.call_path, len(examples))
                 return await judge_run(
                     handle.verdict, run_dir, workers=handle.call_path.concurrency, on_progress=progress
@@ -116,7 +132,8 @@ def print_leaderboard(console: Console, finished: Any, elapsed: float) -> None:
     )
 
 
-def print_estimate(console: Console, judge: str, protocol: str, examples: list, **overrides: float | None) -> None:
+def print_estimate(console: Console, judge: str, protocol: str, examples: list, *, batch: bool = False,
+                   **overrides: float | None) -> None:
     """What the run would spend, from every prompt rendered and none sent."""
     from judgekit.protocols import load_protocol
     from judgekit.runner import estimate
@@ -131,6 +148,8 @@ def print_estimate(console: Console, judge: str, protocol: str, examples: list, 
         cost = f"unknown (no price for {judge})"
     else:
         cost = f"at most ${guess.max_cost_usd:.4f}" + (" for the counted calls" if varies else "")
+    if batch:
+        cost += "\n  batch:      " + batch_saving(guess.max_cost_usd, guess.max_batch_cost_usd, judge)
     console.print(
         f"dry run, nothing sent\n"
         f"  items:      {guess.items:,}\n"
@@ -140,6 +159,15 @@ def print_estimate(console: Console, judge: str, protocol: str, examples: list, 
         f"  cost:       {cost}",
         highlight=False, soft_wrap=True,
     )
+
+
+def batch_saving(live: float | None, batched: float | None, judge: str) -> str:
+    """The dry run's line on what --batch saves."""
+    if batched is None:
+        return f"no batch price for {judge} in the price table"
+    if not live:
+        return f"at most ${batched:.4f}"
+    return f"at most ${batched:.4f} at batch rates, saving up to ${live - batched:.4f} ({1 - batched / live:.0%})"
 
 
 def default_out(judge: str, protocol: str, dataset: str) -> Path:

@@ -26,7 +26,7 @@ from judgekit.errors import BadInput
 
 JINJA = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=False, autoescape=False)
 
-ParserFormat = Literal["llmbar", "mtbench", "rating", "yesno", "regex"]
+ParserFormat = Literal["llmbar", "mtbench", "rating", "regex"]
 
 
 class Parser(BaseModel):
@@ -76,7 +76,6 @@ class Protocol(BaseModel):
     order_conflict: Literal["tie", "invalid"] = "tie"
     """Final winner when the two orders' (valid) winners differ: ``tie`` reads as
     "inconsistent, neither preferred"; ``invalid`` makes the verdict invalid."""
-    decide_by: Literal["text", "logprobs"] = "text"
     continuation: str | None = None
     options: dict[str, Any] = {}
     members: tuple[Member, ...] = ()

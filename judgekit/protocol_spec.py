@@ -14,13 +14,12 @@ Keys of a spec file::
     citation: the paper the idea comes from
     strategy: pairwise          # pairwise, staged, swap_synthesize, rating, votes, ...
     templates: {system: ..., compare: ...}   # Jinja, sandboxed
-    parser: {format: llmbar}    # llmbar, mtbench, rating, yesno (numbered checklist
-                                # answers), regex (+ pattern)
+    parser: {format: llmbar}    # llmbar, mtbench (which output won), rating (a score),
+                                # regex (+ pattern); as the strategy reads (Strategy.reads)
     params: {temperature: 0.0, max_tokens: 16}
     orders: both                # both presentation orders, or original only
     ties: false                 # may the judge answer "tie"?
     order_conflict: tie         # final winner when the two orders disagree
-    decide_by: text             # or logprobs (where completions carry them)
     continuation: null          # answer prefix the reply must start with
     options: {}                 # strategy-specific settings (stages, members, ...)
 
@@ -49,9 +48,11 @@ from judgekit.strategies.base import Strategy, get_strategy
 
 SPEC_KEYS = frozenset({
     "id", "description", "citation", "strategy", "templates", "parser", "params", "orders",
-    "ties", "order_conflict", "decide_by", "continuation", "options",
+    "ties", "order_conflict", "continuation", "options",
 })
-PARSER_FORMATS = ("llmbar", "mtbench", "rating", "yesno", "regex")
+PARSER_FORMATS = ("llmbar", "mtbench", "rating", "regex")
+READS = {"slot": ("llmbar", "mtbench", "regex"), "score": ("rating", "regex")}
+"""The parser formats that give each kind of answer a strategy reads."""
 PARSER_KEYS = frozenset({"format", "pattern", "min", "max"})
 REGEX_GROUPS = frozenset({"first", "second", "tie", "score"})
 """Named groups a user regex may use: which slot won, or a score."""
@@ -128,6 +129,7 @@ def parse_spec(text: str, *, source: str, builtin_id: str | None, within: tuple[
     except ValueError as e:
         raise BadInput(f"{source}: {_first_error(e)}") from None
     strategy = _check_strategy(protocol)
+    _check_parser(protocol, strategy, given="parser" in data)
     protocol = protocol.model_copy(update={"members": _load_members(strategy, protocol, within)})
     return protocol.model_copy(update={
         "calls_per_item": strategy.calls_per_item(protocol),
@@ -201,8 +203,6 @@ def _check_strategy(protocol: Protocol) -> Strategy:
         strategy = get_strategy(protocol.strategy)
     except BadInput as e:
         raise BadInput(f"{protocol.source}: {e}") from None
-    if protocol.decide_by == "logprobs" and not protocol.params.top_logprobs:
-        raise BadInput(f"{protocol.source}: decide_by: logprobs needs params.top_logprobs (e.g. 20)")
     for key in protocol.options:
         if key not in strategy.options:
             raise BadInput(f"{protocol.source}: unknown key 'options.{key}' for strategy {protocol.strategy}")
@@ -214,6 +214,24 @@ def _check_strategy(protocol: Protocol) -> Strategy:
     if known is not None:
         _check_variables(protocol, known)
     return strategy
+
+
+def _check_parser(protocol: Protocol, strategy: Strategy, *, given: bool) -> None:
+    """The parser gives the kind of answer the strategy reads (a slot, a score, or none at all)."""
+    parser, source = protocol.parser, protocol.source
+    if strategy.reads is None:
+        if given:
+            raise BadInput(f"{source}: parser: strategy {strategy.name} reads its own answer format; remove the key")
+        return
+    if parser.format not in READS[strategy.reads]:
+        raise BadInput(f"{source}: parser.format: strategy {strategy.name} reads a {strategy.reads}, which "
+                       f"'{parser.format}' does not give (use one of {', '.join(READS[strategy.reads])})")
+    if parser.format == "regex":
+        groups = set(re.compile(parser.pattern or "").groupindex)
+        needed = {"first", "second"} if strategy.reads == "slot" else {"score"}
+        if not needed <= groups:
+            raise BadInput(f"{source}: parser.pattern: strategy {strategy.name} reads a {strategy.reads}: "
+                           f"the pattern needs the group(s) {', '.join(sorted(needed))}")
 
 
 def _load_members(strategy: Strategy, protocol: Protocol, within: tuple[str, ...]) -> tuple[Member, ...]:

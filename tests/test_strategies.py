@@ -345,30 +345,6 @@ async def test_panel_members_each_use_their_own_call_path(tmp_path, natural):
     assert verdicts[0].usage.calls == 6
 
 
-async def test_pairwise_can_decide_from_logprobs(tmp_path, natural):
-    text = (await _read_builtin("llmbar/vanilla")).replace(
-        "params: {temperature: 0.0, max_tokens: 16}", "params: {temperature: 0.0, max_tokens: 4, top_logprobs: 5}")
-    path = tmp_path / "by-logprobs.yaml"
-    path.write_text(text + "decide_by: logprobs\ncontinuation: 'Output ('\n", encoding="utf-8")
-    protocol = load_protocol(path)
-
-    class LeansFirst:
-        """Text says (b) every time, but the answer token favours the first slot by 1.5 nats."""
-
-        async def complete(self, request):
-            return Completion(text="b)", top_logprobs=({"a": -0.2, "b": -1.7},))
-
-    verdict = await run_protocol(protocol, natural[0], LeansFirst())
-    assert [o.winner for o in verdict.orders] == ["a", "b"]
-    assert [o.margin for o in verdict.orders] == [pytest.approx(1.5), pytest.approx(-1.5)]
-    assert verdict.winner == "tie"  # the orders disagree
-    no_logprobs = FakeCallPath(lambda p: "Output (a)")
-    assert (await run_protocol(protocol, natural[0], no_logprobs)).invalid_reason == "unparseable"
-    path.write_text(await _read_builtin("llmbar/vanilla") + "decide_by: logprobs\n", encoding="utf-8")
-    with pytest.raises(BadInput, match="decide_by: logprobs needs params.top_logprobs"):
-        load_protocol(path)
-
-
 async def test_panel_members_never_leave_a_stand_in_call_path(tmp_path, natural):
     """With a dry-run counter or replay as the call path, members with their own
     judges use it too: nothing is built that could reach a real model."""

@@ -7,6 +7,7 @@ plus one line in ``PROVIDERS``.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from importlib import import_module
 from typing import Any
@@ -65,8 +66,22 @@ def create_backend(spec: str, **options: Any) -> Backend:
 
     ``options`` go to the backend's constructor: ``base_url``, ``api_key_env``
     (the *name* of the variable holding the key), ``timeout`` and so on.
-    Options left as None are dropped, so CLI defaults need no special casing.
+    Options left as None are dropped, so CLI defaults need no special casing;
+    an option the backend does not name is an error, never silently ignored.
     """
     provider, model = parse_spec(spec)
     cls = backend_class(provider)
-    return cls(model, **{k: v for k, v in options.items() if v is not None})
+    given = {k: v for k, v in options.items() if v is not None}
+    known = accepted_options(cls)
+    for name in given:
+        if name not in known:
+            raise BadInput(f"judge spec {spec!r}: unknown option '{name}' for provider {provider} "
+                           f"(accepted: {', '.join(sorted(known)) or 'none'})")
+    return cls(model, **given)
+
+
+def accepted_options(cls: type[Backend]) -> frozenset[str]:
+    """The keyword options a backend's constructor names (a catch-all ``**options`` names none)."""
+    named = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    parameters = inspect.signature(cls.__init__).parameters.values()
+    return frozenset(p.name for p in parameters if p.kind in named and p.name not in ("self", "model"))

@@ -6,7 +6,6 @@ import signal
 import sys
 import threading
 
-import click
 import typer
 from rich.console import Console
 
@@ -59,18 +58,11 @@ def main() -> None:
 
 def _run_app() -> int | None:
     try:
-        return app(standalone_mode=False)
-    except click.exceptions.Exit as e:
-        if e.exit_code == 130:
-            return 130
-        sys.exit(e.exit_code)
-    except click.ClickException as e:
-        e.show()
-        sys.exit(e.exit_code)
+        return app(standalone_mode=False)  # returns the exit code of typer.Exit, 130 for Ctrl-C
     except typer.TyperException as e:  # typer's bundled copy of click raises these usage errors
         e.show()
         sys.exit(e.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt):
+    except (typer.Abort, KeyboardInterrupt):
         return 130
     except JudgekitError as e:
         Console(stderr=True).print(f"error: {e}", markup=False, highlight=False, soft_wrap=True)

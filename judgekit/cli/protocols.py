@@ -82,7 +82,6 @@ def describe(protocol: Protocol) -> dict[str, Any]:
         "orders": protocol.orders,
         "ties": protocol.ties,
         "order_conflict": protocol.order_conflict,
-        "decide_by": protocol.decide_by,
         "parser": _parser(protocol),
         "params": {"temperature": params.temperature, "max_tokens": params.max_tokens,
                    "top_logprobs": params.top_logprobs, "stop": list(params.stop)},

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from importlib import import_module
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from judgekit.backends.base import CallTag, Completion, Request
 from judgekit.backends.callpaths import Caller, CallPaths
@@ -76,6 +76,11 @@ class Strategy(ABC):
     variables: ClassVar[frozenset[str] | None] = None
     """Variables the templates may use; a misspelt one is refused at load.
     None leaves them unchecked (composites have no templates of their own)."""
+    reads: ClassVar[Literal["slot", "score"] | None] = None
+    """What the spec's ``parser`` reads from a reply: a ``slot`` (which output
+    won: ``llmbar``, ``mtbench``, or a regex with ``first``/``second`` groups),
+    a ``score`` (``rating``, or a regex with a ``score`` group), or None: the
+    strategy reads its own answer format and a ``parser`` key is refused."""
 
     def required_templates(self, protocol: Protocol) -> tuple[str, ...]:
         return self.templates

@@ -14,7 +14,6 @@ from typing import Any
 from judgekit.protocol import Protocol
 from judgekit.records import Example, OrderResult, Verdict
 from judgekit.strategies.base import Calls
-from judgekit.strategies.margins import order_result
 from judgekit.strategies.parsing import parse_llmbar, parse_mtbench, parse_regex, parse_score
 
 
@@ -44,11 +43,9 @@ def parse_slot(protocol: Protocol, text: str) -> str | None:
         slot = parse_llmbar(text)
     elif parser.format == "mtbench":
         slot = parse_mtbench(text)
-    elif parser.format == "regex":
+    else:  # regex: the loader saw to it that the pattern has first and second groups
         slot = parse_regex(text, parser.pattern)
         slot = slot if isinstance(slot, str) else None
-    else:
-        raise ValueError(f"parser format {parser.format} gives no pairwise answer")
     return None if slot == "tie" and not protocol.ties else slot
 
 
@@ -62,14 +59,8 @@ def read_score(protocol: Protocol, text: str) -> float | None:
 
 
 async def judge_order(calls: Calls, swapped: bool, template: str = "compare", **extra: Any) -> OrderResult:
-    """One presentation order: render, call, parse, map the slot back to a/b.
-
-    With ``decide_by: logprobs`` the slot comes from the answer token's
-    log-probabilities (``margins.order_result``), and the margin is kept.
-    """
+    """One presentation order: render, call, parse, map the slot back to a/b."""
     completion = await calls.ask(template, swapped=swapped, **{**pair_values(calls.example, swapped), **extra})
-    if calls.protocol.decide_by == "logprobs":
-        return order_result(completion, swapped)[0]
     slot = parse_slot(calls.protocol, completion.text)
     return OrderResult(swapped=swapped, raw=completion.text, winner=to_label(slot, swapped))
 

@@ -9,8 +9,7 @@ size conservative. If neither label is listed the order is invalid.
 Backends that ignore the answer prefix (OpenAI's API starts a fresh reply)
 still work: the answer is read at the first generated position whose
 likeliest token is a label, so ``Output (a)`` written out in full is found.
-Used by ``decide_by: logprobs`` (``common.judge_order``) and by the
-order-debiased ``logprob`` strategy.
+Used by the order-debiased ``logprob`` strategy.
 """
 
 from __future__ import annotations

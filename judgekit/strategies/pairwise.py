@@ -2,9 +2,8 @@
 
 The plain LLMBar-style judge (Zeng et al. 2024, arXiv 2310.07641); judging
 both orders exposes position bias (Zheng et al. 2023, arXiv 2306.05685).
-With ``decide_by: logprobs`` each order's answer is read from the reply's
-log-probabilities instead of its text (see ``common.judge_order``); the
-order-debiased logprob judge is ``judgekit.strategies.logprob``.
+The judge that reads each order's answer from log-probabilities instead of
+the text is ``judgekit.strategies.logprob``.
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ class Pairwise(Strategy):
 
     templates = ("compare",)
     variables = PAIR_VARIABLES
+    reads = "slot"
 
     def calls_per_item(self, protocol: Protocol) -> int:
         return len(protocol.swaps)

@@ -22,6 +22,7 @@ class Rating(Strategy):
 
     templates = ("rate",)
     variables = SINGLE_VARIABLES
+    reads = "score"
 
     def calls_per_item(self, protocol: Protocol) -> int:
         return 2

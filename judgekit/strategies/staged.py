@@ -40,6 +40,7 @@ class Staged(Strategy):
     """Auxiliary stages in order (``options.stages``), then ``compare`` per order."""
 
     options = frozenset({"stages"})
+    reads = "slot"
 
     def check(self, protocol: Protocol) -> None:
         stages = _stages(protocol)

@@ -25,6 +25,7 @@ class SwapSynthesize(Strategy):
 
     templates = ("compare", "synthesize")
     variables = PAIR_VARIABLES | {"rationale_1", "rationale_2"}
+    reads = "slot"
 
     def check(self, protocol: Protocol) -> None:
         if protocol.orders != "both":

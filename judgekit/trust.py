@@ -24,8 +24,10 @@ import pandas as pd
 
 from judgekit.agreement.alt_test import AltTest, alt_test, alt_test_json
 from judgekit.agreement.calibration import Calibration, calibration
+from judgekit.agreement.plan import alt_test_differences
 from judgekit.agreement.selective import SelectiveCurve, TargetCoverage, coverage_at_accuracy, selective_curve
-from judgekit.records import Example, Verdict
+from judgekit.errors import BadInput
+from judgekit.records import LABELS, Example, Verdict
 from judgekit.rundir import Run
 
 
@@ -253,3 +255,39 @@ def confidences_of_all(run: Run) -> list[tuple[Example, str | None, float | None
         winner = v.winner if v is not None else None
         out.append((e, winner, read(v) if winner is not None else None))
     return out
+
+
+def alt_test_pool_of(run: Run) -> np.ndarray:
+    """A pilot run's W_h − W_f per item and annotator, the pool ``plan_alt_test`` draws from."""
+    if not has_annotators(run):
+        raise BadInput(f"{run.path}: no judged item has two human votes; the alt-test needs several annotators")
+    votes = annotator_votes(run)
+    winners = {v.example_id: v.winner for v in run.verdicts}
+    codes = {label: k for k, label in enumerate(LABELS)}
+    humans = votes.map(lambda v: codes.get(v, -1)).to_numpy(dtype=int)
+    judge = np.array([codes.get(winners[i], -1) for i in votes.index])
+    return alt_test_differences(humans, judge)
+
+
+def correctness(run: Run) -> dict[str, bool]:
+    """Whether the run's final winner equals gold, per gold-labelled judged example (invalid: wrong)."""
+    gold = {e.id: e.gold for e in run.examples if e.gold is not None}
+    return {v.example_id: v.winner == gold[v.example_id] for v in run.verdicts if v.example_id in gold}
+
+
+def paired_cells_of(run_1: Run, run_2: Run) -> tuple[np.ndarray, int]:
+    """Shares of (both right, only 1, only 2, both wrong) on the items both runs judged with the same content."""
+    same = {e.id: (e.instruction, e.response_a, e.response_b, e.gold) for e in run_1.examples}
+    shared = {e.id for e in run_2.examples if same.get(e.id) == (e.instruction, e.response_a, e.response_b, e.gold)}
+    right_1, right_2 = correctness(run_1), correctness(run_2)
+    items = [i for i in right_1 if i in right_2 and i in shared]
+    if not items:
+        raise BadInput(f"{run_1.path}, {run_2.path}: no gold-labelled item judged by both with the same content")
+    counts = np.zeros(4)
+    for i in items:
+        counts[_cell(right_1[i], right_2[i])] += 1
+    return counts / len(items), len(items)
+
+
+def _cell(first: bool, second: bool) -> int:
+    return {(True, True): 0, (True, False): 1, (False, True): 2, (False, False): 3}[(first, second)]

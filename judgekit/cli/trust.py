@@ -31,9 +31,27 @@ class Binning(str, Enum):
 
 
 def register(app: typer.Typer) -> None:
-    """Attach both commands to the main app."""
+    """Attach trust, route and the plan group to the main app."""
     app.command("trust")(trust_command)
     app.command("route")(route_command)
+    plan = typer.Typer(help="How many items must people label? Power tables over sample sizes, seeded.",
+                       no_args_is_help=True)
+    plan.command("alt-test")(plan_alt_test_command)
+    plan.command("paired")(plan_paired_command)
+    plan.command("ci")(plan_ci_command)
+    plan.command("above")(plan_above_command)
+    app.add_typer(plan, name="plan")
+
+
+_SIZES_HELP = "Comma-separated sample sizes to simulate."
+
+
+def _default_sizes() -> str:
+    return "25,50,100,200,400,800,1600"
+
+
+_SIMULATIONS_HELP = "Simulated samples per size."
+_PILOT_HELP = "A labelled pilot run to take the assumptions from."
 
 
 def trust_command(
@@ -155,3 +173,152 @@ def _print_run(f: dict[str, Any], console: Console) -> None:
             console.print(f"selective: coverage {sel['coverage']:.3f} [{low:.3f}, {high:.3f}] at accuracy "
                           f"{sel['accuracy']:.3f} (lower bound {sel['accuracy_lower_bound']:.3f} ≥ "
                           f"{sel['target_accuracy']:g}), threshold {sel['threshold']:.4f}", highlight=False)
+
+
+def plan_alt_test_command(
+    pilot: Optional[Path] = typer.Option(None, "--pilot", help=_PILOT_HELP + " (items with several votes)."),
+    annotators: int = typer.Option(3, "--annotators", help="Without a pilot: annotators per item."),
+    annotator_accuracy: float = typer.Option(0.85, "--annotator-accuracy", help="Without a pilot: each annotator's accuracy."),
+    judge_accuracy: float = typer.Option(0.8, "--judge-accuracy", help="Without a pilot: the judge's accuracy."),
+    labels: int = typer.Option(3, "--labels", help="Without a pilot: number of labels (a, b, tie = 3)."),
+    epsilon: float = typer.Option(0.2, "--epsilon", help="Alt-test margin."),
+    q: float = typer.Option(0.05, "--q", help="Alt-test false discovery rate."),
+    min_items: int = typer.Option(30, "--min-items", help="Alt-test: annotators with fewer items are left out."),
+    sizes: str = typer.Option(_default_sizes(), "--sizes", help=_SIZES_HELP),
+    simulations: int = typer.Option(500, "--simulations", help=_SIMULATIONS_HELP),
+    seed: int = typer.Option(0, "--seed", help="Seed of the simulation."),
+    format: TrustFormat = typer.Option(TrustFormat.table, "--format", "-f", help="table or json."),
+) -> None:
+    """Items needed to pass the alt-test at epsilon with 80% power.
+
+    Example: judgekit plan alt-test --annotators 3 --annotator-accuracy 0.85 --judge-accuracy 0.8 --epsilon 0.15
+    """
+    from judgekit.agreement.plan import alt_test_differences, plan_alt_test, simulated_pool
+    from judgekit.trust import alt_test_pool_of
+
+    if pilot is not None:
+        pool, source = alt_test_pool_of(read_run(pilot)), f"pilot {pilot}"
+    else:
+        humans, judge = simulated_pool(annotators=annotators, annotator_accuracy=annotator_accuracy,
+                                       judge_accuracy=judge_accuracy, labels=labels, seed=seed)
+        pool = alt_test_differences(humans, judge)
+        source = (f"assumed: {annotators} annotators at accuracy {annotator_accuracy:g}, judge at "
+                  f"{judge_accuracy:g}, {labels} labels")
+    plan = plan_alt_test(pool, epsilon=epsilon, q=q, min_items=min_items, sizes=_sizes(sizes),
+                         simulations=simulations, seed=seed)
+    _emit_plan(plan, source, format)
+
+
+def plan_paired_command(
+    pilot: Optional[list[Path]] = typer.Option(None, "--pilot", help="Two labelled runs of the two judges (repeat)."),
+    accuracy: float = typer.Option(0.8, "--accuracy", help="Without pilots: judge 1's accuracy."),
+    accuracy_2: float = typer.Option(0.75, "--accuracy-2", help="Without pilots: judge 2's accuracy."),
+    correlation: float = typer.Option(0.3, "--correlation", help="Without pilots: correlation of their right/wrong."),
+    alpha: float = typer.Option(0.05, "--alpha", help="Level of the exact McNemar test."),
+    sizes: str = typer.Option(_default_sizes(), "--sizes", help=_SIZES_HELP),
+    simulations: int = typer.Option(2000, "--simulations", help=_SIMULATIONS_HELP),
+    seed: int = typer.Option(0, "--seed", help="Seed of the simulation."),
+    format: TrustFormat = typer.Option(TrustFormat.table, "--format", "-f", help="table or json."),
+) -> None:
+    """Items needed to detect an accuracy difference between two judges (paired, exact McNemar) with 80% power.
+
+    Example: judgekit plan paired --accuracy 0.8 --accuracy-2 0.72 --correlation 0.3
+    """
+    from judgekit.agreement.plan import paired_cells, plan_paired
+    from judgekit.trust import paired_cells_of
+
+    if pilot:
+        if len(pilot) != 2:
+            raise BadInput(f"--pilot: give exactly two runs for a paired plan, got {len(pilot)}")
+        cells, shared = paired_cells_of(read_run(pilot[0]), read_run(pilot[1]))
+        source = f"pilots {pilot[0]} and {pilot[1]} ({shared} shared items)"
+    else:
+        cells = paired_cells(accuracy, accuracy_2, correlation)
+        source = f"assumed: accuracies {accuracy:g} and {accuracy_2:g}, correlation {correlation:g}"
+    _emit_plan(plan_paired(cells, alpha=alpha, sizes=_sizes(sizes), simulations=simulations, seed=seed),
+               source, format)
+
+
+def plan_ci_command(
+    half_width: float = typer.Option(..., "--half-width", help="The CI half-width to reach, e.g. 0.05."),
+    pilot: Optional[Path] = typer.Option(None, "--pilot", help=_PILOT_HELP),
+    accuracy: float = typer.Option(0.8, "--accuracy", help="Without a pilot: the judge's accuracy."),
+    sizes: str = typer.Option(_default_sizes(), "--sizes", help=_SIZES_HELP),
+    simulations: int = typer.Option(2000, "--simulations", help=_SIMULATIONS_HELP),
+    seed: int = typer.Option(0, "--seed", help="Seed of the simulation."),
+    format: TrustFormat = typer.Option(TrustFormat.table, "--format", "-f", help="table or json."),
+) -> None:
+    """Items needed for the accuracy's 95% Wilson CI to be at most +/- half-width (with 80% probability).
+
+    Example: judgekit plan ci --accuracy 0.8 --half-width 0.05
+    """
+    from judgekit.agreement.plan import plan_ci
+
+    accuracy, source = _accuracy(pilot, accuracy)
+    _emit_plan(plan_ci(accuracy, half_width=half_width, sizes=_sizes(sizes), simulations=simulations, seed=seed),
+               source, format)
+
+
+def plan_above_command(
+    baseline: float = typer.Option(..., "--baseline", help="The accuracy to beat, e.g. 0.7."),
+    pilot: Optional[Path] = typer.Option(None, "--pilot", help=_PILOT_HELP),
+    accuracy: float = typer.Option(0.8, "--accuracy", help="Without a pilot: the judge's accuracy."),
+    alpha: float = typer.Option(0.05, "--alpha", help="Level of the one-sided exact binomial test."),
+    sizes: str = typer.Option(_default_sizes(), "--sizes", help=_SIZES_HELP),
+    simulations: int = typer.Option(2000, "--simulations", help=_SIMULATIONS_HELP),
+    seed: int = typer.Option(0, "--seed", help="Seed of the simulation."),
+    format: TrustFormat = typer.Option(TrustFormat.table, "--format", "-f", help="table or json."),
+) -> None:
+    """Items needed to show the judge's accuracy is above a baseline (exact binomial test) with 80% power.
+
+    Example: judgekit plan above --accuracy 0.8 --baseline 0.7
+    """
+    from judgekit.agreement.plan import plan_above
+
+    accuracy, source = _accuracy(pilot, accuracy)
+    _emit_plan(plan_above(accuracy, baseline=baseline, alpha=alpha, sizes=_sizes(sizes), simulations=simulations,
+                          seed=seed), source, format)
+
+
+def _accuracy(pilot: Optional[Path], accuracy: float) -> tuple[float, str]:
+    if pilot is None:
+        return accuracy, f"assumed: accuracy {accuracy:g}"
+    from judgekit.trust import correctness
+
+    right = correctness(read_run(pilot))
+    if not right:
+        raise BadInput(f"{pilot}: no gold-labelled judged item to take the accuracy from")
+    value = sum(right.values()) / len(right)
+    if not 0 < value < 1:
+        raise BadInput(f"{pilot}: accuracy {value:g} on {len(right)} items; a plan needs one strictly in (0, 1)")
+    return value, f"pilot {pilot}: accuracy {value:.3f} on {len(right)} items"
+
+
+def _emit_plan(plan: Any, source: str, format: TrustFormat) -> None:
+    if format is TrustFormat.json:
+        typer.echo(json.dumps({
+            "question": plan.question, "source": source, "simulations": plan.simulations, "seed": plan.seed,
+            "power_target": plan.power_target, "needed": plan.needed,
+            "rows": [{"n": r.n, "power": r.power} for r in plan.rows],
+        }, indent=2))
+        return
+    console = Console()
+    console.print(f"{plan.question}\n{source}", highlight=False, markup=False)
+    table = Table("items", "power", "")
+    for r in plan.rows:
+        table.add_row(str(r.n), f"{r.power:.3f}", "<- first at 80%" if r.n == plan.needed else "")
+    console.print(table)
+    needed = (f"{plan.needed} items" if plan.needed is not None
+              else f"more than {plan.rows[-1].n} items (try larger --sizes)")
+    console.print(f"needed for {plan.power_target:.0%} power: {needed}; {plan.simulations} simulations per size, "
+                  f"seed {plan.seed}", highlight=False)
+
+
+def _sizes(text: str) -> list[int]:
+    try:
+        sizes = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise BadInput(f"--sizes: '{text}' is not a comma-separated list of integers") from None
+    if not sizes or min(sizes) < 1:
+        raise BadInput(f"--sizes: '{text}': every size must be a positive integer")
+    return sorted(set(sizes))

@@ -20,6 +20,7 @@ PROVIDERS: dict[str, str] = {
     "anthropic": "judgekit.backends.anthropic_backend",
     "local": "judgekit.backends.local",
     "replay": "judgekit.backends.replay",
+    "mock": "judgekit.backends.mock",
 }
 """Provider name -> module that defines (and registers) its Backend subclass."""
 

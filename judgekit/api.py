@@ -22,7 +22,6 @@ from collections.abc import Coroutine, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from judgekit import __version__
 from judgekit.backends.cache import ResponseCache
 from judgekit.backends.callpath import CallPath
 from judgekit.backends.callpaths import CallPaths, JudgeKey
@@ -34,6 +33,7 @@ from judgekit.records import Example, Manifest, Verdict
 from judgekit.rundir import Run
 from judgekit.runner import judge_run, now, open_run_dir
 from judgekit.strategies import run_protocol
+from judgekit.version import __version__
 
 DEFAULT_PROTOCOL = "llmbar/vanilla"
 

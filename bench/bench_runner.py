@@ -82,7 +82,8 @@ def phases(data: Path, out: Path, base_url: str, concurrency: int) -> None:
 
     import judgekit
     from judgekit.datasets import load_dataset
-    from judgekit.runner import judge_run, open_run_dir, summarize
+    from judgekit.runner import judge_run, open_run_dir
+    from judgekit.scoring import summary_frame as summarize
 
     judge = judgekit.load_judge("openai:bench", "llmbar/vanilla", base_url=base_url, concurrency=concurrency)
     dataset, load_s, load_mb = traced(lambda: load_dataset(str(data)))

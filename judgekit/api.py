@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import hashlib
 import tempfile
 import threading
 from collections.abc import Coroutine, Iterable, Sequence
@@ -29,7 +28,7 @@ from judgekit.backends.registry import create_backend, parse_spec
 from judgekit.errors import BadInput
 from judgekit.protocol import Protocol
 from judgekit.protocol_spec import load_protocol
-from judgekit.records import Example, Manifest, Verdict
+from judgekit.records import Example, Manifest, Verdict, content_hash
 from judgekit.rundir import Run
 from judgekit.runner import judge_run, now, open_run_dir
 from judgekit.strategies import run_protocol
@@ -204,24 +203,18 @@ def evaluate(judge: Judge, dataset: Any, *, out: str | Path | None = None, limit
     return judge._run(judge_run(judge.verdict, run_dir, workers=judge.call_path.concurrency))
 
 
-def _dataset_parts(dataset: Any, limit: int | None) -> tuple[str, str | None, list[Example]]:
+def _dataset_parts(dataset: Any, limit: int | None) -> tuple[str, str, list[Example]]:
+    """(id, content hash, examples): one hash function whatever form the dataset came in,
+    so the API and ``judgekit run`` resume each other's run dirs."""
     if isinstance(dataset, str):
         from judgekit.datasets import load_dataset
 
         dataset = load_dataset(dataset, limit=limit)
-        return dataset.id, dataset.content_hash, list(dataset.examples)
     if hasattr(dataset, "examples"):
-        examples = list(dataset.examples)[:limit]
-        return dataset.id, dataset.content_hash if limit is None else _hash(examples), examples
-    examples = [_to_example(i, pair) for i, pair in enumerate(dataset)][:limit]
-    return "examples", _hash(examples), examples
-
-
-def _hash(examples: Sequence[Example]) -> str:
-    digest = hashlib.sha256()
-    for example in examples:
-        digest.update(example.model_dump_json().encode("utf-8") + b"\n")
-    return "sha256:" + digest.hexdigest()
+        dataset_id, examples = dataset.id, list(dataset.examples)[:limit]
+    else:
+        dataset_id, examples = "examples", [_to_example(i, pair) for i, pair in enumerate(dataset)][:limit]
+    return dataset_id, content_hash(examples), examples
 
 
 def _to_example(index: int, pair: Pair) -> Example:

@@ -52,11 +52,12 @@ class Disagreement:
     wrong_orders: int
 
 
-def render_html(runs: Sequence[Run], options: Options = Options(), *, title: str = "judgekit report") -> str:
+def render_html(runs: Sequence[Run], options: Options = Options(), *, title: str = "judgekit report",
+                rank_by: str = "headline") -> str:
     """The whole page as one string: leaderboard, figures, significance matrix, disagreements."""
     if not runs:
         raise BadInput("html report: no run dirs given")
-    data = compare(runs, options)
+    data = compare(runs, options, rank_by=rank_by)
     board = data["leaderboard"]
     labels = dict(zip((row["run"] for row in board), run_labels(board), strict=True))
     by_path = {str(run.path): run for run in runs}
@@ -68,13 +69,16 @@ def render_html(runs: Sequence[Run], options: Options = Options(), *, title: str
         "significance": figure_data_uri(significance_figure(board, data["comparisons"]))
         if data["comparisons"] and len(board) <= MAX_HEATMAP_RUNS else None,
     }
-    sections = [_run_section(by_path[row["run"]], row, labels[row["run"]]) for row in board]
+    anchors = {row["run"]: f"run-{i}" for i, row in enumerate(board, start=1)}
+    sections = [_run_section(by_path[row["run"]], row, labels[row["run"]], anchors[row["run"]]) for row in board]
     return _ENV.get_template("report.html.j2").render(
         title=title, version=__version__, generated=datetime.now(UTC).isoformat(timespec="seconds"),
         confidence=options.confidence, leaderboard=board, labels=labels, figures=figures,
         matrix=[(name, [cells.loc[name, col] for col in cells.columns]) for name in cells.index],
         matrix_columns=list(cells.columns), comparisons=data["comparisons"], sections=sections,
-        max_items=MAX_ITEMS_PER_RUN,
+        max_items=MAX_ITEMS_PER_RUN, ranking=data["ranking"], anchors=anchors,
+        methods=sorted({row["ci_method"] for row in board}),
+        tests=sorted({pair["test"] for pair in data["comparisons"]}),
     )
 
 
@@ -93,7 +97,7 @@ def disagreements(run: Run) -> list[Disagreement]:
     return found
 
 
-def _run_section(run: Run, row: dict[str, Any], label: str) -> dict[str, Any]:
+def _run_section(run: Run, row: dict[str, Any], label: str, anchor: str) -> dict[str, Any]:
     items = disagreements(run)
     return {"label": label, "row": row, "shown": items[:MAX_ITEMS_PER_RUN], "n_items": len(items),
-            "anchor": f"run-{row['rank']}"}
+            "anchor": anchor}

@@ -44,11 +44,17 @@ def run_labels(rows: Sequence[Mapping[str, Any]]) -> list[str]:
 
 def accuracy_figure(rows: Sequence[Mapping[str, Any]], *, labels: Sequence[str] | None = None,
                     title: str = "Accuracy against human labels") -> Figure:
-    """One horizontal bar per run: accuracy with its CI as an error bar; the invalid rate written beside it."""
+    """One horizontal bar per run: its headline accuracy with CI bars; the matching invalid rate beside it.
+
+    A row's figure is the one it is ranked by (``ranked_by``), else its
+    ``headline``: the final verdict's accuracy for two-order protocols.
+    """
     labels = list(labels or run_labels(rows))
-    acc = np.array([_number(row.get("accuracy")) for row in rows])
-    low, high = _ci_errors(rows, "accuracy", acc)
-    invalid = np.array([_number(row.get("invalid_rate"), 0.0) for row in rows])
+    figures = [row.get("ranked_by") or row.get("headline") or "accuracy" for row in rows]
+    acc = np.array([_number(row.get(name)) for row, name in zip(rows, figures, strict=True)])
+    low, high = _ci_errors(rows, figures, acc)
+    invalid = np.array([_number(row.get("final_invalid_rate" if name == "accuracy_final" else "invalid_rate"), 0.0)
+                        for row, name in zip(rows, figures, strict=True)])
     fig = _figure(len(rows), width=7.5)
     ax = fig.subplots()
     y = np.arange(len(rows))[::-1]
@@ -60,7 +66,8 @@ def accuracy_figure(rows: Sequence[Mapping[str, Any]], *, labels: Sequence[str] 
     ax.set_yticks(y, labels)
     ax.set_xlim(0, 1)
     ax.axvline(0.5, color="grey", lw=0.8, ls=":")
-    ax.set_xlabel("accuracy, mean over presentation orders (bars: 95% CI)")
+    named = " / ".join(sorted(set(figures)))
+    ax.set_xlabel(f"{named} (bars: 95% CI; accuracy_final = the protocol's combined verdict)")
     ax.set_title(title, loc="left")
     fig.tight_layout()
     return fig
@@ -79,7 +86,7 @@ def bias_figure(rows: Sequence[Mapping[str, Any]], *, labels: Sequence[str] | No
     y = np.arange(len(rows))[::-1]
     for ax, (name, header, neutral) in zip(axes, BIASES, strict=True):
         values = np.array([_number(row.get(name)) for row in rows])
-        low, high = _ci_errors(rows, name, values)
+        low, high = _ci_errors(rows, [name] * len(rows), values)
         ax.barh(y, np.nan_to_num(values), color="#c08040")
         ax.errorbar(values, y, xerr=[low, high], fmt="none", ecolor="black", capsize=3)
         for yi, value in zip(y, values, strict=True):
@@ -127,30 +134,34 @@ def heatmap(table: pd.DataFrame, *, title: str = "", annotations: pd.DataFrame |
 
 def significance_table(leaderboard: Sequence[Mapping[str, Any]],
                        comparisons: Sequence[Mapping[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The accuracy-difference matrix (row minus column) by rank, and its cell texts with McNemar p."""
-    ranks = {row["run"]: row["rank"] for row in leaderboard}
-    names = [f"#{row['rank']}" for row in sorted(leaderboard, key=lambda row: row["rank"])]
-    diff = pd.DataFrame(np.nan, index=names, columns=names)
+    """The Holm-adjusted p matrix by rank (what the cells are coloured by), and cell texts: Δ, raw p, Holm p.
+
+    A star marks a difference that holds after Holm's correction over all pairs.
+    """
+    ranks = {row["run"]: row["rank"] for row in leaderboard if row.get("rank") is not None}
+    names = [f"#{r}" for r in sorted(ranks.values())]
+    adjusted = pd.DataFrame(np.nan, index=names, columns=names)
     text = pd.DataFrame("", index=names, columns=names)
     for pair in comparisons:
         i, j = f"#{ranks[pair['run_1']]}", f"#{ranks[pair['run_2']]}"
         d = pair["accuracy_difference"]
         if d is None:
             continue
-        star = "*" if pair["mcnemar_p"] < 0.05 else ""
+        holm = pair["p_holm"]
+        star = "*" if holm < 0.05 else ""
         for row, col, value in ((i, j, d), (j, i, -d)):
-            diff.loc[row, col] = value
-            text.loc[row, col] = f"{value + 0.0:+.3f}{star}\np={pair['mcnemar_p']:.2g}"
-    return diff, text
+            adjusted.loc[row, col] = holm
+            text.loc[row, col] = f"{value + 0.0:+.3f}{star}\np={pair['p_value']:.2g} holm={holm:.2g}"
+    return adjusted, text
 
 
 def significance_figure(leaderboard: Sequence[Mapping[str, Any]],
                         comparisons: Sequence[Mapping[str, Any]]) -> Figure:
-    """Heatmap of paired accuracy differences; * marks McNemar p < 0.05."""
-    diff, text = significance_table(leaderboard, comparisons)
-    bound = max(0.05, float(np.nanmax(np.abs(diff.to_numpy()))) if diff.notna().any().any() else 0.05)
-    return heatmap(diff, annotations=text, cmap="RdBu", vmin=-bound, vmax=bound,
-                   title="Accuracy difference, row − column (* McNemar p < 0.05)", colorbar="Δ accuracy")
+    """Heatmap coloured by Holm-adjusted p (dark: a difference that survives correction); * marks holm < 0.05."""
+    adjusted, text = significance_table(leaderboard, comparisons)
+    return heatmap(adjusted, annotations=text, cmap="viridis", vmin=0.0, vmax=1.0,
+                   title="Row − column difference; colour: Holm-adjusted p over all pairs (* < 0.05)",
+                   colorbar="Holm-adjusted p")
 
 
 def figure_data_uri(fig: Figure, *, dpi: int = 110) -> str:
@@ -176,10 +187,11 @@ def _number(value: Any, default: float = math.nan) -> float:
     return default if value is None else float(value)
 
 
-def _ci_errors(rows: Sequence[Mapping[str, Any]], name: str, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Error-bar lengths below and above each value; 0 where a row has no interval."""
+def _ci_errors(rows: Sequence[Mapping[str, Any]], names: Sequence[str],
+               values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Error-bar lengths below and above each value (row i's figure is names[i]); 0 without an interval."""
     low, high = np.zeros(len(rows)), np.zeros(len(rows))
-    for i, row in enumerate(rows):
+    for i, (row, name) in enumerate(zip(rows, names, strict=True)):
         ci = row.get(f"{name}_ci")
         if ci and not math.isnan(values[i]):
             low[i], high[i] = max(values[i] - ci[0], 0.0), max(ci[1] - values[i], 0.0)

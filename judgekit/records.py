@@ -13,6 +13,7 @@ always in this canonical frame, whatever order the judge saw the responses in.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -56,6 +57,8 @@ class Example(Record):
     checklist: tuple[str, ...] = ()
     """Decomposed yes/no questions for the instruction (InFoBench style)."""
     subset: str | None = None
+    cluster: str | None = None
+    """Items sharing a cluster are not independent (e.g. one question id); None: the instruction text is the cluster."""
     metadata: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -204,6 +207,24 @@ class Manifest(Record):
     """Sampling and runner settings that shaped the run (no secrets)."""
     source: str | None = None
     """Where recorded outputs came from (e.g. an imported LLMBar folder)."""
+
+
+def content_hash(examples: Iterable[BaseModel]) -> str:
+    """sha256 of the examples' canonical JSON: the same examples give the same hash, however loaded.
+
+    An unset ``cluster`` (a field added after the first run dirs were made) is
+    left out, so datasets without declared clusters keep their earlier hashes.
+    """
+    payload = [_hash_fields(e) for e in examples]
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _hash_fields(record: BaseModel) -> dict[str, Any]:
+    data = record.model_dump(mode="json")
+    if "cluster" in data and data["cluster"] is None:
+        del data["cluster"]
+    return data
 
 
 def write_jsonl(path: Path, records: Iterable[BaseModel]) -> None:

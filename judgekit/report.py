@@ -1,9 +1,11 @@
 """Reports over run dirs: one summary row per run, a leaderboard, paired significance.
 
-Data flow: run dirs -> ``judged_items`` (aligned arrays of gold labels and
-per-order winners) -> the agreement package -> plain dicts (the JSON of the
-CLI contract in DESIGN) -> a renderer (rich table, Markdown, JSON; the HTML
-page is ``judgekit.html_report``, which also lists items and raw judge texts).
+Data flow: run dirs -> ``scoring.score_run`` (the one path from verdicts to
+numbers) -> plain dicts (the JSON of the CLI contract in DESIGN) -> a
+renderer (rich table, Markdown, JSON; the HTML page is
+``judgekit.html_report``, which also lists items and raw judge texts).
+``compare`` adds the ranking, the paired tests on shared examples and their
+multiplicity adjustments.
 
 Every rate is a fraction in [0, 1]; a figure that the run cannot define
 (bias without both orders' data, self-preference without generators, an
@@ -12,112 +14,52 @@ accuracy with no counted item) is None, shown as ``-`` and written as null.
 
 from __future__ import annotations
 
+import hashlib
 import json
-import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from itertools import combinations
 from typing import Any
 
 from rich.console import Group
 from rich.table import Table
 
-from judgekit.agreement import (
-    INVALID_POLICIES,
-    Interval,
-    bias_summary,
-    compare_judges,
-    model_family,
-    pairwise_summary,
-    self_preference_excess,
-)
+from judgekit.agreement import adjust_p_values, ci_method, compare_judges, model_family, self_preference_excess
 from judgekit.errors import BadInput
-from judgekit.records import Verdict
+from judgekit.records import Example
 from judgekit.rundir import Run
-
-REPORT_FIELDS = (
-    "run", "judge", "protocol", "dataset", "n", "accuracy", "accuracy_ci", "accuracy_first_order",
-    "accuracy_second_order", "accuracy_both_orders", "positional_agreement", "invalid_rate", "tie_rate",
-    "cohen_kappa", "position_bias", "length_bias", "self_preference_bias", "calls", "cache_hits",
-    "tokens_in", "tokens_out", "cost_usd",
+from judgekit.scoring import (
+    REPORT_FIELDS,
+    JudgedItems,
+    Options,
+    bounds,
+    estimate,
+    headline,
+    judged_items,
+    policy_of,
+    run_row,
+    score_run,
 )
-"""Fields of one run in ``judgekit report --format json``, in order (DESIGN, CLI contract)."""
+
+__all__ = ["FORMATS", "RANK_BY", "REPORT_FIELDS", "Options", "compare", "render_compare", "render_report",
+           "report", "run_row"]
 
 FORMATS = ("table", "markdown", "json", "html")
+
+RANK_BY = ("headline", "accuracy_final", "accuracy")
+"""What ``compare`` ranks by: each protocol's headline figure (``scoring.headline``), or one figure for all."""
+
+ALPHA = 0.05
+"""Level of ``tied_with_best``: Holm-adjusted p against the top row at or above it."""
 
 _SAME_ACCURACY = {"wrong", "llmbar"}
 """Policies that score accuracy alike (they differ only in positional agreement)."""
 
-
-@dataclass(frozen=True)
-class Options:
-    """How figures are computed: invalid-verdict policy override and bootstrap settings."""
-
-    invalid_policy: str | None = None
-    """None: each run's own policy (its manifest's)."""
-    confidence: float = 0.95
-    n_resamples: int = 1000
-    seed: int = 0
-
-
-@dataclass(frozen=True)
-class JudgedItems:
-    """A run's gold-labelled, judged items as aligned lists (what agreement functions take).
-
-    ``orders`` holds one winner list per presentation order: the order showing
-    response a first, then (when the protocol used it) the one showing b first.
-    """
-
-    ids: list[str]
-    gold: list[str]
-    orders: list[list[str | None]]
-    length_a: list[int]
-    length_b: list[int]
-    generator_a: list[str | None]
-    generator_b: list[str | None]
-
-    def subset(self, keep: Sequence[str]) -> JudgedItems:
-        """The same run restricted to the ids in ``keep``, in that order."""
-        at = {item: i for i, item in enumerate(self.ids)}
-        pick = [at[item] for item in keep]
-
-        def take(values: list) -> list:
-            return [values[i] for i in pick]
-
-        return JudgedItems(list(keep), take(self.gold), [take(o) for o in self.orders], take(self.length_a),
-                           take(self.length_b), take(self.generator_a), take(self.generator_b))
-
-
-def judged_items(run: Run) -> JudgedItems:
-    """Items that have both a gold label and a verdict, with each order's winner."""
-    verdicts = {v.example_id: v for v in run.verdicts}
-    examples = [e for e in run.examples if e.gold is not None and e.id in verdicts]
-    swaps = sorted({o.swapped for e in examples for o in verdicts[e.id].orders})
-    if swaps:
-        orders = [[_order_winner(verdicts[e.id], s) for e in examples] for s in swaps]
-    else:  # a protocol without per-order results: its final winner is the one order
-        orders = [[verdicts[e.id].winner for e in examples]]
-    return JudgedItems(
-        ids=[e.id for e in examples],
-        gold=[e.gold for e in examples],
-        orders=orders,
-        length_a=[len(e.response_a) for e in examples],
-        length_b=[len(e.response_b) for e in examples],
-        generator_a=[e.generator_a for e in examples],
-        generator_b=[e.generator_b for e in examples],
-    )
-
-
-def policy_of(run: Run, options: Options) -> str:
-    policy = options.invalid_policy or run.manifest.invalid_policy
-    if policy not in INVALID_POLICIES:
-        raise BadInput(f"invalid-verdict policy {policy!r} is not one of {', '.join(INVALID_POLICIES)}")
-    return policy
-
-
-def run_row(run: Run, options: Options = Options()) -> dict[str, Any]:
-    """One run's summary row with the DESIGN report fields (plus nothing else)."""
-    return _summarize(run, judged_items(run), options)[0]
+_RANK_WORDS = {
+    "headline": "each protocol's headline: accuracy_final (the combined verdict) where the protocol runs both "
+                "orders, accuracy where it runs one",
+    "accuracy_final": "accuracy_final (the combined verdict; single-order runs are not ranked)",
+    "accuracy": "accuracy (per presentation order, averaged: LLMBar's Acc)",
+}
 
 
 def report(runs: Sequence[Run], options: Options = Options()) -> dict[str, Any]:
@@ -125,71 +67,72 @@ def report(runs: Sequence[Run], options: Options = Options()) -> dict[str, Any]:
     return {"runs": [run_row(run, options) for run in runs]}
 
 
-def compare(runs: Sequence[Run], options: Options = Options()) -> dict[str, Any]:
-    """Leaderboard (best accuracy first) and paired tests for runs sharing items.
+def compare(runs: Sequence[Run], options: Options = Options(), *, rank_by: str = "headline") -> dict[str, Any]:
+    """Leaderboard (best first by ``rank_by``) and paired tests for runs sharing examples.
 
-    Each leaderboard row is the report row plus ``rank``, bias intervals and,
-    for judges with a known model, the self-preference excess over the other
-    runs on the same items whose judge is another model family.
+    Each leaderboard row is the report row plus ``rank``, ``ranked_by`` (the
+    figure its rank comes from), ``tied_with_best`` and, for judges with a
+    known model, the self-preference excess over the other runs on the same
+    items whose judge is another model family. Incomplete runs, and runs
+    without the ranked figure, are listed after the ranked ones with rank
+    None. Complete runs are compared pairwise on the examples they share by
+    content; every p-value is adjusted over that whole family (Holm, BH).
     """
+    if rank_by not in RANK_BY:
+        raise BadInput(f"--rank-by: {rank_by!r} is not one of {', '.join(RANK_BY)}")
     items = [judged_items(run) for run in runs]
     rows = []
     for run, judged in zip(runs, items, strict=True):
-        row, biases = _summarize(run, judged, options)
-        for name, interval in biases.items():
-            row[f"{name}_ci"] = _bounds(interval)
+        row, _ = score_run(run, judged, options)
         row |= _excess(run, judged, runs, items, options)
+        figure = _rank_figure(row, rank_by)
+        row |= {"ranked_by": figure, "rank": None, "tied_with_best": None}
         rows.append(row)
-    order = sorted(range(len(rows)), key=lambda i: -(rows[i]["accuracy"] if rows[i]["accuracy"] is not None else -1))
-    leaderboard = [{"rank": rank, **rows[i]} for rank, i in enumerate(order, start=1)]
-    comparisons = []
-    for i, j in combinations(order, 2):
-        pair = _paired(runs[i], items[i], runs[j], items[j], options)
-        if pair is not None:
+    ranked = [i for i, row in enumerate(rows) if row["complete"] and row[row["ranked_by"]] is not None]
+    ranked.sort(key=lambda i: -rows[i][rows[i]["ranked_by"]])
+    unranked = [i for i in range(len(rows)) if i not in ranked]
+    for rank, i in enumerate(ranked, start=1):
+        rows[i]["rank"] = rank
+    comparisons, unpaired = [], []
+    for i, j in combinations(ranked, 2):
+        pair = _paired(runs[i], items[i], runs[j], items[j], options, rank_by)
+        if isinstance(pair, str):
+            unpaired.append({"run_1": str(runs[i].path), "run_2": str(runs[j].path), "reason": pair})
+        elif pair is not None:
             comparisons.append(pair)
-    return {"leaderboard": leaderboard, "comparisons": comparisons}
+    adjusted = adjust_p_values([pair["p_value"] for pair in comparisons])
+    for pair, holm, bh in zip(comparisons, adjusted.p_holm, adjusted.q_bh, strict=True):
+        pair |= {"p_holm": holm, "q_bh": bh}
+    if ranked:
+        _mark_tied_with_best(rows, ranked, comparisons)
+    return {
+        "ranked_by": rank_by, "ranking": _RANK_WORDS[rank_by],
+        "family": f"all {len(comparisons)} pairs of complete runs sharing examples (Holm: family-wise error; "
+                  f"BH: false discovery rate); tied_with_best at Holm-adjusted p >= {ALPHA}",
+        "leaderboard": [rows[i] for i in ranked + unranked],
+        "comparisons": comparisons,
+        "unpaired": unpaired,
+    }
 
 
-# ---------------------------------------------------------------- figures
+def _rank_figure(row: dict[str, Any], rank_by: str) -> str:
+    return headline(row) if rank_by == "headline" else rank_by
 
 
-def _summarize(run: Run, items: JudgedItems, options: Options) -> tuple[dict[str, Any], dict[str, Interval | None]]:
-    """The report row of a run, and its bias intervals (which only compare shows)."""
-    manifest, usage = run.manifest, run.manifest.usage
-    row: dict[str, Any] = dict.fromkeys(REPORT_FIELDS)
-    row |= {"run": str(run.path), "judge": manifest.judge, "protocol": manifest.protocol,
-            "dataset": manifest.dataset, "n": len(items.ids), "calls": usage.calls,
-            "cache_hits": usage.cache_hits, "tokens_in": usage.tokens_in, "tokens_out": usage.tokens_out,
-            "cost_usd": usage.cost_usd}
-    biases = _biases(run, items, options)
-    if items.ids:
-        summary = pairwise_summary(
-            items.gold, items.orders[0], items.orders[1] if len(items.orders) > 1 else None,
-            invalid=policy_of(run, options), confidence=options.confidence,
-            n_resamples=options.n_resamples, seed=options.seed,
-        )
-        for name in ("accuracy", "accuracy_first_order", "accuracy_second_order", "accuracy_both_orders",
-                     "positional_agreement", "invalid_rate", "tie_rate", "cohen_kappa"):
-            row[name] = _estimate(getattr(summary, name))
-        row["accuracy_ci"] = _bounds(summary.accuracy)
-    row |= {name: _estimate(interval) for name, interval in biases.items()}
-    return row, biases
+def _mark_tied_with_best(rows: list[dict[str, Any]], ranked: list[int], comparisons: list[dict[str, Any]]) -> None:
+    """Top row: True; another ranked row: True when its Holm-adjusted test against the top does not reject."""
+    best = rows[ranked[0]]
+    best["tied_with_best"] = True
+    against = {}
+    for pair in comparisons:
+        if best["run"] in (pair["run_1"], pair["run_2"]):
+            against[pair["run_2"] if pair["run_1"] == best["run"] else pair["run_1"]] = pair["p_holm"]
+    for i in ranked[1:]:
+        p = against.get(rows[i]["run"])
+        rows[i]["tied_with_best"] = None if p is None else bool(p >= ALPHA)
 
 
-def _biases(run: Run, items: JudgedItems, options: Options) -> dict[str, Interval | None]:
-    if not items.ids:
-        return {"position_bias": None, "length_bias": None, "self_preference_bias": None}
-    known = any(a and b for a, b in zip(items.generator_a, items.generator_b, strict=True))
-    model = run.manifest.judge_model
-    summary = bias_summary(
-        items.gold, items.orders[0], items.orders[1] if len(items.orders) > 1 else None,
-        length_a=items.length_a, length_b=items.length_b,
-        generator_a=items.generator_a if known and model else None,
-        generator_b=items.generator_b if known and model else None,
-        judge_model=model, confidence=options.confidence, n_resamples=options.n_resamples, seed=options.seed,
-    )
-    return {"position_bias": summary.position_bias, "length_bias": summary.length_bias,
-            "self_preference_bias": summary.self_preference_bias}
+# ---------------------------------------------------------------- paired figures
 
 
 def _excess(run: Run, items: JudgedItems, runs: Sequence[Run], all_items: Sequence[JudgedItems],
@@ -211,80 +154,116 @@ def _excess(run: Run, items: JudgedItems, runs: Sequence[Run], all_items: Sequen
         items.gold, {str(run.path): items.orders, **{name: p.orders for name, p in peers.items()}},
         judge=str(run.path), judge_model=model, generator_a=items.generator_a, generator_b=items.generator_b,
         confidence=options.confidence, n_resamples=options.n_resamples, seed=options.seed,
+        clusters=items.clusters(options),
     )
-    out["self_preference_excess"] = _estimate(result.excess)
-    out["self_preference_excess_ci"] = _bounds(result.excess)
+    out["self_preference_excess"] = estimate(result.excess)
+    out["self_preference_excess_ci"] = bounds(result.excess)
     out["self_preference_peers"] = sorted(peers)
     return out
 
 
-def _paired(run_1: Run, items_1: JudgedItems, run_2: Run, items_2: JudgedItems,
-            options: Options) -> dict[str, Any] | None:
-    """Accuracy difference (run_1 - run_2) and McNemar on the items both judged; None if none."""
-    in_2 = set(items_2.ids)
-    shared = [item for item in items_1.ids if item in in_2]
-    if not shared:
-        return None
-    a, b = items_1.subset(shared), items_2.subset(shared)
+def _paired(run_1: Run, items_1: JudgedItems, run_2: Run, items_2: JudgedItems, options: Options,
+            rank_by: str) -> dict[str, Any] | str | None:
+    """The ranked figure's difference (run_1 - run_2) and its paired test on the examples both judged.
+
+    Examples pair up by content (instruction and both responses), not by id:
+    two files with the same name give the same ids to different texts. Returns
+    a reason (str) when the runs share ids but not texts or gold labels, None
+    when they share nothing.
+    """
+    by_text_2 = {key: item for item, key in zip(items_2.ids, _text_keys(run_2, items_2), strict=True)}
+    shared_1, shared_2 = [], []
+    for item, key in zip(items_1.ids, _text_keys(run_1, items_1), strict=True):
+        if key in by_text_2:
+            shared_1.append(item)
+            shared_2.append(by_text_2.pop(key))
+    if not shared_1:
+        common = len(set(items_1.ids) & set(items_2.ids))
+        return (f"different datasets: {common} example ids in common but no example with the same texts"
+                if common else None)
+    a, b = items_1.subset(shared_1), items_2.subset(shared_2)
     if a.gold != b.gold:
-        raise BadInput(f"{run_2.path}: gold labels differ from {run_1.path} on shared items; not the same dataset")
-    m = min(len(a.orders), len(b.orders))
+        return "different datasets: the same texts carry different gold labels"
     policy_1, policy_2 = policy_of(run_1, options), policy_of(run_2, options)
     if policy_1 != policy_2 and not {policy_1, policy_2} <= _SAME_ACCURACY:
         raise BadInput(f"{run_2.path}: invalid-verdict policy {policy_2!r} differs from {policy_1!r} of "
                        f"{run_1.path}; pass --invalid-policy to compare them")
-    result = compare_judges(a.gold, a.orders[:m], b.orders[:m], invalid=policy_1, confidence=options.confidence,
-                            n_resamples=options.n_resamples, seed=options.seed)
+    figure, arrays_1, arrays_2 = _paired_arrays(a, b, rank_by)
+    clusters = a.clusters(options)
+    result = compare_judges(a.gold, arrays_1, arrays_2, invalid=policy_1, confidence=options.confidence,
+                            n_resamples=options.n_resamples, seed=options.seed, clusters=clusters)
     return {
-        "run_1": str(run_1.path), "run_2": str(run_2.path), "n": result.n, "orders": m,
-        "accuracy_difference": _estimate(result.accuracy_difference),
-        "accuracy_difference_ci": _bounds(result.accuracy_difference),
-        "mcnemar_p": result.mcnemar.pvalue,
-        "only_1_right": result.mcnemar.only_first_right, "only_2_right": result.mcnemar.only_second_right,
+        "run_1": str(run_1.path), "run_2": str(run_2.path), "n": result.n,
+        "n_clusters": clusters.n_clusters if clusters is not None else None,
+        "figure": figure, "orders": len(arrays_1), "test": result.test.name, "p_value": result.test.p_value,
+        "p_holm": None, "q_bh": None,
+        "accuracy_difference": estimate(result.accuracy_difference),
+        "accuracy_difference_ci": bounds(result.accuracy_difference),
+        "ci_method": ci_method(clusters, n_resamples=options.n_resamples, seed=options.seed),
+        "items_1_better": result.test.only_1_higher, "items_2_better": result.test.only_2_higher,
     }
 
 
-def _order_winner(verdict: Verdict, swapped: bool) -> str | None:
-    return next((o.winner for o in verdict.orders if o.swapped == swapped), None)
+def _paired_arrays(a: JudgedItems, b: JudgedItems, rank_by: str) -> tuple[str, list, list]:
+    """The figure both runs are compared on, and each run's winner arrays for it.
+
+    Ranked by headline, each judge contributes its verdicts: the final winners
+    of a two-order protocol, the one order of a single-order protocol (which
+    is that protocol's verdict). Ranked by accuracy, the orders both ran.
+    """
+    if rank_by == "accuracy":
+        m = min(len(a.orders), len(b.orders))
+        return "accuracy", a.orders[:m], b.orders[:m]
+    verdicts_1 = [a.final] if a.two_orders else a.orders[:1]
+    verdicts_2 = [b.final] if b.two_orders else b.orders[:1]
+    name = "accuracy_final" if a.two_orders and b.two_orders else "verdict accuracy"
+    return name, verdicts_1, verdicts_2
 
 
-def _estimate(interval: Interval | None) -> float | None:
-    if interval is None or math.isnan(interval.estimate):
-        return None
-    return interval.estimate
+def _text_keys(run: Run, items: JudgedItems) -> list[str]:
+    """A hash of each judged example's instruction and responses (what makes two examples the same)."""
+    examples: dict[str, Example] = {e.id: e for e in run.examples}
 
+    def key(e: Example) -> str:
+        text = json.dumps([e.instruction, e.response_a, e.response_b], ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
-def _bounds(interval: Interval | None) -> list[float] | None:
-    if interval is None or math.isnan(interval.low) or math.isnan(interval.high):
-        return None
-    return [interval.low, interval.high]
+    return [key(examples[item]) for item in items.ids]
 
 
 # ---------------------------------------------------------------- rendering
 
 _REPORT_COLUMNS = (
-    ("run", "run"), ("judge", "judge"), ("protocol", "protocol"), ("dataset", "dataset"), ("n", "n"),
-    ("accuracy", "accuracy"), ("accuracy_ci", "accuracy 95% CI"), ("accuracy_first_order", "accuracy, a shown first"),
-    ("accuracy_second_order", "accuracy, b shown first"), ("accuracy_both_orders", "right in both orders"),
-    ("positional_agreement", "positional agreement"), ("invalid_rate", "invalid rate"), ("tie_rate", "tie rate"),
-    ("cohen_kappa", "Cohen's kappa"), ("position_bias", "position bias (first-slot wins)"),
+    ("run", "run"), ("judge", "judge"), ("protocol", "protocol"), ("dataset", "dataset"),
+    ("headline", "headline figure"), ("headline_value", "headline value"), ("headline_ci", "headline 95% CI"),
+    ("complete", "complete"), ("n", "n"), ("n_examples", "examples in run"), ("n_clusters", "clusters"),
+    ("accuracy_final", "accuracy of the final verdict"), ("accuracy_final_ci", "final verdict 95% CI"),
+    ("final_invalid_rate", "final verdicts invalid"), ("final_tie_rate", "final verdicts tied"),
+    ("accuracy", "accuracy (mean over orders)"), ("accuracy_ci", "accuracy 95% CI"),
+    ("accuracy_first_order", "accuracy, a shown first"), ("accuracy_second_order", "accuracy, b shown first"),
+    ("accuracy_both_orders", "right in both orders"), ("positional_agreement", "positional agreement"),
+    ("invalid_rate", "invalid rate (per order)"), ("tie_rate", "tie rate (per order)"),
+    ("cohen_kappa", "Cohen's kappa"), ("cohen_kappa_ci", "kappa 95% CI"),
+    ("position_bias", "position bias (first-slot wins)"),
     ("length_bias", "length bias (longer wins vs humans)"), ("self_preference_bias", "self-preference (EO)"),
-    ("calls", "calls"), ("cache_hits", "cache hits"), ("tokens_in", "tokens in"), ("tokens_out", "tokens out"),
-    ("cost_usd", "cost (USD)"),
+    ("calls", "calls"), ("cache_hits", "cache hits"), ("retries", "retries"), ("tokens_in", "tokens in"),
+    ("tokens_out", "tokens out"), ("cost_usd", "cost (USD)"), ("ci_method", "intervals"),
 )
 _LEADERBOARD_COLUMNS = (
     ("rank", "#"), ("run", "run"), ("judge", "judge"), ("protocol", "protocol"), ("n", "n"),
-    ("accuracy", "acc"), ("accuracy_ci", "95% CI"), ("accuracy_both_orders", "both"),
+    ("ranked_by", "ranked by"), ("headline_value", "value"), ("headline_ci", "95% CI"),
+    ("tied_with_best", "tied #1"), ("accuracy_final", "final"), ("final_invalid_rate", "f.inv"),
+    ("final_tie_rate", "f.tie"), ("accuracy", "acc"), ("accuracy_both_orders", "both"),
     ("positional_agreement", "agree"), ("invalid_rate", "invalid"), ("tie_rate", "tie"),
     ("position_bias", "pos"), ("length_bias", "len"), ("self_preference_bias", "self"),
     ("self_preference_excess", "self excess"), ("self_preference_excess_ci", "excess CI"),
 )
-_TEXT_COLUMNS = ("run", "judge", "protocol", "dataset", "row", "figure")
+_TEXT_COLUMNS = ("run", "judge", "protocol", "dataset", "row", "figure", "headline", "ranked_by", "ci_method")
 
 
 def render_report(data: dict[str, Any], fmt: str) -> str | Table:
     """The report in one format: a rich Table for ``table``, text otherwise."""
-    rows = [{**row, "run": _short_run(row["run"])} for row in data["runs"]]
+    rows = [_shown(row, row["headline"]) for row in data["runs"]]
     if fmt == "table":  # figures down, runs across: reads well at terminal width
         return _table("Agreement with human labels", *_transpose(_REPORT_COLUMNS, rows))
     return _render(data, fmt, [("Runs", _REPORT_COLUMNS, rows)], "report")
@@ -292,11 +271,18 @@ def render_report(data: dict[str, Any], fmt: str) -> str | Table:
 
 def render_compare(data: dict[str, Any], fmt: str) -> str | Group:
     """The leaderboard and significance matrix in one format."""
-    rows = [{**row, "run": _short_run(row["run"])} for row in data["leaderboard"]]
-    sections = [("Leaderboard (best accuracy first)", _LEADERBOARD_COLUMNS, rows)]
+    rows = [_shown(row, row["ranked_by"]) for row in data["leaderboard"]]
+    sections = [(f"Leaderboard, ranked by {data['ranking']}; incomplete runs unranked", _LEADERBOARD_COLUMNS,
+                 rows)]
     if data["comparisons"]:
         sections.append(_matrix_section(data, with_ci=fmt != "table"))
     return _render(data, fmt, sections, "compare")
+
+
+def _shown(row: dict[str, Any], figure: str) -> dict[str, Any]:
+    """A row for display: short run name (flagged when incomplete) and the figure that leads it."""
+    run = _short_run(row["run"]) + ("" if row["complete"] else " (incomplete)")
+    return {**row, "run": run, "headline_value": row[figure], "headline_ci": row.get(f"{figure}_ci")}
 
 
 def _render(data: dict[str, Any], fmt: str, sections: list, kind: str) -> Any:
@@ -304,8 +290,9 @@ def _render(data: dict[str, Any], fmt: str, sections: list, kind: str) -> Any:
         return json.dumps(data, indent=2, allow_nan=False)
     if fmt == "markdown":
         return "\n\n".join(f"### {title}\n\n{_markdown(columns, rows)}" for title, columns, rows in sections) + "\n"
-    if fmt == "table":
-        tables = [_table(title, columns, rows) for title, columns, rows in sections]
+    if fmt == "table":  # narrow: leave out columns no row has a value for
+        tables = [_table(title, [c for c in columns if any(row.get(c[0]) is not None for row in rows)], rows)
+                  for title, columns, rows in sections]
         return tables[0] if len(tables) == 1 else Group(*tables)
     if fmt == "html":  # the page also lists items and raw judge texts, which these figures do not carry
         raise BadInput(f"{kind} --format html: render the runs with judgekit.html_report.render_html")
@@ -317,33 +304,40 @@ _MATRIX_COLUMNS = 8
 
 
 def _matrix_section(data: dict[str, Any], *, with_ci: bool) -> tuple[str, tuple, list[dict[str, Any]]]:
-    """Rows and columns named by rank; a cell is acc(row) - acc(col) [CI] and the McNemar p.
+    """Rows and columns named by rank; a cell is Δ(row - col) [CI], the raw p and the Holm-adjusted p.
 
-    The terminal table leaves the CI out and shows at most ``_MATRIX_COLUMNS``
-    columns to stay narrow; Markdown and JSON carry everything.
+    The terminal table leaves the CI and BH q out and shows at most
+    ``_MATRIX_COLUMNS`` columns to stay narrow; Markdown and JSON carry everything.
     """
     rank = {row["run"]: row["rank"] for row in data["leaderboard"]}
     cells: dict[tuple[int, int], str] = {}
+    tests = sorted({pair["test"].split(",")[0] for pair in data["comparisons"]})
     for pair in data["comparisons"]:
         i, j = rank[pair["run_1"]], rank[pair["run_2"]]
-        diff, ci, p = pair["accuracy_difference"], pair["accuracy_difference_ci"], pair["mcnemar_p"]
-        cells[i, j] = _cell(diff, ci if with_ci else None, p)
+        diff, ci = pair["accuracy_difference"], pair["accuracy_difference_ci"]
+        p_values = (pair["p_value"], pair["p_holm"], pair["q_bh"] if with_ci else None)
+        cells[i, j] = _cell(diff, ci if with_ci else None, *p_values)
         flipped_ci = [-ci[1], -ci[0]] if ci and with_ci else None
-        cells[j, i] = _cell(0.0 - diff if diff is not None else None, flipped_ci, p)
-    ranks = sorted(rank.values())
+        cells[j, i] = _cell(0.0 - diff if diff is not None else None, flipped_ci, *p_values)
+    ranks = sorted(rank.values(), key=lambda r: (r is None, r))
+    ranks = [r for r in ranks if r is not None]
     shown = ranks if with_ci else ranks[:_MATRIX_COLUMNS]
     columns = (("row", "row - col"), *((str(r), f"#{r}") for r in shown))
     rows = [{"row": f"#{r}", **{str(c): cells.get((r, c), "") for c in shown}} for r in ranks]
-    what = "Δ accuracy [95% CI]" if with_ci else "Δ accuracy"
+    what = "Δ [95% CI], raw p, Holm p, BH q" if with_ci else "Δ, raw p, Holm p"
     more = "" if shown == ranks else f" (columns: top {len(shown)}; every pair in --format markdown or json)"
-    return f"Paired differences by rank: {what}, exact McNemar p{more}", columns, rows
+    return (f"Paired differences by rank: {what} over all {len(data['comparisons'])} pairs; tests: "
+            f"{'; '.join(tests)}{more}"), columns, rows
 
 
-def _cell(diff: float | None, ci: list[float] | None, p: float) -> str:
+def _cell(diff: float | None, ci: list[float] | None, p: float, holm: float, q: float | None) -> str:
     shown = "" if diff is None else f"{diff + 0.0:+.3f}"  # + 0.0 turns -0.0 into 0.0
     if ci:
         shown += f" [{ci[0]:+.3f}, {ci[1]:+.3f}]"
-    return f"{shown} p={p:.2g}".strip()
+    shown += f" p={p:.2g} holm={holm:.2g}"
+    if q is not None:
+        shown += f" q={q:.2g}"
+    return shown.strip()
 
 
 def _transpose(columns: Sequence[tuple[str, str]], rows: list[dict[str, Any]]) -> tuple[tuple, list[dict[str, Any]]]:
@@ -357,6 +351,8 @@ def _transpose(columns: Sequence[tuple[str, str]], rows: list[dict[str, Any]]) -
 def _format(name: str, value: Any) -> str:
     if value is None:
         return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if name.endswith("_ci") and isinstance(value, list):
         return f"[{value[0]:.3f}, {value[1]:.3f}]"
     if name == "cost_usd":

@@ -77,10 +77,10 @@ class Run:
                 f"{len(self.verdicts)}/{len(self.examples)} verdicts, complete={m.complete})")
 
     def summary(self) -> pd.DataFrame:
-        """Agreement with the human labels (with CIs) and cost, one row per figure."""
-        from judgekit.runner import summarize
+        """Agreement with the human labels (with CIs) and cost, one row per figure, the headline first."""
+        from judgekit.scoring import summary_frame  # numpy/pandas load only when asked
 
-        return summarize(self)
+        return summary_frame(self)
 
     def to_pandas(self) -> pd.DataFrame:
         """One row per (example, order): ids, gold, winners, raw text, margins, usage (see judgekit.export)."""

@@ -14,7 +14,6 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from math import nan
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,6 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from judgekit.agreement import pairwise_summary
 from judgekit.backends.base import Completion, Request
 from judgekit.backends.callpath import CallPath
 from judgekit.backends.prices import PriceTable
@@ -39,6 +37,7 @@ from judgekit.errors import BadInput
 from judgekit.protocol import Protocol
 from judgekit.records import Example, Manifest, Usage, Verdict
 from judgekit.rundir import Run, RunDir, is_run_dir
+from judgekit.scoring import summary_frame
 from judgekit.strategies import run_protocol
 
 MANIFEST_EVERY_S = 2.0
@@ -238,52 +237,17 @@ class LiveProgress:
         return update
 
 
-def summarize(run: Run) -> pd.DataFrame:
-    """Agreement with the human labels plus cost, one row per figure (value, CI bounds).
-
-    Accuracy is averaged over presentation orders (LLMBar "Acc") with a
-    bootstrap CI; items without a gold label are left out of the agreement rows.
-    """
-    gold = {e.id: e.gold for e in run.examples if e.gold is not None}
-    judged = [v for v in run.verdicts if v.example_id in gold]
-    rows: dict[str, tuple[float, float, float]] = {"n": (len(judged), nan, nan)}
-    if judged:
-        seen = {o.swapped for v in judged for o in v.orders}
-        per_order = [[_order_winner(v, swapped=s) for v in judged] for s in sorted(seen)]
-        if not per_order:  # protocols without per-order results: judge the final winner
-            per_order = [[v.winner for v in judged]]
-        summary = pairwise_summary(
-            [gold[v.example_id] for v in judged],
-            per_order[0],
-            per_order[1] if len(per_order) > 1 else None,
-            [v.winner for v in judged],
-            invalid=run.manifest.invalid_policy,
-        )
-        for name in ("accuracy", "accuracy_first_order", "accuracy_second_order", "accuracy_both_orders",
-                     "positional_agreement", "invalid_rate", "tie_rate", "cohen_kappa", "accuracy_final"):
-            interval = getattr(summary, name)
-            if interval is not None:
-                rows[name] = tuple(interval)
-    usage = run.manifest.usage
-    for name in ("calls", "cache_hits", "tokens_in", "tokens_out", "cost_usd"):
-        rows[name] = (getattr(usage, name), nan, nan)
-    return pd.DataFrame.from_dict(rows, orient="index", columns=["value", "ci_low", "ci_high"])
-
-
-def _order_winner(verdict: Verdict, *, swapped: bool) -> str | None:
-    return next((o.winner for o in verdict.orders if o.swapped == swapped), None)
-
-
 def summary_table(run: Run, *, elapsed_s: float | None = None) -> Table:
-    """The end-of-run table: agreement with CIs, rates, calls, cost, time."""
-    frame = summarize(run)
-    table = Table(title=f"{run.manifest.judge} · {run.manifest.protocol} · {run.manifest.dataset}")
+    """The end-of-run table (``scoring.summary_frame``): the headline figure first, rates, calls, cost, time."""
+    frame = summary_frame(run)
+    table = Table(title=f"{run.manifest.judge} · {run.manifest.protocol} · {run.manifest.dataset}",
+                  caption=f"headline: {frame.attrs['headline']}; intervals: {frame.attrs['ci_method']}")
     table.add_column("figure")
     table.add_column("value", justify="right")
     table.add_column("95% CI", justify="right")
     for name, row in frame.iterrows():
         value, low, high = row["value"], row["ci_low"], row["ci_high"]
-        if name in ("n", "calls", "cache_hits", "tokens_in", "tokens_out"):
+        if name in ("n", "n_clusters", "calls", "cache_hits", "tokens_in", "tokens_out"):
             shown = f"{int(value):,}"
         elif name == "cost_usd":
             shown = f"${value:.4f}"

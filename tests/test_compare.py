@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from statsmodels.stats.contingency_tables import mcnemar
+from statsmodels.stats.multitest import multipletests
 
 from judgekit.importers.llmbar import import_llmbar
 from judgekit.rundir import RunDir, read_run
@@ -35,27 +36,34 @@ def runs(tmp_path_factory):
     return made
 
 
-def _correct(run_path: Path, ids: list[str]) -> list[bool]:
-    """Right/wrong per (item, order), orders stacked, for the given items."""
+def _scores(run_path: Path, ids: list[str], figure: str) -> list[float]:
+    """Per-item score from the verdict file: the final verdict right (0/1), or the mean over both orders."""
     run = read_run(run_path)
     gold = {e.id: e.gold for e in run.examples}
     verdicts = {v.example_id: v for v in run.verdicts}
-    return [verdicts[i].orders[k].winner == gold[i] for k in (0, 1) for i in ids]
+    if figure == "accuracy_final":
+        return [float(verdicts[i].winner == gold[i]) for i in ids]
+    return [sum(o.winner == gold[i] for o in verdicts[i].orders) / 2 for i in ids]
 
 
-def test_leaderboard_and_paired_tests(data_dir, runs, monkeypatch, capsys):
+@pytest.mark.parametrize("rank_by", ["headline", "accuracy"])
+def test_leaderboard_and_paired_tests(data_dir, runs, monkeypatch, capsys, rank_by):
     assert runs is not None
-    code, out, err = judgekit(monkeypatch, capsys, "compare", *runs.values(), "--format", "json")
+    code, out, err = judgekit(monkeypatch, capsys, "compare", *runs.values(), "--format", "json",
+                              "--rank-by", rank_by)
     assert code == 0, err
     data = json.loads(out)
+    figure = "accuracy_final" if rank_by == "headline" else "accuracy"  # imported LLMBar runs have both orders
+    assert data["ranked_by"] == rank_by and figure in data["ranking"]
     board = data["leaderboard"]
     assert [row["rank"] for row in board] == [1, 2, 3, 4, 5]
-    accuracies = [row["accuracy"] for row in board]
-    assert accuracies == sorted(accuracies, reverse=True)
+    assert all(row["ranked_by"] == figure for row in board)
+    values = [row[figure] for row in board]
+    assert values == sorted(values, reverse=True)
     by_run = {row["run"]: row for row in board}
     for row in board:
-        low, high = row["accuracy_ci"]
-        assert low <= row["accuracy"] <= high
+        low, high = row[f"{figure}_ci"]
+        assert low <= row[figure] <= high
 
     natural = [str(runs[name]) for name in ("GPT-4", "ChatGPT", "LLaMA2")]
     pairs = {frozenset((p["run_1"], p["run_2"])): p for p in data["comparisons"]}
@@ -66,26 +74,36 @@ def test_leaderboard_and_paired_tests(data_dir, runs, monkeypatch, capsys):
     for pair in pairs.values():
         ids = [e.id for e in read_run(pair["run_1"]).examples if e.id in
                {e.id for e in read_run(pair["run_2"]).examples}]
-        assert pair["n"] == len(ids) and pair["orders"] == 2
-        right_1, right_2 = _correct(Path(pair["run_1"]), ids), _correct(Path(pair["run_2"]), ids)
-        b = sum(x and not y for x, y in zip(right_1, right_2))
-        c = sum(y and not x for x, y in zip(right_1, right_2))
-        assert (pair["only_1_right"], pair["only_2_right"]) == (b, c)
-        both = sum(x and y for x, y in zip(right_1, right_2))
-        neither = len(right_1) - b - c - both
-        expected_p = mcnemar([[both, b], [c, neither]], exact=True).pvalue if b + c else 1.0
-        assert pair["mcnemar_p"] == pytest.approx(expected_p, abs=1e-12)
-        expected_diff = (sum(right_1) - sum(right_2)) / len(right_1)
+        assert pair["n"] == len(ids) and pair["figure"] == figure
+        s1, s2 = _scores(Path(pair["run_1"]), ids, figure), _scores(Path(pair["run_2"]), ids, figure)
+        assert pair["items_1_better"] == sum(x > y for x, y in zip(s1, s2))
+        assert pair["items_2_better"] == sum(y > x for x, y in zip(s1, s2))
+        expected_diff = (sum(s1) - sum(s2)) / len(ids)
         assert pair["accuracy_difference"] == pytest.approx(expected_diff, abs=1e-12)
         low, high = pair["accuracy_difference_ci"]
         assert low <= expected_diff <= high
-        if pair["n"] == 100:  # full runs: the difference is that of their leaderboard accuracies
-            assert expected_diff == pytest.approx(by_run[pair["run_1"]]["accuracy"] - by_run[pair["run_2"]]["accuracy"])
+        if figure == "accuracy_final":  # 0/1 scores on independent items: exact McNemar on discordant items
+            b, c = pair["items_1_better"], pair["items_2_better"]
+            both = sum(x == y == 1 for x, y in zip(s1, s2))
+            expected_p = mcnemar([[both, b], [c, len(ids) - b - c - both]], exact=True).pvalue if b + c else 1.0
+            assert pair["test"] == "McNemar exact"
+            assert pair["p_value"] == pytest.approx(expected_p, abs=1e-12)
+        else:
+            assert pair["test"].startswith("sign-flip permutation over items")
+        if pair["n"] == 100:  # full runs: the difference is that of their leaderboard figures
+            assert expected_diff == pytest.approx(by_run[pair["run_1"]][figure] - by_run[pair["run_2"]][figure])
         # the better-ranked run comes first in a pair
         assert by_run[pair["run_1"]]["rank"] < by_run[pair["run_2"]]["rank"]
 
+    raw = [pair["p_value"] for pair in data["comparisons"]]
+    assert [pair["p_holm"] for pair in data["comparisons"]] == pytest.approx(list(multipletests(raw, method="holm")[1]))
+    assert [pair["q_bh"] for pair in data["comparisons"]] == pytest.approx(list(multipletests(raw, method="fdr_bh")[1]))
+    top = board[0]["run"]
+    for row in board[1:]:
+        against = pairs.get(frozenset((top, row["run"])))
+        assert row["tied_with_best"] == (None if against is None else against["p_holm"] >= 0.05)
     gpt4_vs_llama = pairs[frozenset((natural[0], natural[2]))]
-    assert gpt4_vs_llama["accuracy_difference"] > 0.1 and gpt4_vs_llama["mcnemar_p"] < 0.001
+    assert gpt4_vs_llama["accuracy_difference"] > 0.1 and gpt4_vs_llama["p_value"] < 0.001
 
 
 def test_table_and_markdown_show_leaderboard_and_matrix(data_dir, runs, monkeypatch, capsys):
@@ -93,7 +111,7 @@ def test_table_and_markdown_show_leaderboard_and_matrix(data_dir, runs, monkeypa
     paths = [runs["GPT-4"], runs["ChatGPT"], runs["LLaMA2"]]
     code, out, _ = judgekit(monkeypatch, capsys, "compare", *paths, "--resamples", "200")
     assert code == 0
-    assert "Leaderboard" in out and "McNemar" in out and "llmbar:ChatGPT" in out
+    assert "Leaderboard" in out and "McNemar exact" in out and "holm=" in out and "llmbar:ChatGPT" in out
     code, out, _ = judgekit(monkeypatch, capsys, "compare", *paths, "--format", "markdown", "--resamples", "200")
     assert code == 0
     tables = [block for block in out.split("### ") if block.strip()]

@@ -70,13 +70,14 @@ def test_bias_panels_show_missing_figures_as_na():
 def test_significance_table_is_antisymmetric_with_stars_for_small_p():
     board = [{"run": "r1", "rank": 1}, {"run": "r2", "rank": 2}, {"run": "r3", "rank": 3}]
     comparisons = [
-        {"run_1": "r1", "run_2": "r2", "accuracy_difference": 0.1, "mcnemar_p": 0.01},
-        {"run_1": "r1", "run_2": "r3", "accuracy_difference": 0.2, "mcnemar_p": 0.2},
+        {"run_1": "r1", "run_2": "r2", "accuracy_difference": 0.1, "p_value": 0.01, "p_holm": 0.02},
+        {"run_1": "r1", "run_2": "r3", "accuracy_difference": 0.2, "p_value": 0.2, "p_holm": 0.2},
     ]
-    diff, text = significance_table(board, comparisons)
-    assert diff.loc["#1", "#2"] == 0.1 and diff.loc["#2", "#1"] == -0.1
-    assert math.isnan(diff.loc["#2", "#3"]) and text.loc["#2", "#3"] == ""
-    assert text.loc["#1", "#2"].startswith("+0.100*") and "p=0.01" in text.loc["#1", "#2"]
+    adjusted, text = significance_table(board, comparisons)
+    assert adjusted.loc["#1", "#2"] == adjusted.loc["#2", "#1"] == 0.02  # coloured by the adjusted p
+    assert math.isnan(adjusted.loc["#2", "#3"]) and text.loc["#2", "#3"] == ""
+    assert text.loc["#1", "#2"].startswith("+0.100*") and "p=0.01 holm=0.02" in text.loc["#1", "#2"]
+    assert text.loc["#2", "#1"].startswith("-0.100*")
     assert text.loc["#3", "#1"].startswith("-0.200\n")
 
 

@@ -13,14 +13,17 @@ from sklearn.metrics import cohen_kappa_score
 from judgekit.importers.llmbar import import_llmbar
 from judgekit.records import Example, Manifest, OrderResult, Usage, Verdict
 from judgekit.report import REPORT_FIELDS, Options, run_row
+from judgekit.scoring import REPORT_EXTRAS
 from judgekit.rundir import RunDir, read_run
 from conftest import run_judgekit as judgekit
 
 PALM_MTBENCH = "llmbar/Dataset/Processed/MT-Bench/evaluators/PaLM2/Vanilla_NoRules"
-DESIGN_FIELDS = ["run", "judge", "protocol", "dataset", "n", "accuracy", "accuracy_ci", "accuracy_first_order",
-                 "accuracy_second_order", "accuracy_both_orders", "positional_agreement", "invalid_rate",
-                 "tie_rate", "cohen_kappa", "position_bias", "length_bias", "self_preference_bias", "calls",
-                 "cache_hits", "tokens_in", "tokens_out", "cost_usd"]
+DESIGN_FIELDS = ["run", "judge", "protocol", "dataset", "n", "n_clusters", "ci_method", "complete", "accuracy",
+                 "accuracy_ci", "accuracy_first_order", "accuracy_second_order", "accuracy_both_orders",
+                 "accuracy_final", "accuracy_final_ci", "positional_agreement", "invalid_rate", "tie_rate",
+                 "final_invalid_rate", "final_tie_rate", "cohen_kappa", "position_bias", "length_bias",
+                 "self_preference_bias", "calls", "cache_hits", "retries", "tokens_in", "tokens_out", "cost_usd"]
+"""The report fields of DESIGN's CLI contract, in its order."""
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +47,9 @@ def test_json_has_exactly_the_design_fields(data_dir, palm_run, monkeypatch, cap
     assert code == 0, err
     data = json.loads(out)
     assert list(data) == ["runs"]
-    assert list(data["runs"][0]) == DESIGN_FIELDS == list(REPORT_FIELDS)
+    fields = list(data["runs"][0])
+    assert fields[:len(DESIGN_FIELDS)] == DESIGN_FIELDS == list(REPORT_FIELDS)
+    assert fields[len(DESIGN_FIELDS):] == list(REPORT_EXTRAS)  # documented extras come after the contract's
 
 
 def test_figures_equal_independent_counts(data_dir, palm_run, monkeypatch, capsys):

@@ -21,7 +21,8 @@ from judgekit.errors import BadInput
 from judgekit.protocols import load_protocol
 from judgekit.records import Example, Manifest
 from judgekit.rundir import read_run
-from judgekit.runner import judge_run, open_run_dir, summarize, summary_table
+from judgekit.runner import judge_run, open_run_dir, summary_table
+from judgekit.scoring import summary_frame as summarize
 from judgekit.strategies import run_protocol
 
 EXAMPLES = [

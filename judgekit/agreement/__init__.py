@@ -38,12 +38,16 @@ from judgekit.agreement.reliability import (
     rater_agreement,
     rater_vs_gold,
 )
+from judgekit.agreement.significance import Adjusted, PairedTest, adjust_p_values, paired_test, sign_flip_test
 from judgekit.agreement.uncertainty import (
+    Clusters,
     Interval,
     McNemarResult,
     Statistic,
     bootstrap_ci,
     bootstrap_cis,
+    ci_method,
+    cluster_codes,
     mcnemar_exact,
     mean_statistic,
     proportion_ci,
@@ -51,6 +55,14 @@ from judgekit.agreement.uncertainty import (
 )
 
 __all__ = [
+    "Adjusted",
+    "adjust_p_values",
+    "ci_method",
+    "cluster_codes",
+    "Clusters",
+    "PairedTest",
+    "paired_test",
+    "sign_flip_test",
     "INVALID_POLICIES",
     "LABELS",
     "LEVELS",

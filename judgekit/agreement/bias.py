@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from judgekit.agreement.labels import INVALID, TIE, A, B, Winners, check_same_length, encode
-from judgekit.agreement.uncertainty import Interval, Statistic, bootstrap_cis, ratio
+from judgekit.agreement.uncertainty import Clusters, Interval, Statistic, bootstrap_cis, ratio
 from judgekit.errors import BadInput
 
 _PROVIDER_PREFIX = re.compile(r"^(openai|anthropic|azure|openrouter)[:/]")
@@ -110,7 +110,7 @@ class SelfPreferenceExcess:
     others: dict[str, Interval]
     """Each other judge's equal-opportunity figure toward the same model's answers."""
     excess: Interval
-    """self_preference − mean of the others, with a paired item-bootstrap interval."""
+    """self_preference − mean of the others, with a paired (item or cluster) bootstrap interval."""
 
 
 def self_preference_excess(
@@ -124,6 +124,7 @@ def self_preference_excess(
     confidence: float = 0.95,
     n_resamples: int = 1000,
     seed: int = 0,
+    clusters: Clusters | None = None,
 ) -> SelfPreferenceExcess:
     """How much more a judge favours its own model's answers than other judges do.
 
@@ -143,7 +144,7 @@ def self_preference_excess(
     stats = {name: self_preference_statistic(g, _orders(*orders, g), own) for name, orders in judges.items()}
     others = [name for name in judges if name != judge]
     stats["__excess__"] = _excess_statistic(stats[judge], [stats[name] for name in others])
-    ci = bootstrap_cis(stats, confidence=confidence, n_resamples=n_resamples, seed=seed)
+    ci = bootstrap_cis(stats, confidence=confidence, n_resamples=n_resamples, seed=seed, clusters=clusters)
     return SelfPreferenceExcess(
         judge_model=judge_model,
         n_items=int(np.sum(own != INVALID)),
@@ -175,8 +176,9 @@ def bias_summary(
     confidence: float = 0.95,
     n_resamples: int = 1000,
     seed: int = 0,
+    clusters: Clusters | None = None,
 ) -> BiasSummary:
-    """Position, length and self-preference bias in one call, sharing bootstrap resamples."""
+    """Position, length and self-preference bias in one call, sharing (clustered) bootstrap resamples."""
     g = encode(gold, name="gold")
     orders = _orders(first, second, g)
     stats = {"position": position_bias_statistic(*orders)}
@@ -184,7 +186,7 @@ def bias_summary(
         stats["length"] = length_bias_statistic(g, orders, length_a, length_b)
     if generator_a is not None and generator_b is not None and judge_model:
         stats["self"] = self_preference_statistic(g, orders, own_side(generator_a, generator_b, judge_model))
-    ci = bootstrap_cis(stats, confidence=confidence, n_resamples=n_resamples, seed=seed)
+    ci = bootstrap_cis(stats, confidence=confidence, n_resamples=n_resamples, seed=seed, clusters=clusters)
     return BiasSummary(ci["position"], ci.get("length"), ci.get("self"))
 
 

@@ -27,12 +27,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from judgekit.agreement.labels import INVALID, N_CODES, TIE, A, B, Winners, check_same_length, encode
+from judgekit.agreement.significance import TEST_RESAMPLES, PairedTest, paired_test
 from judgekit.agreement.uncertainty import (
+    Clusters,
     Interval,
-    McNemarResult,
     Statistic,
     bootstrap_cis,
-    mcnemar_exact,
+    cluster_codes,
     ratio,
 )
 from judgekit.errors import BadInput
@@ -125,6 +126,8 @@ class PairwiseSummary:
     per-order kappas. Rates pool both orders. The invalid policy shapes the
     accuracies and kappa; positional agreement always counts an invalid order
     as disagreeing, except that ``llmbar`` lets two invalid orders agree.
+    The ``*final*`` fields score the protocol's combined verdict and are None
+    unless ``final`` was given.
     """
 
     n: int
@@ -138,6 +141,8 @@ class PairwiseSummary:
     tie_rate: Interval
     cohen_kappa: Interval
     accuracy_final: Interval | None
+    final_invalid_rate: Interval | None = None
+    final_tie_rate: Interval | None = None
 
 
 def pairwise_summary(
@@ -150,12 +155,14 @@ def pairwise_summary(
     confidence: float = 0.95,
     n_resamples: int = 1000,
     seed: int = 0,
+    clusters: Clusters | None = None,
 ) -> PairwiseSummary:
-    """All headline pairwise numbers with seeded item-bootstrap intervals.
+    """All headline pairwise numbers with seeded bootstrap intervals (clustered when given).
 
-    ``final`` is the verdict's own winner when the protocol synthesises one
-    (e.g. swap-and-synthesize); it only adds ``accuracy_final``. Judges scored
-    on the same items with the same seed share bootstrap resamples.
+    ``final`` is the verdict's own winner when the protocol combines orders
+    (agree-or-tie, a synthesis call, summed margins); it adds
+    ``accuracy_final`` and the final verdicts' invalid and tie rates. Judges
+    scored on the same items with the same seed share bootstrap resamples.
     """
     g, p1 = _encode_pair(gold, first, "first")
     orders = [p1] if second is None else [p1, _encode_like(second, g, "second")]
@@ -174,8 +181,13 @@ def pairwise_summary(
             "positional_agreement": agreement_statistic(p1, p2, invalid_agree=invalid == "llmbar"),
         }
     if final is not None:
-        stats["accuracy_final"] = accuracy_statistic(g, _encode_like(final, g, "final"), invalid=invalid, seed=seed)
-    ci = bootstrap_cis(stats, confidence=confidence, n_resamples=n_resamples, seed=seed)
+        pf = _encode_like(final, g, "final")
+        stats |= {
+            "accuracy_final": accuracy_statistic(g, pf, invalid=invalid, seed=seed),
+            "final_invalid_rate": _rate_statistic([pf], INVALID),
+            "final_tie_rate": _rate_statistic([pf], TIE),
+        }
+    ci = bootstrap_cis(stats, confidence=confidence, n_resamples=n_resamples, seed=seed, clusters=clusters)
     return PairwiseSummary(
         n=len(g),
         invalid_policy=invalid,
@@ -188,16 +200,18 @@ def pairwise_summary(
         tie_rate=ci["tie_rate"],
         cohen_kappa=ci["cohen_kappa"],
         accuracy_final=ci.get("accuracy_final"),
+        final_invalid_rate=ci.get("final_invalid_rate"),
+        final_tie_rate=ci.get("final_tie_rate"),
     )
 
 
 @dataclass(frozen=True)
 class PairedComparison:
-    """Two judges on the same items: accuracy difference (first − second) and McNemar."""
+    """Two judges on the same items: accuracy difference (first − second) and its paired test."""
 
     n: int
     accuracy_difference: Interval
-    mcnemar: McNemarResult
+    test: PairedTest
 
 
 def compare_judges(
@@ -209,16 +223,21 @@ def compare_judges(
     confidence: float = 0.95,
     n_resamples: int = 1000,
     seed: int = 0,
+    clusters: Clusters | None = None,
+    test_resamples: int = TEST_RESAMPLES,
 ) -> PairedComparison:
     """Is judge 1 more accurate than judge 2 on the same items?
 
-    Each judge is a sequence of per-order winner arrays, e.g. ``(first,
-    second)``; both must have the same number of orders. The accuracy
-    difference (mean over orders, as in ``pairwise_summary``) gets a paired
-    item bootstrap interval: both judges are scored on the same resampled
-    items. The exact McNemar test pairs the judges' right/wrong outcomes per
-    (item, order) — orders of one item are correlated, so read its p-value
-    with the item-level interval. Invalid verdicts are wrong in McNemar.
+    Each judge is a sequence of winner arrays scored together, e.g. ``(first,
+    second)`` for LLMBar's Acc or ``(final,)`` for the combined verdict; both
+    must have as many. The accuracy difference (mean over the arrays, as in
+    ``pairwise_summary``) gets a paired bootstrap interval: both judges are
+    scored on the same resampled items (or clusters). The test works on
+    per-item scores, the item's credit averaged over its arrays (0, ½ or 1
+    for two orders): exact McNemar for one array of 0/1 scores on
+    independent items, otherwise the sign-flip test (``significance``),
+    clustered when clusters are given. Items that count for neither judge
+    (``exclude`` with every order invalid) are left out of the test.
     """
     if len(judge_1) != len(judge_2) or not judge_1:
         raise BadInput(f"compare_judges: judges need the same number of orders (got {len(judge_1)} and {len(judge_2)})")
@@ -232,10 +251,23 @@ def compare_judges(
         np.hstack([acc_1.terms, acc_2.terms]),
         lambda s: acc_1.fn(s[..., :k]) - acc_2.fn(s[..., k:]),
     )
-    interval = bootstrap_cis({"d": difference}, confidence=confidence, n_resamples=n_resamples, seed=seed)["d"]
-    right_1 = np.concatenate([p == g for p in orders_1])
-    right_2 = np.concatenate([p == g for p in orders_2])
-    return PairedComparison(n=len(g), accuracy_difference=interval, mcnemar=mcnemar_exact(right_1, right_2))
+    interval = bootstrap_cis({"d": difference}, confidence=confidence, n_resamples=n_resamples, seed=seed,
+                             clusters=clusters)["d"]
+    score_1, counted_1 = _item_scores(acc_1.terms)
+    score_2, counted_2 = _item_scores(acc_2.terms)
+    keep = counted_1 & counted_2
+    kept = None
+    if clusters is not None:
+        kept = cluster_codes(clusters.codes[keep].tolist())
+    test = paired_test(score_1[keep], score_2[keep], clusters=kept, n_resamples=test_resamples, seed=seed)
+    return PairedComparison(n=len(g), accuracy_difference=interval, test=test)
+
+
+def _item_scores(terms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-item (mean credit over counted orders, whether any order counted) from credit/count columns."""
+    credit, count = terms[:, 0::2].sum(axis=1), terms[:, 1::2].sum(axis=1)
+    counted = count > 0
+    return np.where(counted, credit / np.where(counted, count, 1), 0.0), counted
 
 
 # --- statistics as per-item terms (shared by point values and bootstrap) ---

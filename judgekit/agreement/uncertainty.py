@@ -1,4 +1,4 @@
-"""Uncertainty for every headline number: item bootstrap, proportion CIs, McNemar.
+"""Uncertainty for every headline number: item or cluster bootstrap, proportion CIs, McNemar.
 
 Every statistic in this package is a function of sums over items (a mean, a
 ratio of two means, a kappa from a confusion table, a difference of recalls).
@@ -9,11 +9,18 @@ Resampling items with replacement then means weighting the rows: one
 B resamples in one matrix product, for every statistic of every judge at once.
 Judges scored on the same n items with the same seed share the resamples, so
 differences between them are paired bootstraps for free.
+
+Items that share an instruction (or a question id) are not independent. With
+``clusters`` (one key per item) the bootstrap draws whole clusters with
+replacement and every item of a drawn cluster comes along (the cluster
+bootstrap; Field & Welsh 2007): a (B, G) matrix of cluster counts, spread to
+the items of each cluster, is the weight matrix. Where every cluster holds one
+item this is the item bootstrap, draw for draw.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -32,6 +39,31 @@ class Interval(NamedTuple):
     estimate: float
     low: float
     high: float
+
+
+class Clusters(NamedTuple):
+    """Which cluster each item belongs to: codes 0..G-1 in order of first appearance."""
+
+    codes: np.ndarray
+    n_clusters: int
+
+    @property
+    def clustered(self) -> bool:
+        """True when some cluster holds more than one item (otherwise items are independent)."""
+        return self.n_clusters < len(self.codes)
+
+
+def cluster_codes(keys: Sequence[Hashable]) -> Clusters:
+    """Cluster codes for per-item keys (e.g. instruction texts or question ids)."""
+    index: dict[Hashable, int] = {}
+    codes = np.fromiter((index.setdefault(key, len(index)) for key in keys), dtype=np.int64, count=len(keys))
+    return Clusters(codes, len(index))
+
+
+def ci_method(clusters: Clusters | None, *, n_resamples: int, seed: int) -> str:
+    """How the bootstrap intervals were made, in words (the JSON's ``ci_method``)."""
+    unit = "cluster" if clusters is not None and clusters.clustered else "item"
+    return f"{unit} bootstrap, percentile, {n_resamples} resamples, seed {seed}"
 
 
 class Statistic(NamedTuple):
@@ -83,11 +115,13 @@ def bootstrap_cis(
     confidence: float = 0.95,
     n_resamples: int = 1000,
     seed: int = 0,
+    clusters: Clusters | None = None,
 ) -> dict[str, Interval]:
     """Percentile bootstrap intervals for several statistics over the same items.
 
-    Items are resampled with replacement (Efron & Tibshirani 1993, ch. 13);
-    the interval is the (1-c)/2 and (1+c)/2 quantiles of the resampled values.
+    Items are resampled with replacement (Efron & Tibshirani 1993, ch. 13),
+    or whole clusters when ``clusters`` groups them (module docstring); the
+    interval is the (1-c)/2 and (1+c)/2 quantiles of the resampled values.
     Resamples where a statistic is undefined (NaN, e.g. an empty denominator)
     are ignored; an undefined estimate gives an all-NaN interval. Resample
     sums are taken in float32 for speed: exact for the count-like terms of
@@ -101,7 +135,7 @@ def bootstrap_cis(
     names = list(statistics)
     n = _common_n(statistics)
     blocks = [np.asarray(statistics[name].terms, dtype=np.float64).reshape(n, -1) for name in names]
-    weights = resample_weights(n, n_resamples=n_resamples, seed=seed)
+    weights = _weights(n, clusters, n_resamples, seed)
     sums = (weights @ np.hstack([block.astype(np.float32) for block in blocks])).astype(np.float64)
     tail = (1 - confidence) / 2
     out: dict[str, Interval] = {}
@@ -121,11 +155,22 @@ def bootstrap_cis(
     return out
 
 
+def _weights(n: int, clusters: Clusters | None, n_resamples: int, seed: int) -> np.ndarray:
+    """(B, n) resample counts per item: drawn per item, or per cluster and spread to its items."""
+    if clusters is None or not clusters.clustered:
+        return resample_weights(n, n_resamples=n_resamples, seed=seed)
+    if len(clusters.codes) != n:
+        raise BadInput(f"bootstrap: {len(clusters.codes)} cluster keys for {n} items")
+    return resample_weights(clusters.n_clusters, n_resamples=n_resamples, seed=seed)[:, clusters.codes]
+
+
 def bootstrap_ci(
-    statistic: Statistic, *, confidence: float = 0.95, n_resamples: int = 1000, seed: int = 0
+    statistic: Statistic, *, confidence: float = 0.95, n_resamples: int = 1000, seed: int = 0,
+    clusters: Clusters | None = None,
 ) -> Interval:
     """Percentile bootstrap interval of one statistic (see ``bootstrap_cis``)."""
-    return bootstrap_cis({"x": statistic}, confidence=confidence, n_resamples=n_resamples, seed=seed)["x"]
+    return bootstrap_cis({"x": statistic}, confidence=confidence, n_resamples=n_resamples, seed=seed,
+                         clusters=clusters)["x"]
 
 
 def mean_statistic(values: np.ndarray) -> Statistic:

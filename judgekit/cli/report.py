@@ -34,6 +34,15 @@ _POLICY_HELP = "Count invalid verdicts as: wrong, llmbar, exclude, half or coin 
 _RESAMPLES_HELP = "Bootstrap resamples for the confidence intervals."
 _OUT_HELP = "Write the output to this file instead of stdout (html: one self-contained page)."
 _FORCE_HELP = "Let --out replace an existing file."
+_ITEMS_HELP = "Resample items even where items share an instruction or question id (default: resample those clusters)."
+_RANK_HELP = ("Rank by: headline (each protocol's own figure: accuracy_final where it combines both orders, accuracy "
+              "otherwise), accuracy_final, or accuracy (LLMBar's Acc, mean over orders).")
+
+
+class RankBy(str, Enum):
+    headline = "headline"
+    accuracy_final = "accuracy_final"
+    accuracy = "accuracy"
 
 
 def register(app: typer.Typer) -> None:
@@ -48,16 +57,17 @@ def report_command(
     invalid_policy: Optional[str] = typer.Option(None, "--invalid-policy", help=_POLICY_HELP),
     resamples: int = typer.Option(1000, "--resamples", min=1, help=_RESAMPLES_HELP),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap resamples."),
+    item_bootstrap: bool = typer.Option(False, "--item-bootstrap", help=_ITEMS_HELP),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help=_OUT_HELP),
     force: bool = typer.Option(False, "--force", help=_FORCE_HELP),
 ) -> None:
-    """Accuracy (with CI), per-order accuracy, agreement, invalid and tie rates, kappa, biases, cost.
+    """The headline figure first, then accuracies (with CIs), agreement, invalid and tie rates, kappa, biases, cost.
 
     Example: judgekit report runs/gpt4-vanilla runs/gpt4-cot --format html --out report.html
     """
     from judgekit.report import Options, render_report, report  # pandas: load only for this command
 
-    options = Options(invalid_policy=invalid_policy, n_resamples=resamples, seed=seed)
+    options = Options(invalid_policy=invalid_policy, n_resamples=resamples, seed=seed, clusters=not item_bootstrap)
     _check_out(out, force)
     read = _read(runs)
     if format is ReportFormat.html:
@@ -74,24 +84,26 @@ def compare_command(
     invalid_policy: Optional[str] = typer.Option(None, "--invalid-policy", help=_POLICY_HELP),
     resamples: int = typer.Option(1000, "--resamples", min=1, help=_RESAMPLES_HELP),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap resamples."),
+    item_bootstrap: bool = typer.Option(False, "--item-bootstrap", help=_ITEMS_HELP),
+    rank_by: RankBy = typer.Option(RankBy.headline, "--rank-by", help=_RANK_HELP),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help=_OUT_HELP),
     force: bool = typer.Option(False, "--force", help=_FORCE_HELP),
 ) -> None:
-    """Leaderboard by accuracy with CIs and biases, and paired tests (McNemar, bootstrap) on shared items.
+    """Leaderboard with CIs and biases; paired tests on shared examples with Holm and BH adjustments.
 
     Example: judgekit compare runs/* --format markdown
     """
     from judgekit.report import Options, compare, render_compare  # pandas: load only for this command
 
-    options = Options(invalid_policy=invalid_policy, n_resamples=resamples, seed=seed)
+    options = Options(invalid_policy=invalid_policy, n_resamples=resamples, seed=seed, clusters=not item_bootstrap)
     _check_out(out, force)
     read = _read(runs)
     if format is CompareFormat.html:
         from judgekit.html_report import render_html
 
-        _emit(render_html(read, options, title="judgekit compare"), out)
+        _emit(render_html(read, options, title="judgekit compare", rank_by=rank_by.value), out)
     else:
-        _emit(render_compare(compare(read, options), format.value), out)
+        _emit(render_compare(compare(read, options, rank_by=rank_by.value), format.value), out)
 
 
 def _read(paths: list[Path]) -> list:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 from collections import Counter
@@ -31,7 +29,7 @@ from judgekit.datasets.examples import check_unique, to_examples
 from judgekit.datasets.files import ROW, Row, format_of, read_rows, require
 from judgekit.datasets.scored import to_scored_examples
 from judgekit.errors import BadInput
-from judgekit.records import LABELS, Example, RunKind, ScoredExample
+from judgekit.records import LABELS, Example, RunKind, ScoredExample, content_hash
 from judgekit.resources import meta_datasets_root
 
 DATA_DIR_ENV = "JUDGEKIT_DATA_DIR"
@@ -54,10 +52,8 @@ class Dataset:
 
     @cached_property
     def content_hash(self) -> str:
-        """sha256 of the examples' canonical JSON: the same data gives the same hash."""
-        payload = [e.model_dump(mode="json") for e in self.examples]
-        text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+        """sha256 of the examples' canonical JSON (``records.content_hash``)."""
+        return content_hash(self.examples)
 
 
 class Availability(NamedTuple):

@@ -1,0 +1,344 @@
+"""One run in, its numbers out: the single scoring path behind every figure judgekit shows.
+
+The end-of-run summary, ``Run.summary()``, ``judgekit report`` and
+``compare`` (table, Markdown, JSON, HTML) and sweeps all call
+``score_run``, so a figure is the same wherever it appears.
+
+Data flow: a run (examples + verdicts) -> ``judged_items`` (aligned gold
+labels, per-order winners, the protocol's final winners, cluster keys) -> the
+agreement package -> one row: the report fields of DESIGN's CLI contract,
+followed by a few documented extras (``REPORT_EXTRAS``).
+
+Which figure matters: a protocol that runs both presentation orders combines
+them into its own verdict (agree-or-tie, a synthesis call, summed margins),
+and that final verdict is what a user of the judge gets, so its accuracy
+(``accuracy_final``) is the headline. For a single-order protocol the one
+order is the verdict and ``accuracy`` is the headline. ``headline`` names it.
+
+Every rate is a fraction in [0, 1]; a figure the run cannot define is None.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from judgekit.agreement import (
+    INVALID_POLICIES,
+    Clusters,
+    Interval,
+    bias_summary,
+    bootstrap_cis,
+    ci_method,
+    cluster_codes,
+    mean_statistic,
+    pairwise_summary,
+)
+from judgekit.datasets.examples import majority
+from judgekit.errors import BadInput
+from judgekit.records import Usage, Verdict
+
+if TYPE_CHECKING:
+    from judgekit.rundir import Run
+
+REPORT_FIELDS = (
+    "run", "judge", "protocol", "dataset", "n", "n_clusters", "ci_method", "complete", "accuracy", "accuracy_ci",
+    "accuracy_first_order", "accuracy_second_order", "accuracy_both_orders", "accuracy_final", "accuracy_final_ci",
+    "positional_agreement", "invalid_rate", "tie_rate", "final_invalid_rate", "final_tie_rate", "cohen_kappa",
+    "position_bias", "length_bias", "self_preference_bias", "calls", "cache_hits", "retries", "tokens_in",
+    "tokens_out", "cost_usd",
+)
+"""Fields of one run in ``judgekit report --format json``, in order (DESIGN, CLI contract)."""
+
+REPORT_EXTRAS = (
+    "headline", "n_examples", "positional_agreement_ci", "cohen_kappa_ci", "position_bias_ci", "length_bias_ci",
+    "self_preference_bias_ci", "ties", "annotators",
+)
+"""Fields after the contract's: the headline figure's name, the run's size, more intervals, ties, annotators."""
+
+HEADLINES = ("accuracy_final", "accuracy")
+
+
+@dataclass(frozen=True)
+class Options:
+    """How figures are computed: invalid-verdict policy, bootstrap settings, clustering."""
+
+    invalid_policy: str | None = None
+    """None: each run's own policy (its manifest's)."""
+    confidence: float = 0.95
+    n_resamples: int = 1000
+    seed: int = 0
+    clusters: bool = True
+    """Resample clusters (items sharing an instruction or question id) when there are any."""
+
+
+@dataclass(frozen=True)
+class JudgedItems:
+    """A run's gold-labelled, judged items as aligned lists (what agreement functions take).
+
+    ``orders`` holds one winner list per presentation order: the order showing
+    response a first, then (when the protocol used it) the one showing b first.
+    ``final`` is each verdict's own winner. ``cluster_keys`` are the items'
+    cluster keys: the dataset's declared cluster, else the instruction text.
+    """
+
+    ids: list[str]
+    gold: list[str]
+    orders: list[list[str | None]]
+    final: list[str | None]
+    votes: list[tuple[str, ...]]
+    cluster_keys: list[str]
+    length_a: list[int]
+    length_b: list[int]
+    generator_a: list[str | None]
+    generator_b: list[str | None]
+
+    def subset(self, keep: Sequence[str]) -> JudgedItems:
+        """The same run restricted to the ids in ``keep``, in that order."""
+        at = {item: i for i, item in enumerate(self.ids)}
+        pick = [at[item] for item in keep]
+
+        def take(values: list) -> list:
+            return [values[i] for i in pick]
+
+        return JudgedItems(list(keep), take(self.gold), [take(o) for o in self.orders], take(self.final),
+                           take(self.votes), take(self.cluster_keys), take(self.length_a), take(self.length_b),
+                           take(self.generator_a), take(self.generator_b))
+
+    @property
+    def two_orders(self) -> bool:
+        return len(self.orders) > 1
+
+    def clusters(self, options: Options) -> Clusters | None:
+        """The items' clusters when clustering is on and some cluster holds several items."""
+        if not options.clusters or not self.ids:
+            return None
+        found = cluster_codes(self.cluster_keys)
+        return found if found.clustered else None
+
+
+def judged_items(run: Run) -> JudgedItems:
+    """Items that have both a gold label and a verdict, with each order's winner."""
+    verdicts = {v.example_id: v for v in run.verdicts}
+    examples = [e for e in run.examples if e.gold is not None and e.id in verdicts]
+    swaps = sorted({o.swapped for e in examples for o in verdicts[e.id].orders})
+    if swaps:
+        orders = [[_order_winner(verdicts[e.id], s) for e in examples] for s in swaps]
+    else:  # a protocol without per-order results: its final winner is the one order
+        orders = [[verdicts[e.id].winner for e in examples]]
+    return JudgedItems(
+        ids=[e.id for e in examples],
+        gold=[e.gold for e in examples],
+        orders=orders,
+        final=[verdicts[e.id].winner for e in examples],
+        votes=[e.votes for e in examples],
+        cluster_keys=[e.cluster if e.cluster is not None else e.instruction for e in examples],
+        length_a=[len(e.response_a) for e in examples],
+        length_b=[len(e.response_b) for e in examples],
+        generator_a=[e.generator_a for e in examples],
+        generator_b=[e.generator_b for e in examples],
+    )
+
+
+def policy_of(run: Run, options: Options) -> str:
+    policy = options.invalid_policy or run.manifest.invalid_policy
+    if policy not in INVALID_POLICIES:
+        raise BadInput(f"invalid-verdict policy {policy!r} is not one of {', '.join(INVALID_POLICIES)}")
+    return policy
+
+
+def headline(row: dict[str, Any]) -> str:
+    """The figure that matters for the row's protocol (module docstring)."""
+    return "accuracy_final" if row.get("accuracy_final") is not None else "accuracy"
+
+
+def run_row(run: Run, options: Options = Options()) -> dict[str, Any]:
+    """One run's row: DESIGN's report fields in order, then ``REPORT_EXTRAS``."""
+    return score_run(run, judged_items(run), options)[0]
+
+
+def score_run(run: Run, items: JudgedItems, options: Options) -> tuple[dict[str, Any], dict[str, Interval | None]]:
+    """The row of a run, and its bias intervals (for callers that compare runs)."""
+    manifest = run.manifest
+    # A finished run's manifest holds its totals; while a run is going (or after it was stopped) the
+    # manifest lags by up to a few seconds, so the verdicts' own usage gives the current counts.
+    usage = manifest.usage if manifest.complete else sum((v.usage for v in run.verdicts), Usage())
+    clusters = items.clusters(options)
+    row: dict[str, Any] = dict.fromkeys(REPORT_FIELDS + REPORT_EXTRAS)
+    row |= {"run": str(run.path), "judge": manifest.judge, "protocol": manifest.protocol,
+            "dataset": manifest.dataset, "n": len(items.ids),
+            "n_clusters": clusters.n_clusters if clusters is not None else None,
+            "ci_method": ci_method(clusters, n_resamples=options.n_resamples, seed=options.seed),
+            "complete": manifest.complete, "n_examples": len(run.examples),
+            "calls": usage.calls, "cache_hits": usage.cache_hits, "tokens_in": usage.tokens_in,
+            "tokens_out": usage.tokens_out, "cost_usd": usage.cost_usd}
+    biases = _biases(run, items, options, clusters)
+    if items.ids:
+        policy = policy_of(run, options)
+        summary = pairwise_summary(
+            items.gold, items.orders[0], items.orders[1] if items.two_orders else None,
+            items.final if items.two_orders else None, invalid=policy, confidence=options.confidence,
+            n_resamples=options.n_resamples, seed=options.seed, clusters=clusters,
+        )
+        for name in ("accuracy", "accuracy_first_order", "accuracy_second_order", "accuracy_both_orders",
+                     "accuracy_final", "positional_agreement", "invalid_rate", "tie_rate", "final_invalid_rate",
+                     "final_tie_rate", "cohen_kappa"):
+            row[name] = estimate(getattr(summary, name))
+        for name in ("accuracy", "accuracy_final", "positional_agreement", "cohen_kappa"):
+            row[f"{name}_ci"] = bounds(getattr(summary, name))
+        row["ties"] = _ties(items, policy)
+        row["annotators"] = _annotators(items, options, clusters)
+    for name, interval in biases.items():
+        row[name] = estimate(interval)
+        row[f"{name}_ci"] = bounds(interval)
+    row["headline"] = headline(row)
+    return row, biases
+
+
+def _biases(run: Run, items: JudgedItems, options: Options,
+            clusters: Clusters | None) -> dict[str, Interval | None]:
+    if not items.ids:
+        return {"position_bias": None, "length_bias": None, "self_preference_bias": None}
+    known = any(a and b for a, b in zip(items.generator_a, items.generator_b, strict=True))
+    model = run.manifest.judge_model
+    summary = bias_summary(
+        items.gold, items.orders[0], items.orders[1] if items.two_orders else None,
+        length_a=items.length_a, length_b=items.length_b,
+        generator_a=items.generator_a if known and model else None,
+        generator_b=items.generator_b if known and model else None,
+        judge_model=model, confidence=options.confidence, n_resamples=options.n_resamples, seed=options.seed,
+        clusters=clusters,
+    )
+    return {"position_bias": summary.position_bias, "length_bias": summary.length_bias,
+            "self_preference_bias": summary.self_preference_bias}
+
+
+def _ties(items: JudgedItems, policy: str) -> dict[str, Any]:
+    """How tie labels count, and the headline accuracy with tie-labelled items removed (MT-Bench S1/S2).
+
+    The row's accuracies keep ties (S1-like): a tie label agrees only with a
+    tie verdict. ``without_tie_items`` drops items humans labelled tie;
+    ``s2_agreement`` also drops verdicts that are ties (Zheng et al. 2023,
+    ``ban=["tie"]``), pooling the headline verdicts (both orders, or the final).
+    """
+    gold = np.array(items.gold, dtype=object)
+    judged = [items.final] if items.two_orders else items.orders
+    out: dict[str, Any] = {
+        "gold_ties": int(np.sum(gold == "tie")),
+        "figures": "ties kept: a tie label agrees only with a tie verdict",
+        "without_tie_items": None, "without_tie_items_n": None, "s2_agreement": None, "s2_n": None,
+    }
+    if out["gold_ties"] == 0:
+        return out
+    keep = gold != "tie"
+    right, counted = 0.0, 0
+    s2_right, s2_n = 0, 0
+    for winners in judged:
+        w = np.array(winners, dtype=object)
+        valid = np.array([x is not None for x in winners])
+        counted_here = keep & valid if policy == "exclude" else keep
+        right += float(np.sum((w == gold) & keep)) + (0.5 * float(np.sum(keep & ~valid)) if policy == "half" else 0.0)
+        counted += int(np.sum(counted_here))
+        s2 = keep & (w != "tie")
+        s2_right += int(np.sum((w == gold) & s2))
+        s2_n += int(np.sum(s2))
+    out |= {"without_tie_items": right / counted if counted else None, "without_tie_items_n": int(np.sum(keep)),
+            "s2_agreement": s2_right / s2_n if s2_n else None, "s2_n": s2_n}
+    return out
+
+
+def _annotators(items: JudgedItems, options: Options, clusters: Clusters | None) -> dict[str, Any] | None:
+    """The judge against each annotator, the majority and the vote distribution, beside the human ceiling.
+
+    Uses items where every annotator voted (as many votes as the most-voted
+    item). The judge's label is its headline verdict. ``leave_one_out``
+    pairs like with like: for each annotator j, human j and the judge are both
+    scored against the majority of the other annotators (a split is ``tie``),
+    averaged over j; the vote-distribution figures are the expected agreement
+    with a randomly drawn (other) annotator.
+    """
+    width = max((len(v) for v in items.votes), default=0)
+    if width < 2:
+        return None
+    keep = [i for i, v in enumerate(items.votes) if len(v) == width]
+    votes = np.array([items.votes[i] for i in keep], dtype=object)
+    judge = np.array([(items.final if items.two_orders else items.orders[0])[i] for i in keep], dtype=object)
+    majority = np.array([items.gold[i] for i in keep], dtype=object)
+    per_item = {
+        "vs_majority": (judge == majority).astype(float),
+        "vs_vote_distribution": np.mean(votes == judge[:, None], axis=1),
+        "human_vs_vote_distribution": np.mean(
+            [np.mean(np.delete(votes, j, axis=1) == votes[:, [j]], axis=1) for j in range(width)], axis=0),
+    }
+    loo_judge, loo_human = [], []
+    for j in range(width):
+        others = np.array([majority(tuple(row)) for row in np.delete(votes, j, axis=1)], dtype=object)
+        loo_judge.append(judge == others)
+        loo_human.append(votes[:, j] == others)
+    per_item["leave_one_out_judge"] = np.mean(loo_judge, axis=0).astype(float)
+    per_item["leave_one_out_human"] = np.mean(loo_human, axis=0).astype(float)
+    sub = None
+    if clusters is not None:
+        found = cluster_codes([items.cluster_keys[i] for i in keep])
+        sub = found if found.clustered else None
+    ci = bootstrap_cis({name: mean_statistic(values) for name, values in per_item.items()},
+                       confidence=options.confidence, n_resamples=options.n_resamples, seed=options.seed,
+                       clusters=sub)
+    out: dict[str, Any] = {"n": len(keep), "n_annotators": width,
+                           "vs_annotator": [float(np.mean(judge == votes[:, j])) for j in range(width)]}
+    for name in per_item:
+        out[name] = estimate(ci[name])
+        out[f"{name}_ci"] = bounds(ci[name])
+    return out
+
+
+def _order_winner(verdict: Verdict, swapped: bool) -> str | None:
+    return next((o.winner for o in verdict.orders if o.swapped == swapped), None)
+
+
+def estimate(interval: Interval | None) -> float | None:
+    """An interval's point value for JSON: None when absent or undefined (NaN)."""
+    if interval is None or math.isnan(interval.estimate):
+        return None
+    return interval.estimate
+
+
+def bounds(interval: Interval | None) -> list[float] | None:
+    """An interval's [low, high] for JSON: None when absent or undefined."""
+    if interval is None or math.isnan(interval.low) or math.isnan(interval.high):
+        return None
+    return [interval.low, interval.high]
+
+
+_SUMMARY_FIGURES = (
+    "accuracy_final", "final_invalid_rate", "final_tie_rate", "accuracy", "accuracy_first_order",
+    "accuracy_second_order", "accuracy_both_orders", "positional_agreement", "invalid_rate", "tie_rate",
+    "cohen_kappa",
+)
+
+
+def summary_frame(run: Run, options: Options = Options()) -> pd.DataFrame:
+    """The run's row as a table of figures (value, CI bounds), the headline figure first.
+
+    What ``Run.summary()`` returns and the end-of-run table shows; the numbers
+    are ``run_row``'s. Figures the run cannot define are left out.
+    """
+    row = run_row(run, options)
+    first = row["headline"]
+    rows: dict[str, tuple[float, float, float]] = {"n": (row["n"], math.nan, math.nan)}
+    if row["n_clusters"] is not None:
+        rows["n_clusters"] = (row["n_clusters"], math.nan, math.nan)
+    for name in (first, *(f for f in _SUMMARY_FIGURES if f != first)):
+        if row[name] is not None:
+            low, high = row.get(f"{name}_ci") or (math.nan, math.nan)
+            rows[name] = (row[name], low, high)
+    for name in ("calls", "cache_hits", "tokens_in", "tokens_out", "cost_usd"):
+        rows[name] = (row[name], math.nan, math.nan)
+    frame = pd.DataFrame.from_dict(rows, orient="index", columns=["value", "ci_low", "ci_high"])
+    frame.attrs |= {"headline": first, "ci_method": row["ci_method"], "complete": row["complete"]}
+    return frame

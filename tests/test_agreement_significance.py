@@ -1,0 +1,104 @@
+"""Paired tests and multiplicity: the sign-flip test against brute force and scipy, Holm/BH against statsmodels."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from scipy.stats import permutation_test
+from statsmodels.stats.multitest import multipletests
+
+from judgekit.agreement import (
+    adjust_p_values,
+    bootstrap_ci,
+    cluster_codes,
+    compare_judges,
+    mcnemar_exact,
+    mean_statistic,
+    paired_test,
+    sign_flip_test,
+)
+
+
+def _brute_force(d: np.ndarray) -> float:
+    """Share of all 2^n sign patterns (zeros included) whose |sum| reaches the observed |sum|."""
+    observed = abs(d.sum())
+    hits = [abs(np.dot(signs, d)) >= observed - 1e-12 for signs in itertools.product((-1, 1), repeat=len(d))]
+    return float(np.mean(hits))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_exact_sign_flip_equals_brute_force_enumeration(seed):
+    rng = np.random.default_rng(seed)
+    d = rng.choice([-1.0, -0.5, 0.0, 0.5, 1.0], size=12)
+    p, name = sign_flip_test(d)
+    assert p == pytest.approx(_brute_force(d), abs=1e-12)
+    assert "exact" in name and "items" in name
+
+
+def test_clustered_sign_flip_flips_whole_clusters():
+    d = np.array([1.0, 0.5, -0.5, 1.0, 0.0, 0.5, -1.0, 1.0, 0.5])
+    keys = ["q1", "q1", "q2", "q3", "q3", "q3", "q4", "q5", "q5"]
+    clusters = cluster_codes(keys)
+    p, name = sign_flip_test(d, clusters=clusters)
+    sums = np.array([sum(x for x, k in zip(d, keys) if k == q) for q in ("q1", "q2", "q3", "q4", "q5")])
+    assert p == pytest.approx(_brute_force(sums), abs=1e-12)
+    assert "5 clusters" in name
+
+
+def test_monte_carlo_sign_flip_matches_scipy_permutation_test():
+    rng = np.random.default_rng(7)
+    n = 80
+    x = rng.choice([0.0, 0.5, 1.0], size=n, p=[0.2, 0.3, 0.5])
+    y = rng.choice([0.0, 0.5, 1.0], size=n, p=[0.3, 0.3, 0.4])
+    p, name = sign_flip_test(x - y, n_resamples=40_000, seed=1)
+    assert "Monte Carlo (40000 resamples, seed 1)" in name
+    reference = permutation_test((x, y), lambda a, b, axis: np.mean(a - b, axis=axis), permutation_type="samples",
+                                 vectorized=True, n_resamples=40_000, alternative="two-sided", random_state=2)
+    error = 4 * np.sqrt(2 * p * (1 - p) / 40_000)  # two independent Monte-Carlo estimates
+    assert abs(p - reference.pvalue) < max(error, 2e-3)
+    assert 0.001 < p < 0.999  # a case where the comparison means something
+
+
+def test_sign_flip_on_binary_scores_is_mcnemar():
+    rng = np.random.default_rng(3)
+    right_1, right_2 = rng.random(60) < 0.7, rng.random(60) < 0.5
+    mcnemar = mcnemar_exact(right_1, right_2)
+    p, _ = sign_flip_test(right_1.astype(float) - right_2.astype(float), max_exact=64)
+    assert p == pytest.approx(mcnemar.pvalue, rel=1e-9)
+    test = paired_test(right_1.astype(float), right_2.astype(float))
+    assert test.name == "McNemar exact" and test.p_value == mcnemar.pvalue
+    assert (test.only_1_higher, test.only_2_higher) == (mcnemar.only_first_right, mcnemar.only_second_right)
+
+
+def test_two_order_judges_get_the_item_level_test():
+    gold = ["a", "b"] * 15
+    judge_1 = (["a", "b"] * 15, ["a", "a"] * 15)  # right in order 1 always, in order 2 half the time
+    judge_2 = (["b", "b"] * 15, ["b", "b"] * 15)
+    result = compare_judges(gold, judge_1, judge_2, test_resamples=5000)
+    scores_1 = np.array([1.0, 0.5] * 15)
+    scores_2 = np.array([0.0, 1.0] * 15)
+    assert result.test.name.startswith("sign-flip permutation over items")
+    assert result.test.p_value == pytest.approx(paired_test(scores_1, scores_2, n_resamples=5000).p_value)
+    assert (result.test.only_1_higher, result.test.only_2_higher) == (15, 15)
+
+
+def test_holm_and_bh_equal_statsmodels():
+    raw = [0.001, 0.04, 0.03, 0.2, 0.5, 0.012]
+    adjusted = adjust_p_values(raw)
+    assert adjusted.p_holm == pytest.approx(list(multipletests(raw, method="holm")[1]))
+    assert adjusted.q_bh == pytest.approx(list(multipletests(raw, method="fdr_bh")[1]))
+    assert adjust_p_values([]).p_holm == []
+
+
+def test_cluster_bootstrap_widens_with_correlated_clusters_and_equals_items_when_singletons():
+    rng = np.random.default_rng(0)
+    cluster_effect = np.repeat(rng.random(30) < 0.5, 6).astype(float)  # 30 clusters of 6 identical items
+    values = cluster_effect
+    keys = np.repeat(np.arange(30), 6).tolist()
+    items = bootstrap_ci(mean_statistic(values), n_resamples=2000)
+    clustered = bootstrap_ci(mean_statistic(values), n_resamples=2000, clusters=cluster_codes(keys))
+    assert clustered.high - clustered.low > 1.8 * (items.high - items.low)  # about sqrt(6) wider
+    singletons = bootstrap_ci(mean_statistic(values), n_resamples=2000, clusters=cluster_codes(range(180)))
+    assert singletons == items

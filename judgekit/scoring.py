@@ -268,9 +268,9 @@ def _annotators(items: JudgedItems, options: Options, clusters: Clusters | None)
     keep = [i for i, v in enumerate(items.votes) if len(v) == width]
     votes = np.array([items.votes[i] for i in keep], dtype=object)
     judge = np.array([(items.final if items.two_orders else items.orders[0])[i] for i in keep], dtype=object)
-    majority = np.array([items.gold[i] for i in keep], dtype=object)
+    gold = np.array([items.gold[i] for i in keep], dtype=object)
     per_item = {
-        "vs_majority": (judge == majority).astype(float),
+        "vs_majority": (judge == gold).astype(float),
         "vs_vote_distribution": np.mean(votes == judge[:, None], axis=1),
         "human_vs_vote_distribution": np.mean(
             [np.mean(np.delete(votes, j, axis=1) == votes[:, [j]], axis=1) for j in range(width)], axis=0),

@@ -94,8 +94,9 @@ def compare(runs: Sequence[Run], options: Options = Options(), *, rank_by: str =
     for rank, i in enumerate(ranked, start=1):
         rows[i]["rank"] = rank
     comparisons, unpaired = [], []
+    texts = {i: _text_keys(runs[i], items[i]) for i in ranked}
     for i, j in combinations(ranked, 2):
-        pair = _paired(runs[i], items[i], runs[j], items[j], options, rank_by)
+        pair = _paired((runs[i], items[i], texts[i]), (runs[j], items[j], texts[j]), options, rank_by)
         if isinstance(pair, str):
             unpaired.append({"run_1": str(runs[i].path), "run_2": str(runs[j].path), "reason": pair})
         elif pair is not None:
@@ -162,18 +163,19 @@ def _excess(run: Run, items: JudgedItems, runs: Sequence[Run], all_items: Sequen
     return out
 
 
-def _paired(run_1: Run, items_1: JudgedItems, run_2: Run, items_2: JudgedItems, options: Options,
+def _paired(one: tuple[Run, JudgedItems, list[str]], two: tuple[Run, JudgedItems, list[str]], options: Options,
             rank_by: str) -> dict[str, Any] | str | None:
     """The ranked figure's difference (run_1 - run_2) and its paired test on the examples both judged.
 
     Examples pair up by content (instruction and both responses), not by id:
     two files with the same name give the same ids to different texts. Returns
     a reason (str) when the runs share ids but not texts or gold labels, None
-    when they share nothing.
+    when they share nothing. Each side is (run, its judged items, their text keys).
     """
-    by_text_2 = {key: item for item, key in zip(items_2.ids, _text_keys(run_2, items_2), strict=True)}
+    (run_1, items_1, texts_1), (run_2, items_2, texts_2) = one, two
+    by_text_2 = dict(zip(texts_2, items_2.ids, strict=True))
     shared_1, shared_2 = [], []
-    for item, key in zip(items_1.ids, _text_keys(run_1, items_1), strict=True):
+    for item, key in zip(items_1.ids, texts_1, strict=True):
         if key in by_text_2:
             shared_1.append(item)
             shared_2.append(by_text_2.pop(key))

@@ -115,11 +115,20 @@ class JudgedItems:
         return len(self.orders) > 1
 
     def clusters(self, options: Options) -> Clusters | None:
-        """The items' clusters when clustering is on and some cluster holds several items."""
+        """The items' clusters when clustering is on and they group items (``usable_clusters``)."""
         if not options.clusters or not self.ids:
             return None
-        found = cluster_codes(self.cluster_keys)
-        return found if found.clustered else None
+        return usable_clusters(self.cluster_keys)
+
+
+def usable_clusters(keys: Sequence[str]) -> Clusters | None:
+    """Cluster codes when some cluster holds several items and there are at least two clusters.
+
+    One cluster holding every item carries no between-cluster information (every
+    resample would be the data itself), so items are then resampled as independent.
+    """
+    found = cluster_codes(keys)
+    return found if found.clustered and found.n_clusters > 1 else None
 
 
 def judged_items(run: Run) -> JudgedItems:
@@ -282,10 +291,7 @@ def _annotators(items: JudgedItems, options: Options, clusters: Clusters | None)
         loo_human.append(votes[:, j] == others)
     per_item["leave_one_out_judge"] = np.mean(loo_judge, axis=0).astype(float)
     per_item["leave_one_out_human"] = np.mean(loo_human, axis=0).astype(float)
-    sub = None
-    if clusters is not None:
-        found = cluster_codes([items.cluster_keys[i] for i in keep])
-        sub = found if found.clustered else None
+    sub = usable_clusters([items.cluster_keys[i] for i in keep]) if clusters is not None else None
     ci = bootstrap_cis({name: mean_statistic(values) for name, values in per_item.items()},
                        confidence=options.confidence, n_resamples=options.n_resamples, seed=options.seed,
                        clusters=sub)

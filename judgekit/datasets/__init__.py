@@ -18,6 +18,8 @@ become :class:`~judgekit.records.Example`. Keys (unknown keys are rejected)::
       response_b: response2
       gold: label                    # and/or votes: [col, col, ...] (gold = majority)
       generator_a: col               # optional, like reference
+      cluster: question_id           # optional: items sharing a value are resampled together
+                                     # (default: items sharing an instruction text)
       metadata: [cmp_key]            # columns kept as they are
     labels: {1: a, 2: b, 0: tie}     # raw label value -> canonical a / b / tie
     allow_empty_responses: false     # true where the humans judged empty outputs

@@ -19,7 +19,7 @@ from judgekit.resources import meta_datasets_root
 
 CANONICAL_FIELDS = (
     "id", "instruction", "response_a", "response_b", "gold", "votes",
-    "reference", "generator_a", "generator_b", "metadata",
+    "reference", "generator_a", "generator_b", "metadata", "cluster",
 )
 
 
@@ -45,6 +45,8 @@ class Fields(JoinFields):
     gold: str | None = "gold"
     votes: tuple[str, ...] = ()
     reference: str | None = None
+    cluster: str | None = None
+    """Column whose value groups items that are not independent (a question id); unset: the instruction text."""
 
     @field_validator("instruction", mode="before")
     @classmethod

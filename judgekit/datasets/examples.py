@@ -70,6 +70,7 @@ def _to_example(card: Card, row: Row, name: str, joined: list[dict[str, dict]]) 
     votes = tuple(_label(card, row, c, name) for c in f.votes)
     gold = _label(card, row, f.gold, name) if f.gold else majority(votes)
     key = _text(row, f.id, name) if f.id else str(row.index)
+    cluster = _text(row, f.cluster, name) if f.cluster else None
     extra = _optional(row, f)
     for join, table in zip(card.joins, joined):
         match = table.get(label_key(row.index if join.match[0] == ROW else require(row, join.match[0], name)))
@@ -78,7 +79,7 @@ def _to_example(card: Card, row: Row, name: str, joined: list[dict[str, dict]]) 
     try:
         return Example(
             id=f"{card.id}/{key}", instruction=instruction, gold=gold, votes=votes,
-            subset=card.id, **responses, **extra,
+            subset=card.id, cluster=cluster, **responses, **extra,
         )
     except ValidationError as e:
         first = e.errors()[0]

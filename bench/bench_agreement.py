@@ -3,7 +3,9 @@
 Target (issue 4): under 5 s on a 2-core machine. Synthetic judges with known
 accuracy, position and length leanings are scored against one gold column:
 per run the pairwise summary and the bias summary (each with its bootstrap),
-one paired comparison against the first run, and the multi-rater statistics
+the pairwise summary again with the items in 2,000 clusters (cluster bootstrap),
+one paired comparison against the first run (paired bootstrap and the exact
+item-level sign-flip test), and the multi-rater statistics
 (Fleiss, Krippendorff, all pairwise kappas, each run against gold) with the
 runs as raters. Data generation is not timed. Each repeat starts with a
 cold resample cache; the figures are per-phase medians over the repeats, and
@@ -22,7 +24,15 @@ import time
 import numpy as np
 import pandas as pd
 
-from judgekit.agreement import bias_summary, compare_judges, pairwise_summary, rater_agreement, resample_weights
+from judgekit.agreement import (
+    bias_summary,
+    cluster_codes,
+    compare_judges,
+    pairwise_summary,
+    rater_agreement,
+    resample_weights,
+)
+from judgekit.agreement.uncertainty import _cluster_weights
 
 
 def make_runs(n_runs: int, n_items: int, seed: int = 0) -> dict[str, np.ndarray]:
@@ -35,6 +45,7 @@ def make_runs(n_runs: int, n_items: int, seed: int = 0) -> dict[str, np.ndarray]
         "length_b": rng.integers(20, 2000, n_items),
         "generator_a": rng.choice(np.array(["gpt-4-0613", "llama-13b", "claude-v1"], dtype=object), n_items),
         "generator_b": rng.choice(np.array(["gpt-3.5-turbo-0301", "vicuna-13b", None], dtype=object), n_items),
+        "clusters": cluster_codes(rng.integers(0, max(2, n_items // 5), n_items).tolist()),
     }
     labels = np.array(["a", "b", "tie", None], dtype=object)
     for r in range(n_runs):
@@ -48,6 +59,7 @@ def make_runs(n_runs: int, n_items: int, seed: int = 0) -> dict[str, np.ndarray]
 def bench(data: dict[str, np.ndarray], n_runs: int, n_items: int, n_resamples: int) -> dict[str, float]:
     """Seconds per phase for one cold pass over all runs."""
     resample_weights.cache_clear()
+    _cluster_weights.cache_clear()
     gold = data["gold"]
     runs = [(data[f"run{r}_first"], data[f"run{r}_second"]) for r in range(n_runs)]
     timings: dict[str, float] = {}
@@ -63,6 +75,11 @@ def bench(data: dict[str, np.ndarray], n_runs: int, n_items: int, n_resamples: i
 
     start = time.perf_counter()
     for first, second in runs:
+        pairwise_summary(gold, first, second, invalid="wrong", n_resamples=n_resamples, clusters=data["clusters"])
+    timings["pairwise summaries + cluster bootstrap"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    for first, second in runs:
         bias_summary(
             gold, first, second,
             length_a=data["length_a"], length_b=data["length_b"],
@@ -74,7 +91,7 @@ def bench(data: dict[str, np.ndarray], n_runs: int, n_items: int, n_resamples: i
     start = time.perf_counter()
     for first, second in runs[1:]:
         compare_judges(gold, runs[0], (first, second), n_resamples=n_resamples)
-    timings["paired comparisons (McNemar + bootstrap)"] = time.perf_counter() - start
+    timings["paired comparisons (sign-flip test + bootstrap)"] = time.perf_counter() - start
 
     start = time.perf_counter()
     table = pd.DataFrame({f"run{r}": first for r, (first, _) in enumerate(runs)} | {"gold": gold})

@@ -37,6 +37,26 @@ def test_exact_sign_flip_equals_brute_force_enumeration(seed):
     assert "exact" in name and "items" in name
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_exact_convolution_equals_brute_force_and_full_enumeration(seed):
+    """Beyond the enumeration limit, differences on a lattice still get the exact p (forced here on 14 items)."""
+    rng = np.random.default_rng(seed)
+    d = rng.choice([-1.0, -0.75, -0.5, 0.25, 0.5, 1.0], size=14)
+    p, name = sign_flip_test(d, max_exact=5)
+    assert "by convolution" in name
+    assert p == pytest.approx(_brute_force(d), rel=1e-9, abs=1e-12)
+    assert p == pytest.approx(sign_flip_test(d, max_exact=20)[0], rel=1e-9, abs=1e-12)
+
+
+def test_large_two_order_comparisons_stay_exact():
+    rng = np.random.default_rng(5)
+    d = rng.choice([-1.0, -0.5, 0.0, 0.5, 1.0], size=5000, p=[0.1, 0.2, 0.35, 0.2, 0.15])
+    p, name = sign_flip_test(d)
+    assert "exact" in name and "by convolution" in name
+    mc, mc_name = sign_flip_test(d + 1e-7 * rng.random(5000), n_resamples=20_000)  # off the lattice: Monte Carlo
+    assert "Monte Carlo" in mc_name and abs(p - mc) < 4 * np.sqrt(p * (1 - p) / 20_000) + 1e-3
+
+
 def test_clustered_sign_flip_flips_whole_clusters():
     d = np.array([1.0, 0.5, -0.5, 1.0, 0.0, 0.5, -1.0, 1.0, 0.5])
     keys = ["q1", "q1", "q2", "q3", "q3", "q3", "q4", "q5", "q5"]
@@ -50,8 +70,8 @@ def test_clustered_sign_flip_flips_whole_clusters():
 def test_monte_carlo_sign_flip_matches_scipy_permutation_test():
     rng = np.random.default_rng(7)
     n = 80
-    x = rng.choice([0.0, 0.5, 1.0], size=n, p=[0.2, 0.3, 0.5])
-    y = rng.choice([0.0, 0.5, 1.0], size=n, p=[0.3, 0.3, 0.4])
+    x = rng.random(n)  # scores off any lattice: the Monte-Carlo path
+    y = rng.random(n) - 0.08
     p, name = sign_flip_test(x - y, n_resamples=40_000, seed=1)
     assert "Monte Carlo (40000 resamples, seed 1)" in name
     reference = permutation_test((x, y), lambda a, b, axis: np.mean(a - b, axis=axis), permutation_type="samples",
@@ -65,7 +85,7 @@ def test_sign_flip_on_binary_scores_is_mcnemar():
     rng = np.random.default_rng(3)
     right_1, right_2 = rng.random(60) < 0.7, rng.random(60) < 0.5
     mcnemar = mcnemar_exact(right_1, right_2)
-    p, _ = sign_flip_test(right_1.astype(float) - right_2.astype(float), max_exact=64)
+    p, _ = sign_flip_test(right_1.astype(float) - right_2.astype(float))  # exact by convolution
     assert p == pytest.approx(mcnemar.pvalue, rel=1e-9)
     test = paired_test(right_1.astype(float), right_2.astype(float))
     assert test.name == "McNemar exact" and test.p_value == mcnemar.pvalue

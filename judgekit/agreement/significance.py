@@ -8,9 +8,13 @@ item's difference d_i = s_1(i) − s_2(i) is a fair coin, so the sign-flip
 patterns of the k non-zero differences (Fisher 1935; Good, "Permutation
 Tests", 2005). With clusters the unit is the cluster: its summed difference
 flips as a whole, which keeps the test valid when items of one instruction are
-correlated. With few non-zero differences every pattern is enumerated (exact
-p); otherwise a seeded Monte-Carlo sample of patterns gives p = (1 + hits) /
-(1 + resamples), which never reports 0.
+correlated. The p-value is exact whenever it can be had cheaply: with few
+non-zero differences every pattern is enumerated; when the differences lie on
+a small lattice (multiples of ½ or ¼, as scores from two orders do, however
+many items) the null distribution of the sum is the convolution of one
+binomial per distinct |difference|, which is the enumeration's result without
+enumerating. Otherwise a seeded Monte-Carlo sample of patterns gives p =
+(1 + hits) / (1 + resamples), which never reports 0.
 
 On 0/1 scores without clusters the exact sign-flip test is the exact McNemar
 test (its discordant pairs are the non-zero differences), so single-order
@@ -32,6 +36,12 @@ from judgekit.errors import BadInput
 
 MAX_EXACT = 20
 """Enumerate all 2^k sign patterns up to this many non-zero differences (about a million)."""
+
+MAX_LATTICE = 2_000_000
+"""Largest support (in lattice steps) of the summed difference that the exact convolution handles."""
+
+_UNITS = (1, 2, 3, 4, 6, 8, 12)
+"""Lattices tried for the exact convolution: differences that are multiples of 1/q."""
 
 TEST_RESAMPLES = 100_000
 """Monte-Carlo sign patterns beyond ``MAX_EXACT`` (standard error of p below 0.0016)."""
@@ -87,6 +97,9 @@ def sign_flip_test(differences: np.ndarray, *, clusters: Clusters | None = None,
     if k <= max_exact:
         hits = sum(int(np.sum(np.abs(signs @ d) >= observed - tolerance)) for signs in _all_signs(k))
         return hits / 2**k, f"sign-flip permutation over {unit}, exact ({2**k} patterns)"
+    steps = _on_lattice(d)
+    if steps is not None:
+        return _lattice_p(steps, np.sign(d)), f"sign-flip permutation over {unit}, exact (2^{k} patterns, by convolution)"
     rng = np.random.default_rng(seed)
     hits = 0
     for start in range(0, n_resamples, _BLOCK):
@@ -95,6 +108,36 @@ def sign_flip_test(differences: np.ndarray, *, clusters: Clusters | None = None,
         hits += int(np.sum(np.abs(signs @ d) >= observed - tolerance))
     return (1 + hits) / (1 + n_resamples), (
         f"sign-flip permutation over {unit}, Monte Carlo ({n_resamples} resamples, seed {seed})")
+
+
+def _on_lattice(d: np.ndarray) -> np.ndarray | None:
+    """|d| as whole numbers of the coarsest lattice 1/q that holds them all, if the sum's support is small."""
+    magnitude = np.abs(d)
+    for q in _UNITS:
+        steps = np.rint(magnitude * q)
+        if np.allclose(steps, magnitude * q, rtol=0, atol=1e-9) and steps.sum() * 2 + 1 <= MAX_LATTICE:
+            return steps.astype(np.int64)
+    return None
+
+
+def _lattice_p(steps: np.ndarray, signs: np.ndarray) -> float:
+    """Exact P(|Σ ±v_i| ≥ |Σ sign_i v_i|) for whole-number magnitudes v_i under fair sign flips.
+
+    Each distinct magnitude v held by c items adds v·(2X − c) with X ~
+    Binomial(c, ½), so the distribution of Σ v_i(2X_i − 1) shifted by Σ v_i
+    is the convolution, over magnitudes, of binomial masses placed every 2v.
+    """
+    from scipy.stats import binom  # heavy: load on use
+
+    observed = abs(int(np.sum(signs * steps)))
+    mass = np.ones(1)
+    for v, c in zip(*np.unique(steps, return_counts=True), strict=True):
+        spread = np.zeros(2 * int(v) * int(c) + 1)
+        spread[:: 2 * int(v)] = binom.pmf(np.arange(c + 1), c, 0.5)
+        mass = np.convolve(mass, spread)
+    total = int(steps.sum())
+    values = np.arange(mass.size) - total  # the sum's value at each index
+    return float(min(1.0, mass[np.abs(values) >= observed].sum()))
 
 
 def _all_signs(k: int):

@@ -161,7 +161,16 @@ def _weights(n: int, clusters: Clusters | None, n_resamples: int, seed: int) -> 
         return resample_weights(n, n_resamples=n_resamples, seed=seed)
     if len(clusters.codes) != n:
         raise BadInput(f"bootstrap: {len(clusters.codes)} cluster keys for {n} items")
-    return resample_weights(clusters.n_clusters, n_resamples=n_resamples, seed=seed)[:, clusters.codes]
+    codes = np.ascontiguousarray(clusters.codes, dtype=np.int64)
+    return _cluster_weights(codes.tobytes(), clusters.n_clusters, n_resamples, seed)
+
+
+@lru_cache(maxsize=2)
+def _cluster_weights(codes: bytes, n_clusters: int, n_resamples: int, seed: int) -> np.ndarray:
+    """Cluster counts spread to items, cached like ``resample_weights`` (runs on the same items share them)."""
+    spread = resample_weights(n_clusters, n_resamples=n_resamples, seed=seed)[:, np.frombuffer(codes, dtype=np.int64)]
+    spread.setflags(write=False)
+    return spread
 
 
 def bootstrap_ci(

@@ -22,28 +22,10 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from judgekit.agreement import compare_judges, pairwise_summary
+from judgekit.agreement import compare_judges
 from judgekit.errors import BadInput
-from judgekit.protocols import load_protocol
-from judgekit.report import JudgedItems, Options, judged_items, policy_of
+from judgekit.scoring import JudgedItems, Options, headline_figure, judged_items, policy_of, score_run
 from judgekit.rundir import Run
-
-COMBINING_STRATEGIES = ("logprob", "swap_synthesize")
-"""Strategies whose final verdict combines the two orders (its accuracy is the headline)."""
-
-TEST_NAME = "McNemar exact over (item, order) outcomes"
-
-
-def headline_figure(run: Run) -> str:
-    """``accuracy_final`` when the run's protocol combines orders into its verdict, else ``accuracy``."""
-    if run.manifest.judge.startswith("llmbar:"):
-        return "accuracy"
-    try:
-        strategy = load_protocol(run.manifest.protocol).strategy
-    except BadInput:  # a spec file that is no longer where the run found it
-        return "accuracy"
-    return "accuracy_final" if strategy in COMBINING_STRATEGIES else "accuracy"
-
 
 def leaderboard(run: Run, references: Sequence[Run], options: Options = Options()) -> dict[str, Any]:
     """Rows for ``run`` and each reference (best headline first), each paired against ``run``.
@@ -61,8 +43,9 @@ def leaderboard(run: Run, references: Sequence[Run], options: Options = Options(
     rows.sort(key=lambda r: -(r["accuracy"] if r["accuracy"] is not None else -1))
     for rank, row in enumerate(rows, start=1):
         row["rank"] = rank
+    tests = sorted({row["test"] for row in rows if row.get("test")})
     return {"judge": run.manifest.judge, "dataset": run.manifest.dataset, "n": len(items.ids),
-            "test": TEST_NAME, "rows": rows}
+            "test": "; ".join(tests) or "none", "rows": rows}
 
 
 def _same_items(other: Run, items: JudgedItems) -> JudgedItems:
@@ -77,21 +60,15 @@ def _same_items(other: Run, items: JudgedItems) -> JudgedItems:
 
 
 def _row(run: Run, items: JudgedItems, options: Options, *, is_new: bool) -> dict[str, Any]:
+    """The run's headline on these items, from the one scoring path (``scoring.score_run``)."""
+    scored, _ = score_run(run, items, options)
     figure = headline_figure(run)
-    summary = pairwise_summary(
-        items.gold, items.orders[0], items.orders[1] if len(items.orders) > 1 else None,
-        _finals(run, items.ids), invalid=policy_of(run, options), confidence=options.confidence,
-        n_resamples=options.n_resamples, seed=options.seed,
-    )
-    headline = getattr(summary, figure)
-    agreement = summary.positional_agreement
     return {
         "run": str(run.path), "judge": run.manifest.judge, "judge_model": run.manifest.judge_model,
-        "protocol": run.manifest.protocol, "n": summary.n, "figure": figure, "new": is_new,
-        "accuracy": headline.estimate, "accuracy_ci": [headline.low, headline.high],
-        "positional_agreement": agreement.estimate if agreement is not None else None,
-        "invalid_rate": summary.invalid_rate.estimate,
-        "difference": None, "difference_ci": None, "p_value": None,
+        "protocol": run.manifest.protocol, "n": scored["n"], "figure": figure, "new": is_new,
+        "accuracy": scored[figure], "accuracy_ci": scored[f"{figure}_ci"],
+        "positional_agreement": scored["positional_agreement"], "invalid_rate": scored["invalid_rate"],
+        "difference": None, "difference_ci": None, "p_value": None, "test": None,
     }
 
 
@@ -105,7 +82,7 @@ def _paired_with(run: Run, mine: JudgedItems, other: Run, theirs: JudgedItems, o
                             confidence=options.confidence, n_resamples=options.n_resamples, seed=options.seed)
     interval = result.accuracy_difference
     return {"difference": interval.estimate, "difference_ci": [interval.low, interval.high],
-            "p_value": result.mcnemar.pvalue}
+            "p_value": result.test.p_value, "test": result.test.name}
 
 
 def _finals(run: Run, ids: Sequence[str]) -> list[str | None]:

@@ -33,7 +33,6 @@ from judgekit.scoring import (
     Options,
     bounds,
     estimate,
-    headline,
     judged_items,
     policy_of,
     run_row,
@@ -55,8 +54,8 @@ _SAME_ACCURACY = {"wrong", "llmbar"}
 """Policies that score accuracy alike (they differ only in positional agreement)."""
 
 _RANK_WORDS = {
-    "headline": "each protocol's headline: accuracy_final (the combined verdict) where the protocol runs both "
-                "orders, accuracy where it runs one",
+    "headline": "each protocol's headline: accuracy_final (the combined verdict) where the protocol decides from "
+                "both orders together, accuracy (the per-order mean) otherwise",
     "accuracy_final": "accuracy_final (the combined verdict; single-order runs are not ranked)",
     "accuracy": "accuracy (per presentation order, averaged: LLMBar's Acc)",
 }
@@ -96,7 +95,8 @@ def compare(runs: Sequence[Run], options: Options = Options(), *, rank_by: str =
     comparisons, unpaired = [], []
     texts = {i: _text_keys(runs[i], items[i]) for i in ranked}
     for i, j in combinations(ranked, 2):
-        pair = _paired((runs[i], items[i], texts[i]), (runs[j], items[j], texts[j]), options, rank_by)
+        pair = _paired((runs[i], items[i], texts[i]), (runs[j], items[j], texts[j]), options,
+                       (rows[i]["ranked_by"], rows[j]["ranked_by"]))
         if isinstance(pair, str):
             unpaired.append({"run_1": str(runs[i].path), "run_2": str(runs[j].path), "reason": pair})
         elif pair is not None:
@@ -117,7 +117,7 @@ def compare(runs: Sequence[Run], options: Options = Options(), *, rank_by: str =
 
 
 def _rank_figure(row: dict[str, Any], rank_by: str) -> str:
-    return headline(row) if rank_by == "headline" else rank_by
+    return row["headline"] if rank_by == "headline" else rank_by
 
 
 def _mark_tied_with_best(rows: list[dict[str, Any]], ranked: list[int], comparisons: list[dict[str, Any]]) -> None:
@@ -164,7 +164,7 @@ def _excess(run: Run, items: JudgedItems, runs: Sequence[Run], all_items: Sequen
 
 
 def _paired(one: tuple[Run, JudgedItems, list[str]], two: tuple[Run, JudgedItems, list[str]], options: Options,
-            rank_by: str) -> dict[str, Any] | str | None:
+            figures: tuple[str, str]) -> dict[str, Any] | str | None:
     """The ranked figure's difference (run_1 - run_2) and its paired test on the examples both judged.
 
     Examples pair up by content (instruction and both responses), not by id:
@@ -190,7 +190,7 @@ def _paired(one: tuple[Run, JudgedItems, list[str]], two: tuple[Run, JudgedItems
     if policy_1 != policy_2 and not {policy_1, policy_2} <= _SAME_ACCURACY:
         raise BadInput(f"{run_2.path}: invalid-verdict policy {policy_2!r} differs from {policy_1!r} of "
                        f"{run_1.path}; pass --invalid-policy to compare them")
-    figure, arrays_1, arrays_2 = _paired_arrays(a, b, rank_by)
+    figure, arrays_1, arrays_2 = _paired_arrays(a, b, *figures)
     clusters = a.clusters(options)
     result = compare_judges(a.gold, arrays_1, arrays_2, invalid=policy_1, confidence=options.confidence,
                             n_resamples=options.n_resamples, seed=options.seed, clusters=clusters)
@@ -206,20 +206,19 @@ def _paired(one: tuple[Run, JudgedItems, list[str]], two: tuple[Run, JudgedItems
     }
 
 
-def _paired_arrays(a: JudgedItems, b: JudgedItems, rank_by: str) -> tuple[str, list, list]:
+def _paired_arrays(a: JudgedItems, b: JudgedItems, figure_1: str, figure_2: str) -> tuple[str, list, list]:
     """The figure both runs are compared on, and each run's winner arrays for it.
 
-    Ranked by headline, each judge contributes its verdicts: the final winners
-    of a two-order protocol, the one order of a single-order protocol (which
-    is that protocol's verdict). Ranked by accuracy, the orders both ran.
+    A run ranked by ``accuracy_final`` contributes its final verdicts, one
+    ranked by ``accuracy`` its orders. When one side has two arrays and the
+    other one, the one is counted twice, so each item still scores the
+    run's own figure (0/1 for a verdict, 0/½/1 over two orders).
     """
-    if rank_by == "accuracy":
-        m = min(len(a.orders), len(b.orders))
-        return "accuracy", a.orders[:m], b.orders[:m]
-    verdicts_1 = [a.final] if a.two_orders else a.orders[:1]
-    verdicts_2 = [b.final] if b.two_orders else b.orders[:1]
-    name = "accuracy_final" if a.two_orders and b.two_orders else "verdict accuracy"
-    return name, verdicts_1, verdicts_2
+    arrays_1 = [a.final] if figure_1 == "accuracy_final" else a.orders
+    arrays_2 = [b.final] if figure_2 == "accuracy_final" else b.orders
+    if len(arrays_1) != len(arrays_2):
+        arrays_1, arrays_2 = (arrays_1 * 2)[:2], (arrays_2 * 2)[:2]
+    return (figure_1 if figure_1 == figure_2 else f"{figure_1} vs {figure_2}"), arrays_1, arrays_2
 
 
 def _text_keys(run: Run, items: JudgedItems) -> list[str]:

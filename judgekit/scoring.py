@@ -9,11 +9,14 @@ labels, per-order winners, the protocol's final winners, cluster keys) -> the
 agreement package -> one row: the report fields of DESIGN's CLI contract,
 followed by a few documented extras (``REPORT_EXTRAS``).
 
-Which figure matters: a protocol that runs both presentation orders combines
-them into its own verdict (agree-or-tie, a synthesis call, summed margins),
-and that final verdict is what a user of the judge gets, so its accuracy
-(``accuracy_final``) is the headline. For a single-order protocol the one
-order is the verdict and ``accuracy`` is the headline. ``headline`` names it.
+Which figure matters (``headline_figure``): a protocol whose strategy turns
+both presentation orders into one decision (summed log-probability margins,
+a synthesis call) is judged by that verdict, so its headline is
+``accuracy_final``. A protocol that judges the orders separately (its final
+verdict only records whether they agreed) and LLMBar's recorded runs are
+judged, as LLMBar reports them, by ``accuracy``, the per-order mean; so is a
+single-order protocol, whose one order is its verdict. ``accuracy_final``
+and the final rates are reported beside it wherever both orders ran.
 
 Every rate is a fraction in [0, 1]; a figure the run cannot define is None.
 """
@@ -41,6 +44,7 @@ from judgekit.agreement import (
 )
 from judgekit.datasets.examples import majority
 from judgekit.errors import BadInput
+from judgekit.protocol_spec import load_protocol
 from judgekit.records import Usage, Verdict
 
 if TYPE_CHECKING:
@@ -62,6 +66,9 @@ REPORT_EXTRAS = (
 """Fields after the contract's: the headline figure's name, the run's size, more intervals, ties, annotators."""
 
 HEADLINES = ("accuracy_final", "accuracy")
+
+COMBINING_STRATEGIES = ("logprob", "swap_synthesize")
+"""Strategies whose final verdict decides from both orders together (its accuracy is the headline)."""
 
 
 @dataclass(frozen=True)
@@ -161,9 +168,15 @@ def policy_of(run: Run, options: Options) -> str:
     return policy
 
 
-def headline(row: dict[str, Any]) -> str:
-    """The figure that matters for the row's protocol (module docstring)."""
-    return "accuracy_final" if row.get("accuracy_final") is not None else "accuracy"
+def headline_figure(run: Run) -> str:
+    """``accuracy_final`` when the run's protocol combines both orders into its verdict, else ``accuracy``."""
+    if run.manifest.judge.startswith("llmbar:"):
+        return "accuracy"
+    try:
+        strategy = load_protocol(run.manifest.protocol).strategy
+    except BadInput:  # a spec file that is no longer where the run found it
+        return "accuracy"
+    return "accuracy_final" if strategy in COMBINING_STRATEGIES else "accuracy"
 
 
 def run_row(run: Run, options: Options = Options()) -> dict[str, Any]:
@@ -205,7 +218,7 @@ def score_run(run: Run, items: JudgedItems, options: Options) -> tuple[dict[str,
     for name, interval in biases.items():
         row[name] = estimate(interval)
         row[f"{name}_ci"] = bounds(interval)
-    row["headline"] = headline(row)
+    row["headline"] = headline_figure(run) if row["accuracy_final"] is not None else "accuracy"
     return row, biases
 
 

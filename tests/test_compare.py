@@ -46,14 +46,15 @@ def _scores(run_path: Path, ids: list[str], figure: str) -> list[float]:
     return [sum(o.winner == gold[i] for o in verdicts[i].orders) / 2 for i in ids]
 
 
-@pytest.mark.parametrize("rank_by", ["headline", "accuracy"])
+@pytest.mark.parametrize("rank_by", ["headline", "accuracy", "accuracy_final"])
 def test_leaderboard_and_paired_tests(data_dir, runs, monkeypatch, capsys, rank_by):
     assert runs is not None
     code, out, err = judgekit(monkeypatch, capsys, "compare", *runs.values(), "--format", "json",
                               "--rank-by", rank_by)
     assert code == 0, err
     data = json.loads(out)
-    figure = "accuracy_final" if rank_by == "headline" else "accuracy"  # imported LLMBar runs have both orders
+    # LLMBar's recorded runs are headlined, as LLMBar reports them, by Acc
+    figure = "accuracy_final" if rank_by == "accuracy_final" else "accuracy"
     assert data["ranked_by"] == rank_by and figure in data["ranking"]
     board = data["leaderboard"]
     assert [row["rank"] for row in board] == [1, 2, 3, 4, 5]
@@ -111,7 +112,7 @@ def test_table_and_markdown_show_leaderboard_and_matrix(data_dir, runs, monkeypa
     paths = [runs["GPT-4"], runs["ChatGPT"], runs["LLaMA2"]]
     code, out, _ = judgekit(monkeypatch, capsys, "compare", *paths, "--resamples", "200")
     assert code == 0
-    assert "Leaderboard" in out and "McNemar exact" in out and "holm=" in out and "llmbar:ChatGPT" in out
+    assert "Leaderboard" in out and "sign-flip permutation" in out and "holm=" in out and "llmbar:ChatGPT" in out
     code, out, _ = judgekit(monkeypatch, capsys, "compare", *paths, "--format", "markdown", "--resamples", "200")
     assert code == 0
     tables = [block for block in out.split("### ") if block.strip()]
@@ -160,3 +161,23 @@ def test_terminal_matrix_shows_top_columns_and_markdown_all(data_dir, tmp_path, 
     code, out, _ = judgekit(monkeypatch, capsys, "compare", *paths, "--format", "markdown", "--resamples", "50")
     header = next(line for line in out.splitlines() if line.startswith("| row - col"))
     assert header.endswith("| #9 |")
+
+
+def test_every_pair_of_the_65_natural_runs_carries_raw_holm_and_bh(data_dir, tmp_path):
+    """LLMBar's 65 recorded Natural evaluators: 2,080 pairs, each adjusted over the whole family."""
+    from judgekit.report import compare
+    from judgekit.scoring import Options
+
+    folders = sorted(p for p in (data_dir / NATURAL).glob("*/*") if p.is_dir())
+    assert len(folders) == 65
+    runs = [read_run(import_llmbar(p, tmp_path / f"{p.parent.name}-{p.name}").path) for p in folders]
+    data = compare(runs, Options(n_resamples=10))
+    pairs = data["comparisons"]
+    assert len(pairs) == 65 * 64 // 2 and "2080 pairs" in data["family"]
+    raw = [pair["p_value"] for pair in pairs]
+    assert all(pair["test"].startswith("sign-flip permutation over items, exact") for pair in pairs)
+    assert [pair["p_holm"] for pair in pairs] == pytest.approx(list(multipletests(raw, method="holm")[1]))
+    assert [pair["q_bh"] for pair in pairs] == pytest.approx(list(multipletests(raw, method="fdr_bh")[1]))
+    assert sum(p < 0.05 for p in raw) > sum(pair["p_holm"] < 0.05 for pair in pairs)  # the correction bites
+    tied = [row for row in data["leaderboard"] if row["tied_with_best"]]
+    assert tied[0]["rank"] == 1 and all(row["rank"] is not None for row in tied)

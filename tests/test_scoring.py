@@ -63,7 +63,7 @@ def test_recorded_swap_run_gives_one_accuracy_final_everywhere(data_dir, tmp_pat
         for name, value in expected.items():
             assert row[name] == pytest.approx(value, abs=1e-12), name
     report_row, compare_row, _ = _everywhere(run_dir, monkeypatch, capsys)
-    assert report_row["headline"] == compare_row["ranked_by"] == "accuracy_final"
+    assert report_row["headline"] == compare_row["ranked_by"] == "accuracy"  # recorded LLMBar runs: their Acc
 
 
 def test_swap_run_through_the_cli_counts_unparseable_finals(tmp_path, monkeypatch, capsys):
@@ -89,9 +89,11 @@ def test_swap_run_through_the_cli_counts_unparseable_finals(tmp_path, monkeypatc
     run_dir = tmp_path / "run"
     expected = _from_files(run_dir)
     assert expected["final_invalid_rate"] == pytest.approx(1 / 3) and expected["invalid_rate"] == 0
-    for row in _everywhere(run_dir, monkeypatch, capsys):
+    rows = _everywhere(run_dir, monkeypatch, capsys)
+    for row in rows:
         for name, value in expected.items():
             assert row[name] == pytest.approx(value, abs=1e-12), name
+    assert rows[0]["headline"] == rows[1]["ranked_by"] == "accuracy_final"  # swap-and-synthesize decides jointly
     # the end-of-run table leads with the headline and shows the final rates
     lines = [line for line in out.splitlines() if line.startswith("│")]
     assert lines[1].split("│")[1].strip() == "accuracy_final"
@@ -106,7 +108,7 @@ def test_api_and_cli_share_the_dataset_hash_and_resume_each_other(tmp_path, monk
 
     with ScriptedServer(answer=lambda call: "Output (a)") as server:
         code, _, err = run_judgekit(monkeypatch, capsys, "run", "--judge", "openai:judge", "--base-url",
-                                    server.openai_url, "--protocol", "llmbar/vanilla", "--limit", "6",
+                                    server.openai_url, "--protocol", "llmbar/vanilla", "--dataset", "judgekit/bundled", "--limit", "6",
                                     "--out", tmp_path / "cli", "--quiet")
         assert code == 0, err
         cli_hash = read_run(tmp_path / "cli").manifest.dataset_hash
@@ -125,7 +127,7 @@ def test_api_and_cli_share_the_dataset_hash_and_resume_each_other(tmp_path, monk
         finally:
             judge.close()
         code, _, err = run_judgekit(monkeypatch, capsys, "run", "--judge", "openai:judge", "--base-url",
-                                    server.openai_url, "--protocol", "llmbar/vanilla", "--limit", "6",
+                                    server.openai_url, "--protocol", "llmbar/vanilla", "--dataset", "judgekit/bundled", "--limit", "6",
                                     "--out", tmp_path / "api-dataset", "--quiet")
         assert code == 0, err  # and the CLI resumes the API's
         assert server.total_answered() == 0

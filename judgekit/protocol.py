@@ -9,6 +9,9 @@ protocols already loaded, so a run's overrides reach every member
 Templates are rendered in a sandboxed Jinja environment with the instruction
 and responses passed as plain variables: Jinja never re-reads a variable's
 value as a template, so ``{{ ... }}`` inside a response stays literal text.
+A rendering is bounded too: ``{{ 'x' * 10**9 }}`` or a loop that repeats text
+stops at MAX_RENDERED_CHARS with an error naming the template, instead of
+building a prompt of gigabytes.
 """
 
 from __future__ import annotations
@@ -18,13 +21,33 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from jinja2 import StrictUndefined, Template, TemplateError
+from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict
 
 from judgekit.backends.base import Message, SamplingParams
 from judgekit.errors import BadInput
 
-JINJA = SandboxedEnvironment(undefined=StrictUndefined, keep_trailing_newline=False, autoescape=False)
+MAX_RENDERED_CHARS = 2_000_000
+"""Longest prompt a template may render (about 500k tokens, past any model's context)."""
+
+
+class BoundedSandbox(SandboxedEnvironment):
+    """Jinja's sandbox, refusing arithmetic whose result would be huge before computing it."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, int) and abs(right) > 64:
+            raise SecurityError(f"exponent {right} is too large for a template")
+        if operator == "*":
+            sequence, count = (left, right) if isinstance(right, int) else (right, left)
+            if isinstance(count, int) and hasattr(sequence, "__len__") and len(sequence) * count > MAX_RENDERED_CHARS:
+                raise SecurityError(f"repeating {len(sequence)} characters {count} times exceeds {MAX_RENDERED_CHARS:,}")
+        return super().call_binop(context, operator, left, right)
+
+
+JINJA = BoundedSandbox(undefined=StrictUndefined, keep_trailing_newline=False, autoescape=False)
 
 ParserFormat = Literal["llmbar", "mtbench", "rating", "regex"]
 
@@ -101,7 +124,7 @@ class Protocol(BaseModel):
     def render(self, template: str, **values: Any) -> str:
         """One template filled with plain values (never evaluated as templates)."""
         try:
-            return _compiled(self.templates[template]).render(**values)
+            return _bounded(_compiled(self.templates[template]).generate(**values))
         except TemplateError as e:
             raise BadInput(f"{self.source}: templates.{template}: {e}") from None
 
@@ -114,6 +137,17 @@ class Protocol(BaseModel):
 
 
 Member.model_rebuild()
+
+
+def _bounded(pieces: Any) -> str:
+    """Join a rendering's pieces, stopping once they pass MAX_RENDERED_CHARS."""
+    out, size = [], 0
+    for piece in pieces:
+        size += len(piece)
+        if size > MAX_RENDERED_CHARS:
+            raise SecurityError(f"renders more than {MAX_RENDERED_CHARS:,} characters")
+        out.append(piece)
+    return "".join(out)
 
 
 @lru_cache(maxsize=256)

@@ -33,10 +33,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from pathlib import Path
 from typing import Any
 
+import regex
 import yaml
 from jinja2 import TemplateError, meta
 
@@ -170,8 +170,8 @@ def _check_regex(pattern: Any, source: str) -> None:
     if not isinstance(pattern, str):
         raise BadInput(f"{source}: parser.pattern: a regex parser needs a pattern")
     try:
-        compiled = re.compile(pattern)
-    except re.error as e:
+        compiled = regex.compile(pattern)  # the engine that parses replies (strategies.parsing)
+    except regex.error as e:
         raise BadInput(f"{source}: parser.pattern: bad regex ({e})") from None
     groups = set(compiled.groupindex)
     if not groups or not groups <= REGEX_GROUPS:

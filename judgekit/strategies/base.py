@@ -40,7 +40,8 @@ from judgekit.backends.base import CallTag, Completion, Request
 from judgekit.backends.callpaths import Caller, CallPaths
 from judgekit.errors import BadInput
 from judgekit.protocol import Member, Protocol
-from judgekit.records import Example, Usage, Verdict
+from judgekit.records import Example, OrderResult, Usage, Verdict
+from judgekit.strategies.parsing import PatternTimeout
 
 
 @dataclass(frozen=True)
@@ -218,4 +219,9 @@ async def run_protocol(protocol: Protocol, example: Example, paths: Caller | Cal
     """
     paths = paths if isinstance(paths, CallPaths) else CallPaths(paths)
     calls = Calls(protocol, example, paths)
-    return await get_strategy(protocol.strategy).run(protocol, example, calls)
+    try:
+        return await get_strategy(protocol.strategy).run(protocol, example, calls)
+    except PatternTimeout as e:  # a user pattern that backtracks without end: this item is invalid, not the run
+        order = OrderResult(swapped=False, raw=e.text, winner=None)
+        return Verdict(example_id=example.id, winner=None, orders=(order,), invalid_reason="regex_timeout",
+                       details={"error": str(e)}, usage=calls.usage())

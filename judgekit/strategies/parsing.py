@@ -17,7 +17,23 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+import regex
+
 Slot = Literal["first", "second", "tie"]
+
+PATTERN_TIMEOUT_S = 1.0
+"""CPU seconds a user's pattern (``parser.format: regex``) may search one reply.
+Nested quantifiers such as ``(a+)+b`` backtrack exponentially on a reply like
+``aaaa…!``; the stdlib ``re`` cannot be stopped and would block the event loop
+for minutes, so user patterns run on the ``regex`` package, which can."""
+
+
+class PatternTimeout(Exception):
+    """A user pattern ran past PATTERN_TIMEOUT_S on a reply; the verdict becomes invalid."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(f"parser.pattern gave no answer within {PATTERN_TIMEOUT_S:g} s on a {len(text)}-character reply")
+        self.text = text
 
 _LABEL = r"output\s*(?:\(\s*(?P<label>[ab])\s*\)|(?P<bare>[ab])\b)"
 """``Output (a)``, ``output(a)`` or ``Output a``; "output and" is not a label (the \\b)."""
@@ -148,8 +164,14 @@ def parse_score(text: str, low: float = 1, high: float = 10) -> float | None:
 
 
 def parse_regex(text: str, pattern: str) -> Slot | float | None:
-    """A user pattern: the named group that matched (first/second/tie), or the score group."""
-    match = re.search(pattern, text)
+    """A user pattern: the named group that matched (first/second/tie), or the score group.
+
+    Raises PatternTimeout when the search runs past PATTERN_TIMEOUT_S.
+    """
+    try:
+        match = regex.search(pattern, text, timeout=PATTERN_TIMEOUT_S)
+    except TimeoutError:
+        raise PatternTimeout(text) from None
     if match is None:
         return None
     groups = {k: v for k, v in match.groupdict().items() if v is not None}

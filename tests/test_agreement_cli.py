@@ -8,6 +8,7 @@ import sys
 
 import pandas as pd
 import pytest
+from conftest import run_judgekit
 from typer.testing import CliRunner
 
 from judgekit.agreement import fleiss_kappa, krippendorff_alpha, pairwise_cohen_kappas, rater_vs_gold
@@ -99,3 +100,25 @@ def test_bad_input_is_one_line_exit_2(tmp_path, setup, args, message):
     assert done.stdout == ""
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0] and str(path.name) in lines[0]
+
+
+@pytest.mark.parametrize(("table", "args", "warning"), [
+    ("h1,h2\na,a\nb,b\n", ["--raters", "h1,h2,h1"], "--raters names 'h1' more than once"),
+    ("h1,h2,gold\na,a,a\nb,a,b\n", ["--raters", "h1,h2,gold", "--gold", "gold"], "'gold' is both --gold and a rater"),
+    ("h1,h2\na,b\n", ["--raters", "h1,h2"], "the table holds one item"),
+    ("h1,h2\na,b\ntie,b\n", ["--raters", "h1,h2", "--level", "interval"], "--level interval on labels that are not numbers (a, b, tie)"),
+])
+def test_doubtful_designs_warn_on_stderr_and_still_answer(tmp_path, monkeypatch, capsys, table, args, warning):
+    path = tmp_path / "labels.csv"
+    path.write_text(table)
+    code, out, err = run_judgekit(monkeypatch, capsys, "agreement", path, *args, "--format", "json")
+    assert code == 0, err
+    assert err.startswith(f"warning: {warning}") and len(err.strip().splitlines()) == 1
+    assert "n_items" in json.loads(out)
+
+
+def test_an_ordinary_design_warns_about_nothing(tmp_path, monkeypatch, capsys):
+    path = _write(tmp_path, "csv")
+    code, _, err = run_judgekit(monkeypatch, capsys, "agreement", path, "--raters", "h1,h2,h3", "--gold", "gold",
+                                "--level", "nominal", "--format", "json")
+    assert code == 0 and err == ""

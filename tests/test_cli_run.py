@@ -313,3 +313,28 @@ def test_a_second_run_on_the_same_out_refuses_or_waits(server, tmp_path):
     lines = (out / "verdicts.jsonl").read_text().splitlines()
     assert len(lines) == len(BUNDLED) and read_run(out).manifest.complete
     assert server.max_answers_per_prompt() == 1  # nothing was paid twice
+
+
+def test_run_reads_a_users_file_through_mapping_and_labels(tmp_path, cli):
+    rows = [{"uid": e.id.split("/")[-1], "prompt": e.instruction, "first": e.response_a, "second": e.response_b,
+             "verdict": {"a": 1, "b": 2}[e.gold]} for e in BUNDLED[:4]]
+    data = tmp_path / "mine.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    mine = [e.model_copy(update={"id": f"mine/{e.id.split('/')[-1]}"}) for e in BUNDLED[:4]]
+    with ScriptedServer(answer=oracle_for(mine)) as s:
+        result = cli("run", "--judge", "openai:judge", "--base-url", s.openai_url, "--dataset", data,
+                     "--mapping", "id=uid,instruction=prompt,response_a=first,response_b=second,gold=verdict",
+                     "--labels", "1=a,2=b", "--protocol", "llmbar/vanilla", "--out", tmp_path / "run", "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert winners(tmp_path / "run") == {e.id: e.gold for e in mine}
+
+
+def test_nothing_to_judge_is_exit_2_not_a_complete_empty_run(server, tmp_path, cli):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    _one_line_error(cli("run", "--dataset", empty, "--out", tmp_path / "one"), 2, "holds no examples")
+    _one_line_error(cli(*run_args(server, tmp_path / "two", "--limit", "0")), 2, "nothing to judge")
+    _one_line_error(cli("run", "--dataset", tmp_path, "--out", tmp_path / "three"), 2, "is a folder")
+    _one_line_error(cli("run", "--dataset", tmp_path / "gone.jsonl", "--out", tmp_path / "four"), 2, "no such file")
+    assert not any((tmp_path / name).exists() for name in ("one", "two", "three", "four"))
+    assert server.requests == 0

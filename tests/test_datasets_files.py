@@ -269,3 +269,24 @@ def test_valid_minimal_card(tmp_path):
 def test_card_errors_name_file_and_key(tmp_path, text, pattern):
     with pytest.raises(BadInput, match=pattern):
         load_card(_card(tmp_path, text))
+
+
+@pytest.mark.parametrize("mapping", [None, "instruction=prompt,response_a=out1,response_b=out2,gold=label", "id="])
+def test_duplicate_ids_in_a_local_file_are_refused_whatever_the_mapping(tmp_path, mapping):
+    rows = [{"id": "q1", "prompt": "p1", "out1": "x", "out2": "y", "label": 1,
+             "instruction": "p1", "response_a": "x", "response_b": "y", "gold": "a"},
+            {"id": "q1", "prompt": "p2", "out1": "z", "out2": "w", "label": 2,
+             "instruction": "p2", "response_a": "z", "response_b": "w", "gold": "b"}]
+    path = _write(tmp_path, "jsonl", rows)
+    with pytest.raises(BadInput, match=r"pairs\.jsonl: line 2: field 'id': duplicate id 'q1' \(first at line 1\)"):
+        load_dataset(str(path), mapping=mapping, labels="1=a,2=b,a=a,b=b")
+
+
+def test_an_empty_file_a_folder_and_a_missing_path_each_say_so(tmp_path):
+    (tmp_path / "empty.jsonl").write_text("")
+    with pytest.raises(BadInput, match=r"empty: holds no examples"):
+        load_dataset(str(tmp_path / "empty.jsonl"))
+    with pytest.raises(BadInput, match=r"is a folder; give a data file"):
+        load_dataset(str(tmp_path))
+    with pytest.raises(BadInput, match=r"gone\.csv: no such file"):
+        load_dataset(str(tmp_path / "gone.csv"))

@@ -223,3 +223,32 @@ def test_existing_out_is_refused(data_dir, tmp_path, monkeypatch, capsys):
                             "--out", out)
     assert code == 2 and "already exists" in err
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
+
+
+def _own_subset(tmp_path: Path, name: str) -> Path:
+    """A user's own evaluations in LLMBar's layout: <subset>/dataset.json and evaluators/<LLM>/<strategy>/."""
+    pairs = [{"input": f"Question {i}?", "output_1": f"good {i}", "output_2": f"bad {i}", "label": 1 + i % 2}
+             for i in range(3)]
+    subset = tmp_path / "my-evals" / name
+    evaluator_dir = subset / "evaluators" / "GPT-4" / "Vanilla"
+    evaluator_dir.mkdir(parents=True)
+    (subset / "dataset.json").write_text(json.dumps(pairs))
+    results = [{**p, "results": [{"swap = False": {"winner": "1", "completion": ["Output (a)", "stop"]},
+                                  "swap = True": {"winner": "1", "completion": ["Output (b)", "stop"]}}]}
+               for p in pairs]
+    (evaluator_dir / "result.json").write_text(json.dumps(results))
+    return evaluator_dir
+
+
+@pytest.mark.parametrize("name", ["Custom", "hanna", "Natural"])
+def test_any_subset_in_llmbar_layout_imports_into_an_empty_out_folder(tmp_path, monkeypatch, capsys, name):
+    evaluator_dir = _own_subset(tmp_path, name)
+    out = tmp_path / "run"
+    out.mkdir()  # made ahead by the user, still empty
+    code, _, err = judgekit(monkeypatch, capsys, "import", "llmbar", evaluator_dir, "--out", out)
+    assert code == 0, err
+    run = read_run(out)
+    assert run.manifest.dataset == f"llmbar-layout/{name}" and run.manifest.judge == "llmbar:GPT-4"
+    assert [e.gold for e in run.examples] == ["a", "b", "a"]
+    assert [v.winner for v in run.verdicts] == ["a", "a", "a"]  # winner "1" in both orders (LLMBar's numbering)
+    assert [v.orders[1].raw for v in run.verdicts] == ["Output (b)"] * 3

@@ -97,8 +97,11 @@ def agreement_command(
     if clash:
         raise BadInput(f"--alt-test: '{clash[0]}' is also one of --raters; a candidate must not be an annotator")
     declared = _split(labels, "--labels") if labels is not None else None
+    rater_columns = list(dict.fromkeys(rater_columns))
     columns = list(dict.fromkeys(rater_columns + ([gold] if gold else []) + candidates))
     frame = read_label_table(file, columns)
+    for warning in design_warnings(_split(raters, "--raters"), gold, level, frame):
+        Console(stderr=True).print(f"warning: {warning}", markup=False, highlight=False, soft_wrap=True)
     try:
         scored = list(dict.fromkeys(rater_columns + ([gold] if gold else [])))
         result = rater_agreement(frame[scored], gold=gold, level=level.value, labels=declared)
@@ -120,6 +123,32 @@ def agreement_command(
     _print_table(result, notes)
     if alt is not None:
         print_alt_test(alt, Console())
+
+
+def design_warnings(raters: list[str], gold: str | None, level: Level, frame: pd.DataFrame) -> list[str]:
+    """Requests that run but rarely mean what was intended; each becomes a warning on stderr."""
+    warnings = [f"--raters names '{name}' more than once; it is counted once"
+                for name in dict.fromkeys(raters) if raters.count(name) > 1]
+    if gold is not None and gold in raters:
+        warnings.append(f"'{gold}' is both --gold and a rater: it agrees with gold by construction "
+                        "and inflates the multi-rater statistics")
+    if len(frame) == 1:
+        warnings.append("the table holds one item: agreement over a single item is undefined or meaningless")
+    if level is Level.interval:
+        seen = {v for column in frame.columns for v in frame[column] if v is not None}
+        words = sorted(v for v in seen if not _is_number(v))
+        if words:
+            warnings.append(f"--level interval on labels that are not numbers ({', '.join(words[:5])}): "
+                            "distances between them mean nothing; use --level nominal")
+    return warnings
+
+
+def _is_number(label: str) -> bool:
+    try:
+        float(label)
+    except ValueError:
+        return False
+    return True
 
 
 def undefined_notes(result: RaterAgreement, ratings: pd.DataFrame) -> list[str]:

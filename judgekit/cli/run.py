@@ -28,6 +28,8 @@ RECORDED_DIR = "llmbar-natural-40-recorded"
 
 def run(
     dataset: str = typer.Option(DEFAULT_DATASET, "--dataset", "-d", help="Meta-dataset id, card or data file."),
+    mapping: str | None = typer.Option(None, "--mapping", help="FIELD=COLUMN pairs for a data file, e.g. instruction=prompt,response_a=out1,response_b=out2,gold=label."),
+    labels: str | None = typer.Option(None, "--labels", help="VALUE=LABEL pairs, e.g. 1=a,2=b,0=tie."),
     judge: str = typer.Option(DEFAULT_JUDGE, "--judge", "-j", help="PROVIDER:MODEL, e.g. openai:gpt-4o-mini; default the embedded local judge."),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL (vLLM, Ollama, ...)."),
     protocol: str = typer.Option(DEFAULT_PROTOCOL, "--protocol", "-p", help="Built-in protocol id or a spec file."),
@@ -55,11 +57,13 @@ def run(
     from judgekit.datasets import load_dataset
     from judgekit.runner import LiveProgress, judge_run, open_run_dir, summary_table
 
-    loaded = load_dataset(dataset, limit=limit)
+    loaded = load_dataset(dataset, mapping=mapping, labels=labels, limit=limit)
     if loaded.kind == "pointwise":
         raise BadInput(f"--dataset: {loaded.id} holds scored responses (pointwise); "
                        f"--protocol {protocol} judges pairs")
     examples = list(loaded.examples)
+    if not examples:
+        raise BadInput(f"--limit 0: nothing to judge in {loaded.id}")
     console = Console()
     if dry_run:
         print_estimate(console, judge, protocol, examples, batch=batch, temperature=temperature, max_tokens=max_tokens)

@@ -41,8 +41,16 @@ def majority(votes: tuple[Label, ...]) -> Label | None:
 
 
 def to_examples(card: Card, rows: list[Row], name: str, joined: list[dict[str, dict]]) -> list[Example]:
+    """One Example per row; a duplicate id is refused.
+
+    Without an id column in the mapping, examples are numbered by position,
+    but a column named ``id`` is still checked: duplicates there mean the file
+    is not what its mapping says (rows appended twice, two files joined), and
+    judging them would pair unrelated items.
+    """
     examples: list[Example] = []
     first_seen: dict[str, str] = {}
+    unmapped_ids: dict[str, str] = {}
     for row in rows:
         example = _to_example(card, row, name, joined)
         if example.id in first_seen:
@@ -52,6 +60,12 @@ def to_examples(card: Card, rows: list[Row], name: str, joined: list[dict[str, d
                 f"(first at {first_seen[example.id]})"
             )
         first_seen[example.id] = row.where
+        if card.fields.id is None and not is_missing(row.data.get("id")):
+            value = label_key(plain(row.data["id"]))
+            if value in unmapped_ids:
+                raise BadInput(f"{name}: {row.where}: field 'id': duplicate id '{value}' "
+                               f"(first at {unmapped_ids[value]}), though the mapping does not use it")
+            unmapped_ids[value] = row.where
         examples.append(example)
     return examples
 

@@ -70,14 +70,14 @@ def list_datasets() -> list[Availability]:
 
 
 def load_dataset(
-    spec: str,
+    spec: str | Card,
     *,
     path: str | Path | None = None,
     mapping: str | Mapping[str, Any] | None = None,
     labels: str | Mapping[str, str] | None = None,
     limit: int | None = None,
 ) -> Dataset:
-    """Load a meta-dataset by built-in id, card file, data file, or ``hf:OWNER/NAME[:CONFIG][@SPLIT]``.
+    """Load a meta-dataset by built-in id, card (file or object), data file, or ``hf:OWNER/NAME[:CONFIG][@SPLIT]``.
 
     ``mapping`` (``"instruction=prompt,response_a=out1,gold=label"`` or a dict)
     and ``labels`` (``"1=a,2=b,0=tie"``) override a card's, or describe a
@@ -102,6 +102,8 @@ def load_dataset(
         dataset = Dataset(card.id, examples, card, source)
     else:
         dataset = _load_card(card, explicit)
+    if not dataset.examples:
+        raise BadInput(f"{card.id}: holds no examples ({dataset.source})")
     if limit is not None:
         dataset = Dataset(dataset.id, dataset.examples[:limit], dataset.card, dataset.source)
     return dataset
@@ -208,12 +210,19 @@ def _summarize_scored(dataset: Dataset, examples: int, width: int) -> dict[str, 
     }
 
 
-def _card_for(spec: str, cards: dict[str, Card]) -> Card:
+def _card_for(spec: str | Card, cards: dict[str, Card]) -> Card:
+    if isinstance(spec, Card):
+        return spec
     if spec in cards:
         return cards[spec]
     if spec.startswith("hf:"):
         return _hub_card(spec)
     candidate = Path(spec)
+    if candidate.is_dir():
+        raise BadInput(f"{spec}: is a folder; give a data file (.jsonl, .json, .csv, .parquet) or a card (.yaml), "
+                       "or a folder laid out like the staged datasets with --path")
+    if not candidate.exists() and (candidate.suffix in DATA_SUFFIXES or spec.startswith(("/", ".", "~"))):
+        raise BadInput(f"{spec}: no such file")
     if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
         return load_card(candidate)
     if candidate.is_file():
@@ -223,6 +232,10 @@ def _card_for(spec: str, cards: dict[str, Card]) -> Card:
             format=fmt, fields=Fields(), license="unknown", citation="",
         )
     return _unknown(spec)
+
+
+DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet", ".yaml", ".yml")
+"""What a dataset given by path ends in: a data file or a card."""
 
 
 def _unknown(spec: str) -> Card:

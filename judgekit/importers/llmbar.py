@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from judgekit import __version__
-from judgekit.datasets import Dataset, builtin_cards, load_dataset
+from judgekit.datasets import Card, Dataset, builtin_cards, load_dataset
 from judgekit.errors import BadInput
 from judgekit.records import Example, Label, Manifest, OrderResult, Verdict
 from judgekit.rundir import Run, RunDir
@@ -101,16 +101,28 @@ def protocol_for(strategy: str) -> str:
     return "llmbar/" + strategy.lower().replace("_", "-")
 
 
+LAYOUT_PREFIX = "llmbar-layout/"
+"""Dataset id prefix of a subset we do not ship, read from its own ``dataset.json``."""
+
+
 def dataset_for(evaluator_dir: Path) -> str:
-    """The dataset id of an evaluator dir, from its ``.../<parent>/<subset>/evaluators/<LLM>/<strategy>`` path."""
+    """The dataset id of an evaluator dir ``<subset>/evaluators/<LLM>/<strategy>``.
+
+    A LLMBar subset we ship maps to its id; any other subset folder (a user's
+    own LLMBar-style evaluations) that has ``dataset.json`` beside ``evaluators/``
+    becomes ``llmbar-layout/<subset>``.
+    """
     parts = evaluator_dir.resolve().parts
-    if len(parts) < 5 or parts[-3] != "evaluators":
+    if len(parts) < 4 or parts[-3] != "evaluators":
         raise BadInput(f"{evaluator_dir}: not a LLMBar evaluator dir (expected <subset>/evaluators/<LLM>/<strategy>)")
-    key = (parts[-5], parts[-4])
-    if key not in SUBSET_DATASETS:
+    key = (parts[-5] if len(parts) >= 5 else "", parts[-4])
+    if key in SUBSET_DATASETS:
+        return SUBSET_DATASETS[key]
+    if not (evaluator_dir.resolve().parents[2] / "dataset.json").is_file():
         known = ", ".join(f"{p}/{s}" for p, s in SUBSET_DATASETS)
-        raise BadInput(f"{evaluator_dir}: unknown LLMBar subset {key[0]}/{key[1]} (known: {known})")
-    return SUBSET_DATASETS[key]
+        raise BadInput(f"{evaluator_dir}: subset {key[1]} is not one we ship ({known}) and has no dataset.json "
+                       "beside its evaluators/ folder")
+    return LAYOUT_PREFIX + key[1]
 
 
 def load_subset(evaluator_dir: Path, dataset_id: str) -> Dataset:
@@ -119,8 +131,14 @@ def load_subset(evaluator_dir: Path, dataset_id: str) -> Dataset:
     Reads the ``dataset.json`` beside ``evaluators/`` when present (from its
     staged-layout root when the path allows, so generator joins are found),
     otherwise wherever the loader finds the dataset (JUDGEKIT_DATA_DIR, hub).
+    A subset we do not ship is read in LLMBar Natural's format.
     """
     subset_file = evaluator_dir.resolve().parents[2] / "dataset.json"
+    if dataset_id.startswith(LAYOUT_PREFIX):
+        natural = builtin_cards()["llmbar/natural"]
+        card = Card(id=dataset_id, description=f"a subset in LLMBar's layout ({subset_file})", local=str(subset_file),
+                    format="json", fields=natural.fields, labels=natural.labels, license="unknown", citation="")
+        return load_dataset(card)
     if not subset_file.is_file():
         return load_dataset(dataset_id)
     local = builtin_cards()[dataset_id].local
@@ -178,8 +196,8 @@ def import_llmbar(
 ) -> Run:
     """Import one evaluator dir into a new run dir ``out``; nothing is left behind on failure."""
     out = Path(out)
-    if out.exists():
-        raise BadInput(f"{out}: already exists; choose another --out")
+    if out.exists() and not (out.is_dir() and not any(out.iterdir())):
+        raise BadInput(f"{out}: already exists; choose another --out (or an empty folder)")
     imported = read_evaluator_dir(evaluator_dir, judge_model=judge_model, dataset=dataset)
     staging = out.with_name(f".{out.name}.import-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
@@ -188,6 +206,8 @@ def import_llmbar(
         for verdict in imported.verdicts:
             run_dir.append(verdict)
         run_dir.close()
+        if out.is_dir():
+            out.rmdir()  # the empty folder the user made for it
         staging.rename(out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

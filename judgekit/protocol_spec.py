@@ -227,7 +227,7 @@ def _check_parser(protocol: Protocol, strategy: Strategy, *, given: bool) -> Non
         raise BadInput(f"{source}: parser.format: strategy {strategy.name} reads a {strategy.reads}, which "
                        f"'{parser.format}' does not give (use one of {', '.join(READS[strategy.reads])})")
     if parser.format == "regex":
-        groups = set(re.compile(parser.pattern or "").groupindex)
+        groups = set(regex.compile(parser.pattern or "").groupindex)
         needed = {"first", "second"} if strategy.reads == "slot" else {"score"}
         if not needed <= groups:
             raise BadInput(f"{source}: parser.pattern: strategy {strategy.name} reads a {strategy.reads}: "

@@ -1,0 +1,136 @@
+"""judgekit's own ceilings: one process at concurrency 256 and 1,024 against a 0.5 s loopback server.
+
+The scripted server (tests/servers.py) runs in its own process and answers
+every request after ``--latency`` seconds, as a saturated GPU deployment
+behind a router would look from the client. Each case runs in a fresh child
+process so its peak memory is its own, in one of two modes:
+
+- ``callpath``: N distinct requests through one CallPath (no cache), the
+  shared road every model call takes (SDK client, retries, accounting);
+- ``runner``: the whole run, ``judge_run`` with the built-in ``llmbar/vanilla``
+  protocol (both orders, so N/2 synthetic examples) through ``openai:``, a
+  fresh response cache and a run dir: prompt rendering, parsing, cache
+  writes and verdict lines included.
+
+Reported: wall / ideal (ideal = N x latency / concurrency), client CPU
+seconds per call (user + system of the child during the timed part), the
+child's peak RSS, and the server's peak concurrency.
+
+    .venv/bin/python bench/bench_scale.py [--latency 0.5] [--calls-per-slot 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+SERVER = Path(__file__).resolve().parents[1] / "tests" / "servers.py"
+CASES = [("callpath", 256), ("callpath", 1024), ("runner", 256), ("runner", 1024)]
+
+
+def server_stats(url: str, reset: bool = False) -> dict:
+    request = urllib.request.Request(url + ("/_reset" if reset else "/_stats"), method="POST" if reset else "GET")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
+
+
+def cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def callpath_case(url: str, concurrency: int, calls: int) -> tuple[float, float, bool]:
+    from judgekit.backends.base import Message, Request
+    from judgekit.backends.callpath import CallPath
+    from judgekit.backends.registry import create_backend
+
+    path = CallPath(create_backend("openai:bench", base_url=url + "/v1"), cache=None, concurrency=concurrency)
+    await path.complete(Request((Message("user", "warm-up"),)))  # the SDK's lazy imports, not concurrency
+    prompts = [f"item {i}" for i in range(calls)]
+    server_stats(url, reset=True)
+    cpu, start = cpu_s(), time.perf_counter()
+    completions = await asyncio.gather(*(path.complete(Request((Message("user", p),))) for p in prompts))
+    wall, cpu = time.perf_counter() - start, cpu_s() - cpu
+    await path.aclose()
+    return wall, cpu, [c.text for c in completions] == ["echo: " + p for p in prompts]
+
+
+async def runner_case(url: str, concurrency: int, calls: int) -> tuple[float, float, bool]:
+    from judgekit.api import load_judge
+    from judgekit.records import Example
+    from judgekit.runner import judge_run, open_run_dir
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-scale-"))
+    examples = [Example(id=f"ex{i}", instruction=f"task {i}", response_a=f"alpha {i}", response_b=f"beta {i}")
+                for i in range(calls // 2)]
+    judge = load_judge("openai:bench", "llmbar/vanilla", base_url=url + "/v1", concurrency=concurrency,
+                       cache=folder / "cache")
+    await judge.call_path.complete(_warm_up())
+    run_dir = open_run_dir(folder / "run", judge.manifest_for("bench", None, len(examples)), examples)
+    server_stats(url, reset=True)
+    cpu, start = cpu_s(), time.perf_counter()
+    run = await judge_run(judge.verdict, run_dir, workers=judge.call_path.concurrency)
+    wall, cpu = time.perf_counter() - start, cpu_s() - cpu
+    await judge.aclose()
+    ok = run.manifest.complete and run.manifest.usage.calls == calls and len(run.verdicts) == len(examples)
+    return wall, cpu, ok
+
+
+def _warm_up():
+    from judgekit.backends.base import Message, Request
+
+    return Request((Message("user", "warm-up"),))
+
+
+def child(mode: str, url: str, concurrency: int, calls: int) -> None:
+    case = callpath_case if mode == "callpath" else runner_case
+    wall, cpu, ok = asyncio.run(case(url, concurrency, calls))
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"wall": wall, "cpu": cpu, "ok": ok, "peak_mb": peak_mb}))
+
+
+def main(latency: float, calls_per_slot: int) -> int:
+    print(f"latency {latency} s; load average before: {open('/proc/loadavg').read().split()[:3]}")
+    print("| mode | concurrency | calls | ideal s | wall s | wall / ideal | client CPU ms / call | peak RSS MB "
+          "| server peak |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    server = subprocess.Popen([sys.executable, str(SERVER), "--latency", str(latency)], stdout=subprocess.PIPE,
+                              text=True)
+    failed = 0
+    try:
+        url = server.stdout.readline().strip()
+        for mode, concurrency in CASES:
+            calls = concurrency * calls_per_slot
+            out = subprocess.run([sys.executable, __file__, "--child", mode, url, str(concurrency), str(calls)],
+                                 capture_output=True, text=True, check=True).stdout
+            result = json.loads(out.strip().splitlines()[-1])
+            peak = server_stats(url)["peak_concurrency"]
+            ideal = calls * latency / concurrency
+            failed += not result["ok"]
+            print(f"| {mode} | {concurrency:,} | {calls:,} | {ideal:.2f} | {result['wall']:.2f} "
+                  f"| {result['wall'] / ideal:.2f} | {1000 * result['cpu'] / calls:.2f} | {result['peak_mb']:.0f} "
+                  f"| {peak:,} |{'' if result['ok'] else ' WRONG ANSWERS'}", flush=True)
+    finally:
+        server.terminate()
+        server.wait(10)
+    print(f"load average after: {open('/proc/loadavg').read().split()[:3]}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
+        sys.exit(0)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--latency", type=float, default=0.5, help="seconds the server waits per answer")
+    parser.add_argument("--calls-per-slot", type=int, default=8, help="calls = concurrency x this")
+    options = parser.parse_args()
+    sys.exit(main(options.latency, options.calls_per_slot))

@@ -177,3 +177,17 @@ def test_price_table_batch_column(tmp_path):
     path.write_text("openai:\n  bad: [1.0, 2.0, 0.4]\n")
     with pytest.raises(BadInput, match=r"openai\.bad: expected \[input, output\] or"):
         PriceTable.load(path)
+
+
+def test_a_sweep_with_batch_true_batches_every_openai_cell(server, tmp_path, monkeypatch, capsys):
+    spec = {"root": str(tmp_path / "sweep"), "limit": 4, "batch": True, "batch_poll": 0.02,
+            "judges": [{"spec": "openai:judge-one", "base_url": server.openai_url},
+                       {"spec": "anthropic:judge-two", "base_url": server.anthropic_url}],
+            "protocols": ["llmbar/vanilla"], "datasets": ["judgekit/bundled"]}
+    (tmp_path / "sweep.yaml").write_text(json.dumps(spec))
+    code, _, err = run_judgekit(monkeypatch, capsys, "sweep", tmp_path / "sweep.yaml", "--quiet")
+    assert code == 0, err
+    assert server.batches_created == {"openai": 1, "anthropic": 1} and server.batch_lines == 2 * 2 * 4
+    for run_dir in (tmp_path / "sweep").iterdir():
+        run = read_run(run_dir)
+        assert run.manifest.complete and all(v.winner == GOLD[v.example_id] for v in run.verdicts)

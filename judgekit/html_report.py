@@ -30,6 +30,8 @@ from judgekit.plots import (
 from judgekit.records import Example, Verdict
 from judgekit.report import Options, compare
 from judgekit.rundir import Run
+from judgekit.score_html import render_scored_html
+from judgekit.score_report import DEFAULT_RANK_BY, is_pointwise
 
 MAX_ITEMS_PER_RUN = 200
 """Disagreements listed per run; the rest are counted, so a page of many runs stays readable."""
@@ -53,10 +55,14 @@ class Disagreement:
 
 
 def render_html(runs: Sequence[Run], options: Options = Options(), *, title: str = "judgekit report",
-                rank_by: str = "headline") -> str:
+                rank_by: str = "headline", criterion: str | None = None) -> str:
     """The whole page as one string: leaderboard, figures, significance matrix, disagreements."""
     if not runs:
         raise BadInput("html report: no run dirs given")
+    if is_pointwise(runs):
+        return render_scored_html(runs, title=title, by=DEFAULT_RANK_BY if rank_by == "headline" else rank_by,
+                                  criterion=criterion, confidence=options.confidence,
+                                  n_resamples=options.n_resamples, seed=options.seed)
     data = compare(runs, options, rank_by=rank_by)
     board = data["leaderboard"]
     labels = dict(zip((row["run"] for row in board), run_labels(board), strict=True))

@@ -23,6 +23,7 @@ from typing import Any
 from rich.console import Group
 from rich.table import Table
 
+from judgekit import score_report
 from judgekit.agreement import adjust_p_values, ci_method, compare_judges, model_family, self_preference_excess
 from judgekit.errors import BadInput
 from judgekit.records import Example
@@ -62,11 +63,15 @@ _RANK_WORDS = {
 
 
 def report(runs: Sequence[Run], options: Options = Options()) -> dict[str, Any]:
-    """``{"runs": [row, ...]}``, the JSON of ``judgekit report``."""
+    """``{"runs": [row, ...]}``, the JSON of ``judgekit report`` (pointwise runs: ``judgekit.score_report``)."""
+    if score_report.is_pointwise(runs):
+        return score_report.report(runs, confidence=options.confidence, n_resamples=options.n_resamples,
+                                   seed=options.seed)
     return {"runs": [run_row(run, options) for run in runs]}
 
 
-def compare(runs: Sequence[Run], options: Options = Options(), *, rank_by: str = "headline") -> dict[str, Any]:
+def compare(runs: Sequence[Run], options: Options = Options(), *, rank_by: str = "headline",
+            criterion: str | None = None) -> dict[str, Any]:
     """Leaderboard (best first by ``rank_by``) and paired tests for runs sharing examples.
 
     Each leaderboard row is the report row plus ``rank``, ``ranked_by`` (the
@@ -76,7 +81,15 @@ def compare(runs: Sequence[Run], options: Options = Options(), *, rank_by: str =
     without the ranked figure, are listed after the ranked ones with rank
     None. Complete runs are compared pairwise on the examples they share by
     content; every p-value is adjusted over that whole family (Holm, BH).
+
+    Pointwise runs are ranked by a score figure instead (``rank_by`` one of
+    ``judgekit.agreement.scores.FIGURES``, "headline" meaning item-level
+    Kendall; on ``criterion``, or the mean over criteria): ``judgekit.score_report``.
     """
+    if score_report.is_pointwise(runs):
+        by = score_report.DEFAULT_RANK_BY if rank_by == "headline" else rank_by
+        return score_report.compare(runs, by=by, criterion=criterion, confidence=options.confidence,
+                                    n_resamples=options.n_resamples, seed=options.seed)
     if rank_by not in RANK_BY:
         raise BadInput(f"--rank-by: {rank_by!r} is not one of {', '.join(RANK_BY)}")
     items = [judged_items(run) for run in runs]
@@ -264,6 +277,8 @@ _TEXT_COLUMNS = ("run", "judge", "protocol", "dataset", "row", "figure", "headli
 
 def render_report(data: dict[str, Any], fmt: str) -> str | Table:
     """The report in one format: a rich Table for ``table``, text otherwise."""
+    if data.get("kind") == "pointwise":
+        return score_report.render(data, fmt)
     rows = [_shown(row, row["headline"]) for row in data["runs"]]
     if fmt == "table":  # figures down, runs across: reads well at terminal width
         return _table("Agreement with human labels", *_transpose(_REPORT_COLUMNS, rows))
@@ -272,6 +287,8 @@ def render_report(data: dict[str, Any], fmt: str) -> str | Table:
 
 def render_compare(data: dict[str, Any], fmt: str) -> str | Group:
     """The leaderboard and significance matrix in one format."""
+    if data.get("kind") == "pointwise":
+        return score_report.render(data, fmt)
     rows = [_shown(row, row["ranked_by"]) for row in data["leaderboard"]]
     sections = [(f"Leaderboard, ranked by {data['ranking']}; incomplete runs unranked", _LEADERBOARD_COLUMNS,
                  rows)]

@@ -31,6 +31,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
+from typing import NamedTuple
 
 import numpy as np
 from scipy.stats import rankdata
@@ -41,6 +43,12 @@ from judgekit.errors import BadInput
 METHODS: tuple[str, ...] = ("pearson", "spearman", "kendall")
 LEVELS: tuple[str, ...] = ("item", "system", "dataset")
 ALPHA_LEVELS: tuple[str, ...] = ("interval", "ordinal")
+FIGURES: tuple[str, ...] = (
+    *(f"{level}_{method}" for level in LEVELS for method in METHODS),
+    "mae",
+    *(f"alpha_{level}_{raters}" for level in ALPHA_LEVELS for raters in ("humans", "with_judge")),
+)
+"""Every figure ``score_agreement`` reports, by key."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +80,8 @@ def correlation(x: np.ndarray, y: np.ndarray, method: str) -> np.ndarray:
         raise BadInput(f"correlation method {method!r} is not one of {', '.join(METHODS)}")
     if x.shape[-1] < 2:
         return np.full(x.shape[:-1], np.nan)
+    if method != "pearson":  # ranks: values equal to 9 decimals tie (means summed in another order differ by ulps)
+        x, y = np.round(x, 9), np.round(y, 9)
     constant = np.all(x == x[..., :1], axis=-1) | np.all(y == y[..., :1], axis=-1)
     if method == "spearman":
         x, y = rankdata(x, axis=-1), rankdata(y, axis=-1)
@@ -109,6 +119,16 @@ def system_level(judge: Sequence[float], human: Sequence[float], systems: Sequen
     return float(correlation(mx, my, method))
 
 
+class Counts(NamedTuple):
+    """What the figures of one criterion rest on."""
+
+    n: int
+    """Responses with a human score (the judge's invalid ones included)."""
+    n_invalid: int
+    n_inputs: int
+    n_systems: int
+
+
 def score_agreement(
     judge: Sequence[float | None],
     humans: Sequence[Sequence[float]],
@@ -126,6 +146,22 @@ def score_agreement(
     answers and ``systems[i]`` the system that wrote it. Responses without a
     human score are dropped.
     """
+    counts, statistics = score_statistics(judge, humans, inputs, systems)
+    figures = bootstrap_cis(statistics, confidence=confidence, n_resamples=n_resamples, seed=seed)
+    return ScoreAgreement(*counts, figures=figures)
+
+
+def score_statistics(
+    judge: Sequence[float | None],
+    humans: Sequence[Sequence[float]],
+    inputs: Sequence[str],
+    systems: Sequence[str | None],
+) -> tuple[Counts, dict[str, Statistic]]:
+    """The counts and every figure as a per-input Statistic (rows: inputs in first-seen order).
+
+    Two judges scored on the same responses give Statistics over the same
+    rows, so a difference of their figures bootstraps from shared resamples.
+    """
     n = len(humans)
     if not (len(judge) == len(inputs) == len(systems) == n):
         raise BadInput(f"score agreement: judge, humans, inputs and systems differ in length "
@@ -133,7 +169,9 @@ def score_agreement(
     rated = np.array([len(h) > 0 for h in humans], dtype=bool)
     humans = [tuple(float(s) for s in h) for h, r in zip(humans, rated) if r]
     x = np.array([np.nan if j is None else float(j) for j, r in zip(judge, rated) if r], dtype=np.float64)
-    y = np.array([float(np.mean(h)) for h in humans], dtype=np.float64)
+    sizes = np.array([len(h) for h in humans], dtype=np.float64)
+    y = np.bincount(np.repeat(np.arange(len(humans)), sizes.astype(np.int64)),
+                    weights=np.fromiter(chain.from_iterable(humans), dtype=np.float64), minlength=len(humans)) / sizes
     cluster, cluster_names = _codes([i for i, r in zip(inputs, rated) if r])
     system, system_names = _codes([s if s is not None else "unknown" for s, r in zip(systems, rated) if r])
     if not len(y):
@@ -157,9 +195,8 @@ def score_agreement(
     for level in ALPHA_LEVELS:
         statistics[f"alpha_{level}_humans"] = _alpha_statistic(humans, cluster, n_clusters, level)
         statistics[f"alpha_{level}_with_judge"] = _alpha_statistic(with_judge, cluster, n_clusters, level)
-    figures = bootstrap_cis(statistics, confidence=confidence, n_resamples=n_resamples, seed=seed)
-    return ScoreAgreement(n=len(y), n_invalid=int(np.sum(~valid)), n_inputs=n_clusters,
-                          n_systems=len(system_names), figures=figures)
+    counts = Counts(len(y), int(np.sum(~valid)), n_clusters, len(system_names))
+    return counts, {name: statistics[name] for name in FIGURES}
 
 
 def krippendorff_alpha_scores(ratings: Sequence[Sequence[float]], level: str = "interval") -> float:
@@ -291,19 +328,23 @@ def _alpha_statistic(ratings: list[tuple[float, ...]], cluster: np.ndarray, n_cl
     """
     if level not in ALPHA_LEVELS:
         raise BadInput(f"alpha level {level!r} is not one of {', '.join(ALPHA_LEVELS)}")
-    values = np.unique([v for r in ratings for v in r]) if any(ratings) else np.zeros(0)
+    lengths = np.array([len(r) for r in ratings], dtype=np.int64)
+    flat = np.fromiter(chain.from_iterable(ratings), dtype=np.float64, count=int(lengths.sum()))
+    values = np.unique(flat)
     k = len(values)
-    counts = np.zeros((len(ratings), max(k, 1)))
-    for u, r in enumerate(ratings):
-        if len(r) >= 2:
-            np.add.at(counts[u], np.searchsorted(values, r), 1.0)
-    m = counts.sum(axis=1)
-    pairable = m >= 2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        per_unit = (counts[:, :, None] * counts[:, None, :] - counts[:, :, None] * np.eye(counts.shape[1]))
-        per_unit = per_unit / np.where(pairable, m - 1, 1)[:, None, None]
-    terms = np.zeros((n_clusters, counts.shape[1] ** 2))
-    np.add.at(terms, cluster[pairable], per_unit[pairable].reshape(int(pairable.sum()), -1))
+    width = max(k, 1)
+    # every ordered pair of values within a unit of m >= 2 values, weighted 1 / (m - 1)
+    codes = np.full((len(ratings), max(int(lengths.max(initial=0)), 1)), -1, dtype=np.int64)
+    mask = np.arange(codes.shape[1])[None, :] < lengths[:, None]
+    codes[mask] = np.searchsorted(values, flat)
+    first, second = codes[:, :, None], codes[:, None, :]
+    diagonal = np.eye(codes.shape[1], dtype=bool)[None]
+    pair = (first >= 0) & (second >= 0) & ~diagonal & (lengths >= 2)[:, None, None]
+    weight = np.broadcast_to((1.0 / np.maximum(lengths - 1, 1))[:, None, None], pair.shape)[pair]
+    unit_cluster = np.broadcast_to(cluster[:, None, None], pair.shape)[pair]
+    cells = (unit_cluster * width + np.broadcast_to(first, pair.shape)[pair]) * width \
+        + np.broadcast_to(second, pair.shape)[pair]
+    terms = np.bincount(cells, weights=weight, minlength=n_clusters * width * width).reshape(n_clusters, -1)
 
     def fn(s: np.ndarray) -> np.ndarray:
         o = s.reshape(*s.shape[:-1], k, k) if k else s.reshape(*s.shape[:-1], 1, 1)

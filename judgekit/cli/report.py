@@ -39,12 +39,6 @@ _RANK_HELP = ("Rank by: headline (each protocol's own figure: accuracy_final whe
               "otherwise), accuracy_final, or accuracy (LLMBar's Acc, mean over orders).")
 
 
-class RankBy(str, Enum):
-    headline = "headline"
-    accuracy_final = "accuracy_final"
-    accuracy = "accuracy"
-
-
 def register(app: typer.Typer) -> None:
     """Attach both commands to the main app."""
     app.command("report")(report_command)
@@ -85,11 +79,16 @@ def compare_command(
     resamples: int = typer.Option(1000, "--resamples", min=1, help=_RESAMPLES_HELP),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap resamples."),
     item_bootstrap: bool = typer.Option(False, "--item-bootstrap", help=_ITEMS_HELP),
-    rank_by: RankBy = typer.Option(RankBy.headline, "--rank-by", help=_RANK_HELP),
+    rank_by: str = typer.Option("headline", "--rank-by", help=_RANK_HELP + " Pointwise runs: a score figure, e.g. "
+                                "item_kendall (the headline), system_spearman, mae."),
+    criterion: Optional[str] = typer.Option(None, "--criterion", help="Pointwise runs: rank on this criterion (default: the mean over criteria)."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help=_OUT_HELP),
     force: bool = typer.Option(False, "--force", help=_FORCE_HELP),
 ) -> None:
     """Leaderboard with CIs and biases; paired tests on shared examples with Holm and BH adjustments.
+
+    Pointwise runs (scores against human scores) get the correlation table per
+    criterion and a ranking by --rank-by, with paired cluster-bootstrap differences.
 
     Example: judgekit compare runs/* --format markdown
     """
@@ -101,9 +100,9 @@ def compare_command(
     if format is CompareFormat.html:
         from judgekit.html_report import render_html
 
-        _emit(render_html(read, options, title="judgekit compare", rank_by=rank_by.value), out)
+        _emit(render_html(read, options, title="judgekit compare", rank_by=rank_by, criterion=criterion), out)
     else:
-        _emit(render_compare(compare(read, options, rank_by=rank_by.value), format.value), out)
+        _emit(render_compare(compare(read, options, rank_by=rank_by, criterion=criterion), format.value), out)
 
 
 def _read(paths: list[Path]) -> list:

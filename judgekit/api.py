@@ -31,7 +31,7 @@ from judgekit.protocol_spec import load_protocol
 from judgekit.records import Example, Manifest, Verdict, content_hash
 from judgekit.rundir import Run
 from judgekit.runner import judge_run, now, open_run_dir
-from judgekit.strategies import run_protocol
+from judgekit.strategies import get_strategy, run_protocol
 from judgekit.version import __version__
 
 DEFAULT_PROTOCOL = "llmbar/vanilla"
@@ -88,6 +88,7 @@ class Judge:
     def manifest_for(self, dataset_id: str, dataset_hash: str | None, n_examples: int) -> Manifest:
         """A fresh manifest describing this judge on that dataset."""
         return Manifest(
+            kind=get_strategy(self.protocol.strategy).kind,
             judge=self.spec,
             judge_model=self.judge_model,
             protocol=self.protocol.id,

@@ -21,7 +21,8 @@ from judgekit.protocols import list_protocols
 
 ITEMS = 1
 COMPOSITE_IDS = {"panel/majority", "reife/protocol-consistency", "reife/self-consistency"}
-BUILT_IN = [p for p in list_protocols() if p not in COMPOSITE_IDS]
+BUILT_IN = [p for p in list_protocols() if p not in COMPOSITE_IDS and not p.startswith("pointwise/")]
+"""Pairwise protocols; the pointwise ones rate scored responses (tests/test_pointwise.py)."""
 COMPOSITE = {
     "panel": "strategy: panel\noptions:\n  members:\n"
              "    - {name: one, judge: default, protocol: llmbar/vanilla}\n"

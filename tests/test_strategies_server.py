@@ -18,10 +18,12 @@ import judgekit
 from judgekit.cli import main
 from judgekit.protocols import list_protocols, load_protocol
 from judgekit.rundir import read_run
+from judgekit.strategies import get_strategy
 
 N = 12
 """Items per protocol: enough for both labels, small enough for CI."""
-PROTOCOLS = [p for p in list_protocols() if not p.startswith("logprob/")]
+PROTOCOLS = [p for p in list_protocols() if not p.startswith("logprob/")
+             and get_strategy(load_protocol(p).strategy).kind == "pairwise"]
 
 
 @pytest.fixture

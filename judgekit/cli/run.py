@@ -28,7 +28,7 @@ RECORDED_DIR = "llmbar-natural-40-recorded"
 
 def run(
     dataset: str = typer.Option(DEFAULT_DATASET, "--dataset", "-d", help="Meta-dataset id, card or data file."),
-    mapping: str | None = typer.Option(None, "--mapping", help="FIELD=COLUMN pairs for a data file, e.g. instruction=prompt,response_a=out1,response_b=out2,gold=label."),
+    mapping: str | None = typer.Option(None, "--mapping", help="FIELD=COLUMN pairs for a data file, e.g. instruction=prompt,response_a=out1,response_b=out2,gold=label (scored files: input=,response=,score.NAME=col+col)."),
     labels: str | None = typer.Option(None, "--labels", help="VALUE=LABEL pairs, e.g. 1=a,2=b,0=tie."),
     judge: str = typer.Option(DEFAULT_JUDGE, "--judge", "-j", help="PROVIDER:MODEL, e.g. openai:gpt-4o-mini; default the embedded local judge."),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL (vLLM, Ollama, ...)."),
@@ -58,9 +58,7 @@ def run(
     from judgekit.runner import LiveProgress, judge_run, open_run_dir, summary_table
 
     loaded = load_dataset(dataset, mapping=mapping, labels=labels, limit=limit)
-    if loaded.kind == "pointwise":
-        raise BadInput(f"--dataset: {loaded.id} holds scored responses (pointwise); "
-                       f"--protocol {protocol} judges pairs")
+    check_fit(loaded, protocol)
     examples = list(loaded.examples)
     if not examples:
         raise BadInput(f"--limit 0: nothing to judge in {loaded.id}")
@@ -109,7 +107,13 @@ def run(
     if loaded.id == DEFAULT_DATASET:
         print_leaderboard(console, finished, elapsed)
         return
-    console.print(summary_table(finished, elapsed_s=elapsed))
+    if finished.manifest.kind == "pointwise":
+        from judgekit.score_report import render, report
+
+        console.print(render(report([finished]), "table"))
+        console.print(f"time: {elapsed:.1f} s", highlight=False)
+    else:
+        console.print(summary_table(finished, elapsed_s=elapsed))
     console.print(f"run dir: {finished.path}", highlight=False, soft_wrap=True)
 
 
@@ -134,6 +138,30 @@ def print_leaderboard(console: Console, finished: Any, elapsed: float) -> None:
         "--out leaderboard.html`.",
         highlight=False, soft_wrap=True,
     )
+
+
+def check_fit(dataset, protocol: str) -> None:
+    """Refuse early what cannot run: a pairwise protocol on scored responses (or the reverse),
+    scored responses without text, a pointwise spec that rates none of the data's criteria."""
+    from judgekit.protocols import load_protocol
+    from judgekit.strategies import get_strategy
+    from judgekit.strategies.pointwise import rubric_for
+
+    loaded = load_protocol(protocol)
+    kind = get_strategy(loaded.strategy).kind
+    if kind != dataset.kind:
+        what = {"pointwise": "scored responses (pointwise)", "pairwise": "pairs (pairwise)"}
+        raise BadInput(f"--protocol {protocol} rates {what[kind]} but --dataset {dataset.id} holds {what[dataset.kind]}")
+    if kind != "pointwise":
+        return
+    blank = next((e.id for e in dataset.examples if not e.response.strip()), None)
+    if blank is not None:
+        raise BadInput(f"--dataset {dataset.id}: example {blank} has no response text to rate (a scores-only set: "
+                       "import its recorded judges instead)")
+    criteria = {c for e in dataset.examples for c in e.criteria}
+    if not any(rubric_for(loaded, c) for c in criteria):
+        raise BadInput(f"--protocol {protocol}: options.criteria names none of the data's criteria "
+                       f"({', '.join(sorted(criteria))}) and there is no fallback options.rubric")
 
 
 def print_estimate(console: Console, judge: str, protocol: str, examples: list, *, batch: bool = False,

@@ -70,6 +70,8 @@ class Strategy(ABC):
 
     name: ClassVar[str] = ""
     """Set by :func:`register`: the value of ``strategy:`` in a spec."""
+    kind: ClassVar[str] = "pairwise"
+    """``pairwise``: Examples in, Verdicts out; ``pointwise``: ScoredExamples in, Ratings out."""
     options: ClassVar[frozenset[str]] = frozenset()
     """Keys a spec's ``options`` may hold; any other key is refused at load."""
     templates: ClassVar[tuple[str, ...]] = ()

@@ -141,7 +141,7 @@ def self_preference_excess(
         raise BadInput(f"self_preference_excess: need judge {judge!r} and at least one other in judges")
     g = encode(gold, name="gold")
     own = own_side(generator_a, generator_b, judge_model)
-    stats = {name: self_preference_statistic(g, _orders(*orders, g), own) for name, orders in judges.items()}
+    stats = {name: self_preference_statistic(g, _orders(*orders, reference=g), own) for name, orders in judges.items()}
     others = [name for name in judges if name != judge]
     stats["__excess__"] = _excess_statistic(stats[judge], [stats[name] for name in others])
     ci = bootstrap_cis(stats, confidence=confidence, n_resamples=n_resamples, seed=seed, clusters=clusters)

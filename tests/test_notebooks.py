@@ -33,8 +33,8 @@ NOTEBOOK_PARAMS = [
 ]
 
 
-def test_the_four_notebooks_are_there_and_clean():
-    assert [p.stem[:2] for p in PATHS] == ["01", "02", "03", "04"]
+def test_the_notebooks_are_there_and_clean():
+    assert [p.stem[:2] for p in PATHS] == ["01", "02", "03", "04", "05"]
     for path in PATHS:
         notebook = nbformat.read(path, as_version=4)
         nbformat.validate(notebook)

@@ -5,7 +5,7 @@ human scores, inputs, systems) -> ``judgekit.agreement.scores`` -> plain dicts
 (the JSON of ``judgekit report`` / ``compare`` for pointwise runs) -> a
 renderer (rich table, Markdown, JSON; the HTML page is ``judgekit.score_html``).
 
-``compare`` ranks judges by one figure (``--by``, default ``item_kendall``) on
+``compare`` ranks judges by one figure (``--rank-by``, default ``item_kendall``) on
 one criterion, or by its mean over the criteria; two judges rated on the same
 items are compared on that figure with a paired clustered bootstrap (both
 runs' figures from the same resamples of inputs).
@@ -132,7 +132,7 @@ def compare(runs: Sequence[Run], *, by: str = DEFAULT_RANK_BY, criterion: str | 
             confidence: float = 0.95, n_resamples: int = 1000, seed: int = 0) -> dict[str, Any]:
     """Leaderboard by ``by`` (on ``criterion``, or its mean over the criteria), the table, paired differences."""
     if by not in FIGURES:
-        raise BadInput(f"--by: {by!r} is not one of {', '.join(FIGURES)}")
+        raise BadInput(f"--rank-by: {by!r} is not one of headline, {', '.join(FIGURES)} for pointwise runs")
     statistics = [run_statistics(run) for run in runs]
     rows = [run_row(run, confidence=confidence, n_resamples=n_resamples, seed=seed, statistics=found)
             for run, found in zip(runs, statistics, strict=True)]

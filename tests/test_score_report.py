@@ -78,7 +78,7 @@ def test_compare_gives_the_hanna_correlation_table_equal_to_scipy(hanna_runs, da
 @pytest.mark.needs_data
 def test_compare_ranks_by_a_chosen_figure_and_criterion(hanna_runs):
     runs = [read_run(p) for p in hanna_runs[:4]]
-    data = compare(runs, Options(n_resamples=50, rank_by="mae", criterion="coherence"))
+    data = compare(runs, Options(n_resamples=50), rank_by="mae", criterion="coherence")
     maes = [row["score"] for row in data["leaderboard"]]
     assert maes == sorted(maes)  # lower error ranks first
     by_run = {row["run"]: row for row in data["table"] if row["criterion"] == "coherence"}
@@ -93,7 +93,7 @@ def test_report_table_html_and_bad_choices(hanna_runs, monkeypatch, capsys, tmp_
     assert code == 0 and "system τ" in out and "coherence" in out
     page = render_html([read_run(p) for p in hanna_runs[:2]], Options(n_resamples=20))
     assert page.count("data:image/png;base64,") == 2 and "Correlation table" in page
-    code, _, err = run_judgekit(monkeypatch, capsys, "compare", hanna_runs[0], "--by", "accuracy")
-    assert code == 2 and "--by" in err
+    code, _, err = run_judgekit(monkeypatch, capsys, "compare", hanna_runs[0], "--rank-by", "accuracy")
+    assert code == 2 and "--rank-by" in err
     code, _, err = run_judgekit(monkeypatch, capsys, "compare", hanna_runs[0], "--criterion", "humour")
     assert code == 2 and "--criterion" in err

@@ -46,6 +46,8 @@ def test_exact_convolution_equals_brute_force_and_full_enumeration(seed):
     assert "by convolution" in name
     assert p == pytest.approx(_brute_force(d), rel=1e-9, abs=1e-12)
     assert p == pytest.approx(sign_flip_test(d, max_exact=20)[0], rel=1e-9, abs=1e-12)
+    balanced = np.array([1.0, -1.0, 0.5, -0.5, 0.5, -0.5, 0.25] * 2)  # also an observed sum near zero
+    assert sign_flip_test(balanced, max_exact=3)[0] == pytest.approx(_brute_force(balanced), rel=1e-9)
 
 
 def test_large_two_order_comparisons_stay_exact():

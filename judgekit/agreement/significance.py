@@ -124,20 +124,32 @@ def _lattice_p(steps: np.ndarray, signs: np.ndarray) -> float:
     """Exact P(|Σ ±v_i| ≥ |Σ sign_i v_i|) for whole-number magnitudes v_i under fair sign flips.
 
     Each distinct magnitude v held by c items adds v·(2X − c) with X ~
-    Binomial(c, ½), so the distribution of Σ v_i(2X_i − 1) shifted by Σ v_i
-    is the convolution, over magnitudes, of binomial masses placed every 2v.
+    Binomial(c, ½). The others' sum is convolved on the lattice; the most
+    common magnitude is then added through its binomial tails, so two-order
+    scores (magnitudes ½ and 1) cost one binomial mass and one tail sweep.
     """
     from scipy.stats import binom  # heavy: load on use
 
     observed = abs(int(np.sum(signs * steps)))
-    mass = np.ones(1)
-    for v, c in zip(*np.unique(steps, return_counts=True), strict=True):
-        spread = np.zeros(2 * int(v) * int(c) + 1)
-        spread[:: 2 * int(v)] = binom.pmf(np.arange(c + 1), c, 0.5)
-        mass = np.convolve(mass, spread)
-    total = int(steps.sum())
-    values = np.arange(mass.size) - total  # the sum's value at each index
-    return float(min(1.0, mass[np.abs(values) >= observed].sum()))
+    magnitudes, counts = np.unique(steps, return_counts=True)
+    last = int(np.argmax(counts))
+    mass, low = np.ones(1), 0  # mass[i] is P(partial sum = low + i)
+    for j, (v, c) in enumerate(zip(magnitudes.tolist(), counts.tolist(), strict=True)):
+        if j == last:
+            continue
+        spread = np.zeros(2 * v * c + 1)
+        spread[:: 2 * v] = binom.pmf(np.arange(c + 1), c, 0.5)
+        mass, low = np.convolve(mass, spread), low - v * c
+    v, c = int(magnitudes[last]), int(counts[last])
+    partial = low + np.arange(mass.size)
+    # total = partial + v(2X − c) reaches ±observed when X ≥ ceil((observed − partial + vc) / 2v)
+    # or X ≤ floor((−observed − partial + vc) / 2v)
+    upper = np.ceil((observed - partial + v * c) / (2 * v))
+    lower = np.floor((-observed - partial + v * c) / (2 * v))
+    tails = binom.sf(upper - 1, c, 0.5) + binom.cdf(lower, c, 0.5)
+    both = (upper <= lower)  # observed == 0 with a partial sum that lets one X count twice
+    tails = np.where(both, 1.0, tails)
+    return float(min(1.0, np.sum(mass * tails)))
 
 
 def _all_signs(k: int):

@@ -21,7 +21,10 @@ from judgekit.protocols import list_protocols
 
 ITEMS = 1
 COMPOSITE_IDS = {"panel/majority", "reife/protocol-consistency", "reife/self-consistency"}
-BUILT_IN = [p for p in list_protocols() if p not in COMPOSITE_IDS and not p.startswith("pointwise/")]
+SAME_AS_ANOTHER = {"reife/multi-role-round2"}
+"""Runs the same strategy as multi-role-round1 with twice the turns (14 calls per item): round1 covers it."""
+BUILT_IN = [p for p in list_protocols()
+            if p not in COMPOSITE_IDS | SAME_AS_ANOTHER and not p.startswith("pointwise/")]
 """Pairwise protocols; the pointwise ones rate scored responses (tests/test_pointwise.py)."""
 COMPOSITE = {
     "panel": "strategy: panel\noptions:\n  members:\n"

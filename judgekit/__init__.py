@@ -3,13 +3,17 @@
 from judgekit.records import Example, Manifest, OrderResult, Usage, Verdict
 from judgekit.version import __version__
 
-__all__ = ["Example", "Manifest", "OrderResult", "Usage", "Verdict", "__version__", "evaluate", "load_judge"]
+__all__ = ["Example", "Manifest", "OrderResult", "Usage", "Verdict", "__version__", "evaluate", "load_judge", "probe"]
 
 
 def __getattr__(name: str):
-    """``load_judge`` and ``evaluate`` load on first use, so ``import judgekit`` stays light."""
+    """``load_judge``, ``evaluate`` and ``probe`` load on first use, so ``import judgekit`` stays light."""
     if name in ("load_judge", "evaluate"):
         from judgekit import api
 
         return getattr(api, name)
+    if name == "probe":
+        from judgekit.probes.run import probe
+
+        return probe
     raise AttributeError(f"module 'judgekit' has no attribute {name!r}")

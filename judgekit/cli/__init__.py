@@ -19,7 +19,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_COMMAND_MODULES = ("datasets", "agreement", "importer", "report", "run", "sweep", "protocols", "export", "trust")
+_COMMAND_MODULES = ("datasets", "agreement", "importer", "report", "run", "sweep", "protocols", "export", "trust",
+                    "probe")
 
 
 def _register_commands() -> None:

@@ -85,6 +85,7 @@ def render_html(runs: Sequence[Run], options: Options = Options(), *, title: str
         max_items=MAX_ITEMS_PER_RUN, ranking=data["ranking"], anchors=anchors,
         methods=sorted({row["ci_method"] for row in board}),
         tests=sorted({pair["test"] for pair in data["comparisons"]}),
+        probes={labels[run]: rows for run, rows in data.get("probes", {}).items()},
     )
 
 

@@ -26,6 +26,7 @@ from rich.table import Table
 from judgekit import score_report
 from judgekit.agreement import adjust_p_values, ci_method, compare_judges, model_family, self_preference_excess
 from judgekit.errors import BadInput
+from judgekit.probes.measure import has_probes, probe_table
 from judgekit.records import Example
 from judgekit.rundir import Run
 from judgekit.scoring import (
@@ -67,7 +68,7 @@ def report(runs: Sequence[Run], options: Options = Options()) -> dict[str, Any]:
     if score_report.is_pointwise(runs):
         return score_report.report(runs, confidence=options.confidence, n_resamples=options.n_resamples,
                                    seed=options.seed)
-    return {"runs": [run_row(run, options) for run in runs]}
+    return {"runs": [run_row(run, options) for run in runs]} | _probes(runs, options)
 
 
 def compare(runs: Sequence[Run], options: Options = Options(), *, rank_by: str = "headline",
@@ -126,7 +127,13 @@ def compare(runs: Sequence[Run], options: Options = Options(), *, rank_by: str =
         "leaderboard": [rows[i] for i in ranked + unranked],
         "comparisons": comparisons,
         "unpaired": unpaired,
-    }
+    } | _probes(runs, options)
+
+
+def _probes(runs: Sequence[Run], options: Options) -> dict[str, Any]:
+    """``{"probes": {run: [row per probe]}}`` for runs made by ``judgekit probe``; nothing otherwise."""
+    tables = {str(run.path): probe_table(run, order=True, seed=options.seed) for run in runs if has_probes(run)}
+    return {"probes": tables} if tables else {}
 
 
 def _rank_figure(row: dict[str, Any], rank_by: str) -> str:
@@ -272,7 +279,8 @@ _LEADERBOARD_COLUMNS = (
     ("position_bias", "pos"), ("length_bias", "len"), ("self_preference_bias", "self"),
     ("self_preference_excess", "self excess"), ("self_preference_excess_ci", "excess CI"),
 )
-_TEXT_COLUMNS = ("run", "judge", "protocol", "dataset", "row", "figure", "headline", "ranked_by", "ci_method")
+_TEXT_COLUMNS = ("run", "judge", "protocol", "dataset", "row", "figure", "headline", "ranked_by", "ci_method", "probe",
+                 "target")
 
 
 def render_report(data: dict[str, Any], fmt: str) -> str | Table:
@@ -281,8 +289,10 @@ def render_report(data: dict[str, Any], fmt: str) -> str | Table:
         return score_report.render(data, fmt)
     rows = [_shown(row, row["headline"]) for row in data["runs"]]
     if fmt == "table":  # figures down, runs across: reads well at terminal width
-        return _table("Agreement with human labels", *_transpose(_REPORT_COLUMNS, rows))
-    return _render(data, fmt, [("Runs", _REPORT_COLUMNS, rows)], "report")
+        table = _table("Agreement with human labels", *_transpose(_REPORT_COLUMNS, rows))
+        probes = [_table(title, columns, found) for title, columns, found in _probe_sections(data)]
+        return Group(table, *probes) if probes else table
+    return _render(data, fmt, [("Runs", _REPORT_COLUMNS, rows), *_probe_sections(data)], "report")
 
 
 def render_compare(data: dict[str, Any], fmt: str) -> str | Group:
@@ -294,7 +304,19 @@ def render_compare(data: dict[str, Any], fmt: str) -> str | Group:
                  rows)]
     if data["comparisons"]:
         sections.append(_matrix_section(data, with_ci=fmt != "table"))
-    return _render(data, fmt, sections, "compare")
+    return _render(data, fmt, sections + _probe_sections(data), "compare")
+
+
+PROBE_COLUMNS = (
+    ("probe", "probe"), ("target", "changes"), ("n", "n"), ("flip_rate", "flip rate"), ("flip_rate_ci", "95% CI"),
+    ("accuracy_change", "Δ accuracy"), ("accuracy_change_ci", "95% CI"), ("p_value", "p"),
+    ("dispreferred_wins_base", "dispreferred wins, before"), ("dispreferred_wins_probed", "after"),
+    ("decisiveness", "decisive"), ("first_slot_share", "first slot"),
+)
+
+
+def _probe_sections(data: dict[str, Any]) -> list[tuple[str, tuple, list[dict[str, Any]]]]:
+    return [(f"Probes · {_short_run(run)}", PROBE_COLUMNS, rows) for run, rows in data.get("probes", {}).items()]
 
 
 def _shown(row: dict[str, Any], figure: str) -> dict[str, Any]:

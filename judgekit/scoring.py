@@ -44,6 +44,7 @@ from judgekit.agreement import (
 )
 from judgekit.datasets.examples import majority
 from judgekit.errors import BadInput
+from judgekit.probes import PROBE_KEY
 from judgekit.protocol_spec import load_protocol
 from judgekit.records import Usage, Verdict
 
@@ -139,9 +140,13 @@ def usable_clusters(keys: Sequence[str]) -> Clusters | None:
 
 
 def judged_items(run: Run) -> JudgedItems:
-    """Items that have both a gold label and a verdict, with each order's winner."""
+    """Items that have both a gold label and a verdict, with each order's winner.
+
+    A probe run's perturbed copies are left out: they are figures of the probe
+    table (``judgekit.probes.measure``), not more items.
+    """
     verdicts = {v.example_id: v for v in run.verdicts}
-    examples = [e for e in run.examples if e.gold is not None and e.id in verdicts]
+    examples = [e for e in run.examples if e.gold is not None and e.id in verdicts and PROBE_KEY not in e.metadata]
     swaps = sorted({o.swapped for e in examples for o in verdicts[e.id].orders})
     if swaps:
         orders = [[_order_winner(verdicts[e.id], s) for e in examples] for s in swaps]

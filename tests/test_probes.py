@@ -244,3 +244,21 @@ def test_cli_probe_dry_run_json_and_resume(tmp_path, monkeypatch, capsys):
                                     "verbosity,identical,order", "--limit", "4", "--out", tmp_path / "run", "--quiet")
         assert code == 0, err
         assert server.requests == 20  # resumed: nothing left to judge
+
+
+def test_report_compare_and_html_carry_the_probe_table(judge_with, tmp_path, monkeypatch, capsys):
+    judgekit.probe(judge_with(always_first, orders="both"), PAIRS, ["verbosity", "identical"], limit=4,
+                   out=tmp_path / "run")
+    code, out, err = run_judgekit(monkeypatch, capsys, "report", tmp_path / "run", "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["runs"][0]["n"] == 4  # the unperturbed pairs only; the copies are probe figures
+    rows = by_probe(data["probes"][str(tmp_path / "run")])
+    assert set(rows) == {"order", "verbosity", "identical"} and rows["order"]["flip_rate"] == 1.0
+    code, out, _ = run_judgekit(monkeypatch, capsys, "compare", tmp_path / "run", "--format", "markdown")
+    assert code == 0 and "### Probes" in out and "| verbosity | dispreferred | 4 |" in out
+    code, _, err = run_judgekit(monkeypatch, capsys, "report", tmp_path / "run", "--format", "html",
+                                "--out", tmp_path / "page.html")
+    assert code == 0, err
+    page = (tmp_path / "page.html").read_text(encoding="utf-8")
+    assert "Bias probes" in page and "<td>identical</td>" in page

@@ -52,8 +52,8 @@ def probe_table(run: Run, *, order: bool = False, seed: int = 0) -> list[dict[st
         if PROBE_KEY in e.metadata and e.id in verdicts and e.metadata[BASE_KEY] in base:
             groups[e.metadata[PROBE_KEY]].append(e)
     rows = []
-    if order:
-        rows.append(two_order_row([base[i] for i in base], verdicts, seed=seed))
+    if order and (two := two_order_row(list(base.values()), verdicts, seed=seed))["n"]:
+        rows.append(two)
     for probe, copies in groups.items():
         rows.append(probe_row(probe, [base[c.metadata[BASE_KEY]] for c in copies], copies, verdicts, seed=seed))
     return rows

@@ -22,10 +22,13 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from judgekit.agreement import compare_judges
+from judgekit.agreement import compare_judges, proportion_ci
+from judgekit.agreement.selective import selective_curve
 from judgekit.errors import BadInput
-from judgekit.scoring import JudgedItems, Options, headline_figure, judged_items, policy_of, score_run
 from judgekit.rundir import Run
+from judgekit.scoring import JudgedItems, Options, headline_figure, judged_items, policy_of, score_run
+from judgekit.trust import confidences
+
 
 def leaderboard(run: Run, references: Sequence[Run], options: Options = Options()) -> dict[str, Any]:
     """Rows for ``run`` and each reference (best headline first), each paired against ``run``.
@@ -45,7 +48,29 @@ def leaderboard(run: Run, references: Sequence[Run], options: Options = Options(
         row["rank"] = rank
     tests = sorted({row["test"] for row in rows if row.get("test")})
     return {"judge": run.manifest.judge, "dataset": run.manifest.dataset, "n": len(items.ids),
-            "test": "; ".join(tests) or "none", "rows": rows}
+            "test": "; ".join(tests) or "none", "rows": rows, "confident_half": confident_half(run)}
+
+
+def confident_half(run: Run) -> dict[str, Any] | None:
+    """Accuracy on the half of the pairs the judge is most confident about (selective judging, REFERENCES E2).
+
+    The most confident items are kept until at least half are (ties in
+    confidence are kept together, so slightly more than half may be); the
+    interval is the exact Clopper-Pearson one. None when the verdicts carry
+    no confidence (e.g. parsed text verdicts).
+    """
+    conf = confidences(run)
+    if conf.source is None or not conf.ids:
+        return None
+    curve = selective_curve(conf.confidence, conf.correct)
+    half = (len(conf.ids) + 1) // 2
+    reach = [i for i, kept in enumerate(curve.kept) if kept >= half]
+    if not reach:
+        return None
+    kept, right = int(curve.kept[reach[0]]), int(curve.right[reach[0]])
+    interval = proportion_ci(right, kept, method="beta")
+    return {"kept": kept, "n": len(conf.ids), "accuracy": interval.estimate,
+            "accuracy_ci": [interval.low, interval.high], "source": conf.source}
 
 
 def _same_items(other: Run, items: JudgedItems) -> JudgedItems:
@@ -119,7 +144,14 @@ def render_leaderboard(data: dict[str, Any], *, alpha: float = 0.05) -> Group:
         f"accuracy: {'; '.join(what)}. agree: same winner in both orders. Δ: that judge's accuracy minus "
         f"#{new['rank']}'s on the same pairs; p: {data['test']}."
         + (f" Recorded judges: {recorded}." if (recorded := _models(data["rows"])) else ""), style="dim")
-    return Group(table, notes, Text(""), Text(summary_sentence(data, alpha=alpha)))
+    lines = [summary_sentence(data, alpha=alpha)]
+    if (half := data.get("confident_half")) is not None:
+        lines.append(
+            f"On the {half['kept']} of {half['n']} pairs it is most confident about ({half['source']}), "
+            f"{data['judge']} is right on {half['accuracy']:.1%} [{half['accuracy_ci'][0]:.1%}, "
+            f"{half['accuracy_ci'][1]:.1%}] (Clopper-Pearson): the cases to hand it, the rest to people "
+            "(`judgekit trust RUN` draws the whole accuracy-coverage curve).")
+    return Group(table, notes, Text(""), *(Text(line) for line in lines))
 
 
 def _models(rows: Sequence[dict[str, Any]]) -> str:
@@ -141,7 +173,8 @@ def summary_sentence(data: dict[str, Any], *, alpha: float = 0.05) -> str:
             f"pairs; the best recorded judge, {best['judge'].removeprefix('llmbar:')}, on {best['accuracy']:.1%}. ")
     if better:
         names = ", ".join(r["judge"].removeprefix("llmbar:") for r in better)
-        text += f"{len(better)} of {len(others)} recorded judges are significantly more accurate ({names}); "
+        verb = "is" if len(better) == 1 else "are"
+        text += f"{len(better)} of {len(others)} recorded judges {verb} significantly more accurate ({names}); "
     else:
         text += f"None of the {len(others)} recorded judges is significantly more accurate; "
     text += (f"{len(worse)} significantly less" if worse else "none significantly less") + \

@@ -98,3 +98,22 @@ def test_leaderboard_pairs_headline_against_headline():
     assert abs(rows["llmbar:GPT-4"]["difference"] - gap) < 1e-12
     low, high = rows["llmbar:GPT-4"]["difference_ci"]
     assert low <= gap <= high and 0 < rows["llmbar:GPT-4"]["p_value"] <= 1
+
+
+def test_the_confident_half_is_scored_when_verdicts_carry_margins():
+    from judgekit.leaderboard import confident_half
+    from judgekit.records import Manifest, OrderResult, Verdict
+    from judgekit.rundir import Run
+
+    examples = list(SAMPLE.examples)
+    verdicts = []
+    for i, e in enumerate(examples):  # the 20 surest verdicts are right, 10 of the other 20 wrong
+        winner = e.gold if i < 30 else ("b" if e.gold == "a" else "a")
+        margin = (10 - 0.2 * i) * (1 if winner == "a" else -1)
+        orders = tuple(OrderResult(swapped=s, raw="", winner=winner, margin=margin) for s in (False, True))
+        verdicts.append(Verdict(example_id=e.id, winner=winner, orders=orders))
+    manifest = Manifest(judge="local:x", protocol="logprob/pairwise", dataset=SAMPLE.id, package_version="0",
+                        started_at="now", n_examples=40)
+    half = confident_half(Run(SAMPLE.id, manifest, examples, verdicts))
+    assert half["kept"] == 20 and half["n"] == 40 and half["accuracy"] == 1.0
+    assert half["accuracy_ci"][0] > 0.8 and half["source"] == "logprob margin"

@@ -130,7 +130,7 @@ def print_leaderboard(console: Console, finished: Any, elapsed: float) -> None:
     console.print(render_leaderboard(leaderboard(finished, references)))
     usage = finished.manifest.usage
     console.print(
-        f"{elapsed:.1f} s, {usage.calls} calls ({usage.cache_hits} from the cache); the recorded judges are "
+        f"Judged in {elapsed:.1f} s, {usage.calls} calls ({usage.cache_hits} from the cache); the recorded judges are "
         f"replayed, no calls. Run dir: {finished.path}\n"
         "Next: a real judge on the same pairs, e.g. `judgekit run --judge openai:gpt-4o-mini --protocol "
         "llmbar/rules`; the leaderboard over saved runs with every pair tested, `judgekit compare "

@@ -46,7 +46,7 @@ def leaderboard(run: Run, references: Sequence[Run], options: Options = Options(
     rows.sort(key=lambda r: -(r["accuracy"] if r["accuracy"] is not None else -1))
     for rank, row in enumerate(rows, start=1):
         row["rank"] = rank
-    tests = sorted({row["test"] for row in rows if row.get("test")})
+    tests = sorted({row["test"].split(" (")[0] for row in rows if row.get("test")})  # the family, not each count
     return {"judge": run.manifest.judge, "dataset": run.manifest.dataset, "n": len(items.ids),
             "test": "; ".join(tests) or "none", "rows": rows, "confident_half": confident_half(run)}
 

@@ -120,7 +120,7 @@ def render_probes(rows: list[dict[str, Any]], *, title: str) -> Group:
         )
     key = Text(
         "flip rate: share of pairs whose final verdict changed. Δ accuracy: probed minus unperturbed, against the "
-        "human label (paired bootstrap CI; p: exact McNemar). dispreferred wins: how often the worse response "
+        "human label (paired bootstrap CI; p: exact McNemar on the paired verdicts). dispreferred wins: how often the worse response "
         "won, before → after it was changed. identical pairs: decisive = share of non-tie verdicts, first slot = "
         "share of per-order wins by the slot shown first (0.5 is fair). order: the judge's two presentation "
         "orders of the unperturbed pairs (a flip = the orders disagree).", style="dim")

@@ -31,7 +31,7 @@ from judgekit.records import Example, Verdict
 from judgekit.rundir import Run
 
 FIELDS = ("probe", "kind", "target", "n", "flip_rate", "flip_rate_ci", "accuracy_base", "accuracy_probed",
-          "accuracy_change", "accuracy_change_ci", "p_value", "dispreferred_wins_base", "dispreferred_wins_probed",
+          "accuracy_change", "accuracy_change_ci", "p_value", "test", "dispreferred_wins_base", "dispreferred_wins_probed",
           "dispreferred_wins_probed_ci", "decisiveness", "decisiveness_ci", "first_slot_share",
           "first_slot_share_ci")
 """One probe's row in ``judgekit probe --format json`` and in report's ``probes``."""
@@ -107,7 +107,7 @@ def _changes(gold: list[str], before: list[str | None], after: list[str | None],
         "accuracy_base": sum(w == g for w, g in zip(before, gold, strict=True)) / len(gold),
         "accuracy_probed": sum(w == g for w, g in zip(after, gold, strict=True)) / len(gold),
         "accuracy_change": diff.estimate, "accuracy_change_ci": [diff.low, diff.high],
-        "p_value": result.mcnemar.pvalue,
+        "p_value": result.test.p_value, "test": result.test.name,
     }
     return out
 

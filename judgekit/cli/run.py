@@ -110,7 +110,8 @@ def run(
     if finished.manifest.kind == "pointwise":
         from judgekit.score_report import render, report
 
-        console.print(render(report([finished]), "table"))
+        wide = Console(width=None if console.is_terminal else 200)  # piped output keeps whole rows
+        wide.print(render(report([finished]), "table"))
         console.print(f"time: {elapsed:.1f} s", highlight=False)
     else:
         console.print(summary_table(finished, elapsed_s=elapsed))

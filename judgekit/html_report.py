@@ -32,6 +32,8 @@ from judgekit.report import Options, compare
 from judgekit.rundir import Run
 from judgekit.score_html import render_scored_html
 from judgekit.score_report import DEFAULT_RANK_BY, is_pointwise
+from judgekit.trust import TrustOptions
+from judgekit.trust_html import trust_section
 
 MAX_ITEMS_PER_RUN = 200
 """Disagreements listed per run; the rest are counted, so a page of many runs stays readable."""
@@ -55,7 +57,8 @@ class Disagreement:
 
 
 def render_html(runs: Sequence[Run], options: Options = Options(), *, title: str = "judgekit report",
-                rank_by: str = "headline", criterion: str | None = None) -> str:
+                rank_by: str = "headline", criterion: str | None = None,
+                target_accuracy: float = 0.9) -> str:
     """The whole page as one string: leaderboard, figures, significance matrix, disagreements."""
     if not runs:
         raise BadInput("html report: no run dirs given")
@@ -76,13 +79,16 @@ def render_html(runs: Sequence[Run], options: Options = Options(), *, title: str
         if data["comparisons"] and len(board) <= MAX_HEATMAP_RUNS else None,
     }
     anchors = {row["run"]: f"run-{i}" for i, row in enumerate(board, start=1)}
+    trust = trust_section([by_path[row["run"]] for row in board], [labels[row["run"]] for row in board],
+                          TrustOptions(epsilon=options.epsilon, target_accuracy=target_accuracy,
+                                       n_resamples=options.n_resamples, seed=options.seed))
     sections = [_run_section(by_path[row["run"]], row, labels[row["run"]], anchors[row["run"]]) for row in board]
     return _ENV.get_template("report.html.j2").render(
         title=title, version=__version__, generated=datetime.now(UTC).isoformat(timespec="seconds"),
         confidence=options.confidence, leaderboard=board, labels=labels, figures=figures,
         matrix=[(name, [cells.loc[name, col] for col in cells.columns]) for name in cells.index],
         matrix_columns=list(cells.columns), comparisons=data["comparisons"], sections=sections,
-        max_items=MAX_ITEMS_PER_RUN, ranking=data["ranking"], anchors=anchors,
+        max_items=MAX_ITEMS_PER_RUN, trust=trust, ranking=data["ranking"], anchors=anchors,
         methods=sorted({row["ci_method"] for row in board}),
         tests=sorted({pair["test"] for pair in data["comparisons"]}),
         probes={labels[run]: rows for run, rows in data.get("probes", {}).items()},

@@ -267,6 +267,7 @@ _REPORT_COLUMNS = (
     ("cohen_kappa", "Cohen's kappa"), ("cohen_kappa_ci", "kappa 95% CI"),
     ("position_bias", "position bias (first-slot wins)"),
     ("length_bias", "length bias (longer wins vs humans)"), ("self_preference_bias", "self-preference (EO)"),
+    ("alt_test_shown", "alt-test vs annotators"),
     ("calls", "calls"), ("cache_hits", "cache hits"), ("retries", "retries"), ("tokens_in", "tokens in"),
     ("tokens_out", "tokens out"), ("cost_usd", "cost (USD)"), ("ci_method", "intervals"),
 )
@@ -278,9 +279,10 @@ _LEADERBOARD_COLUMNS = (
     ("positional_agreement", "agree"), ("invalid_rate", "invalid"), ("tie_rate", "tie"),
     ("position_bias", "pos"), ("length_bias", "len"), ("self_preference_bias", "self"),
     ("self_preference_excess", "self excess"), ("self_preference_excess_ci", "excess CI"),
+    ("alt_test_shown", "alt-test"),
 )
 _TEXT_COLUMNS = ("run", "judge", "protocol", "dataset", "row", "figure", "headline", "ranked_by", "ci_method", "probe",
-                 "target")
+                 "target", "alt_test_shown")
 
 
 def render_report(data: dict[str, Any], fmt: str) -> str | Table:
@@ -322,7 +324,16 @@ def _probe_sections(data: dict[str, Any]) -> list[tuple[str, tuple, list[dict[st
 def _shown(row: dict[str, Any], figure: str) -> dict[str, Any]:
     """A row for display: short run name (flagged when incomplete) and the figure that leads it."""
     run = _short_run(row["run"]) + ("" if row["complete"] else " (incomplete)")
-    return {**row, "run": run, "headline_value": row[figure], "headline_ci": row.get(f"{figure}_ci")}
+    return {**row, "run": run, "headline_value": row[figure], "headline_ci": row.get(f"{figure}_ci"),
+            "alt_test_shown": _alt_test_text(row.get("alt_test"))}
+
+
+def _alt_test_text(alt: dict[str, Any] | None) -> str | None:
+    """ω, ρ and the verdict at the stated ε, e.g. ``ω 0.67, ρ 0.81 at ε 0.2: passes``."""
+    if alt is None or alt["winning_rate"] is None:
+        return None
+    verdict = "passes" if alt["passed"] else "fails"
+    return f"ω {alt['winning_rate']:.2f}, ρ {alt['advantage_probability']:.3f} at ε {alt['epsilon']:g}: {verdict}"
 
 
 def _render(data: dict[str, Any], fmt: str, sections: list, kind: str) -> Any:

@@ -47,6 +47,7 @@ from judgekit.errors import BadInput
 from judgekit.probes import PROBE_KEY
 from judgekit.protocol_spec import load_protocol
 from judgekit.records import Usage, Verdict
+from judgekit.trust import alt_test_summary
 
 if TYPE_CHECKING:
     from judgekit.rundir import Run
@@ -62,9 +63,10 @@ REPORT_FIELDS = (
 
 REPORT_EXTRAS = (
     "headline", "n_examples", "positional_agreement_ci", "cohen_kappa_ci", "position_bias_ci", "length_bias_ci",
-    "self_preference_bias_ci", "ties", "annotators",
+    "self_preference_bias_ci", "ties", "annotators", "alt_test",
 )
-"""Fields after the contract's: the headline figure's name, the run's size, more intervals, ties, annotators."""
+"""Fields after the contract's: the headline figure's name, the run's size, more intervals, ties, annotators,
+and the alt-test of the judge against the annotators (``trust.alt_test_summary``, None without votes)."""
 
 HEADLINES = ("accuracy_final", "accuracy")
 
@@ -83,6 +85,8 @@ class Options:
     seed: int = 0
     clusters: bool = True
     """Resample clusters (items sharing an instruction or question id) when there are any."""
+    epsilon: float = 0.2
+    """The alt-test's margin, for runs over items with several human votes (REFERENCES E1)."""
 
 
 @dataclass(frozen=True)
@@ -220,6 +224,7 @@ def score_run(run: Run, items: JudgedItems, options: Options) -> tuple[dict[str,
             row[f"{name}_ci"] = bounds(getattr(summary, name))
         row["ties"] = _ties(items, policy)
         row["annotators"] = _annotators(items, options, clusters)
+        row["alt_test"] = alt_test_summary(run, epsilon=options.epsilon)
     for name, interval in biases.items():
         row[name] = estimate(interval)
         row[f"{name}_ci"] = bounds(interval)

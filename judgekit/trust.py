@@ -291,3 +291,13 @@ def paired_cells_of(run_1: Run, run_2: Run) -> tuple[np.ndarray, int]:
 
 def _cell(first: bool, second: bool) -> int:
     return {(True, True): 0, (True, False): 1, (False, True): 2, (False, False): 3}[(first, second)]
+
+
+def alt_test_summary(run: Run, *, epsilon: float = 0.2, q: float = 0.05, min_items: int = 30) -> dict[str, Any] | None:
+    """The report's ``alt_test`` figure of one run: its judge as the candidate (None without two votes per item)."""
+    if not has_annotators(run):
+        return None
+    result = alt_test_json(run_alt_test(run, epsilon=epsilon, q=q, min_items=min_items, name="judge"))
+    candidate = result["candidates"]["judge"]
+    return {"epsilon": result["epsilon"], "q": result["q"], "alignment": result["alignment"],
+            "min_items": result["min_items"], **candidate}

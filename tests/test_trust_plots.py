@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
+from conftest import run_judgekit
 from test_trust import _logprob_run, _write
 
 from judgekit.agreement.alt_test import alt_test_json
@@ -62,3 +65,27 @@ def test_html_section_shows_epsilon_and_hides_the_annotator_table_one_click_away
 def test_html_section_escapes_run_labels(tmp_path):
     html = str(trust_section([_voted_run(tmp_path / "v")], ["<script>x</script>"], TrustOptions(n_resamples=50)))
     assert "<script>x</script>" not in html and "&lt;script&gt;" in html
+
+
+def test_report_compare_and_html_carry_the_alt_test(tmp_path, monkeypatch, capsys):
+    voted = _voted_run(tmp_path / "voted")
+    _logprob_run(tmp_path / "logprob")
+    code, out, err = run_judgekit(monkeypatch, capsys, "report", tmp_path / "voted", tmp_path / "logprob",
+                                  "--epsilon", "0.15", "--resamples", "50", "--format", "json")
+    assert code == 0, err
+    rows = json.loads(out)["runs"]
+    expected = alt_test_json(run_alt_test(voted, epsilon=0.15, name="judge"))["candidates"]["judge"]
+    assert rows[0]["alt_test"]["epsilon"] == 0.15
+    assert rows[0]["alt_test"]["advantage_probability"] == pytest.approx(expected["advantage_probability"])
+    assert rows[0]["alt_test"]["annotators"] == expected["annotators"]
+    assert rows[1]["alt_test"] is None  # no votes on those items
+    code, out, err = run_judgekit(monkeypatch, capsys, "compare", tmp_path / "voted", tmp_path / "logprob",
+                                  "--resamples", "50", "--format", "markdown")
+    assert code == 0 and f"ρ {expected['advantage_probability']:.3f} at ε 0.2" in out
+    page = tmp_path / "page.html"
+    code, _, err = run_judgekit(monkeypatch, capsys, "compare", tmp_path / "voted", tmp_path / "logprob",
+                                "--resamples", "50", "--target-accuracy", "0.8", "--format", "html", "--out", page)
+    assert code == 0, err
+    html = page.read_text()
+    assert '<h2 id="trust">' in html and '<details class="run alt-annotators">' in html
+    assert "coverage at accuracy 0.8" in html and 'class="coverage-curve"' in html

@@ -31,6 +31,8 @@ class CompareFormat(str, Enum):
 
 _RUNS_HELP = "Run dirs (from judgekit run or judgekit import)."
 _POLICY_HELP = "Count invalid verdicts as: wrong, llmbar, exclude, half or coin (default: each run's own policy)."
+_EPSILON_HELP = "Alt-test margin for runs over items with several human votes (0.2 experts, 0.1 crowd)."
+_TARGET_HELP = "HTML: the accuracy at which to report the coverage the judge may decide alone."
 _RESAMPLES_HELP = "Bootstrap resamples for the confidence intervals."
 _OUT_HELP = "Write the output to this file instead of stdout (html: one self-contained page)."
 _FORCE_HELP = "Let --out replace an existing file."
@@ -52,6 +54,8 @@ def report_command(
     resamples: int = typer.Option(1000, "--resamples", min=1, help=_RESAMPLES_HELP),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap resamples."),
     item_bootstrap: bool = typer.Option(False, "--item-bootstrap", help=_ITEMS_HELP),
+    epsilon: float = typer.Option(0.2, "--epsilon", help=_EPSILON_HELP),
+    target_accuracy: float = typer.Option(0.9, "--target-accuracy", help=_TARGET_HELP),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help=_OUT_HELP),
     force: bool = typer.Option(False, "--force", help=_FORCE_HELP),
 ) -> None:
@@ -61,13 +65,14 @@ def report_command(
     """
     from judgekit.report import Options, render_report, report  # pandas: load only for this command
 
-    options = Options(invalid_policy=invalid_policy, n_resamples=resamples, seed=seed, clusters=not item_bootstrap)
+    options = Options(invalid_policy=invalid_policy, n_resamples=resamples, seed=seed, clusters=not item_bootstrap,
+                      epsilon=epsilon)
     _check_out(out, force)
     read = _read(runs)
     if format is ReportFormat.html:
         from judgekit.html_report import render_html  # matplotlib loads only when a page is asked for
 
-        _emit(render_html(read, options, title="judgekit report"), out)
+        _emit(render_html(read, options, title="judgekit report", target_accuracy=target_accuracy), out)
     else:
         _emit(render_report(report(read, options), format.value), out)
 
@@ -79,6 +84,8 @@ def compare_command(
     resamples: int = typer.Option(1000, "--resamples", min=1, help=_RESAMPLES_HELP),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap resamples."),
     item_bootstrap: bool = typer.Option(False, "--item-bootstrap", help=_ITEMS_HELP),
+    epsilon: float = typer.Option(0.2, "--epsilon", help=_EPSILON_HELP),
+    target_accuracy: float = typer.Option(0.9, "--target-accuracy", help=_TARGET_HELP),
     rank_by: str = typer.Option("headline", "--rank-by", help=_RANK_HELP + " Pointwise runs: a score figure, e.g. "
                                 "item_kendall (the headline), system_spearman, mae."),
     criterion: Optional[str] = typer.Option(None, "--criterion", help="Pointwise runs: rank on this criterion (default: the mean over criteria)."),
@@ -94,13 +101,15 @@ def compare_command(
     """
     from judgekit.report import Options, compare, render_compare  # pandas: load only for this command
 
-    options = Options(invalid_policy=invalid_policy, n_resamples=resamples, seed=seed, clusters=not item_bootstrap)
+    options = Options(invalid_policy=invalid_policy, n_resamples=resamples, seed=seed, clusters=not item_bootstrap,
+                      epsilon=epsilon)
     _check_out(out, force)
     read = _read(runs)
     if format is CompareFormat.html:
         from judgekit.html_report import render_html
 
-        _emit(render_html(read, options, title="judgekit compare", rank_by=rank_by, criterion=criterion), out)
+        _emit(render_html(read, options, title="judgekit compare", rank_by=rank_by, criterion=criterion,
+                          target_accuracy=target_accuracy), out)
     else:
         _emit(render_compare(compare(read, options, rank_by=rank_by, criterion=criterion), format.value), out)
 

@@ -132,7 +132,7 @@ def load_judge(
     temperature: float | None = None,
     max_tokens: int | None = None,
     concurrency: int = 8,
-    timeout: float = 60.0,
+    timeout: float | None = None,
     max_retries: int = 6,
     cache: bool | str | Path | ResponseCache = True,
     limiter: asyncio.Semaphore | None = None,
@@ -143,7 +143,9 @@ def load_judge(
     ``temperature`` / ``max_tokens`` override the protocol's defaults, in every
     member of a composite protocol too; ``cache`` is True (the default cache
     dir), False, a directory, or a shared ResponseCache; ``limiter`` is a
-    concurrency budget shared with other judges (sweeps).
+    concurrency budget shared with other judges (sweeps); ``timeout`` is the
+    seconds of server silence tolerated (None: the backend's default, longer
+    for self-hosted servers).
     Other keyword arguments go to the backend (e.g. ``api_key_env``), and to
     the backends of panel members of the same provider.
 
@@ -176,7 +178,7 @@ def load_judge(
     paths = CallPaths(main, {seat: call_path(*seat) for seat in seats})
     params: dict[str, Any] = {"temperature": loaded.params.temperature, "max_tokens": loaded.params.max_tokens}
     if base_url:
-        params["base_url"] = base_url
+        params["base_url"] = main.backend.endpoint  # normalised and without credentials
     name = spec if parse_spec(spec)[1] else f"{provider}:{main.backend.model}"  # a bare provider: name its model
     return Judge(name, loaded, paths, judge_model=judge_model, params=params)
 
@@ -201,7 +203,8 @@ def evaluate(judge: Judge, dataset: Any, *, out: str | Path | None = None, limit
     manifest = judge.manifest_for(dataset_id, dataset_hash, len(examples))
     path = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="judgekit-run-")) / "run"
     run_dir = open_run_dir(path, manifest, examples)
-    return judge._run(judge_run(judge.verdict, run_dir, workers=judge.call_path.concurrency))
+    return judge._run(judge_run(judge.verdict, run_dir, workers=judge.call_path.concurrency,
+                                live=judge.call_path.usage))
 
 
 def _dataset_parts(dataset: Any, limit: int | None) -> tuple[str, str, list[Example]]:

@@ -87,6 +87,11 @@ class Usage(Record):
     tokens_out: int = 0
     cost_usd: float = 0.0
     latency_s: float = 0.0
+    retries: int = 0
+    """Attempts repeated after a failure (timeouts included). Counted per run, by
+    the call path, so a verdict's own usage leaves it 0."""
+    timeouts: int = 0
+    """Attempts abandoned because the server stayed silent for the timeout (per run)."""
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
@@ -96,6 +101,8 @@ class Usage(Record):
             tokens_out=self.tokens_out + other.tokens_out,
             cost_usd=self.cost_usd + other.cost_usd,
             latency_s=self.latency_s + other.latency_s,
+            retries=self.retries + other.retries,
+            timeouts=self.timeouts + other.timeouts,
         )
 
 

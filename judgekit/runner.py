@@ -23,14 +23,17 @@ from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress as RichProgress,
+    ProgressColumn,
+    Task,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
-from judgekit.backends.base import Completion, Request
-from judgekit.backends.callpath import CallPath
+from judgekit.backends.base import Completion, Refused, Request
+from judgekit.backends.callpath import CallPath, LiveUsage
 from judgekit.backends.prices import PriceTable
 from judgekit.backends.registry import parse_spec
 from judgekit.errors import BadInput
@@ -42,6 +45,11 @@ from judgekit.strategies import run_protocol
 
 MANIFEST_EVERY_S = 2.0
 """How often the manifest's counts are refreshed while a run is going."""
+REFUSALS_BEFORE_STOP = 3
+"""Refused items with no answered one among them: the requests themselves are
+wrong for this server (not the items), so the run stops instead of going on."""
+SILENT_AFTER_S = 10.0
+"""Seconds without any reply, calls in flight, before the progress line says so."""
 
 Progress = Callable[[int], None]
 """Called with the number of verdicts finished so far (including resumed ones)."""
@@ -74,28 +82,39 @@ async def judge_run(
     *,
     workers: int,
     on_progress: Progress | None = None,
+    live: LiveUsage | None = None,
 ) -> Run:
     """Judge every example of ``run_dir`` without a verdict yet; mark the run complete.
 
     ``judge_one`` turns an example into a verdict (e.g. ``Judge.verdict``);
-    ``workers`` examples are in progress at once (the call path's concurrency).
+    ``workers`` examples are in progress at once (the call path's concurrency);
+    ``live`` is the call path's running usage, whose retries and timeouts go
+    into the manifest (added to those of earlier sessions of a resumed run).
 
-    On any failure (or cancellation) the manifest is left saying incomplete,
-    with the counts so far, and the error propagates. Either way the run dir's
-    lock is released at the end.
+    An item the server refuses (:class:`Refused`) becomes an invalid verdict
+    with the server's reason, and the run goes on. On any other failure (or
+    cancellation) the manifest is left saying incomplete, with the counts so
+    far, and the error propagates. Either way the run dir's lock is released
+    at the end.
     """
     done = run_dir.done_ids()
     todo = [e for e in run_dir.examples if e.id not in done]
-    usage = sum((v.usage for v in run_dir.verdicts), Usage())
+    earlier = run_dir.manifest.usage
+    usage = sum((v.usage for v in run_dir.verdicts), Usage(retries=earlier.retries, timeouts=earlier.timeouts))
     run_dir.update(complete=False, finished_at=None, n_verdicts=len(run_dir.verdicts), usage=usage)
-    state = _State(run_dir, usage)
+    state = _State(run_dir, usage, live)
     queue = iter(todo)
     if on_progress is not None:
         on_progress(len(run_dir.verdicts))
 
     async def worker() -> None:
         for example in queue:
-            verdict = await judge_one(example)
+            try:
+                verdict = await judge_one(example)
+            except Refused as refusal:
+                state.refused(refusal)
+                verdict = Verdict(example_id=example.id, winner=None, invalid_reason="refused",
+                                  details={"refused": refusal.reason})
             state.record(verdict)
             if on_progress is not None:
                 on_progress(len(run_dir.verdicts))
@@ -104,7 +123,7 @@ async def judge_run(
         async with asyncio.TaskGroup() as group:
             for _ in range(max(1, min(workers, len(todo)))):
                 group.create_task(worker())
-        run_dir.update(complete=True, finished_at=now(), n_verdicts=len(run_dir.verdicts), usage=state.usage)
+        run_dir.update(complete=True, finished_at=now(), n_verdicts=len(run_dir.verdicts), usage=state.total())
     except BaseExceptionGroup as group_error:
         state.flush()
         raise _first_error(group_error) from None
@@ -119,19 +138,38 @@ async def judge_run(
 class _State:
     """Appends verdicts and refreshes the manifest now and then (not every verdict)."""
 
-    def __init__(self, run_dir: RunDir, usage: Usage) -> None:
+    def __init__(self, run_dir: RunDir, usage: Usage, live: LiveUsage | None) -> None:
         self.run_dir = run_dir
         self.usage = usage
+        self.live = live
+        self.live_start = (live.retries, live.timeouts) if live is not None else (0, 0)
         self.last_flush = time.monotonic()
+        self.answered = 0
+        self.refusals = 0
+
+    def refused(self, refusal: Refused) -> None:
+        """Count a refused item; stop the run when nothing but refusals comes back."""
+        self.refusals += 1
+        if self.answered == 0 and self.refusals >= REFUSALS_BEFORE_STOP:
+            raise Refused(refusal.where, f"{refusal.reason}; the first {self.refusals} items were all refused, "
+                          "so the requests rather than the items are wrong for this server") from refusal
 
     def record(self, verdict: Verdict) -> None:
         self.run_dir.append(verdict)
         self.usage = self.usage + verdict.usage
+        self.answered += verdict.invalid_reason != "refused"
         if time.monotonic() - self.last_flush > MANIFEST_EVERY_S:
             self.flush()
 
+    def total(self) -> Usage:
+        """The verdicts' usage plus this session's retries and timeouts."""
+        if self.live is None:
+            return self.usage
+        retries, timeouts = self.live_start
+        return self.usage + Usage(retries=self.live.retries - retries, timeouts=self.live.timeouts - timeouts)
+
     def flush(self) -> None:
-        self.run_dir.update(n_verdicts=len(self.run_dir.verdicts), usage=self.usage)
+        self.run_dir.update(n_verdicts=len(self.run_dir.verdicts), usage=self.total())
         self.last_flush = time.monotonic()
 
 
@@ -209,6 +247,7 @@ class LiveProgress:
             TextColumn("calls {task.fields[calls]} (cached {task.fields[hits]})"),
             TextColumn("tokens {task.fields[tokens]}"),
             TextColumn("${task.fields[cost]:.4f}"),
+            ServerColumn(),
             TimeElapsedColumn(),
             TextColumn("ETA"),
             TimeRemainingColumn(),
@@ -225,7 +264,7 @@ class LiveProgress:
 
     def track(self, label: str, call_path: CallPath, total: int) -> Progress:
         """A progress callback for one run, shown as its own line."""
-        task = self.progress.add_task(label, total=total, calls=0, hits=0, tokens=0, cost=0.0)
+        task = self.progress.add_task(label, total=total, calls=0, hits=0, tokens=0, cost=0.0, call_path=call_path)
 
         def update(done: int) -> None:
             usage = call_path.usage
@@ -235,6 +274,29 @@ class LiveProgress:
             )
 
         return update
+
+
+class ServerColumn(ProgressColumn):
+    """Retries, timeouts, a lowered concurrency limit and a silent server, read at every
+    refresh: the line says what is wrong while no verdict arrives, instead of freezing."""
+
+    def __init__(self, silent_after_s: float = SILENT_AFTER_S) -> None:
+        super().__init__()
+        self.silent_after_s = silent_after_s
+
+    def render(self, task: Task) -> Text:
+        call_path = task.fields.get("call_path")
+        if call_path is None:
+            return Text("")
+        usage, slots = call_path.usage, call_path.slots
+        parts = []
+        if usage.retries:
+            parts.append(f"retries {usage.retries} (timeouts {usage.timeouts})")
+        if slots.limit < slots.ceiling:
+            parts.append(f"in flight <= {slots.limit} of {slots.ceiling}")
+        if (silent := usage.silent_for()) >= self.silent_after_s:
+            parts.append(f"server silent for {silent:.0f} s")
+        return Text(" · ".join(parts), style="yellow")
 
 
 def summary_table(run: Run, *, elapsed_s: float | None = None) -> Table:
@@ -247,7 +309,8 @@ def summary_table(run: Run, *, elapsed_s: float | None = None) -> Table:
     table.add_column("95% CI", justify="right")
     for name, row in frame.iterrows():
         value, low, high = row["value"], row["ci_low"], row["ci_high"]
-        if name in ("n", "n_clusters", "calls", "cache_hits", "tokens_in", "tokens_out"):
+        if name in ("n", "n_clusters", "refused", "calls", "cache_hits", "retries", "timeouts", "prefix_restarts",
+                    "tokens_in", "tokens_out"):
             shown = f"{int(value):,}"
         elif name == "cost_usd":
             shown = f"${value:.4f}"

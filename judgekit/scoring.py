@@ -206,8 +206,8 @@ def score_run(run: Run, items: JudgedItems, options: Options) -> tuple[dict[str,
             "n_clusters": clusters.n_clusters if clusters is not None else None,
             "ci_method": ci_method(clusters, n_resamples=options.n_resamples, seed=options.seed),
             "complete": manifest.complete, "n_examples": len(run.examples),
-            "calls": usage.calls, "cache_hits": usage.cache_hits, "tokens_in": usage.tokens_in,
-            "tokens_out": usage.tokens_out, "cost_usd": usage.cost_usd}
+            "calls": usage.calls, "cache_hits": usage.cache_hits, "retries": usage.retries,
+            "tokens_in": usage.tokens_in, "tokens_out": usage.tokens_out, "cost_usd": usage.cost_usd}
     biases = _biases(run, items, options, clusters)
     if items.ids:
         policy = policy_of(run, options)
@@ -366,8 +366,13 @@ def summary_frame(run: Run, options: Options = Options()) -> pd.DataFrame:
         if row[name] is not None:
             low, high = row.get(f"{name}_ci") or (math.nan, math.nan)
             rows[name] = (row[name], low, high)
-    for name in ("calls", "cache_hits", "tokens_in", "tokens_out", "cost_usd"):
+    rows["refused"] = (sum(v.invalid_reason == "refused" for v in run.verdicts), math.nan, math.nan)
+    for name in ("calls", "cache_hits", "retries", "tokens_in", "tokens_out", "cost_usd"):
         rows[name] = (row[name], math.nan, math.nan)
+    usage = run.manifest.usage
+    rows["timeouts"] = (usage.timeouts, math.nan, math.nan)
+    if usage.prefix_restarts:  # only then: a warning, not a figure every run needs
+        rows["prefix_restarts"] = (usage.prefix_restarts, math.nan, math.nan)
     frame = pd.DataFrame.from_dict(rows, orient="index", columns=["value", "ci_low", "ci_high"])
     frame.attrs |= {"headline": first, "ci_method": row["ci_method"], "complete": row["complete"]}
     return frame

@@ -40,10 +40,12 @@ class JudgeEntry(BaseModel):
 
     spec: str = Field(min_length=1)
     base_url: str | None = None
+    api_key_env: str | None = None
+    """The variable holding ``base_url``'s key (provider keys go to providers only)."""
     judge_model: str | None = None
     temperature: float | None = None
     max_tokens: int | None = Field(default=None, ge=1)
-    timeout: float = Field(default=60.0, gt=0)
+    timeout: float | None = Field(default=None, gt=0)
     max_retries: int = Field(default=6, ge=0)
 
 
@@ -144,6 +146,7 @@ async def run_sweep(spec: SweepSpec, root: Path, *, progress: Any = None) -> tup
             entry.spec, cell.protocol, base_url=entry.base_url, judge_model=entry.judge_model,
             temperature=entry.temperature, max_tokens=entry.max_tokens, concurrency=spec.concurrency,
             timeout=entry.timeout, max_retries=entry.max_retries, cache=cache, limiter=limiter,
+            api_key_env=entry.api_key_env,
         )
         dataset = datasets[cell.dataset]
         examples = list(dataset.examples)
@@ -155,7 +158,8 @@ async def run_sweep(spec: SweepSpec, root: Path, *, progress: Any = None) -> tup
             use_batches(judge, run_dir.path, poll_s=spec.batch_poll)
         on_progress = progress.track(cell.name, judge.call_path, len(examples)) if progress else None
         try:
-            await judge_run(judge.verdict, run_dir, workers=judge.call_path.concurrency, on_progress=on_progress)
+            await judge_run(judge.verdict, run_dir, workers=judge.call_path.concurrency, on_progress=on_progress,
+                            live=judge.call_path.usage)
         finally:
             await judge.aclose()
         return run_dir.path

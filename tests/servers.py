@@ -24,8 +24,14 @@ API (all attributes are safe to read from the test's thread):
   else None), ``top_logprobs`` (int or None) and the raw JSON ``body``.
   Return a plain string, or a :class:`Reply` to also script log-probabilities.
   Default: ``echo`` (answers ``"echo: " + prompt``). It runs on the server's
-  thread; if it raises, the client gets a 500 (and the call path retries).
+  thread; if it raises, the client gets a 500 (and the call path retries), or
+  ``status_for_error`` if set (e.g. 400) with the exception's text as the message.
 - ``latency``: seconds every successful answer waits before replying.
+- ``one_at_a_time``: computes answers one after another (``latency`` each), as
+  llama.cpp's Python server does, and finishes an answer whose client has
+  gone (``computed`` counts every answer worked out, delivered or not).
+- ``capacity``: if set, a request arriving while that many are being handled
+  gets a 429 without Retry-After (a server that sheds load).
 - ``inject(*faults, prompt=None)``: queue faults. Without ``prompt`` they hit
   the next requests in arrival order, one fault per request; with ``prompt``
   (the last user message text) they hit only requests for that prompt.
@@ -40,13 +46,15 @@ API (all attributes are safe to read from the test's thread):
   successful replies per prompt key, see :func:`prompt_key`), ``faults_served``,
   ``peak_concurrency`` (most requests in the handler at once), ``seen_keys``
   (API keys received, to prove the client sent one), ``request_times``
-  (monotonic arrival time of each request).
+  (monotonic arrival time of each request), ``queries`` (each request's
+  URL query), ``computed`` (answers worked
+  out, including abandoned ones; ``abandoned()`` = computed - delivered).
   ``max_answers_per_prompt()`` and ``total_answered()`` summarise ``answered``;
   ``reset_counters()`` zeroes everything but the configuration.
 - Over HTTP too, for a server in another process: ``GET /_stats`` returns
-  ``requests``, ``answered``, ``max_answers_per_prompt``, ``peak_concurrency``;
-  ``POST /_reset`` zeroes them. ``python tests/servers.py --latency 1`` runs
-  an echo server and prints its URL as the first line of stdout.
+  ``requests``, ``answered``, ``max_answers_per_prompt``, ``peak_concurrency``,
+  ``computed``; ``POST /_reset`` zeroes them. ``python tests/servers.py --latency 1
+  [--one-at-a-time]`` runs an echo server and prints its URL as the first line of stdout.
 - URLs: ``openai_url`` (``.../v1``, for ``base_url`` of ``openai:``) and
   ``anthropic_url`` (root, for ``anthropic:``).
 
@@ -129,6 +137,21 @@ def echo(call: Call) -> str:
     return "echo: " + call.prompt
 
 
+def oracle_for(examples: Any) -> Callable[[Call], str]:
+    """An answer function naming the output slot that holds the humans' choice (a perfect judge)."""
+
+    def answer(call: Call) -> str:
+        text = call.system + "\n" + "\n".join(m["content"] for m in call.messages)
+        for e in examples:
+            at_a, at_b = text.find(e.response_a), text.find(e.response_b)
+            if at_a >= 0 and at_b >= 0:
+                gold_first = (at_a < at_b) == (e.gold == "a")
+                return "Output (a)" if gold_first else "Output (b)"
+        return "no idea"
+
+    return answer
+
+
 def prompt_key(call: Call) -> str:
     """What counts as "the same prompt" for the answered counter: API, model, system, messages."""
     identity = json.dumps([call.api, call.model, call.system, call.messages], sort_keys=True)
@@ -144,9 +167,15 @@ def _default_logprobs(words: list[str], k: int) -> list[dict[str, float]]:
 class ScriptedServer:
     """See the module docstring. Start with :meth:`start` or use it as a context manager."""
 
-    def __init__(self, answer: Callable[[Call], str | Reply] = echo, latency: float = 0.0) -> None:
+    def __init__(self, answer: Callable[[Call], str | Reply] = echo, latency: float = 0.0,
+                 one_at_a_time: bool = False) -> None:
         self.answer = answer
         self.latency = latency
+        self.one_at_a_time = one_at_a_time
+        self.capacity: int | None = None
+        self.status_for_error: int | None = None
+        self._engine: asyncio.Lock | None = None
+        self._computing: set[asyncio.Future[None]] = set()
         self.models: set[str] | None = None
         self.api_key: str | None = None
         self._lock = threading.Lock()
@@ -174,12 +203,18 @@ class ScriptedServer:
             self.peak_concurrency = 0
             self.seen_keys: set[str] = set()
             self.request_times: list[float] = []
+            self.queries: list[dict[str, str]] = []
+            self.computed = 0
 
     def max_answers_per_prompt(self) -> int:
         return max(self.answered.values(), default=0)
 
     def total_answered(self) -> int:
         return sum(self.answered.values())
+
+    def abandoned(self) -> int:
+        """Answers computed one at a time whose client had given up on them."""
+        return self.computed - self.total_answered()
 
     @property
     def url(self) -> str:
@@ -200,6 +235,7 @@ class ScriptedServer:
         self._loop = asyncio.new_event_loop()
 
         async def boot() -> None:
+            self._engine = asyncio.Lock()
             app = web.Application(client_max_size=64 * 1024 * 1024)
             app.router.add_post("/v1/chat/completions", self._openai)
             app.router.add_post("/v1/messages", self._anthropic)
@@ -226,7 +262,7 @@ class ScriptedServer:
     def stop(self) -> None:
         if self._loop is None:
             return
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
+        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop.close()
@@ -234,6 +270,12 @@ class ScriptedServer:
 
     def add_routes(self, app: web.Application) -> None:
         """Where a subclass adds endpoints (tests/batch_servers.py adds the batch APIs)."""
+
+    async def _shutdown(self) -> None:
+        for work in list(self._computing):  # abandoned answers still being computed
+            work.cancel()
+        await asyncio.gather(*self._computing, return_exceptions=True)
+        await self._runner.cleanup()
 
     def __enter__(self) -> ScriptedServer:
         return self.start()
@@ -254,6 +296,10 @@ class ScriptedServer:
         with self._lock:
             self.requests += 1
             self.request_times.append(time.monotonic())
+            self.queries.append(dict(request.query))
+            if self.capacity is not None and self.in_flight >= self.capacity:
+                self.faults_served["over_capacity"] += 1
+                return _error(call.api, 429, "rate_limit_error", "over capacity")
             self.in_flight += 1
             self.peak_concurrency = max(self.peak_concurrency, self.in_flight)
             if key:
@@ -268,9 +314,19 @@ class ScriptedServer:
                 with self._lock:
                     self.faults_served[fault.kind] += 1
                 return await self._serve_fault(request, call, fault, render)
-            if self.latency:
+            if self.one_at_a_time:
+                work = asyncio.ensure_future(self._compute())
+                self._computing.add(work)
+                work.add_done_callback(self._computing.discard)
+                await asyncio.shield(work)  # a client that leaves does not stop the work
+            elif self.latency:
                 await asyncio.sleep(self.latency)
-            reply = self.answer(call)
+            try:
+                reply = self.answer(call)
+            except Exception as e:
+                if self.status_for_error is None:
+                    raise
+                return _error(call.api, self.status_for_error, "invalid_request_error", str(e))
             reply = reply if isinstance(reply, Reply) else Reply(reply)
             response = web.json_response(render(call, reply))
             with self._lock:
@@ -279,6 +335,12 @@ class ScriptedServer:
         finally:
             with self._lock:
                 self.in_flight -= 1
+
+    async def _compute(self) -> None:
+        async with self._engine:
+            await asyncio.sleep(self.latency)
+            with self._lock:
+                self.computed += 1
 
     async def _serve_fault(self, request: web.Request, call: Call, fault: Fault, render: Callable[..., dict]) -> web.StreamResponse:
         if fault.kind == "rate_limit":
@@ -304,6 +366,7 @@ class ScriptedServer:
                 "answered": self.total_answered(),
                 "max_answers_per_prompt": self.max_answers_per_prompt(),
                 "peak_concurrency": self.peak_concurrency,
+                "computed": self.computed,
             }
         return web.json_response(stats)
 
@@ -327,7 +390,9 @@ class ScriptedServer:
             system = "\n\n".join(block["text"] for block in system)
         chat = [{"role": m["role"], "content": _text(m["content"])} for m in body["messages"]]
         call = _call("anthropic", body, system, chat, None)
-        return await self._handle(request, call, _render_anthropic, request.headers.get("x-api-key", ""))
+        # this SDK release sends the key as a bearer token; older ones as x-api-key
+        key = request.headers.get("x-api-key") or request.headers.get("Authorization", "").removeprefix("Bearer ")
+        return await self._handle(request, call, _render_anthropic, key)
 
 
 def _text(content: Any) -> str:
@@ -409,7 +474,9 @@ def _serve_forever() -> None:
 
     parser = argparse.ArgumentParser(description="Scripted OpenAI/Anthropic echo server on 127.0.0.1")
     parser.add_argument("--latency", type=float, default=0.0)
-    server = ScriptedServer(latency=parser.parse_args().latency).start()
+    parser.add_argument("--one-at-a-time", action="store_true", help="compute answers serially, finishing abandoned ones")
+    args = parser.parse_args()
+    server = ScriptedServer(latency=args.latency, one_at_a_time=args.one_at_a_time).start()
     print(server.url, flush=True)
     try:
         threading.Event().wait()

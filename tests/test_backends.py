@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import pytest
 from servers import Call, Reply, ScriptedServer, scripted_server  # noqa: F401  (fixture)
@@ -160,17 +161,40 @@ async def test_unknown_model_is_one_line_and_not_retried(scripted_server, api):
 
 
 @pytest.mark.parametrize("api", ["openai", "anthropic"])
-async def test_unreachable_server_gives_up_after_retries(api):
+async def test_refused_connection_fails_fast_naming_the_url(api):
     with ScriptedServer() as server:
         url = server.openai_url if api == "openai" else server.anthropic_url
     # the server is stopped: its port now refuses connections
-    path = CallPath(create_backend(f"{api}:judge", base_url=url), max_retries=2, backoff_base=0.01)
+    path = CallPath(create_backend(f"{api}:judge", base_url=url), max_retries=6)
+    start = time.monotonic()
     with pytest.raises(JudgekitError) as info:
         await path.complete(ask("hello"))
     await path.aclose()
     message = str(info.value)
-    assert url in message and "3 attempts" in message and "\n" not in message
-    assert "ConnectionRefusedError" in message  # the root cause, whatever the SDK calls it
+    assert time.monotonic() - start < 10 and path.usage.retries == 0
+    assert message == f"{api}:judge at {url}: cannot connect: connection refused " \
+                      "(is the server running and listening on that port?)"
+
+
+@pytest.mark.parametrize("api", ["openai", "anthropic"])
+async def test_unknown_host_fails_fast_naming_the_url(api):
+    url = "http://judgekit-test.invalid:8011" + ("/v1" if api == "openai" else "")
+    path = CallPath(create_backend(f"{api}:judge", base_url=url), max_retries=6)
+    start = time.monotonic()
+    with pytest.raises(JudgekitError, match=r"judgekit-test\.invalid:8011.*cannot connect: unknown host") as info:
+        await path.complete(ask("hello"))
+    await path.aclose()
+    assert time.monotonic() - start < 10 and "\n" not in str(info.value) and path.usage.retries == 0
+
+
+async def test_a_server_that_answered_and_then_refuses_is_restarting_and_retried():
+    server = ScriptedServer().start()
+    path = CallPath(create_backend("openai:judge", base_url=server.openai_url), max_retries=2, backoff_base=0.01)
+    assert (await path.complete(ask("first"))).text == "echo: first"
+    server.stop()
+    with pytest.raises(JudgekitError, match="gave up after 3 attempts.*ConnectionRefusedError"):
+        await path.complete(ask("second"))
+    await path.aclose()
     assert path.usage.retries == 2
 
 

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from servers import ScriptedServer
+from servers import ScriptedServer, oracle_for
 
 from judgekit.cli import main
 from judgekit.datasets import load_dataset
@@ -31,21 +31,6 @@ from judgekit.strategies import get_strategy
 JUDGEKIT = str(Path(sys.executable).parent / "judgekit")
 SECRET = "sk-test-9f8e7d6c5b4a-do-not-store"
 BUNDLED = load_dataset("judgekit/bundled").examples
-
-
-def oracle_for(examples):
-    """An answer function naming the output slot that holds the humans' choice."""
-
-    def answer(call) -> str:
-        text = call.system + "\n" + "\n".join(m["content"] for m in call.messages)
-        for e in examples:
-            at_a, at_b = text.find(e.response_a), text.find(e.response_b)
-            if at_a >= 0 and at_b >= 0:
-                gold_first = (at_a < at_b) == (e.gold == "a")
-                return "Output (a)" if gold_first else "Output (b)"
-        return "no idea"
-
-    return answer
 
 
 @pytest.fixture
@@ -170,15 +155,33 @@ def test_kill_9_then_resume_repeats_at_most_concurrency_calls(server, tmp_path, 
 def test_api_key_never_written(server, tmp_path):
     server.api_key = SECRET
     cache = tmp_path / "cache"
-    env = {"OPENAI_API_KEY": SECRET, "JUDGEKIT_CACHE_DIR": str(cache)}
-    result = judgekit(*run_args(server, tmp_path / "run", "--limit", "5"), env=env)
+    env = {"MY_SERVER_KEY": SECRET, "JUDGEKIT_CACHE_DIR": str(cache)}
+    result = judgekit(*run_args(server, tmp_path / "run", "--limit", "5", "--api-key-env", "MY_SERVER_KEY"), env=env)
     assert result.returncode == 0, result.stderr
-    assert SECRET in server.seen_keys  # the key was really used
+    assert server.seen_keys == {SECRET}  # the key was really used
     written = [p for p in [*tmp_path.rglob("*")] if p.is_file()]
     assert any(p.name == "verdicts.jsonl" for p in written) and any(p.parent == cache for p in written)
     for path in written:
         assert SECRET.encode() not in path.read_bytes(), path
     assert SECRET not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("api", ["openai", "anthropic"])
+def test_provider_keys_never_go_to_another_server(server, tmp_path, cli, api):
+    provider_keys = {"OPENAI_API_KEY": "sk-openai-" + SECRET, "ANTHROPIC_API_KEY": "sk-ant-" + SECRET}
+    url = server.openai_url if api == "openai" else server.anthropic_url
+    args = [a if a != server.openai_url else url for a in run_args(server, tmp_path / "run", "--limit", "2")]
+    args[2] = f"{api}:judge"
+    result = cli(*args, env=provider_keys)
+    assert result.returncode == 0, result.stderr
+    assert server.seen_keys == {"no-key-needed"}
+
+
+def test_a_rejected_placeholder_says_how_to_send_a_key(server, tmp_path, cli):
+    server.api_key = SECRET
+    result = cli(*run_args(server, tmp_path / "run", "--limit", "1"), env={"OPENAI_API_KEY": SECRET})
+    _one_line_error(result, 2, "HTTP 401", "--api-key-env", "goes to the provider's own host only")
+    assert server.seen_keys == {"no-key-needed"}
 
 
 def _one_line_error(result, code, *needles):
@@ -238,7 +241,7 @@ def test_call_failures_leave_an_incomplete_run_that_resume_finishes(server, tmp_
         server.api_key = SECRET
         result, code, needle = cli(*args, env={"OPENAI_API_KEY": "sk-wrong"}), 2, "HTTP 401"
     else:
-        result, code, needle = cli(*args), 1, "gave up"
+        result, code, needle = cli(*args), 1, "cannot connect: connection refused"
     _one_line_error(result, code, needle)
     assert not read_run(out).manifest.complete
     server.models, server.api_key = None, None

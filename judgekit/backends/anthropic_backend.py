@@ -6,7 +6,9 @@ rejects a prefill ending in whitespace, so trailing whitespace is trimmed and
 the same whitespace is trimmed from the front of the reply. ``Completion.text``
 holds only what the model wrote after the prefix. The API gives no logprobs,
 so asking for ``top_logprobs`` is an error rather than a silent None. The key
-comes from ``ANTHROPIC_API_KEY`` (or ``api_key_env``); the SDK's own retries
+``ANTHROPIC_API_KEY`` goes to Anthropic's own HTTPS host only; another
+``base_url`` gets the variable named by ``api_key_env`` or a placeholder, and is
+waited for longer (``sdk.SELF_HOSTED_TIMEOUT``). The SDK's own retries
 are off because the call path owns retrying. As for ``openai:``, the SDK's
 aiohttp transport carries the calls (cheaper per call at high concurrency).
 """
@@ -22,6 +24,7 @@ from judgekit.backends import sdk
 from judgekit.backends.base import Backend, Completion, Request, RetryDecision
 from judgekit.backends.callpath import UnreadableReply
 from judgekit.backends.registry import register_backend
+from judgekit.backends.urls import checked_base_url, is_host, redact
 from judgekit.errors import BadInput
 
 ANTHROPIC_URL = "https://api.anthropic.com"
@@ -34,21 +37,29 @@ class AnthropicBackend(Backend):
         model: str,
         *,
         base_url: str | None = None,
-        api_key_env: str = "ANTHROPIC_API_KEY",
-        timeout: float = 600.0,
+        api_key_env: str | None = None,
+        timeout: float = 3600.0,
         **options: Any,
     ) -> None:
         if not model:
             raise BadInput("judge spec: anthropic needs a model, e.g. anthropic:claude-sonnet-4-5")
         super().__init__(model, **options)
-        self.base_url = (base_url or os.environ.get("ANTHROPIC_BASE_URL") or ANTHROPIC_URL).rstrip("/")
-        self.api_key_env = api_key_env
-        key = sdk.api_key(f"anthropic:{model}", api_key_env, own_service=self.base_url == ANTHROPIC_URL)
-        self._client = sdk.client(anthropic, anthropic.AsyncAnthropic, key, self.base_url, timeout)
+        url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or ANTHROPIC_URL
+        self.base_url = checked_base_url(url, "--base-url" if base_url else "ANTHROPIC_BASE_URL")
+        own = is_host(self.base_url, ANTHROPIC_URL)
+        self.api_key_env, self.own_service = api_key_env, own
+        self.key_hint = sdk.key_hint("ANTHROPIC_API_KEY", api_key_env, own)
+        self.default_timeout = 60.0 if own else sdk.SELF_HOSTED_TIMEOUT
+        self._client = sdk.client(anthropic, anthropic.AsyncAnthropic, self.key(), self.base_url, timeout)
+
+    def key(self) -> str:
+        """The key for this server (the batch client asks too): see ``sdk.api_key``."""
+        return sdk.api_key(f"anthropic:{self.model}", provider_env="ANTHROPIC_API_KEY", key_env=self.api_key_env,
+                           own_service=self.own_service)
 
     @property
     def endpoint(self) -> str:
-        return self.base_url
+        return redact(self.base_url)
 
     def arguments(self, request: Request) -> tuple[dict[str, Any], bool]:
         """The SDK call's arguments, and whether the prefill lost trailing whitespace (batches send the same)."""
@@ -83,15 +94,15 @@ class AnthropicBackend(Backend):
         except anthropic.APIStatusError as e:
             if sdk.is_retryable_status(e.status_code):
                 raise
-            where = f"anthropic:{self.model} at {self.base_url}"
-            raise sdk.refusal(where, e.status_code, e.message, self.api_key_env) from e
+            where = f"anthropic:{self.model} at {self.endpoint}"
+            raise sdk.refusal(where, e.status_code, e.message, self.key_hint) from e
         return self.read_reply(response, trimmed)
 
     def read_reply(self, response: Any, trimmed: bool) -> Completion:
         """A Message (live, or a succeeded batch result) as a Completion; ``trimmed`` as from ``arguments``."""
         blocks = getattr(response, "content", None)
         if blocks is None or getattr(response, "usage", None) is None:
-            raise UnreadableReply(f"reply without content from {self.base_url}")
+            raise UnreadableReply(f"reply without content from {self.endpoint}")
         text = "".join(block.text for block in blocks if getattr(block, "type", None) == "text")
         return Completion(
             text=text.lstrip() if trimmed else text,

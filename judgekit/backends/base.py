@@ -12,6 +12,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
+from judgekit.errors import JudgekitError
+
 
 @dataclass(frozen=True)
 class Message:
@@ -87,11 +89,26 @@ class Completion:
     cost_usd: float = 0.0
 
 
+class Refused(JudgekitError):
+    """The server will not answer this one request (e.g. HTTP 400, context too long).
+
+    Not retried; the runner records the item as an invalid verdict with
+    ``reason`` and goes on, since other items may be fine.
+    """
+
+    def __init__(self, where: str, reason: str) -> None:
+        super().__init__(f"{where}: request refused ({reason})")
+        self.where = where
+        self.reason = reason
+
+
 @dataclass(frozen=True)
 class RetryDecision:
     retry: bool
     retry_after: float | None = None
     """Seconds the server asked us to wait (Retry-After), if it said."""
+    overloaded: bool = False
+    """The server said it has too much to do (429, 503): fewer calls in flight help."""
 
 
 class Backend(ABC):
@@ -100,6 +117,8 @@ class Backend(ABC):
     provider: ClassVar[str]
     max_concurrency: ClassVar[int | None] = None
     """A provider-imposed ceiling on parallel calls (e.g. 1 for a local engine)."""
+    default_timeout: float = 60.0
+    """Seconds of server silence before an attempt is abandoned, unless the user says."""
     interruptible: ClassVar[bool] = True
     """False for an in-process engine: a call cannot be abandoned mid-way, so the
     call path waits for it rather than timing out and queueing a retry behind it."""

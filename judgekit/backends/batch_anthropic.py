@@ -29,7 +29,7 @@ class AnthropicBatches(BatchAPI):
 
     def __init__(self, backend: Any) -> None:
         super().__init__(backend)
-        key = sdk.api_key(f"anthropic:{backend.model}", backend.api_key_env, own_service=False)
+        key = backend.key()
         self._client = sdk.client(anthropic, anthropic.AsyncAnthropic, key, backend.base_url, 600.0)
 
     def line(self, custom_id: str, request: Request) -> Line:

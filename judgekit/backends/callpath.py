@@ -3,6 +3,18 @@
 Backends only translate a request into their provider's call and say which of
 their errors are worth retrying; everything a run needs to be cheap, fast and
 robust happens here, once, the same way for every provider.
+
+Two choices matter for servers that queue requests (a self-hosted server often
+answers one at a time):
+
+- The timeout measures the server's silence, not a call's age. A call times
+  out when nothing at all has come back from the server for ``timeout``
+  seconds since it was sent, so a call waiting its turn behind others that
+  are being answered is not abandoned (an abandoned call is still computed by
+  such a server, and its retry queues behind it). A call is still given up at
+  ``timeout`` times the concurrency ceiling, the longest a fair queue can hold it.
+- Concurrency adapts (:mod:`judgekit.backends.adaptive`): timeouts and
+  "too many requests" halve the calls in flight, answers win them back.
 """
 
 from __future__ import annotations
@@ -10,12 +22,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import socket
 import time
 from collections.abc import Mapping
-from contextlib import AsyncExitStack
 from dataclasses import dataclass, replace
 from email.utils import parsedate_to_datetime
 
+from judgekit.backends.adaptive import AdaptiveLimit
 from judgekit.backends.base import Backend, Completion, Request
 from judgekit.backends.cache import ResponseCache, cache_key
 from judgekit.backends.prices import PriceTable
@@ -45,6 +58,21 @@ class LiveUsage:
     unpriced_calls: int = 0
     """Calls to a model with no price: ``cost_usd`` is then a lower bound."""
     retries: int = 0
+    """Attempts after a call's first (timeouts included)."""
+    timeouts: int = 0
+    """Attempts abandoned because the server stayed silent for the timeout."""
+    in_flight: int = 0
+    """Attempts sent and not yet answered."""
+    last_reply_at: float | None = None
+    """``time.monotonic()`` of the latest reply of any kind from the server."""
+    waiting_since: float | None = None
+    """``time.monotonic()`` when the calls now in flight started being waited for."""
+
+    def silent_for(self) -> float:
+        """Seconds the server has said nothing while calls wait for it (0 when none waits)."""
+        if not self.in_flight or self.waiting_since is None:
+            return 0.0
+        return time.monotonic() - max(self.waiting_since, self.last_reply_at or self.waiting_since)
 
 
 class CallPath:
@@ -61,7 +89,7 @@ class CallPath:
         cache: ResponseCache | None = None,
         concurrency: int = 8,
         limiter: asyncio.Semaphore | None = None,
-        timeout: float = 60.0,
+        timeout: float | None = None,
         max_retries: int = 6,
         prices: PriceTable | None = None,
         backoff_base: float = 1.0,
@@ -69,22 +97,27 @@ class CallPath:
     ) -> None:
         """``cache=None`` asks the backend every time (``--no-cache``). ``limiter`` is a
         budget shared with other CallPaths (a sweep's global cap); ``concurrency``
-        caps this path alone, and the backend's own ``max_concurrency`` applies too.
-        ``timeout`` bounds each attempt; ``max_retries`` counts attempts after the first."""
+        caps this path alone (the adaptive limit moves below it), and the backend's
+        own ``max_concurrency`` applies too. ``timeout`` is how long the server may
+        stay silent before an attempt is abandoned (None: the backend's default);
+        ``max_retries`` counts attempts after the first."""
         if concurrency < 1 or max_retries < 0:
             raise BadInput(f"need concurrency >= 1 and max_retries >= 0, got {concurrency} and {max_retries}")
+        if timeout is not None and timeout <= 0:
+            raise BadInput(f"need a timeout > 0 seconds, got {timeout:g}")
         self.backend = backend
         self.cache = cache
-        self.timeout = timeout
+        self.timeout = timeout if timeout is not None else backend.default_timeout
         self.max_retries = max_retries
         self.prices = prices if prices is not None else PriceTable.load()
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         ceiling = backend.max_concurrency or concurrency
         self.concurrency = min(concurrency, ceiling)
-        self._slots = asyncio.Semaphore(self.concurrency)
+        self.slots = AdaptiveLimit(self.concurrency)
         self._limiter = limiter
         self._in_flight: dict[str, asyncio.Future[Completion]] = {}
+        self._answered = False
         self.usage = LiveUsage()
 
     async def complete(self, request: Request) -> Completion:
@@ -126,30 +159,41 @@ class CallPath:
             del self._in_flight[key]
         return completion
 
+    @property
+    def where(self) -> str:
+        return f"{self.backend.provider}:{self.backend.model} at {self.backend.endpoint}"
+
     async def _call_with_retries(self, request: Request) -> Completion:
         for attempt in range(self.max_retries + 1):
+            overloaded = False
+            epoch = await self.slots.acquire()
             try:
-                async with AsyncExitStack() as slots:
-                    # own slot first: a call queued behind its siblings holds no shared permit
-                    await slots.enter_async_context(self._slots)
-                    if self._limiter is not None:
-                        await slots.enter_async_context(self._limiter)
-                    start = time.monotonic()
-                    timeout = self.timeout if self.backend.interruptible else None
-                    completion = await asyncio.wait_for(self.backend.complete(request), timeout)
+                if self._limiter is None:
+                    completion = await self._attempt(request)
+                else:
+                    async with self._limiter:
+                        completion = await self._attempt(request)
             except JudgekitError:
                 raise  # the backend already turned a hopeless error into one clear line
-            except (TimeoutError, asyncio.TimeoutError):
-                error, wait = TimeoutError(f"no reply within {self.timeout:g} s"), None
+            except (TimeoutError, asyncio.TimeoutError) as e:
+                self.usage.timeouts += 1
+                error, wait, overloaded = e, None, True
             except UnreadableReply as e:
                 error, wait = e, None
             except Exception as e:
+                if not self._answered and (reason := unreachable(e)) is not None:
+                    raise JudgekitError(f"{self.where}: cannot connect: {reason}") from None
                 decision = self.backend.should_retry(e)
                 if not decision.retry:
                     raise
-                error, wait = e, decision.retry_after
+                error, wait, overloaded = e, decision.retry_after, decision.overloaded
             else:
-                return self._account(completion, time.monotonic() - start)
+                self.slots.succeeded()
+                return completion
+            finally:
+                self.slots.release()
+            if overloaded:
+                self.slots.overloaded(epoch)
             if attempt == self.max_retries:
                 break
             self.usage.retries += 1
@@ -157,9 +201,50 @@ class CallPath:
             log.info("%s: %s, retry %d in %.2fs", request.purpose or "call", _summary(error), attempt + 1, delay)
             await asyncio.sleep(delay)
         raise JudgekitError(
-            f"{self.backend.provider}:{self.backend.model} at {self.backend.endpoint}: "
-            f"gave up after {self.max_retries + 1} attempts; last error: {_summary(error)}"
+            f"{self.where}: gave up after {self.max_retries + 1} attempts; "
+            f"last error: {_summary(error)}{self._advice(error, overloaded)}"
         )
+
+    async def _attempt(self, request: Request) -> Completion:
+        """One call to the backend, abandoned when the server has been silent for the timeout."""
+        start = time.monotonic()
+        if not self.backend.interruptible:
+            completion = await self.backend.complete(request)
+            return self._account(completion, time.monotonic() - start)
+        call = asyncio.ensure_future(self.backend.complete(request))
+        if not self.usage.in_flight:
+            self.usage.waiting_since = start
+        self.usage.in_flight += 1
+        try:
+            while not call.done():
+                now = time.monotonic()
+                heard = max(start, self.usage.last_reply_at or start)
+                cap = start + self.timeout * self.concurrency
+                if now >= min(heard + self.timeout, cap):
+                    raise TimeoutError(
+                        f"no reply within {self.timeout * self.concurrency:g} s" if now >= cap
+                        else f"the server sent nothing for {self.timeout:g} s"
+                    )
+                await asyncio.wait({call}, timeout=min(heard + self.timeout, cap) - now)
+        finally:
+            self.usage.in_flight -= 1
+            if not call.done():
+                call.cancel()
+                await asyncio.wait({call})
+        self.usage.last_reply_at = time.monotonic()  # an error status is a sign of life too
+        completion = call.result()
+        self._answered = True
+        return self._account(completion, time.monotonic() - start)
+
+    def _advice(self, error: BaseException, overloaded: bool) -> str:
+        """What to change when a run gives up on an overloaded or slow server."""
+        if isinstance(error, TimeoutError):
+            return (f". A slow server, or one answering one request at a time, needs fewer calls in flight "
+                    f"or a longer wait: try --concurrency {max(1, self.slots.lowest // 2)} "
+                    f"or --timeout {self.timeout * 4:g}")
+        if overloaded:
+            return f". The server keeps asking to slow down: try --concurrency {max(1, self.slots.lowest // 2)}"
+        return ""
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         """Honour the server's Retry-After; else exponential backoff with jitter, capped."""
@@ -203,6 +288,22 @@ def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
             return max(0.0, when.timestamp() - time.time())
     except (TypeError, ValueError):
         return None
+
+
+def unreachable(error: BaseException) -> str | None:
+    """"connection refused" or "unknown host" when that is what lies under ``error``.
+
+    Either way no retry will help within a run (a server that answered before
+    and now refuses is restarting, so that case is retried).
+    """
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ConnectionRefusedError):
+            return "connection refused (is the server running and listening on that port?)"
+        if isinstance(seen, socket.gaierror):
+            return "unknown host (the name does not resolve)"
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _summary(error: BaseException) -> str:

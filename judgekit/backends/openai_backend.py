@@ -1,10 +1,10 @@
 """``openai:MODEL`` - OpenAI's chat completions, and any server that speaks them.
 
 With ``base_url`` this reaches vLLM, SGLang, llama.cpp server, Ollama or a
-LiteLLM proxy. The key comes from ``OPENAI_API_KEY`` (or the variable named by
-``api_key_env``); a ``base_url`` server that needs no key gets a placeholder.
-That key is sent to whatever ``base_url`` names, so for a third-party server
-point ``api_key_env`` at a variable holding that server's own key.
+LiteLLM proxy. ``OPENAI_API_KEY`` is sent to OpenAI's own HTTPS host only;
+any other server gets the key in the variable the user names with
+``api_key_env`` (``--api-key-env``), or a placeholder when none is named.
+Such a server is waited for longer (``sdk.SELF_HOSTED_TIMEOUT``) than OpenAI.
 
 Notes on mapping a Request:
 - ``sample`` is not sent: each sample index is its own call (and cache entry),
@@ -31,6 +31,7 @@ from judgekit.backends import sdk
 from judgekit.backends.base import Backend, Completion, Request, RetryDecision
 from judgekit.backends.callpath import UnreadableReply
 from judgekit.backends.registry import register_backend
+from judgekit.backends.urls import checked_base_url, is_host, redact
 from judgekit.errors import BadInput
 
 OPENAI_URL = "https://api.openai.com/v1"
@@ -43,26 +44,35 @@ class OpenAIBackend(Backend):
         model: str,
         *,
         base_url: str | None = None,
-        api_key_env: str = "OPENAI_API_KEY",
-        timeout: float = 600.0,
+        api_key_env: str | None = None,
+        timeout: float = 3600.0,
         continue_final_message: bool = False,
         **options: Any,
     ) -> None:
+        """``timeout`` is the SDK's hard limit per request; the call path's
+        silence timeout normally acts long before it."""
         if not model:
             raise BadInput("judge spec: openai needs a model, e.g. openai:gpt-4o-mini")
         super().__init__(model, **options)
-        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_URL).rstrip("/")
-        self.api_key_env = api_key_env
+        url = base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_URL
+        self.base_url = checked_base_url(url, "--base-url" if base_url else "OPENAI_BASE_URL")
+        own = is_host(self.base_url, OPENAI_URL)
+        self.api_key_env, self.own_service = api_key_env, own
+        self.key_hint = sdk.key_hint("OPENAI_API_KEY", api_key_env, own)
+        self.default_timeout = 60.0 if own else sdk.SELF_HOSTED_TIMEOUT
         self.continue_final_message = continue_final_message
-        key = sdk.api_key(f"openai:{model}", api_key_env, own_service=self.base_url == OPENAI_URL,
-                          hint=" (or pass --base-url for a local server)")
         # New OpenAI models take max_completion_tokens only; compatible servers know max_tokens.
-        self._max_tokens_field = "max_completion_tokens" if self.base_url == OPENAI_URL else "max_tokens"
-        self._client = sdk.client(openai, openai.AsyncOpenAI, key, self.base_url, timeout)
+        self._max_tokens_field = "max_completion_tokens" if own else "max_tokens"
+        self._client = sdk.client(openai, openai.AsyncOpenAI, self.key(), self.base_url, timeout)
+
+    def key(self) -> str:
+        """The key for this server (the batch client asks too): see ``sdk.api_key``."""
+        return sdk.api_key(f"openai:{self.model}", provider_env="OPENAI_API_KEY", key_env=self.api_key_env,
+                           own_service=self.own_service, hint=" (or pass --base-url for a local server)")
 
     @property
     def endpoint(self) -> str:
-        return self.base_url
+        return redact(self.base_url)
 
     def arguments(self, request: Request) -> dict[str, Any]:
         """The SDK call's keyword arguments (the batch API sends the same request as a JSONL line)."""
@@ -94,15 +104,15 @@ class OpenAIBackend(Backend):
         except openai.APIStatusError as e:
             if sdk.is_retryable_status(e.status_code):
                 raise
-            where = f"openai:{self.model} at {self.base_url}"
-            raise sdk.refusal(where, e.status_code, e.message, self.api_key_env) from e
+            where = f"openai:{self.model} at {self.endpoint}"
+            raise sdk.refusal(where, e.status_code, e.message, self.key_hint) from e
         return self.read_reply(response)
 
     def read_reply(self, response: Any) -> Completion:
         """A chat completion (live, or one line of a batch's output) as a Completion."""
         choices = getattr(response, "choices", None)
         if not choices or getattr(choices[0], "message", None) is None:
-            raise UnreadableReply(f"reply without choices from {self.base_url}")
+            raise UnreadableReply(f"reply without choices from {self.endpoint}")
         choice = choices[0]
         usage = response.usage
         return Completion(

@@ -14,31 +14,60 @@ import os
 from types import ModuleType
 from typing import Any
 
-from judgekit.backends.base import RetryDecision
+from judgekit.backends.base import Refused, RetryDecision
 from judgekit.backends.callpath import retry_after_seconds
+from judgekit.backends.urls import split_query
 from judgekit.errors import BadInput, JudgekitError
 
 PLACEHOLDER_KEY = "no-key-needed"
-"""Sent to a base_url server when no key is set; such servers ignore it."""
+"""Sent to another server when the user names no key variable; such servers ignore it."""
 RETRYABLE_STATUS = frozenset({408, 409, 429})
 """Besides 5xx: statuses a later attempt may get past."""
+OVERLOAD_STATUS = frozenset({429, 503})
+"""Statuses that say "too much work": the call path then lowers its concurrency."""
+SELF_HOSTED_TIMEOUT = 300.0
+"""Seconds of silence we wait for a server other than the provider's own: a
+self-hosted model on a CPU can take minutes over one long prompt."""
 
 
-def api_key(where: str, key_env: str, *, own_service: bool, hint: str = "") -> str:
-    """The key from ``key_env``; a placeholder for other servers, which may need none."""
-    key = os.environ.get(key_env)
-    if key:
+def api_key(where: str, *, provider_env: str, key_env: str | None, own_service: bool, hint: str = "") -> str:
+    """The key to send, and only where it belongs.
+
+    The provider's variable (``provider_env``, e.g. OPENAI_API_KEY) is read only
+    for the provider's own HTTPS host; any other server gets the variable the
+    user named (``key_env``, from ``--api-key-env``) or a placeholder.
+    """
+    if key_env:
+        key = os.environ.get(key_env)
+        if not key:
+            raise BadInput(f"{where}: no API key; {key_env} (named by --api-key-env) is not set")
         return key
-    if own_service:
-        raise BadInput(f"{where}: no API key; set {key_env}{hint}")
-    return PLACEHOLDER_KEY
+    if not own_service:
+        return PLACEHOLDER_KEY
+    key = os.environ.get(provider_env)
+    if not key:
+        raise BadInput(f"{where}: no API key; set {provider_env}{hint}")
+    return key
+
+
+def key_hint(provider_env: str, key_env: str | None, own_service: bool) -> str:
+    """What to check when a server rejects the key (see :func:`api_key`)."""
+    if key_env or own_service:
+        return key_env or provider_env
+    return f"--api-key-env (no key was sent: {provider_env} goes to the provider's own host only)"
 
 
 def client(sdk: ModuleType, client_class: type, key: str, base_url: str, timeout: float) -> Any:
-    """An async SDK client on the aiohttp transport, the SDK's own retries off (the call path retries)."""
+    """An async SDK client on the aiohttp transport, the SDK's own retries off (the call path retries).
+
+    A query in the base URL (``?api-version=...``) is sent with every request;
+    the SDKs would otherwise glue the endpoint path onto it.
+    """
+    url, query = split_query(base_url)
     return client_class(
         api_key=key,
-        base_url=base_url,
+        base_url=url,
+        default_query=query or None,
         timeout=timeout,
         max_retries=0,
         http_client=sdk.DefaultAioHttpClient(timeout=timeout),
@@ -49,21 +78,22 @@ def is_retryable_status(status: int) -> bool:
     return status in RETRYABLE_STATUS or status >= 500
 
 
-def refusal(where: str, status: int, message: Any, key_env: str) -> JudgekitError:
+def refusal(where: str, status: int, message: Any, key_hint: str) -> JudgekitError:
     """One line for an error no retry will fix (no key, no model, refused request)."""
     if status == 401:
-        return BadInput(f"{where}: the API key was rejected (HTTP 401); check {key_env}")
+        return BadInput(f"{where}: the API key was rejected (HTTP 401); check {key_hint}")
     if status == 403:
         return BadInput(f"{where}: permission denied (HTTP 403); check the key's access to this model")
     if status == 404:
         return BadInput(f"{where}: model or endpoint not found (HTTP 404); check the model name and base URL")
     lines = str(message).strip().splitlines()
-    return JudgekitError(f"{where}: request refused (HTTP {status}): {lines[0][:200] if lines else ''}")
+    return Refused(where, f"HTTP {status}: {lines[0][:200]}" if lines else f"HTTP {status}")
 
 
 def retry_decision(sdk: ModuleType, error: BaseException) -> RetryDecision:
     """Retry what reaches ``should_retry``: status errors (honouring Retry-After), lost connections, bad bodies."""
     if isinstance(error, sdk.APIStatusError):
-        return RetryDecision(retry=True, retry_after=retry_after_seconds(error.response.headers))
+        return RetryDecision(retry=True, retry_after=retry_after_seconds(error.response.headers),
+                             overloaded=error.status_code in OVERLOAD_STATUS)
     retryable = (sdk.APIConnectionError, sdk.APIResponseValidationError, json.JSONDecodeError)
     return RetryDecision(retry=isinstance(error, retryable))

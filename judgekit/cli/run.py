@@ -24,6 +24,7 @@ DEFAULT_DATASET = "llmbar/natural-40"
 """40 LLMBar Natural pairs, shipped with LLMBar's recorded judges' verdicts on them."""
 RECORDED_DIR = "llmbar-natural-40-recorded"
 """Beside the run dir: LLMBar's recorded judges on the sample, as run dirs for ``compare``."""
+REFUSALS_SHOWN = 5
 
 
 def run(
@@ -40,7 +41,14 @@ def run(
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the response cache."),
     temperature: float | None = typer.Option(None, "--temperature", help="Override the protocol's temperature."),
     max_tokens: int | None = typer.Option(None, "--max-tokens", min=1, help="Override the protocol's max tokens."),
-    timeout: float = typer.Option(60.0, "--timeout", min=0.1, help="Seconds per call before it is retried."),
+    timeout: float | None = typer.Option(
+        None, "--timeout", min=0.1,
+        help="Seconds the server may stay silent before a call is retried (default 60; 300 for --base-url servers).",
+    ),
+    api_key_env: str | None = typer.Option(
+        None, "--api-key-env",
+        help="Variable holding the key for --base-url (the provider's own key goes only to the provider).",
+    ),
     max_retries: int = typer.Option(6, "--max-retries", min=0, help="Retries per call on transient errors."),
     judge_model: str | None = typer.Option(None, "--judge-model", help="The base model's name, for self-preference."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print calls and estimated tokens; call nothing."),
@@ -73,7 +81,7 @@ def run(
     handle = load_judge(
         judge, protocol, base_url=base_url, judge_model=judge_model, temperature=temperature,
         max_tokens=max_tokens, concurrency=concurrency, timeout=timeout, max_retries=max_retries,
-        cache=not no_cache,
+        cache=not no_cache, api_key_env=api_key_env,
     )
     out = out or default_out(judge, protocol, loaded.id)
     run_dir = open_run_dir(out, handle.manifest_for(loaded.id, loaded.content_hash, len(examples)), examples, wait=wait)
@@ -96,7 +104,8 @@ def run(
                     use_batches(handle, run_dir.path, poll_s=batch_poll, on_event=say)
                 progress = live.track("judging", handle.call_path, len(examples))
                 return await judge_run(
-                    handle.verdict, run_dir, workers=handle.call_path.concurrency, on_progress=progress
+                    handle.verdict, run_dir, workers=handle.call_path.concurrency, on_progress=progress,
+                    live=handle.call_path.usage,
                 )
         finally:
             await handle.aclose()
@@ -115,7 +124,19 @@ def run(
         console.print(f"time: {elapsed:.1f} s", highlight=False)
     else:
         console.print(summary_table(finished, elapsed_s=elapsed))
+    print_refusals(Console(stderr=True), finished.verdicts)
     console.print(f"run dir: {finished.path}", highlight=False, soft_wrap=True)
+
+
+def print_refusals(console: Console, verdicts: list) -> None:
+    """Name the items the server refused (kept as invalid verdicts) and its reasons."""
+    refused = [v for v in verdicts if v.invalid_reason == "refused"]
+    for verdict in refused[:REFUSALS_SHOWN]:
+        console.print(f"refused by the server: {verdict.example_id}: {verdict.details['refused']}",
+                      highlight=False, soft_wrap=True, markup=False)
+    if len(refused) > REFUSALS_SHOWN:
+        console.print(f"... and {len(refused) - REFUSALS_SHOWN} more refused items (invalid_reason 'refused')",
+                      highlight=False)
 
 
 def print_leaderboard(console: Console, finished: Any, elapsed: float) -> None:

@@ -1,0 +1,208 @@
+"""Self-hosted servers: one request at a time, load shedding, silence, refusals, retries counted.
+
+Every server here is the scripted loopback server, reached through the real
+OpenAI SDK client, and most runs go through the real ``judgekit run``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+from conftest import run_judgekit
+from servers import Fault, ScriptedServer, oracle_for
+from rich.progress import Progress
+
+from judgekit.backends.adaptive import AdaptiveLimit
+from judgekit.backends.base import Message, Request
+from judgekit.backends.callpath import CallPath
+from judgekit.backends.registry import create_backend
+from judgekit.datasets import load_dataset
+from judgekit.errors import JudgekitError
+from judgekit.rundir import read_run
+from judgekit.runner import ServerColumn
+
+BUNDLED = load_dataset("judgekit/bundled").examples
+
+
+def ask(text: str) -> Request:
+    return Request((Message("user", text),))
+
+
+def run_args(server: ScriptedServer, out, *extra) -> tuple:
+    return ("run", "--judge", "openai:judge", "--base-url", server.openai_url, "--dataset", "judgekit/bundled",
+            "--protocol", "llmbar/vanilla", "--out", out, "--quiet", *extra)
+
+
+def test_a_one_at_a_time_server_is_not_buried_in_abandoned_work(tmp_path, monkeypatch, capsys):
+    # The issue's setting scaled down tenfold: 0.1 s per answer, 8 in flight, timeout 0.5 s.
+    # Waiting in the queue takes up to 0.8 s, longer than the timeout, yet the server is never silent.
+    latency, pairs = 0.1, 16
+    with ScriptedServer(answer=oracle_for(BUNDLED), latency=latency, one_at_a_time=True) as server:
+        code, out, err = run_judgekit(monkeypatch, capsys, *run_args(
+            server, tmp_path / "run", "--limit", pairs, "--concurrency", 8, "--timeout", 0.5))
+        wall = time.monotonic() - server.request_times[0]
+        assert code == 0, err
+        serial = 2 * pairs * latency  # two presentation orders per pair
+        assert server.abandoned() <= 8  # at most one wave of abandoned answers
+        assert wall <= 1.5 * serial, (wall, serial)
+    run = read_run(tmp_path / "run")
+    gold = {e.id: e.gold for e in BUNDLED}
+    assert run.manifest.complete and len(run.verdicts) == pairs
+    assert all(v.winner == gold[v.example_id] for v in run.verdicts)
+
+
+async def test_a_wave_of_timeouts_halves_the_calls_in_flight_and_says_what_to_change():
+    # 0.3 s per answer but only 0.2 s of silence allowed: every call times out, whatever we do.
+    with ScriptedServer(latency=0.3, one_at_a_time=True) as server:
+        path = CallPath(create_backend("openai:judge", base_url=server.openai_url), concurrency=8,
+                        timeout=0.2, max_retries=2, backoff_base=0.01)
+        results = await asyncio.gather(*(path.complete(ask(f"q{i}")) for i in range(8)), return_exceptions=True)
+        await path.aclose()
+    assert all(isinstance(r, JudgekitError) for r in results)
+    message = str(results[0])
+    assert "the server sent nothing for 0.2 s" in message and "--concurrency" in message and "--timeout 0.8" in message
+    # each wave of timeouts halved the calls in flight: 8, then 4, 2, 1
+    assert path.usage.timeouts == 24 and path.slots.lowest == 1 and path.slots.limit == 1
+
+
+async def test_a_server_that_sheds_load_gets_fewer_calls_in_flight():
+    with ScriptedServer(latency=0.05) as server:
+        server.capacity = 2
+        path = CallPath(create_backend("openai:judge", base_url=server.openai_url), concurrency=8,
+                        max_retries=10, backoff_base=0.01, backoff_cap=0.05)
+        completions = await asyncio.gather(*(path.complete(ask(f"q{i}")) for i in range(40)))
+        await path.aclose()
+    assert [c.text for c in completions] == [f"echo: q{i}" for i in range(40)]
+    assert server.peak_concurrency <= 2 and path.slots.lowest <= 2
+    # without backing off, 6 of every 8 attempts would be shed for the whole run
+    assert server.faults_served["over_capacity"] < 40
+
+
+async def test_adaptive_limit_halves_once_per_wave_and_creeps_back():
+    limit = AdaptiveLimit(8)
+    epochs = [await limit.acquire() for _ in range(8)]
+    for epoch in epochs:  # eight calls of one wave fail: one signal
+        limit.release()
+        limit.overloaded(epoch)
+    assert limit.limit == 4
+    for _ in range(4):
+        await limit.acquire()
+        limit.release()
+        limit.succeeded()
+    assert limit.limit == 5 and limit.lowest == 4
+    limit.overloaded(await limit.acquire())
+    limit.overloaded(epochs[0])  # a straggler of the first wave changes nothing
+    assert limit.limit == 2 and limit.lowest == 2
+
+
+def test_retries_and_timeouts_land_in_the_manifest_and_summary(tmp_path, monkeypatch, capsys):
+    with ScriptedServer(answer=oracle_for(BUNDLED)) as server:
+        server.inject(Fault.server_error(503), Fault.slow(3.0), Fault.server_error(500))
+        code, out, err = run_judgekit(monkeypatch, capsys, *run_args(
+            server, tmp_path / "run", "--limit", 4, "--concurrency", 1, "--timeout", 0.3))
+    assert code == 0, err
+    manifest = json.loads((tmp_path / "run" / "manifest.json").read_text())
+    assert manifest["usage"]["retries"] == 3 and manifest["usage"]["timeouts"] == 1
+    rows = {line.split("│")[1].strip(): line.split("│")[2].strip() for line in out.splitlines() if line.count("│") >= 3}
+    assert rows["retries"] == "3" and rows["timeouts"] == "1"
+
+
+async def test_the_progress_line_says_when_the_server_is_silent():
+    with ScriptedServer() as server:
+        server.inject(Fault.slow(1.0))
+        path = CallPath(create_backend("openai:judge", base_url=server.openai_url), timeout=5)
+        column = ServerColumn(silent_after_s=0.3)
+        progress = Progress()
+        task_id = progress.add_task("judging", total=1, call_path=path)
+        call = asyncio.create_task(path.complete(ask("slow one")))
+        await asyncio.sleep(0.5)
+        silent = column.render(progress.tasks[task_id]).plain
+        await call
+        after = column.render(progress.tasks[task_id]).plain
+        await path.aclose()
+    assert silent.startswith("server silent for") and after == ""
+
+
+def test_a_refused_item_becomes_an_invalid_verdict_and_the_run_goes_on(tmp_path, monkeypatch, capsys):
+    refused = BUNDLED[2]
+    too_long = "This model's maximum context length is 2048 tokens; the request has 9000"
+
+    def answer(call):
+        if refused.response_a in call.prompt:
+            raise TooLong(too_long)
+        return oracle_for(BUNDLED)(call)
+
+    with ScriptedServer(answer=answer) as server:
+        server.status_for_error = 400
+        code, out, err = run_judgekit(monkeypatch, capsys, *run_args(server, tmp_path / "run", "--limit", 6))
+        assert code == 0, err
+        again = run_judgekit(monkeypatch, capsys, *run_args(server, tmp_path / "run", "--limit", 6))
+    assert again[0] == 0
+    run = read_run(tmp_path / "run")
+    by_id = {v.example_id: v for v in run.verdicts}
+    assert run.manifest.complete and len(by_id) == 6
+    assert by_id[refused.id].winner is None and by_id[refused.id].invalid_reason == "refused"
+    assert too_long in by_id[refused.id].details["refused"] and "HTTP 400" in by_id[refused.id].details["refused"]
+    assert sum(v.winner is not None for v in run.verdicts) == 5
+    assert f"refused by the server: {refused.id}: HTTP 400" in err
+    rows = {line.split("│")[1].strip(): line.split("│")[2].strip() for line in out.splitlines() if line.count("│") >= 3}
+    assert rows["refused"] == "1"
+
+
+def test_a_server_refusing_everything_stops_the_run(tmp_path, monkeypatch, capsys):
+    with ScriptedServer(answer=lambda call: (_ for _ in ()).throw(TooLong("unknown field logprobs"))) as server:
+        server.status_for_error = 400
+        code, out, err = run_judgekit(monkeypatch, capsys, *run_args(server, tmp_path / "run", "--concurrency", 1))
+    assert code == 1 and "unknown field logprobs" in err and "requests rather than the items" in err
+    assert len(read_run(tmp_path / "run").verdicts) == 2
+
+
+class TooLong(Exception):
+    """Raised by an answer function: the scripted server answers with ``status_for_error``."""
+
+
+def test_a_trailing_slash_on_the_base_url_resumes_the_same_run(tmp_path, monkeypatch, capsys):
+    with ScriptedServer(answer=oracle_for(BUNDLED)) as server:
+        oracle, stop_at = server.answer, BUNDLED[3].response_a
+
+        def fail_at_item_3(call):
+            if stop_at in call.prompt:
+                raise TooLong("no such model today")
+            return oracle(call)
+
+        server.answer, server.status_for_error = fail_at_item_3, 404
+        first = run_judgekit(monkeypatch, capsys, *run_args(server, tmp_path / "run", "--limit", 5,
+                                                            "--concurrency", 1, "--protocol", "llmbar/rules"))
+        assert first[0] == 2 and len(read_run(tmp_path / "run").verdicts) == 3
+        server.answer, server.status_for_error = oracle, None
+        args = [a if a != server.openai_url else server.openai_url + "/" for a in run_args(
+            server, tmp_path / "run", "--limit", 5, "--concurrency", 1, "--protocol", "llmbar/rules")]
+        code, out, err = run_judgekit(monkeypatch, capsys, *args)
+    assert code == 0, err
+    run = read_run(tmp_path / "run")
+    assert run.manifest.complete and len(run.verdicts) == 5
+    assert run.manifest.params["base_url"] == server.openai_url
+
+
+def test_credentials_in_the_url_are_refused_in_one_line_and_never_shown(tmp_path, monkeypatch, capsys):
+    secret = "sk-url-secret-0123456789"
+    with ScriptedServer(answer=oracle_for(BUNDLED)) as server:
+        with_user = server.openai_url.replace("http://", f"http://user:{secret}@")
+        args = [a if a != server.openai_url else with_user for a in run_args(server, tmp_path / "a", "--limit", 1)]
+        code, out, err = run_judgekit(monkeypatch, capsys, *args)
+        assert code == 2 and len(err.strip().splitlines()) == 1 and "credentials in the URL" in err
+        assert secret not in out + err and "user" not in err and not (tmp_path / "a").exists()
+
+        with_query = server.openai_url + f"?api-key={secret}"
+        args = [a if a != server.openai_url else with_query for a in run_args(server, tmp_path / "b", "--limit", 2)]
+        code, out, err = run_judgekit(monkeypatch, capsys, *args)
+        assert code == 0, err
+        assert all(call_query == {"api-key": secret} for call_query in server.queries)
+    manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
+    assert manifest["params"]["base_url"] == server.openai_url + "?api-key=***"
+    for path in (tmp_path / "b").iterdir():
+        assert secret not in path.read_text(), path
+    assert secret not in out + err

@@ -92,6 +92,9 @@ class Usage(Record):
     the call path, so a verdict's own usage leaves it 0."""
     timeouts: int = 0
     """Attempts abandoned because the server stayed silent for the timeout (per run)."""
+    prefix_restarts: int = 0
+    """Replies that started the forced answer prefix over instead of continuing it:
+    the server closed the assistant turn, so the judge saw another prompt (per run)."""
 
     def __add__(self, other: Usage) -> Usage:
         return Usage(
@@ -103,6 +106,7 @@ class Usage(Record):
             latency_s=self.latency_s + other.latency_s,
             retries=self.retries + other.retries,
             timeouts=self.timeouts + other.timeouts,
+            prefix_restarts=self.prefix_restarts + other.prefix_restarts,
         )
 
 

@@ -100,7 +100,8 @@ async def judge_run(
     done = run_dir.done_ids()
     todo = [e for e in run_dir.examples if e.id not in done]
     earlier = run_dir.manifest.usage
-    usage = sum((v.usage for v in run_dir.verdicts), Usage(retries=earlier.retries, timeouts=earlier.timeouts))
+    usage = sum((v.usage for v in run_dir.verdicts), Usage(
+        retries=earlier.retries, timeouts=earlier.timeouts, prefix_restarts=earlier.prefix_restarts))
     run_dir.update(complete=False, finished_at=None, n_verdicts=len(run_dir.verdicts), usage=usage)
     state = _State(run_dir, usage, live)
     queue = iter(todo)
@@ -142,7 +143,7 @@ class _State:
         self.run_dir = run_dir
         self.usage = usage
         self.live = live
-        self.live_start = (live.retries, live.timeouts) if live is not None else (0, 0)
+        self.live_start = _counters(live) if live is not None else (0, 0, 0)
         self.last_flush = time.monotonic()
         self.answered = 0
         self.refusals = 0
@@ -162,15 +163,20 @@ class _State:
             self.flush()
 
     def total(self) -> Usage:
-        """The verdicts' usage plus this session's retries and timeouts."""
+        """The verdicts' usage plus this session's retries, timeouts and prefix restarts."""
         if self.live is None:
             return self.usage
-        retries, timeouts = self.live_start
-        return self.usage + Usage(retries=self.live.retries - retries, timeouts=self.live.timeouts - timeouts)
+        now = _counters(self.live)
+        retries, timeouts, restarts = (n - s for n, s in zip(now, self.live_start, strict=True))
+        return self.usage + Usage(retries=retries, timeouts=timeouts, prefix_restarts=restarts)
 
     def flush(self) -> None:
         self.run_dir.update(n_verdicts=len(self.run_dir.verdicts), usage=self.total())
         self.last_flush = time.monotonic()
+
+
+def _counters(live: LiveUsage) -> tuple[int, int, int]:
+    return live.retries, live.timeouts, live.prefix_restarts
 
 
 def _first_error(group_error: BaseExceptionGroup) -> BaseException:

@@ -54,7 +54,8 @@ API (all attributes are safe to read from the test's thread):
 - Over HTTP too, for a server in another process: ``GET /_stats`` returns
   ``requests``, ``answered``, ``max_answers_per_prompt``, ``peak_concurrency``,
   ``computed``; ``POST /_reset`` zeroes them. ``python tests/servers.py --latency 1
-  [--one-at-a-time]`` runs an echo server and prints its URL as the first line of stdout.
+  [--one-at-a-time] [--oracle DATASET]`` runs an echo (or perfect-judge) server and
+  prints its URL as the first line of stdout.
 - URLs: ``openai_url`` (``.../v1``, for ``base_url`` of ``openai:``) and
   ``anthropic_url`` (root, for ``anthropic:``).
 
@@ -475,8 +476,14 @@ def _serve_forever() -> None:
     parser = argparse.ArgumentParser(description="Scripted OpenAI/Anthropic echo server on 127.0.0.1")
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--one-at-a-time", action="store_true", help="compute answers serially, finishing abandoned ones")
+    parser.add_argument("--oracle", metavar="DATASET", help="answer like a perfect judge of this dataset's pairs")
     args = parser.parse_args()
-    server = ScriptedServer(latency=args.latency, one_at_a_time=args.one_at_a_time).start()
+    answer = echo
+    if args.oracle:
+        from judgekit.datasets import load_dataset
+
+        answer = oracle_for(load_dataset(args.oracle).examples)
+    server = ScriptedServer(answer, latency=args.latency, one_at_a_time=args.one_at_a_time).start()
     print(server.url, flush=True)
     try:
         threading.Event().wait()

@@ -155,3 +155,19 @@ def test_recorded_llmbar_ratings_parse_unless_off_the_scale(data_dir):
         assert reply.strip().isdigit(), reply
         expected = float(reply) if 1 <= float(reply) <= 10 else None
         assert parse_score(reply, 1, 10) == expected, reply
+
+
+def test_the_closing_lines_our_cot_prompt_invites_are_read():
+    """The CoT prompt asks for "the better output's label"; judges write it in a sentence."""
+    analysis = "Output (a) ignores the word limit, while Output (b) keeps to it."
+    assert parse_llmbar(analysis + '\nTherefore, the better output\'s label is: "Output (a)".') == "first"
+    assert parse_llmbar(analysis + "\nSo the answer is Output (b).") == "second"
+    assert parse_llmbar(analysis + "\nThe better output's label: Output (b)") == "second"
+    assert parse_llmbar(analysis + "\nThus, my answer is **Output (b)**") == "second"
+    assert parse_llmbar("So the answer is Output (b).") == "second"
+
+
+def test_the_new_phrases_still_never_decide_between_conflicting_claims():
+    assert parse_llmbar('Output (b) is better.\nTherefore, the better output\'s label is: "Output (a)".') is None
+    assert parse_llmbar("So the answer is Output (b). Actually, Output (a) is better.") is None
+    assert parse_llmbar("So the answer is not Output (b).") is None

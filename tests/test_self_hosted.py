@@ -12,7 +12,7 @@ import time
 
 import pytest
 from conftest import run_judgekit
-from servers import Fault, ScriptedServer, oracle_for
+from servers import Fault, Reply, ScriptedServer, oracle_for
 from rich.progress import Progress
 
 from judgekit.backends.adaptive import AdaptiveLimit
@@ -206,3 +206,27 @@ def test_credentials_in_the_url_are_refused_in_one_line_and_never_shown(tmp_path
     for path in (tmp_path / "b").iterdir():
         assert secret not in path.read_text(), path
     assert secret not in out + err
+
+
+@pytest.mark.parametrize("continues", [True, False])
+def test_a_server_that_does_not_continue_the_answer_prefix_is_named(tmp_path, monkeypatch, capsys, continues):
+    def answer(call):
+        assert call.prefill == "Output ("
+        if continues:  # the reply goes on from the prefix: the label comes first
+            return Reply("a)", logprobs=[{"a": -0.1, "b": -2.4}, {")": -0.01}])
+        # a new turn: the model writes the whole answer again
+        return Reply("Output (a)", logprobs=[{"Output": -0.01}, {" (": -0.01}, {"a": -0.1, "b": -2.4}, {")": -0.01}])
+
+    with ScriptedServer(answer=answer) as server:
+        code, out, err = run_judgekit(monkeypatch, capsys, "run", "--judge", "openai:judge", "--base-url",
+                                      server.openai_url, "--dataset", "judgekit/bundled", "--limit", 3,
+                                      "--protocol", "logprob/pairwise", "--out", tmp_path / "run", "--quiet")
+    assert code == 0, err
+    run = read_run(tmp_path / "run")
+    assert all(v.winner is not None for v in run.verdicts)  # readable either way
+    rows = {line.split("│")[1].strip(): line.split("│")[2].strip() for line in out.splitlines() if line.count("│") >= 3}
+    if continues:
+        assert run.manifest.usage.prefix_restarts == 0 and "prefix" not in err and "prefix_restarts" not in rows
+    else:
+        assert run.manifest.usage.prefix_restarts == 6 and rows["prefix_restarts"] == "6"
+        assert "6 of 6 replies started a new answer instead of continuing the forced prefix 'Output ('" in err

@@ -61,6 +61,9 @@ class LiveUsage:
     """Attempts after a call's first (timeouts included)."""
     timeouts: int = 0
     """Attempts abandoned because the server stayed silent for the timeout."""
+    prefix_restarts: int = 0
+    """Replies that wrote the forced answer prefix again instead of continuing it
+    (see :func:`restarts_prefix`), cache hits included."""
     in_flight: int = 0
     """Attempts sent and not yet answered."""
     last_reply_at: float | None = None
@@ -129,6 +132,7 @@ class CallPath:
             if hit is not None:
                 self.usage.calls += 1
                 self.usage.cache_hits += 1
+                self._check_prefix(request, hit)
                 return hit
         while (pending := self._in_flight.get(key)) is not None:
             # the same question is being asked right now: share its answer
@@ -140,6 +144,7 @@ class CallPath:
                 raise
             self.usage.calls += 1
             self.usage.cache_hits += 1
+            self._check_prefix(request, completion)
             return replace(completion, cached=True, cost_usd=0.0, latency_s=0.0)
         future: asyncio.Future[Completion] = asyncio.get_running_loop().create_future()
         self._in_flight[key] = future
@@ -157,7 +162,12 @@ class CallPath:
             raise
         finally:
             del self._in_flight[key]
+        self._check_prefix(request, completion)
         return completion
+
+    def _check_prefix(self, request: Request, completion: Completion) -> None:
+        if request.continuation is not None and restarts_prefix(request.continuation, completion.text):
+            self.usage.prefix_restarts += 1
 
     @property
     def where(self) -> str:
@@ -288,6 +298,18 @@ def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
             return max(0.0, when.timestamp() - time.time())
     except (TypeError, ValueError):
         return None
+
+
+def restarts_prefix(continuation: str, text: str) -> bool:
+    """Whether a reply begins with the answer prefix it was asked to continue.
+
+    A server that continues a final assistant message ``Output (`` replies
+    ``a)``; one that closes that turn and starts a new reply (llama.cpp's
+    Python server, OpenAI's API) writes ``Output (a)``: the model then saw a
+    different prompt from the one the protocol means.
+    """
+    prefix = " ".join(continuation.split()).lower()
+    return bool(prefix) and " ".join(text.lstrip("*#`> \n").split()).lower().startswith(prefix)
 
 
 def unreachable(error: BaseException) -> str | None:

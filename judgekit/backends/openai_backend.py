@@ -13,7 +13,8 @@ Notes on mapping a Request:
 - ``continuation`` is sent as a final assistant message. llama.cpp server and
   Ollama continue such a message; vLLM and SGLang do when the backend option
   ``continue_final_message=True`` is set (it sends their extra fields);
-  OpenAI's own API does not support prefill and answers after it instead.
+  OpenAI's own API and llama.cpp's Python server do not, and answer after it
+  instead; the call path counts such replies (``prefix_restarts``).
   ``Completion.text`` holds only what the model generated after the prefix.
 - The SDK's own retries are off: the call path owns retrying.
 - The SDK's aiohttp transport is used: at high concurrency it costs about half

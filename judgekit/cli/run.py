@@ -125,7 +125,21 @@ def run(
     else:
         console.print(summary_table(finished, elapsed_s=elapsed))
     print_refusals(Console(stderr=True), finished.verdicts)
+    print_prefix_warning(Console(stderr=True), handle.protocol.continuation, finished.manifest.usage)
     console.print(f"run dir: {finished.path}", highlight=False, soft_wrap=True)
+
+
+def print_prefix_warning(console: Console, continuation: str | None, usage) -> None:
+    """Say so when the server did not continue the protocol's forced answer prefix."""
+    if continuation is None or not usage.prefix_restarts:
+        return
+    console.print(
+        f"warning: {usage.prefix_restarts} of {usage.calls} replies started a new answer instead of continuing "
+        f"the forced prefix {continuation!r}: this server closes the assistant turn, so the judge saw a "
+        "different prompt than the protocol intends (llama.cpp's C++ server continues it; vLLM and SGLang do "
+        "with continue_final_message). Counted as usage.prefix_restarts in manifest.json.",
+        highlight=False, soft_wrap=True, markup=False,
+    )
 
 
 def print_refusals(console: Console, verdicts: list) -> None:

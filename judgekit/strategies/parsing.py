@@ -43,12 +43,14 @@ _CONCLUDE = r"(?:(?:therefore|thus|so|hence|overall|in\s+conclusion|in\s+summary
 
 _PREFIX = (
     _CONCLUDE
-    + r"(?:(?:final\s+)?(?:answer|verdict|decision|choice|winner)(?:\s+is)?\s*[:\-]?\s*"
-    r"|(?:the\s+)?(?:better|best|preferred|winning)\s+(?:output|response|answer|one)\s+is\s*[:\-]?\s*"
+    + r"(?:(?:the\s+|my\s+)?(?:final\s+)?(?:answer|verdict|decision|choice|winner)(?:\s+is)?\s*[:\-]?\s*"
+    r"|(?:the\s+)?(?:better|best|preferred|winning)\s+(?:output|response|answer|one)(?:'s\s+label)?"
+    r"(?:\s+is\s*[:\-]?|\s*:)\s*"
     r"|i\s+(?:would\s+)?(?:choose|pick|prefer|select)\s+"
     r"|i\s+(?:think|believe)\s+(?:that\s+)?)?"
 )
-"""Lead-ins that announce a decision: "Answer:", "Therefore, the better output is",
+"""Lead-ins that announce a decision: "Answer:", "So the answer is", "Therefore, the
+better output is", "the better output's label is:" (what the CoT prompts ask for),
 "I choose". A negation ("I would not choose") matches none of them."""
 
 _BARE = re.compile(_PREFIX + r"(?:" + _LABEL + r"|\(\s*(?P<paren>[ab])\s*\)|(?P<letter>[ab]))\s*[.!]?")

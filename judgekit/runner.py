@@ -113,6 +113,8 @@ async def judge_run(
             try:
                 verdict = await judge_one(example)
             except Refused as refusal:
+                if run_dir.manifest.kind == "pointwise":
+                    raise  # a pairwise invalid verdict has no place in a pointwise run
                 state.refused(refusal)
                 verdict = Verdict(example_id=example.id, winner=None, invalid_reason="refused",
                                   details={"refused": refusal.reason})

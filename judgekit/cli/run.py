@@ -144,7 +144,7 @@ def print_prefix_warning(console: Console, continuation: str | None, usage) -> N
 
 def print_refusals(console: Console, verdicts: list) -> None:
     """Name the items the server refused (kept as invalid verdicts) and its reasons."""
-    refused = [v for v in verdicts if v.invalid_reason == "refused"]
+    refused = [v for v in verdicts if getattr(v, "invalid_reason", None) == "refused"]
     for verdict in refused[:REFUSALS_SHOWN]:
         console.print(f"refused by the server: {verdict.example_id}: {verdict.details['refused']}",
                       highlight=False, soft_wrap=True, markup=False)

@@ -37,12 +37,12 @@ def run_args(server: ScriptedServer, out, *extra) -> tuple:
 
 
 def test_a_one_at_a_time_server_is_not_buried_in_abandoned_work(tmp_path, monkeypatch, capsys):
-    # The setting scaled down tenfold: 0.1 s per answer, 8 in flight, timeout 0.5 s.
-    # Waiting in the queue takes up to 0.8 s, longer than the timeout, yet the server is never silent.
-    latency, pairs = 0.1, 16
+    # The setting scaled down fourfold: 0.25 s per answer, 8 in flight, timeout 1 s.
+    # Waiting in the queue takes up to 2 s, longer than the timeout, yet the server is never silent.
+    latency, pairs = 0.25, 16
     with ScriptedServer(answer=oracle_for(BUNDLED), latency=latency, one_at_a_time=True) as server:
         code, out, err = run_judgekit(monkeypatch, capsys, *run_args(
-            server, tmp_path / "run", "--limit", pairs, "--concurrency", 8, "--timeout", 0.5))
+            server, tmp_path / "run", "--limit", pairs, "--concurrency", 8, "--timeout", 1))
         wall = time.monotonic() - server.request_times[0]
         assert code == 0, err
         serial = 2 * pairs * latency  # two presentation orders per pair

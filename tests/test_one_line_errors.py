@@ -142,6 +142,13 @@ def test_cache_dir_variable_naming_a_file(server, tmp_path, judgekit, monkeypatc
     one_line(judgekit(*run_args(server, tmp_path / "run")), 2, str(afile), "JUDGEKIT_CACHE_DIR")
 
 
+def test_a_base_url_with_credentials_is_one_line_that_keeps_the_secret_out(server, tmp_path, judgekit):
+    url = server.openai_url.replace("http://", "http://user:sk-secret@")
+    result = judgekit(*run_args(server, tmp_path / "run", url=url))
+    one_line(result, 2, "credentials")
+    assert "sk-secret" not in result[1] + result[2] and server.requests == 0
+
+
 def test_result_json_being_a_folder(tmp_path, judgekit):
     evaluator = tmp_path / "Natural" / "evaluators" / "GPT-4" / "Vanilla"
     (evaluator / "result.json").mkdir(parents=True)

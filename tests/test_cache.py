@@ -160,28 +160,37 @@ def test_several_processes_share_one_cache(tmp_path):
 
 async def test_api_key_never_reaches_disk_or_logs(scripted_server, tmp_path, monkeypatch, caplog):
     secret = "sk-judgekit-SECRET-7f3a9c"
-    monkeypatch.setenv("OPENAI_API_KEY", secret)
-    monkeypatch.setenv("ANTHROPIC_API_KEY", secret)
+    provider_secret = "sk-provider-SECRET-01b2"  # the providers' own keys never go to a loopback URL
+    monkeypatch.setenv("JUDGEKIT_TEST_KEY", secret)
+    monkeypatch.setenv("OPENAI_API_KEY", provider_secret)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", provider_secret)
     caplog.set_level(logging.DEBUG)
     cache_dir = Path(tmp_path / "cache")
     cache = ResponseCache(cache_dir)
+
+    def keyed_path(api: str = "openai") -> CallPath:
+        url = scripted_server.openai_url if api == "openai" else scripted_server.anthropic_url
+        backend = create_backend(f"{api}:judge", base_url=url, api_key_env="JUDGEKIT_TEST_KEY")
+        return CallPath(backend, cache=cache, backoff_base=0.01)
+
     scripted_server.inject(Fault.rate_limit(0.01), Fault.server_error(), Fault.garbled())
     for api in ("openai", "anthropic"):
-        path = server_path(scripted_server, cache, api)
+        path = keyed_path(api)
         await asyncio.gather(*(path.complete(Request((Message("user", f"q{i}"),))) for i in range(4)))
         await path.aclose()
     scripted_server.api_key = "sk-something-else"  # a rejected key's error must not echo it either
-    path = server_path(scripted_server, cache)
+    path = keyed_path()
     with pytest.raises(JudgekitError) as info:
         await path.complete(Request((Message("user", "rejected"),)))
     await path.aclose()
     cache.close()
-    assert scripted_server.seen_keys == {secret}  # the key was really sent
+    assert scripted_server.seen_keys == {secret}  # the named key was really sent, the provider's never
     assert secret not in str(info.value)
-    assert secret not in caplog.text
     written = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert written, "the cache wrote nothing to scan"
-    assert not [p for p in written if secret.encode() in p.read_bytes()]
+    for key in (secret, provider_secret):
+        assert key not in caplog.text
+        assert not [p for p in written if key.encode() in p.read_bytes()]
 
 
 WRITER = """

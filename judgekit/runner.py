@@ -160,7 +160,7 @@ class _State:
     def record(self, verdict: Verdict) -> None:
         self.run_dir.append(verdict)
         self.usage = self.usage + verdict.usage
-        self.answered += verdict.invalid_reason != "refused"
+        self.answered += getattr(verdict, "invalid_reason", None) != "refused"
         if time.monotonic() - self.last_flush > MANIFEST_EVERY_S:
             self.flush()
 

@@ -14,6 +14,8 @@ annotator, an approximation worth stating next to the figures.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,7 +30,9 @@ from judgekit.agreement.plan import alt_test_differences
 from judgekit.agreement.selective import SelectiveCurve, TargetCoverage, coverage_at_accuracy, selective_curve
 from judgekit.errors import BadInput
 from judgekit.records import LABELS, Example, Verdict
-from judgekit.rundir import Run
+
+if TYPE_CHECKING:  # annotations only: rundir imports scoring, which imports this module
+    from judgekit.rundir import Run
 
 
 def annotator_votes(run: Run) -> pd.DataFrame:

@@ -22,8 +22,9 @@ from judgekit.strategies import get_strategy
 
 N = 12
 """Items per protocol: enough for both labels, small enough for CI."""
-PROTOCOLS = [p for p in list_protocols() if not p.startswith("logprob/")
+PROTOCOLS = [p for p in list_protocols() if not p.startswith(("logprob/", "styles/"))
              and get_strategy(load_protocol(p).strategy).kind == "pairwise"]
+"""styles/* answer in their own verdict formats: their oracle is in tests/test_debate_and_styles.py."""
 
 
 @pytest.fixture

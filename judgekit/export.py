@@ -17,14 +17,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
 from judgekit.errors import BadInput
 
-if TYPE_CHECKING:
-    from judgekit.rundir import Run
 
 
 FORMATS = ("csv", "parquet", "jsonl")

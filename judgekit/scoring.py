@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -49,8 +49,6 @@ from judgekit.protocol_spec import load_protocol
 from judgekit.records import Usage, Verdict
 from judgekit.trust import alt_test_summary
 
-if TYPE_CHECKING:
-    from judgekit.rundir import Run
 
 REPORT_FIELDS = (
     "run", "judge", "protocol", "dataset", "n", "n_clusters", "ci_method", "complete", "accuracy", "accuracy_ci",

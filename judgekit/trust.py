@@ -14,7 +14,6 @@ annotator, an approximation worth stating next to the figures.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
 
 import math
 from collections.abc import Callable
@@ -31,8 +30,6 @@ from judgekit.agreement.selective import SelectiveCurve, TargetCoverage, coverag
 from judgekit.errors import BadInput
 from judgekit.records import LABELS, Example, Verdict
 
-if TYPE_CHECKING:  # annotations only: rundir imports scoring, which imports this module
-    from judgekit.rundir import Run
 
 
 def annotator_votes(run: Run) -> pd.DataFrame:

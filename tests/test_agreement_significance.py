@@ -59,6 +59,23 @@ def test_large_two_order_comparisons_stay_exact():
     assert "Monte Carlo" in mc_name and abs(p - mc) < 4 * np.sqrt(p * (1 - p) / 20_000) + 1e-3
 
 
+@pytest.mark.parametrize(("plus", "minus"), [(1300, 1200), (40, 12), (3, 0), (500, 500)])
+def test_convolution_on_many_differences_matches_scipy_binomial(plus, minus):
+    """Thousands of ±1 differences and six ±½: the lattice path's binomial masses and tails match scipy.stats."""
+    from scipy.stats import binom
+
+    d = np.array([1.0] * plus + [-1.0] * minus + [0.5, -0.5] * 3)
+    p, name = sign_flip_test(d, max_exact=3)
+    assert "by convolution" in name
+    k, observed = plus + minus, abs(plus - minus)
+    x = np.arange(k + 1)
+    expected = 0.0
+    for signs in itertools.product((-1, 1), repeat=6):  # every pattern of the six ±½ flips, each 1/64
+        reaches = np.abs(2 * x - k + 0.5 * sum(signs)) >= observed - 1e-9
+        expected += float(np.sum(binom.pmf(x[reaches], k, 0.5))) / 64
+    assert p == pytest.approx(expected, rel=1e-9)
+
+
 def test_clustered_sign_flip_flips_whole_clusters():
     d = np.array([1.0, 0.5, -0.5, 1.0, 0.0, 0.5, -1.0, 1.0, 0.5])
     keys = ["q1", "q1", "q2", "q3", "q3", "q3", "q4", "q5", "q5"]

@@ -40,11 +40,12 @@ def test_bootstrap_interval_shrinks_with_more_items():
 
 
 @pytest.mark.parametrize("method", ["wilson", "beta"])
-def test_proportion_ci_is_statsmodels(method):
-    interval = proportion_ci(37, 50, method=method, confidence=0.9)
-    low, high = proportion_confint(37, 50, alpha=0.1, method=method)
-    assert interval == pytest.approx((37 / 50, low, high))
-    assert np.isnan(proportion_ci(0, 0).estimate)
+@pytest.mark.parametrize(("count", "nobs"), [(37, 50), (0, 20), (20, 20), (1, 1), (7, 2000)])
+def test_proportion_ci_is_statsmodels(method, count, nobs):
+    interval = proportion_ci(count, nobs, method=method, confidence=0.9)
+    low, high = proportion_confint(count, nobs, alpha=0.1, method=method)
+    assert interval == pytest.approx((count / nobs, low, high), rel=1e-9, abs=1e-12)
+    assert np.isnan(proportion_ci(0, 0, method=method).estimate)
 
 
 def test_mcnemar_is_the_binomial_test_on_discordant_pairs():

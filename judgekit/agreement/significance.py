@@ -128,8 +128,6 @@ def _lattice_p(steps: np.ndarray, signs: np.ndarray) -> float:
     common magnitude is then added through its binomial tails, so two-order
     scores (magnitudes ½ and 1) cost one binomial mass and one tail sweep.
     """
-    from scipy.stats import binom  # heavy: load on use
-
     observed = abs(int(np.sum(signs * steps)))
     magnitudes, counts = np.unique(steps, return_counts=True)
     last = int(np.argmax(counts))
@@ -138,7 +136,7 @@ def _lattice_p(steps: np.ndarray, signs: np.ndarray) -> float:
         if j == last:
             continue
         spread = np.zeros(2 * v * c + 1)
-        spread[:: 2 * v] = binom.pmf(np.arange(c + 1), c, 0.5)
+        spread[:: 2 * v] = _fair_binomial_pmf(c)
         mass, low = np.convolve(mass, spread), low - v * c
     v, c = int(magnitudes[last]), int(counts[last])
     partial = low + np.arange(mass.size)
@@ -146,10 +144,31 @@ def _lattice_p(steps: np.ndarray, signs: np.ndarray) -> float:
     # or X ≤ floor((−observed − partial + vc) / 2v)
     upper = np.ceil((observed - partial + v * c) / (2 * v))
     lower = np.floor((-observed - partial + v * c) / (2 * v))
-    tails = binom.sf(upper - 1, c, 0.5) + binom.cdf(lower, c, 0.5)
+    tails = _fair_binomial_at_least(upper, c) + _fair_binomial_at_least(c - lower, c)  # X ≤ lower is c − X ≥ c − lower
     both = (upper <= lower)  # observed == 0 with a partial sum that lets one X count twice
     tails = np.where(both, 1.0, tails)
     return float(min(1.0, np.sum(mass * tails)))
+
+
+def _fair_binomial_pmf(c: int) -> np.ndarray:
+    """P(X = 0..c) for X ~ Binomial(c, ½), in log space so that large c neither overflows nor underflows early.
+
+    scipy.special rather than scipy.stats: the default run reaches this, and
+    scipy.stats costs it a second of imports (tests check against scipy.stats).
+    """
+    from scipy.special import gammaln  # load on use
+
+    k = np.arange(c + 1)
+    return np.exp(gammaln(c + 1) - gammaln(k + 1) - gammaln(c - k + 1) - c * np.log(2.0))
+
+
+def _fair_binomial_at_least(x: np.ndarray, c: int) -> np.ndarray:
+    """P(X ≥ x) for X ~ Binomial(c, ½), elementwise over any real x."""
+    from scipy.special import bdtrc  # P(X > k)
+
+    k = np.ceil(np.asarray(x, dtype=np.float64)) - 1
+    inside = np.clip(k, 0, c).astype(np.int64)
+    return np.where(k < 0, 1.0, np.where(k >= c, 0.0, bdtrc(inside, c, 0.5)))
 
 
 def _all_signs(k: int):

@@ -200,13 +200,23 @@ def ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
 def proportion_ci(count: int, nobs: int, *, confidence: float = 0.95, method: str = "wilson") -> Interval:
     """A plain proportion with its Wilson (default) or exact ``beta`` interval.
 
-    Uses ``statsmodels.stats.proportion.proportion_confint`` (Wilson 1927;
-    Clopper & Pearson 1934 for ``beta``). NaN interval when nobs is 0.
+    Uses ``statsmodels.stats.proportion.proportion_confint`` (Wilson 1927).
+    The exact interval (Clopper & Pearson 1934) is two beta quantiles, taken
+    from scipy.special: the default run prints one, and statsmodels would
+    cost it two seconds of imports (tests check both against statsmodels).
+    NaN interval when nobs is 0.
     """
-    from statsmodels.stats.proportion import proportion_confint  # heavy (scipy): load on use
-
     if nobs == 0:
         return Interval(float("nan"), float("nan"), float("nan"))
+    if method == "beta":
+        from scipy.special import betaincinv  # the beta distribution's quantile function
+
+        tail = (1 - confidence) / 2
+        low = betaincinv(count, nobs - count + 1, tail) if count > 0 else 0.0
+        high = betaincinv(count + 1, nobs - count, 1 - tail) if count < nobs else 1.0
+        return Interval(count / nobs, float(low), float(high))
+    from statsmodels.stats.proportion import proportion_confint  # heavy (scipy): load on use
+
     low, high = proportion_confint(count, nobs, alpha=1 - confidence, method=method)
     return Interval(count / nobs, float(low), float(high))
 

@@ -33,16 +33,27 @@ def data_dir() -> Path:
     pytest.skip(message)
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(items):
-    """Tests that use the staged data carry ``needs_data`` (``-m "not needs_data"`` runs without it)."""
+    """Tests that use the staged data carry ``needs_data`` (``-m "not needs_data"`` runs without it).
+
+    Tests that load the embedded model share one xdist group: under ``--dist
+    loadgroup`` (pyproject's addopts) they run on one worker, which loads the
+    model once and leaves the other core to the other tests, instead of two
+    models fighting over two cores (a notebook whose kernel loads the model
+    joins the group in test_notebooks.py).
+    """
     for item in items:
         if "data_dir" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.needs_data)
+        slow = item.get_closest_marker("slow")
+        if slow is not None and "reason" not in slow.kwargs:  # loads the model in this process
+            item.add_marker(pytest.mark.xdist_group("embedded-model"))
 
 
 @pytest.fixture(autouse=True)
 def _slow_means_the_embedded_model(request, monkeypatch):
-    """``slow`` marks exactly the tests that load the embedded model.
+    """``slow`` marks exactly the tests that load the embedded model (or start a notebook kernel).
 
     Every load in this process goes through ``local.load_engine`` (the first
     one reads the weights, later ones share them), so watching it tells: a

@@ -52,11 +52,12 @@ def test_exact_convolution_equals_brute_force_and_full_enumeration(seed):
 
 def test_large_two_order_comparisons_stay_exact():
     rng = np.random.default_rng(5)
-    d = rng.choice([-1.0, -0.5, 0.0, 0.5, 1.0], size=5000, p=[0.1, 0.2, 0.35, 0.2, 0.15])
+    d = rng.choice([-1.0, -0.5, 0.0, 0.5, 1.0], size=3000, p=[0.15, 0.2, 0.3, 0.2, 0.15])
     p, name = sign_flip_test(d)
     assert "exact" in name and "by convolution" in name
-    mc, mc_name = sign_flip_test(d + 1e-7 * rng.random(5000), n_resamples=20_000)  # off the lattice: Monte Carlo
-    assert "Monte Carlo" in mc_name and abs(p - mc) < 4 * np.sqrt(p * (1 - p) / 20_000) + 1e-3
+    mc, mc_name = sign_flip_test(d + 1e-7 * rng.random(3000), n_resamples=10_000)  # off the lattice: Monte Carlo
+    assert "Monte Carlo" in mc_name and abs(p - mc) < 4 * np.sqrt(p * (1 - p) / 10_000) + 1e-3
+    assert 0.01 < p < 0.99  # a p-value where the two can disagree
 
 
 @pytest.mark.parametrize(("plus", "minus"), [(1300, 1200), (40, 12), (3, 0), (500, 500)])

@@ -63,14 +63,14 @@ async def test_next_token_logprobs_after_a_continuation(backend):
 async def test_a_shared_prefix_is_not_evaluated_again(backend):
     from judgekit.backends.local import PREFILL_CHUNK
 
-    rules = " ".join(f"Rule {i}: judge only what the instruction asks." for i in range(30))
+    rules = " ".join(f"Rule {i}: judge only what the instruction asks." for i in range(12))
     first = (Message("system", rules), Message("user", "Output (a): Berlin. Output (b): Paris. Capital of France?"))
     second = (Message("system", rules), Message("user", "Output (a): Paris. Output (b): Berlin. Capital of France?"))
     stats = backend.engine.stats
     await backend.complete(Request(first, SamplingParams(max_tokens=1)))
     tokens, reused, decode_s = stats.prompt_tokens, stats.reused_tokens, stats.decode_s
     completion = await backend.complete(Request(second, SamplingParams(max_tokens=1)))
-    assert stats.prompt_tokens - tokens == completion.tokens_in > 300
+    assert stats.prompt_tokens - tokens == completion.tokens_in > 2 * PREFILL_CHUNK + 40
     new_reuse = stats.reused_tokens - reused
     assert new_reuse % PREFILL_CHUNK == 0
     assert new_reuse >= completion.tokens_in - 40 - PREFILL_CHUNK  # all but the differing tail

@@ -20,17 +20,24 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 PATHS = sorted(NOTEBOOKS.glob("*.ipynb"))
 CELL_TIMEOUT_S = 600
 
-
 def _uses_the_embedded_model(path: Path) -> bool:
     code = "\n".join(cell.source for cell in nbformat.read(path, as_version=4).cells if cell.cell_type == "code")
     return bool(re.search(r"""load_judge\(\s*["']local""", code))
 
 
-NOTEBOOK_PARAMS = [
-    pytest.param(p, id=p.stem, marks=[pytest.mark.slow(reason="the notebook's kernel loads the embedded model")]
-                 if _uses_the_embedded_model(p) else [])
-    for p in PATHS
-]
+def _marks(path: Path) -> list:
+    """Every notebook is in the slow tier (a kernel costs seconds to start; most replay whole datasets).
+
+    One whose kernel loads the embedded model joins the embedded-model group
+    (tests/conftest.py), so it never runs beside another model on two cores.
+    """
+    if _uses_the_embedded_model(path):
+        return [pytest.mark.slow(reason="its kernel loads the embedded model"),
+                pytest.mark.xdist_group("embedded-model")]
+    return [pytest.mark.slow(reason="starts a notebook kernel")]
+
+
+NOTEBOOK_PARAMS = [pytest.param(p, id=p.stem, marks=_marks(p)) for p in PATHS]
 
 
 def test_the_notebooks_are_there_and_clean():
@@ -40,7 +47,7 @@ def test_the_notebooks_are_there_and_clean():
         nbformat.validate(notebook)
         code = [cell for cell in notebook.cells if cell.cell_type == "code"]
         assert code and all(not cell.outputs and cell.execution_count is None for cell in code), path.name
-    assert [p.id for p in NOTEBOOK_PARAMS if p.marks] == ["04_your_own_judge"]  # the one that runs a model
+    assert [p.stem for p in PATHS if _uses_the_embedded_model(p)] == ["04_your_own_judge"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOK_PARAMS)

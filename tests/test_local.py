@@ -63,7 +63,7 @@ async def test_next_token_logprobs_after_a_continuation(backend):
 async def test_a_shared_prefix_is_not_evaluated_again(backend):
     from judgekit.backends.local import PREFILL_CHUNK
 
-    rules = " ".join(f"Rule {i}: judge only what the instruction asks." for i in range(12))
+    rules = " ".join(f"Rule {i}: judge only what the instruction asks." for i in range(16))
     first = (Message("system", rules), Message("user", "Output (a): Berlin. Output (b): Paris. Capital of France?"))
     second = (Message("system", rules), Message("user", "Output (a): Paris. Output (b): Berlin. Capital of France?"))
     stats = backend.engine.stats

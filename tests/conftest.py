@@ -80,7 +80,8 @@ def _slow_means_the_embedded_model(request, monkeypatch):
         pytest.fail("loads the embedded model but is not marked @pytest.mark.slow")
     if marker is not None and not loads and "reason" not in marker.kwargs:
         pytest.fail("marked slow but never loads the embedded model: drop the marker or give its reason")
-    if loads and getattr(request.config.option, "loadgroup", False) and not request.node.nodeid.endswith("@embedded-model"):
+    grouped = not getattr(request.config.option, "loadgroup", False) or request.node.nodeid.endswith("@embedded-model")
+    if loads and not grouped:
         pytest.fail("pytest-xdist ignored the embedded-model group (see the pytest pin in pyproject.toml)")
 
 

@@ -121,7 +121,7 @@ def test_composite_strategy_runs_on_the_local_model(strategy, tmp_path):
 
 @pytest.mark.slow
 def test_debate_runs_on_the_local_model(tmp_path):
-    """The built-in round-1 debate with its first two personas, in one order: the same strategy, three calls, not eight."""
+    """The built-in round-1 debate with its first two personas, in one order: the same strategy, 3 calls, not 8."""
     spec = yaml.safe_load(protocols_root().joinpath("reife", "multi-role-round1.yaml").read_text(encoding="utf-8"))
     spec["options"]["personas"] = spec["options"]["personas"][:2]
     spec["orders"] = "original"

@@ -144,7 +144,8 @@ def _lattice_p(steps: np.ndarray, signs: np.ndarray) -> float:
     # or X ≤ floor((−observed − partial + vc) / 2v)
     upper = np.ceil((observed - partial + v * c) / (2 * v))
     lower = np.floor((-observed - partial + v * c) / (2 * v))
-    tails = _fair_binomial_at_least(upper, c) + _fair_binomial_at_least(c - lower, c)  # X ≤ lower is c − X ≥ c − lower
+    # X ≤ lower is c − X ≥ c − lower, and c − X is Binomial(c, ½) too
+    tails = _fair_binomial_at_least(upper, c) + _fair_binomial_at_least(c - lower, c)
     both = (upper <= lower)  # observed == 0 with a partial sum that lets one X count twice
     tails = np.where(both, 1.0, tails)
     return float(min(1.0, np.sum(mass * tails)))

@@ -15,7 +15,6 @@ aiohttp transport carries the calls (cheaper per call at high concurrency).
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import anthropic
@@ -24,7 +23,7 @@ from judgekit.backends import sdk
 from judgekit.backends.base import Backend, Completion, Request, RetryDecision
 from judgekit.backends.callpath import UnreadableReply
 from judgekit.backends.registry import register_backend
-from judgekit.backends.urls import checked_base_url, is_host, redact
+from judgekit.backends.urls import redact
 from judgekit.errors import BadInput
 
 ANTHROPIC_URL = "https://api.anthropic.com"
@@ -44,12 +43,11 @@ class AnthropicBackend(Backend):
         if not model:
             raise BadInput("judge spec: anthropic needs a model, e.g. anthropic:claude-sonnet-4-5")
         super().__init__(model, **options)
-        url = base_url or os.environ.get("ANTHROPIC_BASE_URL") or ANTHROPIC_URL
-        self.base_url = checked_base_url(url, "--base-url" if base_url else "ANTHROPIC_BASE_URL")
-        own = is_host(self.base_url, ANTHROPIC_URL)
-        self.api_key_env, self.own_service = api_key_env, own
-        self.key_hint = sdk.key_hint("ANTHROPIC_API_KEY", api_key_env, own)
-        self.default_timeout = 60.0 if own else sdk.SELF_HOSTED_TIMEOUT
+        self.base_url, self.own_service, self.key_hint, self.default_timeout = sdk.endpoint(
+            base_url, url_env="ANTHROPIC_BASE_URL", public_url=ANTHROPIC_URL, provider_env="ANTHROPIC_API_KEY",
+            key_env=api_key_env,
+        )
+        self.api_key_env = api_key_env
         self._client = sdk.client(anthropic, anthropic.AsyncAnthropic, self.key(), self.base_url, timeout)
 
     def key(self) -> str:

@@ -23,7 +23,6 @@ Notes on mapping a Request:
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import openai
@@ -32,7 +31,7 @@ from judgekit.backends import sdk
 from judgekit.backends.base import Backend, Completion, Request, RetryDecision
 from judgekit.backends.callpath import UnreadableReply
 from judgekit.backends.registry import register_backend
-from judgekit.backends.urls import checked_base_url, is_host, redact
+from judgekit.backends.urls import redact
 from judgekit.errors import BadInput
 
 OPENAI_URL = "https://api.openai.com/v1"
@@ -55,15 +54,14 @@ class OpenAIBackend(Backend):
         if not model:
             raise BadInput("judge spec: openai needs a model, e.g. openai:gpt-4o-mini")
         super().__init__(model, **options)
-        url = base_url or os.environ.get("OPENAI_BASE_URL") or OPENAI_URL
-        self.base_url = checked_base_url(url, "--base-url" if base_url else "OPENAI_BASE_URL")
-        own = is_host(self.base_url, OPENAI_URL)
-        self.api_key_env, self.own_service = api_key_env, own
-        self.key_hint = sdk.key_hint("OPENAI_API_KEY", api_key_env, own)
-        self.default_timeout = 60.0 if own else sdk.SELF_HOSTED_TIMEOUT
+        self.base_url, self.own_service, self.key_hint, self.default_timeout = sdk.endpoint(
+            base_url, url_env="OPENAI_BASE_URL", public_url=OPENAI_URL, provider_env="OPENAI_API_KEY",
+            key_env=api_key_env,
+        )
+        self.api_key_env = api_key_env
         self.continue_final_message = continue_final_message
         # New OpenAI models take max_completion_tokens only; compatible servers know max_tokens.
-        self._max_tokens_field = "max_completion_tokens" if own else "max_tokens"
+        self._max_tokens_field = "max_completion_tokens" if self.own_service else "max_tokens"
         self._client = sdk.client(openai, openai.AsyncOpenAI, self.key(), self.base_url, timeout)
 
     def key(self) -> str:

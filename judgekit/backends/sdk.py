@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 import os
 from types import ModuleType
-from typing import Any
+from typing import Any, NamedTuple
 
 from judgekit.backends.base import Refused, RetryDecision
 from judgekit.backends.callpath import retry_after_seconds
-from judgekit.backends.urls import split_query
+from judgekit.backends.urls import checked_base_url, is_host, split_query
 from judgekit.errors import BadInput, JudgekitError
 
 PLACEHOLDER_KEY = "no-key-needed"
@@ -28,6 +28,24 @@ OVERLOAD_STATUS = frozenset({429, 503})
 SELF_HOSTED_TIMEOUT = 300.0
 """Seconds of silence we wait for a server other than the provider's own: a
 self-hosted model on a CPU can take minutes over one long prompt."""
+
+
+class Endpoint(NamedTuple):
+    """Where a backend sends its calls, and what follows from whose server that is."""
+
+    base_url: str
+    own_service: bool
+    """The provider's own host: the only one its key variable goes to."""
+    key_hint: str
+    default_timeout: float
+
+
+def endpoint(base_url: str | None, *, url_env: str, public_url: str, provider_env: str,
+             key_env: str | None) -> Endpoint:
+    """The checked base URL (``--base-url``, else ``url_env``, else the provider's) and what follows from it."""
+    url = checked_base_url(base_url or os.environ.get(url_env) or public_url, "--base-url" if base_url else url_env)
+    own = is_host(url, public_url)
+    return Endpoint(url, own, key_hint(provider_env, key_env, own), 60.0 if own else SELF_HOSTED_TIMEOUT)
 
 
 def api_key(where: str, *, provider_env: str, key_env: str | None, own_service: bool, hint: str = "") -> str:

@@ -20,18 +20,18 @@ from judgekit.rundir import read_run
 SCIPY = {"pearson": stats.pearsonr, "spearman": stats.spearmanr, "kendall": stats.kendalltau}
 
 
+ORACLE_LLMS, ORACLE_PROMPTS = LLMS[::4], PROMPTS[1::2]
+"""The judges and prompts compared and recomputed with scipy, every criterion of each: 4 of the 20 runs, 24 table rows
+(about 300 scipy calls a row). Importing all 20 is test_scored_datasets' job."""
+
+
 @pytest.fixture(scope="module")
 def hanna_runs(tmp_path_factory):
-    """All 20 recorded judges imported once for the module (skipped without the staged data)."""
+    """The oracle's recorded judges imported once for the module (skipped without the staged data)."""
     data = os.environ.get("JUDGEKIT_DATA_DIR")
     if not (data and Path(data).is_dir()):
         pytest.skip("staged datasets not found: set JUDGEKIT_DATA_DIR")
-    return import_hanna(tmp_path_factory.mktemp("hanna") / "runs")
-
-
-ORACLE_LLMS, ORACLE_PROMPTS = LLMS[::4], PROMPTS[1::2]
-"""The judges and prompts compared and recomputed with scipy, every criterion of each: 4 of the 20 runs, 24 table rows
-(about 300 scipy calls a row)."""
+    return import_hanna(tmp_path_factory.mktemp("hanna") / "runs", llms=ORACLE_LLMS, prompts=ORACLE_PROMPTS)
 
 
 def _scipy_table(data_dir) -> dict[tuple[str, int, str], dict[str, float]]:
@@ -61,9 +61,7 @@ def _scipy_table(data_dir) -> dict[tuple[str, int, str], dict[str, float]]:
 @pytest.mark.needs_data
 @pytest.mark.filterwarnings("ignore::scipy.stats.ConstantInputWarning")
 def test_compare_gives_the_hanna_correlation_table_equal_to_scipy(hanna_runs, data_dir, monkeypatch, capsys):
-    chosen = [p for p in hanna_runs if (read_run(p).manifest.params["hanna_llm"] in ORACLE_LLMS
-                                       and read_run(p).manifest.params["hanna_prompt"] in ORACLE_PROMPTS)]
-    code, out, err = run_judgekit(monkeypatch, capsys, "compare", *chosen, "--format", "json", "--resamples", "20")
+    code, out, err = run_judgekit(monkeypatch, capsys, "compare", *hanna_runs, "--format", "json", "--resamples", "20")
     assert code == 0, err
     data = json.loads(out)
     n_runs = len(ORACLE_LLMS) * len(ORACLE_PROMPTS)

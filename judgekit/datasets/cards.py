@@ -6,6 +6,7 @@ The card format is described in the package docstring (``judgekit.datasets``).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cache
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Literal
@@ -193,6 +194,12 @@ def _anchor(card: Card, base: Path) -> Card:
 
 def builtin_cards() -> dict[str, Card]:
     """The shipped cards by id; two cards claiming one id is a packaging bug."""
+    return dict(_shipped_cards())
+
+
+@cache
+def _shipped_cards() -> dict[str, Card]:
+    """Parsed once per process: the shipped files do not change under it, and the cards are frozen."""
     cards: dict[str, Card] = {}
     seen: dict[str, str] = {}
     for entry in sorted(meta_datasets_root().iterdir(), key=lambda e: e.name):

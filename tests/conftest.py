@@ -21,6 +21,10 @@ REQUIRE_DATA = os.environ.get("JUDGEKIT_REQUIRE_DATA") == "1"
 """Set by .ci/run: a test that needs the staged data fails instead of skipping."""
 
 
+KILLS_PROCESSES = pytest.mark.slow(reason="starts real judgekit processes, then signals, kills or locks them out")
+"""Crash-safety tests spend seconds on process start-up and real waits: the whole suite runs them, the fast tier not."""
+
+
 @pytest.fixture
 def data_dir() -> Path:
     """The staged datasets folder; skip (or fail under CI) when it is absent."""
@@ -53,7 +57,7 @@ def pytest_collection_modifyitems(items):
 
 @pytest.fixture(autouse=True)
 def _slow_means_the_embedded_model(request, monkeypatch):
-    """``slow`` marks exactly the tests that load the embedded model (or start a notebook kernel).
+    """``slow`` marks every test that loads the embedded model, and other heavy work declared with a reason.
 
     Every load in this process goes through ``local.load_engine`` (the first
     one reads the weights, later ones share them), so watching it tells: a
@@ -61,7 +65,7 @@ def _slow_means_the_embedded_model(request, monkeypatch):
     test that never does, so the fast tier (``-m "not slow"``) never pays for
     the model. A marker with a reason (``slow(reason=...)``) is taken at its
     word: the work happens where this hook cannot see it (a notebook kernel,
-    assembling the weights file).
+    assembling the weights file, a browser, judgekit processes killed mid-run).
     """
     from judgekit.backends import local
 

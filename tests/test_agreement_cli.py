@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
@@ -83,7 +81,7 @@ def test_ordinal_level_and_table_output(tmp_path):
         ("shifted", ["--raters", "h1,h2"], "shifted.csv:3: 3 fields, but the header has 2"),
     ],
 )
-def test_bad_input_is_one_line_exit_2(tmp_path, setup, args, message):
+def test_bad_input_is_one_line_exit_2(tmp_path, setup, args, message, monkeypatch, capsys):
     if setup == "csv":
         path = _write(tmp_path, "csv")
     elif setup == "missing":
@@ -94,11 +92,9 @@ def test_bad_input_is_one_line_exit_2(tmp_path, setup, args, message):
     else:
         path = tmp_path / "broken.jsonl"
         path.write_text('{"h1": "a"}\n{"h1": \n')
-    command = [sys.executable, "-c", "from judgekit.cli import main; main()", "agreement", str(path), *args]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
-    assert done.returncode == 2
-    assert done.stdout == ""
-    lines = done.stderr.strip().splitlines()
+    code, out, err = run_judgekit(monkeypatch, capsys, "agreement", path, *args)  # the console entry point
+    assert code == 2 and out == ""
+    lines = err.strip().splitlines()
     assert len(lines) == 1 and message in lines[0] and str(path.name) in lines[0]
 
 

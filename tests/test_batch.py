@@ -14,7 +14,7 @@ import time
 
 import pytest
 from batch_servers import BatchServer
-from conftest import run_judgekit
+from conftest import KILLS_PROCESSES, run_judgekit
 from test_cli_run import BUNDLED, JUDGEKIT, oracle_for
 
 from judgekit.backends.prices import PriceTable
@@ -114,6 +114,7 @@ def start_batch_run(server, api, out):
     return process
 
 
+@KILLS_PROCESSES
 @pytest.mark.parametrize("api", ["openai", "anthropic"])
 def test_kill_9_mid_batch_then_resume_polls_the_same_batch(server, api, tmp_path, monkeypatch, capsys):
     server.hold = True
@@ -135,6 +136,7 @@ def test_kill_9_mid_batch_then_resume_polls_the_same_batch(server, api, tmp_path
     assert run.manifest.complete and {v.example_id: v.winner for v in run.verdicts} == GOLD
 
 
+@KILLS_PROCESSES
 @pytest.mark.parametrize("api", ["openai", "anthropic"])
 def test_a_batch_sent_but_not_written_down_is_found_not_resent(server, api, tmp_path, monkeypatch, capsys):
     """A kill between the provider accepting a batch and the ledger's ``submitted`` line."""

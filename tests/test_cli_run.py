@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import KILLS_PROCESSES
 from servers import ScriptedServer, oracle_for
 
 from judgekit.cli import main
@@ -114,6 +115,7 @@ def start_and_stop(args, out, stop_signal, after_verdicts=8):
     return process.returncode, stderr
 
 
+@KILLS_PROCESSES
 def test_ctrl_c_stops_with_an_honest_manifest(server, tmp_path):
     server.latency = 0.15
     out = tmp_path / "run"
@@ -123,6 +125,7 @@ def test_ctrl_c_stops_with_an_honest_manifest(server, tmp_path):
     assert not run.manifest.complete and run.manifest.n_verdicts == len(run.verdicts) >= 8
 
 
+@KILLS_PROCESSES
 def test_sigterm_stops_like_ctrl_c_and_exits_143(server, tmp_path, cli):
     server.latency = 0.15
     out = tmp_path / "run"
@@ -135,6 +138,7 @@ def test_sigterm_stops_like_ctrl_c_and_exits_143(server, tmp_path, cli):
     assert cli(*run_args(server, out)).returncode == 0 and read_run(out).manifest.complete
 
 
+@KILLS_PROCESSES
 def test_kill_9_then_resume_repeats_at_most_concurrency_calls(server, tmp_path, cli):
     server.latency = 0.15
     out = tmp_path / "run"
@@ -301,6 +305,7 @@ def wait_for_verdicts(out, at_least, timeout=60):
         time.sleep(0.05)
 
 
+@KILLS_PROCESSES
 def test_a_second_run_on_the_same_out_refuses_or_waits(server, tmp_path):
     """Two real processes on one --out: the second says who holds it, or with --wait resumes after it."""
     server.latency = 1.0  # the first run stays busy until the test lowers this

@@ -182,6 +182,7 @@ def _headless(chromium: str, profile: Path, *args: str) -> subprocess.CompletedP
     return subprocess.run([chromium, *flags, *args], capture_output=True, text=True, timeout=120, check=True)
 
 
+@pytest.mark.slow(reason="starts a headless chromium")
 def test_llmbar_compare_page_renders_in_chromium(data_dir, tmp_path, monkeypatch):
     chromium = _chromium()
     evaluators = data_dir / "llmbar/Dataset/Processed/MT-Bench/evaluators"

@@ -36,6 +36,7 @@ def run_args(server: ScriptedServer, out, *extra) -> tuple:
             "--protocol", "llmbar/vanilla", "--out", out, "--quiet", *extra)
 
 
+@pytest.mark.slow(reason="8 s of real waiting on a one-at-a-time server")
 def test_a_one_at_a_time_server_is_not_buried_in_abandoned_work(tmp_path, monkeypatch, capsys):
     # The setting scaled down fourfold: 0.25 s per answer, 8 in flight, timeout 1 s.
     # Waiting in the queue takes up to 2 s, longer than the timeout, yet the server is never silent.

@@ -17,11 +17,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from judgekit.errors import BadInput
+
+if TYPE_CHECKING:
+    from judgekit.rundir import Run  # annotations only: rundir reaches this module through Run's methods
 
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -48,6 +48,9 @@ from judgekit.probes import PROBE_KEY
 from judgekit.protocol_spec import load_protocol
 from judgekit.records import Usage, Verdict
 from judgekit.trust import alt_test_summary
+
+if TYPE_CHECKING:
+    from judgekit.rundir import Run  # annotations only: rundir reaches this module through Run's methods
 
 
 REPORT_FIELDS = (

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -29,6 +29,9 @@ from judgekit.agreement.plan import alt_test_differences
 from judgekit.agreement.selective import SelectiveCurve, TargetCoverage, coverage_at_accuracy, selective_curve
 from judgekit.errors import BadInput
 from judgekit.records import LABELS, Example, Verdict
+
+if TYPE_CHECKING:
+    from judgekit.rundir import Run  # annotations only: rundir reaches this module through Run's methods
 
 
 

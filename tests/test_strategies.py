@@ -18,7 +18,6 @@ import pytest
 from judgekit.agreement.pairwise import accuracy, positional_agreement
 from judgekit.backends.base import CallTag, Completion, Request
 from judgekit.backends.callpaths import CallPaths
-from judgekit.errors import BadInput
 from judgekit.protocols import load_protocol
 from judgekit.records import Example
 from judgekit.strategies import run_protocol

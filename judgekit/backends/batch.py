@@ -56,7 +56,6 @@ from judgekit.backends.batch_openai import OpenAIBatches
 from judgekit.backends.cache import SCHEME, cache_key
 from judgekit.backends.callpath import CallPath
 from judgekit.backends.callpaths import CallPaths
-from judgekit.backends.prices import PriceTable
 from judgekit.errors import BadInput, JudgekitError
 from judgekit.records import json_lines
 

@@ -36,7 +36,7 @@ def probe(
     Example: judgekit probe openai:gpt-4o-mini --protocol llmbar/rules --dataset llmbar/natural --limit 20 --out runs/probes
     """
     from judgekit.api import load_judge
-    from judgekit.cli.run import DEFAULT_DATASET, DEFAULT_JUDGE, DEFAULT_PROTOCOL, default_out
+    from judgekit.cli.run import DEFAULT_DATASET, DEFAULT_PROTOCOL, default_out
     from judgekit.datasets import load_dataset
     from judgekit.errors import BadInput
     from judgekit.probes import PROBE_KEY, load_probes

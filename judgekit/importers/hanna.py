@@ -16,18 +16,14 @@ scale are taken as recorded, though some may hide a failed sample too.
 
 from __future__ import annotations
 
-import os
-import shutil
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
-from judgekit import __version__
 from judgekit.datasets import Dataset, load_dataset
 from judgekit.datasets.files import read_rows
 from judgekit.errors import BadInput
+from judgekit.importers.recorded import recorded_manifest, staged, write_run
 from judgekit.records import CriterionRating, Manifest, Rating, ScoredExample
-from judgekit.rundir import RunDir
 
 DATASET = "hanna"
 LLMS = ("Beluga-13B", "OrcaPlatypus", "Mistral-7B", "Llama-13B", "ChatGPT")
@@ -75,18 +71,10 @@ def import_hanna(out: str | Path, path: str | Path | None = None, *, llms: tuple
         raise BadInput(f"{out}: already exists; choose another --out")
     imported = read_hanna(path, llms=llms, prompts=prompts)
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.with_name(f".{out.name}.import-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    try:
+    with staged(out) as staging:
+        staging.mkdir()
         for one in imported:
-            run_dir = RunDir.create(staging / one.name, one.manifest, one.examples)
-            for rating in one.ratings:
-                run_dir.append(rating)
-        staging.rename(out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+            write_run(staging / one.name, one.manifest, one.examples, one.ratings)
     return [out / one.name for one in imported]
 
 
@@ -102,23 +90,10 @@ def _imported(dataset: Dataset, rows, file: Path, llm: str, prompt: int) -> Impo
                 raise BadInput(f"{file}: field '{column}': missing (not HANNA's LLM score file?)")
             criteria[criterion] = _rating(row.data[column], example.criteria[criterion], file, row.where, column)
         ratings.append(Rating(example_id=example.id, criteria=criteria))
-    now = datetime.now(UTC).isoformat(timespec="seconds")
-    manifest = Manifest(
-        kind="pointwise",
-        judge=f"hanna:{llm}",
-        judge_model=llm,
-        protocol=f"hanna/prompt-{prompt}",
-        dataset=DATASET,
-        dataset_hash=dataset.content_hash,
-        package_version=__version__,
-        started_at=now,
-        finished_at=now,
-        complete=True,
-        n_examples=len(dataset.examples),
-        n_verdicts=len(ratings),
-        invalid_policy=INVALID_POLICY,
-        params={"hanna_llm": llm, "hanna_prompt": prompt},
-        source=str(file.resolve()),
+    manifest = recorded_manifest(
+        dataset, dataset_id=DATASET, n_verdicts=len(ratings), kind="pointwise", judge=f"hanna:{llm}",
+        judge_model=llm, protocol=f"hanna/prompt-{prompt}", invalid_policy=INVALID_POLICY,
+        params={"hanna_llm": llm, "hanna_prompt": prompt}, source=str(file.resolve()),
     )
     return Imported(manifest, dataset.examples, tuple(ratings))
 

@@ -29,20 +29,17 @@ neither, as FastChat counts it); invalid when either order is unparseable.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from judgekit import __version__
 from judgekit.datasets import Card, Dataset, builtin_cards, load_dataset
 from judgekit.errors import BadInput
+from judgekit.importers.recorded import recorded_manifest, staged, write_run
 from judgekit.records import Example, Label, Manifest, OrderResult, Verdict
-from judgekit.rundir import Run, RunDir
+from judgekit.rundir import Run
 
 INVALID_POLICY = "llmbar"
 
@@ -171,22 +168,10 @@ def read_evaluator_dir(
         _verdict(evaluator_dir / "result.json", i, item, example, stages)
         for i, (item, example) in enumerate(zip(items, dataset.examples, strict=True))
     )
-    now = datetime.now(UTC).isoformat(timespec="seconds")
-    manifest = Manifest(
-        judge=f"llmbar:{evaluator}",
-        judge_model=model,
-        protocol=protocol_for(strategy),
-        dataset=dataset_id,
-        dataset_hash=dataset.content_hash,
-        package_version=__version__,
-        started_at=now,
-        finished_at=now,
-        complete=True,
-        n_examples=len(dataset.examples),
-        n_verdicts=len(verdicts),
-        invalid_policy=INVALID_POLICY,
-        params={"llmbar_evaluator": evaluator, "llmbar_strategy": strategy},
-        source=str(evaluator_dir.resolve()),
+    manifest = recorded_manifest(
+        dataset, dataset_id=dataset_id, n_verdicts=len(verdicts), judge=f"llmbar:{evaluator}", judge_model=model,
+        protocol=protocol_for(strategy), invalid_policy=INVALID_POLICY,
+        params={"llmbar_evaluator": evaluator, "llmbar_strategy": strategy}, source=str(evaluator_dir.resolve()),
     )
     return Imported(manifest, dataset.examples, verdicts)
 
@@ -199,19 +184,8 @@ def import_llmbar(
     if out.exists() and not (out.is_dir() and not any(out.iterdir())):
         raise BadInput(f"{out}: already exists; choose another --out (or an empty folder)")
     imported = read_evaluator_dir(evaluator_dir, judge_model=judge_model, dataset=dataset)
-    staging = out.with_name(f".{out.name}.import-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
-        run_dir = RunDir.create(staging, imported.manifest, imported.examples)
-        for verdict in imported.verdicts:
-            run_dir.append(verdict)
-        run_dir.close()
-        if out.is_dir():
-            out.rmdir()  # the empty folder the user made for it
-        staging.rename(out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    with staged(out) as staging:
+        write_run(staging, imported.manifest, imported.examples, imported.verdicts)
     return Run(out, imported.manifest, list(imported.examples), list(imported.verdicts))
 
 

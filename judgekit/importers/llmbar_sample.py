@@ -28,16 +28,15 @@ import hashlib
 import json
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
-from judgekit import __version__
 from judgekit.datasets import Dataset, load_dataset
 from judgekit.errors import BadInput
 from judgekit.importers.llmbar import EVALUATOR_MODELS, INVALID_POLICY, protocol_for, read_evaluator_dir
-from judgekit.records import Example, Manifest, OrderResult, Verdict, json_lines
+from judgekit.importers.recorded import recorded_manifest, write_run
+from judgekit.records import Example, OrderResult, Verdict, json_lines
 from judgekit.resources import meta_datasets_root
-from judgekit.rundir import Run, RunDir, is_run_dir
+from judgekit.rundir import Run, is_run_dir
 
 SAMPLE_ID = "llmbar/natural-40"
 SAMPLE_DIR = "llmbar_natural_40"
@@ -111,9 +110,7 @@ def recorded_runs(dataset: Dataset, out_dir: str | Path | None = None) -> list[R
         path = Path(out_dir) / name if out_dir is not None else Path(f"llmbar-recorded/{name}")
         run = _recorded_run(path, dataset, record, f"{source}:{line_no}")
         if out_dir is not None and not is_run_dir(path):
-            run_dir = RunDir.create(path, run.manifest, run.examples)
-            for verdict in run.verdicts:
-                run_dir.append(verdict)
+            write_run(path, run.manifest, run.examples, run.verdicts)
         runs.append(run)
     return runs
 
@@ -123,12 +120,9 @@ def _recorded_run(path: Path, dataset: Dataset, record: dict, where: str) -> Run
     expected = [e.id.rsplit("/", 1)[1] for e in examples]
     if [str(i) for i in record["index"]] != expected or len(record["winners"]) != len(examples):
         raise BadInput(f"{where}: field 'index': the recorded items are not the sample's {len(examples)} pairs")
-    stamp = datetime.now(UTC).isoformat(timespec="seconds")
-    manifest = Manifest(
-        judge=f"llmbar:{record['evaluator']}", judge_model=record["judge_model"],
-        protocol=protocol_for(record["strategy"]), dataset=dataset.id, dataset_hash=dataset.content_hash,
-        package_version=__version__, started_at=stamp, finished_at=stamp, complete=True,
-        n_examples=len(examples), n_verdicts=len(examples), invalid_policy=INVALID_POLICY,
+    manifest = recorded_manifest(
+        dataset, n_verdicts=len(examples), judge=f"llmbar:{record['evaluator']}", judge_model=record["judge_model"],
+        protocol=protocol_for(record["strategy"]), invalid_policy=INVALID_POLICY,
         params={"llmbar_evaluator": record["evaluator"], "llmbar_strategy": record["strategy"]},
         source=f"{where} (LLMBar's recorded verdicts, replayed)",
     )

@@ -11,16 +11,13 @@ votes, so the alt-test can ask whether a judge replaces one of the annotators.
 
 from __future__ import annotations
 
-import os
-import shutil
-from datetime import UTC, datetime
 from pathlib import Path
 
-from judgekit import __version__
 from judgekit.datasets import Dataset, load_dataset
 from judgekit.errors import BadInput
-from judgekit.records import Example, Label, Manifest, OrderResult, Verdict
-from judgekit.rundir import Run, RunDir
+from judgekit.importers.recorded import recorded_manifest, staged, write_run
+from judgekit.records import Example, Label, OrderResult, Verdict
+from judgekit.rundir import Run
 
 JUDGES: dict[str, tuple[str, dict[str, Label | None]]] = {
     "gpt-3.5-turbo": ("gpt_result", {"1": "a", "2": "b", "Tie": "tie", "garbage": None}),
@@ -38,23 +35,12 @@ def import_pandalm(judge: str, out: str | Path, *, dataset: Dataset | None = Non
         raise BadInput(f"{out}: already exists; choose another --out")
     dataset = dataset if dataset is not None else load_dataset("pandalm")
     verdicts = [_verdict(e, judge) for e in dataset.examples]
-    now = datetime.now(UTC).isoformat(timespec="seconds")
-    manifest = Manifest(
-        judge=f"pandalm:{judge}", judge_model=judge, protocol="pandalm/recorded", dataset=dataset.id,
-        dataset_hash=dataset.content_hash, package_version=__version__, started_at=now, finished_at=now,
-        complete=True, n_examples=len(dataset.examples), n_verdicts=len(verdicts),
+    manifest = recorded_manifest(
+        dataset, n_verdicts=len(verdicts), judge=f"pandalm:{judge}", judge_model=judge, protocol="pandalm/recorded",
         params={"pandalm_judge": judge}, source=dataset.source,
     )
-    staging = out.with_name(f".{out.name}.import-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
-        run_dir = RunDir.create(staging, manifest, dataset.examples)
-        for verdict in verdicts:
-            run_dir.append(verdict)
-        staging.rename(out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
+    with staged(out) as staging:
+        write_run(staging, manifest, dataset.examples, verdicts)
     return Run(out, manifest, list(dataset.examples), verdicts)
 
 

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from judgekit.cli.options import FORMAT, OutputFormat
 from judgekit.errors import BadInput
 
 if TYPE_CHECKING:
@@ -30,11 +31,6 @@ class Level(str, Enum):
 class Alignment(str, Enum):
     accuracy = "accuracy"
     neg_rmse = "neg_rmse"
-
-
-class OutputFormat(str, Enum):
-    table = "table"
-    json = "json"
 
 
 def register(app: typer.Typer) -> None:
@@ -77,7 +73,7 @@ def agreement_command(
     min_items: int = typer.Option(
         30, "--min-items", help="Alt-test: leave out annotators with fewer usable items than this."
     ),
-    format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="table or json."),
+    format: OutputFormat = FORMAT,
 ) -> None:
     """Fleiss' kappa (items every rater labelled), Krippendorff's alpha (all items),
     pairwise Cohen's kappa, each rater against gold, and optionally the alt-test.

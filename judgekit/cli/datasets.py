@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from enum import Enum
 from pathlib import Path
 from typing import Any, Optional
 
@@ -11,12 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from judgekit.cli.options import FORMAT, OutputFormat
 from judgekit.datasets import Availability, list_datasets, load_dataset, summarize
-
-
-class OutputFormat(str, Enum):
-    table = "table"
-    json = "json"
 
 
 def register(app: typer.Typer) -> None:
@@ -29,7 +24,7 @@ def register(app: typer.Typer) -> None:
 
 
 def list_command(
-    format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="table or json."),
+    format: OutputFormat = FORMAT,
 ) -> None:
     """List the built-in meta-datasets and whether each can be read right now.
 
@@ -54,7 +49,7 @@ def show_command(
     mapping: Optional[str] = typer.Option(None, "--mapping", help="FIELD=COLUMN pairs, e.g. instruction=prompt,response_a=out1,response_b=out2,gold=label."),
     labels: Optional[str] = typer.Option(None, "--labels", help="VALUE=LABEL pairs, e.g. 1=a,2=b,0=tie."),
     examples: int = typer.Option(3, "--examples", help="How many examples to print."),
-    format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="table or json."),
+    format: OutputFormat = FORMAT,
 ) -> None:
     """Show counts, label balance, annotators, generator coverage, license and a few examples.
 

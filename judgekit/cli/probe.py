@@ -12,6 +12,8 @@ from rich.console import Console, Group
 from rich.table import Table
 from rich.text import Text
 
+from judgekit.cli.options import FORMAT, OutputFormat
+
 DEFAULT_PROBES = "verbosity,verbosity-restate,verbosity-repeat,injection,authority,formatting,self-identification,identical,order"
 
 
@@ -27,7 +29,7 @@ def probe(
     concurrency: int = typer.Option(8, "--concurrency", "-c", min=1, help="Model calls in flight at once."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run dir of the probe run; an existing one is resumed."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the response cache."),
-    format: str = typer.Option("table", "--format", "-f", help="table or json."),
+    format: OutputFormat = FORMAT,
     dry_run: bool = typer.Option(False, "--dry-run", help="State the calls per probe; call nothing."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
 ) -> None:
@@ -38,15 +40,12 @@ def probe(
     from judgekit.api import load_judge
     from judgekit.cli.run import DEFAULT_DATASET, DEFAULT_PROTOCOL, default_out
     from judgekit.datasets import load_dataset
-    from judgekit.errors import BadInput
     from judgekit.probes import PROBE_KEY, load_probes
     from judgekit.probes.measure import probe_table
     from judgekit.probes.run import calls_per_probe, run_probes, stratified
     from judgekit.protocols import load_protocol
     from judgekit.rundir import is_run_dir, read_run
 
-    if format not in ("table", "json"):
-        raise BadInput(f"--format: {format!r} is not one of table, json")
     chosen = load_probes([p.strip() for p in probes.split(",") if p.strip()])
     params: dict[str, Any] = {}
     if is_run_dir(run_or_judge):
@@ -92,7 +91,7 @@ def probe(
     finished = asyncio.run(go())
     rows = probe_table(finished, order=any(p.kind == "order" for p in chosen) and handle.protocol.orders == "both",
                        seed=seed)
-    if format == "json":
+    if format is OutputFormat.json:
         console.print_json(json.dumps({"run": str(finished.path), "judge": finished.manifest.judge,
                                        "protocol": finished.manifest.protocol, "dataset": dataset_id,
                                        "probes": rows}, allow_nan=False))

@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import json
-from enum import Enum
 from typing import Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from judgekit.cli.options import FORMAT, OutputFormat
 from judgekit.protocols import Protocol, list_protocols, load_protocol
-
-
-class OutputFormat(str, Enum):
-    table = "table"
-    json = "json"
 
 
 def register(app: typer.Typer) -> None:
@@ -27,7 +22,7 @@ def register(app: typer.Typer) -> None:
 
 
 def list_command(
-    format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="table or json."),
+    format: OutputFormat = FORMAT,
 ) -> None:
     """List the built-in protocols with their strategy and model calls per item.
 
@@ -48,7 +43,7 @@ def list_command(
 
 def show_command(
     protocol: str = typer.Argument(..., help="A built-in id (see 'protocols list') or a path to a .yaml spec."),
-    format: OutputFormat = typer.Option(OutputFormat.table, "--format", "-f", help="table or json."),
+    format: OutputFormat = FORMAT,
 ) -> None:
     """Show everything about one protocol: citation, calls per item, parser, sampling, templates.
 

@@ -11,13 +11,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from judgekit.cli.options import FORMAT, OutputFormat
 from judgekit.errors import BadInput
 from judgekit.rundir import read_run
-
-
-class TrustFormat(str, Enum):
-    table = "table"
-    json = "json"
 
 
 class Method(str, Enum):
@@ -43,13 +39,9 @@ def register(app: typer.Typer) -> None:
     app.add_typer(plan, name="plan")
 
 
-_SIZES_HELP = "Comma-separated sample sizes to simulate."
-
-
-def _default_sizes() -> str:
-    return "25,50,100,200,400,800,1600"
-
-
+SIZES = typer.Option("25,50,100,200,400,800,1600", "--sizes", help="Comma-separated sample sizes to simulate.")
+SIMULATION_SEED = typer.Option(0, "--seed", help="Seed of the simulation.")
+"""Options every ``judgekit plan`` command takes; their --simulations differ in default only."""
 _SIMULATIONS_HELP = "Simulated samples per size."
 _PILOT_HELP = "A labelled pilot run to take the assumptions from."
 
@@ -66,7 +58,7 @@ def trust_command(
     folds: int = typer.Option(5, "--folds", min=2, help="Cross-fitting folds of the calibration map."),
     resamples: int = typer.Option(1000, "--resamples", min=1, help="Bootstrap resamples of the coverage CI."),
     seed: int = typer.Option(0, "--seed", help="Seed of folds and resamples."),
-    format: TrustFormat = typer.Option(TrustFormat.table, "--format", "-f", help="table or json."),
+    format: OutputFormat = FORMAT,
 ) -> None:
     """The alt-test (runs over several annotators per item), calibration and selective judging.
 
@@ -78,7 +70,7 @@ def trust_command(
                            n_bins=bins, binning=binning.value, method=method.value, folds=folds,
                            n_resamples=resamples, seed=seed)
     figures = [trust_figures(read_run(path), options) for path in runs]
-    if format is TrustFormat.json:
+    if format is OutputFormat.json:
         typer.echo(json.dumps({"runs": figures}, indent=2))
         return
     console = Console()
@@ -184,10 +176,10 @@ def plan_alt_test_command(
     epsilon: float = typer.Option(0.2, "--epsilon", help="Alt-test margin."),
     q: float = typer.Option(0.05, "--q", help="Alt-test false discovery rate."),
     min_items: int = typer.Option(30, "--min-items", help="Alt-test: annotators with fewer items are left out."),
-    sizes: str = typer.Option(_default_sizes(), "--sizes", help=_SIZES_HELP),
+    sizes: str = SIZES,
     simulations: int = typer.Option(500, "--simulations", help=_SIMULATIONS_HELP),
-    seed: int = typer.Option(0, "--seed", help="Seed of the simulation."),
-    format: TrustFormat = typer.Option(TrustFormat.table, "--format", "-f", help="table or json."),
+    seed: int = SIMULATION_SEED,
+    format: OutputFormat = FORMAT,
 ) -> None:
     """Items needed to pass the alt-test at epsilon with 80% power.
 
@@ -215,10 +207,10 @@ def plan_paired_command(
     accuracy_2: float = typer.Option(0.75, "--accuracy-2", help="Without pilots: judge 2's accuracy."),
     correlation: float = typer.Option(0.3, "--correlation", help="Without pilots: correlation of their right/wrong."),
     alpha: float = typer.Option(0.05, "--alpha", help="Level of the exact McNemar test."),
-    sizes: str = typer.Option(_default_sizes(), "--sizes", help=_SIZES_HELP),
+    sizes: str = SIZES,
     simulations: int = typer.Option(2000, "--simulations", help=_SIMULATIONS_HELP),
-    seed: int = typer.Option(0, "--seed", help="Seed of the simulation."),
-    format: TrustFormat = typer.Option(TrustFormat.table, "--format", "-f", help="table or json."),
+    seed: int = SIMULATION_SEED,
+    format: OutputFormat = FORMAT,
 ) -> None:
     """Items needed to detect an accuracy difference between two judges (paired, exact McNemar) with 80% power.
 
@@ -243,10 +235,10 @@ def plan_ci_command(
     half_width: float = typer.Option(..., "--half-width", help="The CI half-width to reach, e.g. 0.05."),
     pilot: Optional[Path] = typer.Option(None, "--pilot", help=_PILOT_HELP),
     accuracy: float = typer.Option(0.8, "--accuracy", help="Without a pilot: the judge's accuracy."),
-    sizes: str = typer.Option(_default_sizes(), "--sizes", help=_SIZES_HELP),
+    sizes: str = SIZES,
     simulations: int = typer.Option(2000, "--simulations", help=_SIMULATIONS_HELP),
-    seed: int = typer.Option(0, "--seed", help="Seed of the simulation."),
-    format: TrustFormat = typer.Option(TrustFormat.table, "--format", "-f", help="table or json."),
+    seed: int = SIMULATION_SEED,
+    format: OutputFormat = FORMAT,
 ) -> None:
     """Items needed for the accuracy's 95% Wilson CI to be at most +/- half-width (with 80% probability).
 
@@ -264,10 +256,10 @@ def plan_above_command(
     pilot: Optional[Path] = typer.Option(None, "--pilot", help=_PILOT_HELP),
     accuracy: float = typer.Option(0.8, "--accuracy", help="Without a pilot: the judge's accuracy."),
     alpha: float = typer.Option(0.05, "--alpha", help="Level of the one-sided exact binomial test."),
-    sizes: str = typer.Option(_default_sizes(), "--sizes", help=_SIZES_HELP),
+    sizes: str = SIZES,
     simulations: int = typer.Option(2000, "--simulations", help=_SIMULATIONS_HELP),
-    seed: int = typer.Option(0, "--seed", help="Seed of the simulation."),
-    format: TrustFormat = typer.Option(TrustFormat.table, "--format", "-f", help="table or json."),
+    seed: int = SIMULATION_SEED,
+    format: OutputFormat = FORMAT,
 ) -> None:
     """Items needed to show the judge's accuracy is above a baseline (exact binomial test) with 80% power.
 
@@ -294,8 +286,8 @@ def _accuracy(pilot: Optional[Path], accuracy: float) -> tuple[float, str]:
     return value, f"pilot {pilot}: accuracy {value:.3f} on {len(right)} items"
 
 
-def _emit_plan(plan: Any, source: str, format: TrustFormat) -> None:
-    if format is TrustFormat.json:
+def _emit_plan(plan: Any, source: str, format: OutputFormat) -> None:
+    if format is OutputFormat.json:
         typer.echo(json.dumps({
             "question": plan.question, "source": source, "simulations": plan.simulations, "seed": plan.seed,
             "power_target": plan.power_target, "needed": plan.needed,

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from judgekit.backends.cache import ResponseCache
-from judgekit.backends.callpath import CallPath
+from judgekit.backends.callpath import CallPath, LiveUsage
 from judgekit.backends.callpaths import CallPaths, JudgeKey
 from judgekit.backends.registry import create_backend, parse_spec
 from judgekit.errors import BadInput
@@ -62,6 +62,11 @@ class Judge:
 
     def __repr__(self) -> str:
         return f"Judge({self.spec!r}, protocol={self.protocol.id!r})"
+
+    def live_usages(self) -> list[LiveUsage]:
+        """The running usage of each call path the judge owns: its own, then its panel seats'."""
+        owned = {id(p): p.usage for p in self.paths.all() if isinstance(p, CallPath)}
+        return list(owned.values())
 
     async def verdict(self, example: Example) -> Verdict:
         """The verdict on one example; must run on the loop that owns the call path."""
@@ -204,7 +209,7 @@ def evaluate(judge: Judge, dataset: Any, *, out: str | Path | None = None, limit
     path = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="judgekit-run-")) / "run"
     run_dir = open_run_dir(path, manifest, examples)
     return judge._run(judge_run(judge.verdict, run_dir, workers=judge.call_path.concurrency,
-                                live=judge.call_path.usage))
+                                live=judge.live_usages()))
 
 
 def _dataset_parts(dataset: Any, limit: int | None) -> tuple[str, str, list[Example]]:

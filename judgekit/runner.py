@@ -81,14 +81,16 @@ async def judge_run(
     *,
     workers: int,
     on_progress: Progress | None = None,
-    live: LiveUsage | None = None,
+    live: Sequence[LiveUsage] = (),
 ) -> Run:
     """Judge every example of ``run_dir`` without a verdict yet; mark the run complete.
 
     ``judge_one`` turns an example into a verdict (e.g. ``Judge.verdict``);
     ``workers`` examples are in progress at once (the call path's concurrency);
-    ``live`` is the call path's running usage, whose retries and timeouts go
-    into the manifest (added to those of earlier sessions of a resumed run).
+    ``live`` holds the running usage of every call path the run owns (its
+    judge's and each panel seat's, ``Judge.live_usages()``), whose retries and
+    timeouts go into the manifest, added to those of earlier sessions of a
+    resumed run.
 
     An item the server refuses (:class:`Refused`) becomes an invalid verdict
     with the server's reason, and the run goes on. On any other failure (or
@@ -140,11 +142,11 @@ async def judge_run(
 class _State:
     """Appends verdicts and refreshes the manifest now and then (not every verdict)."""
 
-    def __init__(self, run_dir: RunDir, usage: Usage, live: LiveUsage | None) -> None:
+    def __init__(self, run_dir: RunDir, usage: Usage, live: Sequence[LiveUsage]) -> None:
         self.run_dir = run_dir
         self.usage = usage
         self.live = live
-        self.live_start = _counters(live) if live is not None else (0, 0, 0)
+        self.live_start = _counters(live)
         self.last_flush = time.monotonic()
         self.answered = 0
         self.refusals = 0
@@ -165,8 +167,6 @@ class _State:
 
     def total(self) -> Usage:
         """The verdicts' usage plus this session's retries, timeouts and prefix restarts."""
-        if self.live is None:
-            return self.usage
         now = _counters(self.live)
         retries, timeouts, restarts = (n - s for n, s in zip(now, self.live_start, strict=True))
         return self.usage + Usage(retries=retries, timeouts=timeouts, prefix_restarts=restarts)
@@ -176,8 +176,8 @@ class _State:
         self.last_flush = time.monotonic()
 
 
-def _counters(live: LiveUsage) -> tuple[int, int, int]:
-    return live.retries, live.timeouts, live.prefix_restarts
+def _counters(live: Sequence[LiveUsage]) -> tuple[int, int, int]:
+    return (sum(u.retries for u in live), sum(u.timeouts for u in live), sum(u.prefix_restarts for u in live))
 
 
 def _first_error(group_error: BaseExceptionGroup) -> BaseException:

@@ -159,7 +159,7 @@ async def run_sweep(spec: SweepSpec, root: Path, *, progress: Any = None) -> tup
         on_progress = progress.track(cell.name, judge.call_path, len(examples)) if progress else None
         try:
             await judge_run(judge.verdict, run_dir, workers=judge.call_path.concurrency, on_progress=on_progress,
-                            live=judge.call_path.usage)
+                            live=judge.live_usages())
         finally:
             await judge.aclose()
         return run_dir.path

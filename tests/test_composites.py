@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from servers import ScriptedServer
+from servers import Fault, ScriptedServer
 from test_cli_run import oracle_for
 
 import judgekit
@@ -108,6 +108,20 @@ def test_a_panel_run_never_exceeds_the_concurrency_at_the_server(recorded, tmp_p
     assert [v.winner for v in verdicts] == [e.gold for e in BUNDLED[:8]]
     assert len(recorder.calls) == 8 * 3 * 2
     assert server.peak_concurrency == 3  # reached, never passed
+
+
+def test_the_seats_retries_reach_the_runs_manifest(recorded, tmp_path):
+    """The run's own judge sits out (every call is a seat's): the manifest still counts the seats' retries."""
+    server, recorder = recorded
+    server.inject(Fault.rate_limit(retry_after=0.01), Fault.rate_limit(retry_after=0.01))
+    spec = panel_spec(tmp_path, server.openai_url, home=False)
+    judge = judgekit.load_judge("openai:run-judge", str(spec), base_url=server.openai_url, concurrency=1,
+                                cache=False)
+    run = judgekit.evaluate(judge, "judgekit/bundled", out=tmp_path / "run", limit=2)
+    judge.close()
+    assert {c.model for c in recorder.calls} == {"m1", "m2"} and judge.call_path.usage.calls == 0
+    assert run.manifest.complete and run.manifest.usage.retries == 2
+    assert [v.winner for v in run.verdicts] == [e.gold for e in BUNDLED[:2]]
 
 
 def test_panel_seats_share_the_run_cache_and_are_closed_with_it(recorded, tmp_path):

@@ -105,7 +105,7 @@ def run(
                 progress = live.track("judging", handle.call_path, len(examples))
                 return await judge_run(
                     handle.verdict, run_dir, workers=handle.call_path.concurrency, on_progress=progress,
-                    live=handle.call_path.usage,
+                    live=handle.live_usages(),
                 )
         finally:
             await handle.aclose()

@@ -47,7 +47,7 @@ from judgekit.errors import BadInput
 from judgekit.probes import PROBE_KEY
 from judgekit.protocol_spec import load_protocol
 from judgekit.records import Usage, Verdict
-from judgekit.trust import alt_test_summary
+from judgekit.trust import alt_test_summary, calibration_summary
 
 if TYPE_CHECKING:
     from judgekit.rundir import Run  # annotations only: rundir reaches this module through Run's methods
@@ -64,10 +64,11 @@ REPORT_FIELDS = (
 
 REPORT_EXTRAS = (
     "headline", "n_examples", "positional_agreement_ci", "cohen_kappa_ci", "position_bias_ci", "length_bias_ci",
-    "self_preference_bias_ci", "ties", "annotators", "alt_test",
+    "self_preference_bias_ci", "ties", "annotators", "alt_test", "calibration",
 )
 """Fields after the contract's: the headline figure's name, the run's size, more intervals, ties, annotators,
-and the alt-test of the judge against the annotators (``trust.alt_test_summary``, None without votes)."""
+the alt-test of the judge against the annotators (``trust.alt_test_summary``, None without votes) and the raw
+calibration of its confidences (``trust.calibration_summary``, None when its verdicts carry none)."""
 
 HEADLINES = ("accuracy_final", "accuracy")
 
@@ -226,6 +227,7 @@ def score_run(run: Run, items: JudgedItems, options: Options) -> tuple[dict[str,
         row["ties"] = _ties(items, policy)
         row["annotators"] = _annotators(items, options, clusters)
         row["alt_test"] = alt_test_summary(run, epsilon=options.epsilon)
+        row["calibration"] = calibration_summary(run)
     for name, interval in biases.items():
         row[name] = estimate(interval)
         row[f"{name}_ci"] = bounds(interval)

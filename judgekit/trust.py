@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from judgekit.agreement.alt_test import AltTest, alt_test, alt_test_json
-from judgekit.agreement.calibration import Calibration, calibration
+from judgekit.agreement.calibration import Calibration, brier_score, calibration, expected_calibration_error
 from judgekit.agreement.plan import alt_test_differences
 from judgekit.agreement.selective import SelectiveCurve, TargetCoverage, coverage_at_accuracy, selective_curve
 from judgekit.errors import BadInput
@@ -159,6 +159,21 @@ def run_calibration(run: Run, *, n_bins: int = 10, strategy: str = "uniform", me
     c = np.array([conf.confidence[i] for i in keep])
     return conf, calibration(c, conf.correct[keep], n_bins=n_bins, strategy=strategy, method=method,
                              folds=folds, seed=seed)
+
+
+def calibration_summary(run: Run, *, n_bins: int = 10) -> dict[str, Any] | None:
+    """The report's ``calibration`` figure: raw ECE and Brier of the judge's confidences (None without any).
+
+    Raw means as the judge states them, no map fitted: cheap enough for every
+    report row. ``judgekit trust`` adds the cross-fitted figures and the bins.
+    """
+    conf = confidences(run)
+    keep = [i for i, c in enumerate(conf.confidence) if c is not None]
+    if not keep:
+        return None
+    c, y = np.array([conf.confidence[i] for i in keep]), conf.correct[keep]
+    return {"source": conf.source, "n": len(keep), "n_bins": n_bins,
+            "ece": expected_calibration_error(c, y, n_bins=n_bins), "brier": brier_score(c, y)}
 
 
 def run_selective(run: Run, *, target: float = 0.9, level: float = 0.95, n_resamples: int = 1000,

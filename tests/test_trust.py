@@ -180,3 +180,30 @@ def test_bad_returned_labels_are_one_line_exit_2(tmp_path, monkeypatch, capsys, 
     code, out, err = run_judgekit(monkeypatch, capsys, "import", "labels", path, "--out", tmp_path / "o.jsonl")
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_report_rows_carry_the_raw_calibration_that_trust_shows(tmp_path, monkeypatch, capsys):
+    from sklearn.calibration import calibration_curve
+    from sklearn.metrics import brier_score_loss
+
+    run = _logprob_run(tmp_path / "run")
+    _write(tmp_path / "plain", _examples(10), [Verdict(example_id=e.id, winner="a",
+           orders=(OrderResult(swapped=False, raw="a", winner="a"),)) for e in _examples(10)], protocol="llmbar/vanilla")
+    code, out, err = run_judgekit(monkeypatch, capsys, "report", tmp_path / "run", tmp_path / "plain",
+                                  "--resamples", "20", "--format", "json")
+    assert code == 0, err
+    rows = json.loads(out)["runs"]
+    assert rows[1]["calibration"] is None  # no confidence in its verdicts
+    reported = rows[0]["calibration"]
+    code, out, _ = run_judgekit(monkeypatch, capsys, "trust", tmp_path / "run", "--format", "json")
+    shown = json.loads(out)["runs"][0]["calibration"]
+    assert reported["ece"] == pytest.approx(shown["ece"]) and reported["brier"] == pytest.approx(shown["brier"])
+    conf = confidences(run)
+    decided = [i for i, c in enumerate(conf.confidence) if c is not None]
+    c, y = np.array([conf.confidence[i] for i in decided]), conf.correct[decided]
+    assert reported["n"] == len(decided) and reported["source"] == "logprob margin"
+    assert reported["brier"] == pytest.approx(brier_score_loss(y, c))
+    accuracy, confidence = calibration_curve(y, c, n_bins=10, strategy="uniform")
+    counts = np.histogram(c, bins=np.linspace(0, 1, 11))[0]
+    counts = counts[counts > 0]
+    assert reported["ece"] == pytest.approx(float(np.sum(counts / counts.sum() * np.abs(accuracy - confidence))))

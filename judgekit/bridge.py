@@ -8,7 +8,9 @@ invalid), so every pairwise figure (accuracy, kappa, position-free
 comparisons with a pairwise judge on the same pairs) applies to it.
 
 Pair ids are ``<id of a>|<id of b>`` (in the data's order), the same for
-every run over the same scored items, so runs pair up in ``compare``.
+every run over the same scored items, so runs pair up in ``compare``. Pairs
+of one input share its responses and their ratings, so the input is their
+cluster: intervals and paired tests resample inputs, not pairs.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ def pairs_from_scores(examples: Sequence[ScoredExample], criterion: str) -> list
             pairs.append(Example(
                 id=f"{a.id}|{b.id}", instruction=a.instruction, response_a=a.response, response_b=b.response,
                 gold=_higher(mean_a, mean_b), generator_a=a.system, generator_b=b.system, reference=a.reference,
-                subset=a.subset, metadata={"criterion": criterion, "input_id": a.input_id,
+                subset=a.subset, cluster=a.input_id, metadata={"criterion": criterion, "input_id": a.input_id,
                                            "human_mean_a": mean_a, "human_mean_b": mean_b},
             ))
     return pairs

@@ -242,10 +242,16 @@ def _paired_arrays(a: JudgedItems, b: JudgedItems, figure_1: str, figure_2: str)
 
 
 def _text_keys(run: Run, items: JudgedItems) -> list[str]:
-    """A hash of each judged example's instruction and responses (what makes two examples the same)."""
+    """A hash of each judged example's instruction and responses (what makes two examples the same).
+
+    An example with no text at all (pairs derived from scores whose texts the
+    dataset does not ship, such as HANNA's) can only be known by its id.
+    """
     examples: dict[str, Example] = {e.id: e for e in run.examples}
 
     def key(e: Example) -> str:
+        if not (e.instruction or e.response_a or e.response_b):
+            return f"id:{e.id}"
         text = json.dumps([e.instruction, e.response_a, e.response_b], ensure_ascii=False)
         return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

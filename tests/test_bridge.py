@@ -57,8 +57,16 @@ def test_hanna_judges_as_pairwise_and_compared_on_the_same_pairs():
         runs.append(pointwise_as_pairwise(run, "coherence"))
     assert len(runs[0].examples) == 96 * 55  # every pair of the 11 systems on each of the 96 prompts
     data = compare(runs, Options(n_resamples=50))
-    # compare pairs runs by the examples' texts; HANNA ships none, so its derived pairs cannot be paired
-    assert data["comparisons"] == [] and len(data["unpaired"]) == 1
+    # HANNA ships no texts, so compare pairs the derived pairs by id; the 96 prompts are the clusters
+    [pair] = data["comparisons"]
+    assert data["unpaired"] == [] and pair["n"] == 96 * 55 and pair["n_clusters"] == 96
+    assert "over 96 clusters" in pair["test"] and pair["ci_method"].startswith("cluster bootstrap")
+    by_path = {str(r.path): {v.example_id: v.winner for v in r.verdicts} for r in runs}
+    gold_of = {e.id: e.gold for e in runs[0].examples}
+    right = {path: {i: float(w == gold_of[i]) for i, w in winners.items()} for path, winners in by_path.items()}
+    one, two = right[pair["run_1"]], right[pair["run_2"]]
+    assert pair["items_1_better"] == sum(one[i] > two[i] for i in one)
+    assert pair["accuracy_difference"] == pytest.approx(sum(one[i] - two[i] for i in one) / len(one))
     # accuracy against the human-mean winner, counted by hand for one judge
     run = runs[0]
     gold = {e.id: e.gold for e in run.examples}

@@ -4,6 +4,8 @@
 and then shows this: the new judge next to LLMBar's recorded judges, each
 with its headline accuracy against the expert labels, a CI, positional
 agreement, and a paired test against the new judge on exactly the same items.
+Those tests are one family: each raw p comes with its Holm-adjusted p, and
+the closing sentence calls a difference significant only after Holm.
 
 The headline of a protocol that turns both presentation orders into one
 verdict (``logprob/*``, ``llmbar/swap*``) is the accuracy of that verdict
@@ -22,7 +24,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from judgekit.agreement import compare_judges, proportion_ci
+from judgekit.agreement import adjust_p_values, compare_judges, proportion_ci
 from judgekit.agreement.selective import selective_curve
 from judgekit.errors import BadInput
 from judgekit.rundir import Run
@@ -43,6 +45,9 @@ def leaderboard(run: Run, references: Sequence[Run], options: Options = Options(
         row = _row(other, theirs, options, is_new=False)
         row |= _paired_with(run, items, other, theirs, options)
         rows.append(row)
+    paired = [row for row in rows if not row["new"]]
+    for row, holm in zip(paired, adjust_p_values([row["p_value"] for row in paired]).p_holm, strict=True):
+        row["p_holm"] = holm
     rows.sort(key=lambda r: -(r["accuracy"] if r["accuracy"] is not None else -1))
     for rank, row in enumerate(rows, start=1):
         row["rank"] = rank
@@ -93,7 +98,7 @@ def _row(run: Run, items: JudgedItems, options: Options, *, is_new: bool) -> dic
         "protocol": run.manifest.protocol, "n": scored["n"], "figure": figure, "new": is_new,
         "accuracy": scored[figure], "accuracy_ci": scored[f"{figure}_ci"],
         "positional_agreement": scored["positional_agreement"], "invalid_rate": scored["invalid_rate"],
-        "difference": None, "difference_ci": None, "p_value": None, "test": None,
+        "difference": None, "difference_ci": None, "p_value": None, "p_holm": None, "test": None,
     }
 
 
@@ -122,8 +127,8 @@ def render_leaderboard(data: dict[str, Any], *, alpha: float = 0.05) -> Group:
     """The table plus one sentence saying what it shows."""
     new = next(r for r in data["rows"] if r["new"])
     table = Table(title=f"Agreement with LLMBar's expert labels on {data['n']} pairs of {data['dataset']}",
-                  title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    for header in ("#", "judge", "protocol", "accuracy", "95% CI", "agree", f"Δ vs #{new['rank']}", "p"):
+                  title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for header in ("#", "judge", "protocol", "accuracy", "95% CI", "agree", f"Δ vs #{new['rank']}", "p", "Holm"):
         table.add_column(header, justify="left" if header in ("judge", "protocol") else "right", no_wrap=True)
     for row in data["rows"]:
         ci = row["accuracy_ci"]
@@ -132,6 +137,7 @@ def render_leaderboard(data: dict[str, Any], *, alpha: float = 0.05) -> Group:
             f"{row['accuracy']:.3f}", f"{ci[0]:.3f}–{ci[1]:.3f}",
             "-" if row["positional_agreement"] is None else f"{row['positional_agreement']:.3f}",
             "" if row["new"] else f"{row['difference']:+.3f}", "" if row["new"] else f"{row['p_value']:.2g}",
+            "" if row["new"] else f"{row['p_holm']:.2g}",
         )
     figures = {r["figure"] for r in data["rows"]}
     what = []
@@ -142,7 +148,8 @@ def render_leaderboard(data: dict[str, Any], *, alpha: float = 0.05) -> Group:
         what.append("mean over the two presentation orders (LLMBar's Acc) for the others")
     notes = Text(
         f"accuracy: {'; '.join(what)}. agree: same winner in both orders. Δ: that judge's accuracy minus "
-        f"#{new['rank']}'s on the same pairs; p: {data['test']}."
+        f"#{new['rank']}'s on the same pairs; p: {data['test']}; Holm: p adjusted for the "
+        f"{len(data['rows']) - 1} tests (Holm 1979)."
         + (f" Recorded judges: {recorded}." if (recorded := _models(data["rows"])) else ""), style="dim")
     lines = [summary_sentence(data, alpha=alpha)]
     if (half := data.get("confident_half")) is not None:
@@ -166,8 +173,8 @@ def summary_sentence(data: dict[str, Any], *, alpha: float = 0.05) -> str:
     others = [r for r in rows if not r["new"]]
     if not others:
         return f"{new['judge']} agrees with the labels on {new['accuracy']:.1%} of {data['n']} pairs."
-    better = [r for r in others if r["difference"] > 0 and r["p_value"] < alpha]
-    worse = [r for r in others if r["difference"] < 0 and r["p_value"] < alpha]
+    better = [r for r in others if r["difference"] > 0 and r["p_holm"] < alpha]
+    worse = [r for r in others if r["difference"] < 0 and r["p_holm"] < alpha]
     best = max(others, key=lambda r: r["accuracy"])
     text = (f"{new['judge']} agrees with LLMBar's expert labels on {new['accuracy']:.1%} of these {data['n']} "
             f"pairs; the best recorded judge, {best['judge'].removeprefix('llmbar:')}, on {best['accuracy']:.1%}. ")
@@ -178,5 +185,11 @@ def summary_sentence(data: dict[str, Any], *, alpha: float = 0.05) -> str:
     else:
         text += f"None of the {len(others)} recorded judges is significantly more accurate; "
     text += (f"{len(worse)} significantly less" if worse else "none significantly less") + \
-            f" (paired test, p < {alpha:g}, not corrected for {len(others)} comparisons)."
+            f" (paired test, Holm-adjusted p < {alpha:g} over the {len(others)} comparisons)."
+    closest = min(others, key=lambda r: r["p_value"])
+    if not (better or worse) and closest["p_value"] < alpha:
+        text += (f" {closest['judge'].removeprefix('llmbar:')}'s {closest['difference']:+.3f} has p = "
+                 f"{closest['p_value']:.2g} alone, {closest['p_holm']:.2g} after the correction: {data['n']} pairs "
+                 f"are too few to be sure; `judgekit plan paired --pilot {new['run']} --pilot {closest['run']}` "
+                 "says how many would do.")
     return text

@@ -124,11 +124,16 @@ def test_two_order_judges_get_the_item_level_test():
     assert (result.test.only_1_higher, result.test.only_2_higher) == (15, 15)
 
 
-def test_holm_and_bh_equal_statsmodels():
-    raw = [0.001, 0.04, 0.03, 0.2, 0.5, 0.012]
+@pytest.mark.parametrize("seed", range(6))
+def test_holm_and_bh_equal_statsmodels(seed):
+    rng = np.random.default_rng(seed)
+    m = [1, 2, 6, 25, 200, 7][seed]
+    raw = list(rng.beta(0.3, 1.0, size=m))
+    if seed == 5:  # ties, a 1 and a 0
+        raw = [0.001, 0.04, 0.04, 0.2, 1.0, 0.0, 0.012]
     adjusted = adjust_p_values(raw)
-    assert adjusted.p_holm == pytest.approx(list(multipletests(raw, method="holm")[1]))
-    assert adjusted.q_bh == pytest.approx(list(multipletests(raw, method="fdr_bh")[1]))
+    assert adjusted.p_holm == pytest.approx(list(multipletests(raw, method="holm")[1]), abs=1e-15)
+    assert adjusted.q_bh == pytest.approx(list(multipletests(raw, method="fdr_bh")[1]), abs=1e-15)
     assert adjust_p_values([]).p_holm == []
 
 

@@ -117,3 +117,34 @@ def test_the_confident_half_is_scored_when_verdicts_carry_margins():
     half = confident_half(Run(SAMPLE.id, manifest, examples, verdicts))
     assert half["kept"] == 20 and half["n"] == 40 and half["accuracy"] == 1.0
     assert half["accuracy_ci"][0] > 0.8 and half["source"] == "logprob margin"
+
+
+def test_the_paired_tests_are_one_family_adjusted_by_holm():
+    from statsmodels.stats.multitest import multipletests
+
+    from judgekit.leaderboard import summary_sentence
+
+    runs = recorded_runs(SAMPLE)
+    falcon = next(r for r in runs if r.manifest.judge == "llmbar:Falcon")
+    data = leaderboard(falcon, [r for r in runs if r is not falcon])
+    others = [r for r in data["rows"] if not r["new"]]
+    assert [r["p_holm"] for r in others] == list(multipletests([r["p_value"] for r in others], method="holm")[1])
+    assert [r["judge"] for r in others if r["p_holm"] < 0.05] == ["llmbar:GPT-4"]
+    sentence = summary_sentence(data)
+    assert "1 of 5 recorded judges is significantly more accurate (GPT-4)" in sentence
+    assert "Holm-adjusted p < 0.05 over the 5 comparisons" in sentence and "after the correction" not in sentence
+
+
+def test_a_difference_significant_only_before_the_correction_is_called_too_few_pairs():
+    from judgekit.leaderboard import summary_sentence
+
+    def row(judge, accuracy, p, holm):
+        return {"judge": judge, "run": f"runs/{judge}", "new": p is None, "accuracy": accuracy,
+                "difference": None if p is None else accuracy - 0.7, "p_value": p, "p_holm": holm}
+
+    data = {"n": 40, "rows": [row("llmbar:GPT-4", 0.95, 0.009, 0.054), row("llmbar:PaLM2", 0.8, 0.3, 1.0),
+                              row("local:x", 0.7, None, None)]}
+    sentence = summary_sentence(data)
+    assert "None of the 2 recorded judges is significantly more accurate" in sentence
+    assert "GPT-4's +0.250 has p = 0.009 alone, 0.054 after the correction" in sentence
+    assert "judgekit plan paired --pilot runs/local:x --pilot runs/llmbar:GPT-4" in sentence

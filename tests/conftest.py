@@ -17,6 +17,12 @@ STAGED = REPO.parent / "shared" / "datasets"
 if "JUDGEKIT_DATA_DIR" not in os.environ and STAGED.is_dir():
     os.environ["JUDGEKIT_DATA_DIR"] = str(STAGED)
 
+# Under xdist the embedded model runs on one worker while the others run the
+# rest: one llama.cpp thread leaves them their cores (two threads bought the
+# model worker nothing against a busy neighbour, and slowed the neighbour).
+if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+    os.environ.setdefault("JUDGEKIT_THREADS", "1")
+
 REQUIRE_DATA = os.environ.get("JUDGEKIT_REQUIRE_DATA") == "1"
 """Set by .ci/run: a test that needs the staged data fails instead of skipping."""
 

@@ -24,6 +24,28 @@ def test_a_missing_model_file_is_bad_input(tmp_path):
         create_backend(f"local:{tmp_path / 'none.gguf'}")
 
 
+@pytest.mark.parametrize(("value", "threads"), [(None, "cores"), ("", "cores"), ("1", 1), ("3", 3)])
+def test_the_engine_uses_every_core_unless_told(monkeypatch, value, threads):
+    import os
+
+    from judgekit.backends.local import THREADS_ENV, engine_threads
+
+    if value is None:
+        monkeypatch.delenv(THREADS_ENV, raising=False)
+    else:
+        monkeypatch.setenv(THREADS_ENV, value)
+    assert engine_threads() == (os.cpu_count() if threads == "cores" else threads)
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "two"])
+def test_a_bad_thread_count_names_the_variable(monkeypatch, value):
+    from judgekit.backends.local import engine_threads
+
+    monkeypatch.setenv("JUDGEKIT_THREADS", value)
+    with pytest.raises(BadInput, match=f"JUDGEKIT_THREADS='{value}': not a positive number of threads"):
+        engine_threads()
+
+
 def test_a_file_that_is_not_gguf_is_a_clear_error(tmp_path):
     junk = tmp_path / "junk.gguf"
     junk.write_bytes(b"not a model" * 100)

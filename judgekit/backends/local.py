@@ -39,6 +39,22 @@ DEFAULT_N_CTX = 8192
 """Context window; LLMBar prompts stay well under it and its KV cache costs ~230 MB."""
 PREFILL_CHUNK = 64
 """Prompt decoding batch; a multiple of 8 (see ``Engine.prefill``)."""
+THREADS_ENV = "JUDGEKIT_THREADS"
+"""CPU threads llama.cpp may use (default: every core); fewer leaves cores to other work on a shared machine."""
+
+
+def engine_threads() -> int:
+    """``JUDGEKIT_THREADS`` if set (a positive integer), else the number of cores."""
+    value = os.environ.get(THREADS_ENV)
+    if value is None or not value.strip():
+        return os.cpu_count() or 1
+    try:
+        threads = int(value)
+    except ValueError:
+        threads = 0
+    if threads < 1:
+        raise BadInput(f"{THREADS_ENV}={value!r}: not a positive number of threads")
+    return threads
 
 
 @dataclass
@@ -64,7 +80,7 @@ class Engine:
             self.llm = llama_cpp.Llama(
                 str(path),
                 n_ctx=n_ctx,
-                n_threads=os.cpu_count() or 1,  # llama-cpp-python's default is half the cores
+                n_threads=engine_threads(),  # llama-cpp-python's default is half the cores
                 logits_all=False,
                 verbose=False,
             )

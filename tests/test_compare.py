@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -36,9 +37,15 @@ def runs(tmp_path_factory):
     return made
 
 
+@cache
+def _read(path: str):
+    """Each run file read once for all the pairs it is in (the files do not change under the test)."""
+    return read_run(path)
+
+
 def _scores(run_path: Path, ids: list[str], figure: str) -> list[float]:
     """Per-item score from the verdict file: the final verdict right (0/1), or the mean over both orders."""
-    run = read_run(run_path)
+    run = _read(str(run_path))
     gold = {e.id: e.gold for e in run.examples}
     verdicts = {v.example_id: v for v in run.verdicts}
     if figure == "accuracy_final":
@@ -73,8 +80,8 @@ def test_leaderboard_and_paired_tests(data_dir, runs, monkeypatch, capsys, rank_
     assert len(pairs) == 6  # 3 full Natural runs pairwise, plus each with the 40-item run
 
     for pair in pairs.values():
-        ids = [e.id for e in read_run(pair["run_1"]).examples if e.id in
-               {e.id for e in read_run(pair["run_2"]).examples}]
+        ids = [e.id for e in _read(pair["run_1"]).examples if e.id in
+               {e.id for e in _read(pair["run_2"]).examples}]
         assert pair["n"] == len(ids) and pair["figure"] == figure
         s1, s2 = _scores(Path(pair["run_1"]), ids, figure), _scores(Path(pair["run_2"]), ids, figure)
         assert pair["items_1_better"] == sum(x > y for x, y in zip(s1, s2))

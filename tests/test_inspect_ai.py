@@ -3,8 +3,9 @@
 inspect's ``mockllm/model`` answers each sample; the judge is ``openai:`` through
 the real SDK against the loopback scripted server, whose oracle prefers whichever
 shown output contains ``GOOD`` (and says something unparseable when neither does).
-inspect_ai comes with the ``test`` extra. The first eval in a process costs
-~10-25 s (inspect loads its provider registry); the others well under a second.
+inspect_ai comes with the ``test`` extra. Importing it and the first eval in a
+process cost seconds, so inspect_ai is imported inside the tests (not at
+collection, where every worker would pay) and the tests share one xdist group.
 """
 
 from __future__ import annotations
@@ -12,26 +13,28 @@ from __future__ import annotations
 import math
 
 import pytest
-from inspect_ai import Task, eval as inspect_eval
-from inspect_ai.dataset import Sample
-from inspect_ai.log import read_eval_log
-from inspect_ai.model import ModelOutput, ModelUsage, get_model
-from inspect_ai.solver import generate
 from servers import scripted_server  # noqa: F401  (fixture)
 
 from judgekit import load_judge
-from judgekit.integrations.inspect_ai import judgekit_scorer
+
+pytestmark = pytest.mark.xdist_group("inspect-ai")
 
 ANSWERS = {"q1": "GOOD answer one", "q2": "meh two", "q3": "plain three", "q4": "mystery four"}
-SAMPLES = [
-    Sample(id="s1", input="q1", target="baseline one"),  # the model's answer wins: 1
-    Sample(id="s2", input="q2", target="GOOD baseline two"),  # the baseline wins: 0
-    Sample(id="s3", input="q3", target="baseline three"),  # judge always says first slot: orders disagree, tie 0.5
-    Sample(id="s4", input="q4", target="baseline four"),  # judge says nothing parseable: invalid
+SAMPLES = [  # (id, input, target)
+    ("s1", "q1", "baseline one"),  # the model's answer wins: 1
+    ("s2", "q2", "GOOD baseline two"),  # the baseline wins: 0
+    ("s3", "q3", "baseline three"),  # judge always says first slot: orders disagree, tie 0.5
+    ("s4", "q4", "baseline four"),  # judge says nothing parseable: invalid
 ]
 
 
-TEXTS = [*ANSWERS.values(), *(s.target for s in SAMPLES), "GOOD reference", "a reference"]
+TEXTS = [*ANSWERS.values(), *(target for _, _, target in SAMPLES), "GOOD reference", "a reference"]
+
+
+def judgekit_scorer(*args, **kwargs):
+    from judgekit.integrations.inspect_ai import judgekit_scorer
+
+    return judgekit_scorer(*args, **kwargs)
 
 
 def oracle(call) -> str:
@@ -48,6 +51,8 @@ def oracle(call) -> str:
 
 
 def solver_model():
+    from inspect_ai.model import ModelOutput, ModelUsage, get_model
+
     def reply(messages, tools, tool_choice, config):
         output = ModelOutput.from_content("mockllm/model", ANSWERS[messages[-1].text])
         # with usage given, mockllm does not count tokens with tiktoken (whose encoding file is downloaded)
@@ -57,7 +62,13 @@ def solver_model():
     return get_model("mockllm/model", custom_outputs=reply)
 
 
-def run_eval(scorer, tmp_path, samples=SAMPLES):
+def run_eval(scorer, tmp_path, samples=None):
+    from inspect_ai import Task, eval as inspect_eval
+    from inspect_ai.dataset import Sample
+    from inspect_ai.log import read_eval_log
+    from inspect_ai.solver import generate
+
+    samples = samples or [Sample(id=i, input=q, target=t) for i, q, t in SAMPLES]
     task = Task(dataset=samples, solver=generate(), scorer=scorer)
     [log] = inspect_eval(task, model=solver_model(), log_dir=str(tmp_path / "logs"), display="none")
     assert log.status == "success", log.error
@@ -104,6 +115,8 @@ def test_cache_and_cost_are_the_judges_and_invalid_can_be_excluded(scripted_serv
 
 
 def test_baseline_from_metadata(scripted_server, tmp_path):  # noqa: F811
+    from inspect_ai.dataset import Sample
+
     scripted_server.answer = oracle
     samples = [Sample(id="m1", input="q2", target="unused", metadata={"reference": "GOOD reference"}),
                Sample(id="m2", input="q1", target="unused", metadata={"reference": "a reference"})]

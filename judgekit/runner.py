@@ -269,15 +269,20 @@ class LiveProgress:
     def __exit__(self, *exc: object) -> None:
         self.progress.stop()
 
-    def track(self, label: str, call_path: CallPath, total: int) -> Progress:
-        """A progress callback for one run, shown as its own line."""
+    def track(self, label: str, call_path: CallPath, total: int, usages: Sequence[LiveUsage] = ()) -> Progress:
+        """A progress callback for one run, shown as its own line.
+
+        Calls, tokens and cost add up ``usages`` (every call path the run owns,
+        panel seats included; default: ``call_path``'s); the server column
+        watches ``call_path``.
+        """
+        usages = usages or [call_path.usage]
         task = self.progress.add_task(label, total=total, calls=0, hits=0, tokens=0, cost=0.0, call_path=call_path)
 
         def update(done: int) -> None:
-            usage = call_path.usage
             self.progress.update(
-                task, completed=done, calls=usage.calls, hits=usage.cache_hits,
-                tokens=usage.tokens_in + usage.tokens_out, cost=usage.cost_usd,
+                task, completed=done, calls=sum(u.calls for u in usages), hits=sum(u.cache_hits for u in usages),
+                tokens=sum(u.tokens_in + u.tokens_out for u in usages), cost=sum(u.cost_usd for u in usages),
             )
 
         return update

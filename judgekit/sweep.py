@@ -156,7 +156,8 @@ async def run_sweep(spec: SweepSpec, root: Path, *, progress: Any = None) -> tup
             from judgekit.backends.batch import use_batches
 
             use_batches(judge, run_dir.path, poll_s=spec.batch_poll)
-        on_progress = progress.track(cell.name, judge.call_path, len(examples)) if progress else None
+        on_progress = (progress.track(cell.name, judge.call_path, len(examples), judge.live_usages())
+                       if progress else None)
         try:
             await judge_run(judge.verdict, run_dir, workers=judge.call_path.concurrency, on_progress=on_progress,
                             live=judge.live_usages())

@@ -149,3 +149,22 @@ async def test_summary_of_a_first_slot_judge(scripted_server, tmp_path):
     table = summary_table(run, elapsed_s=1.5)
     assert table.row_count == len(frame) + 1
 
+
+
+def test_the_progress_line_adds_up_every_call_path_the_run_owns():
+    """A panel whose run judge sits out still shows its seats' calls, tokens and cost."""
+    from judgekit.backends.callpath import LiveUsage
+    from judgekit.runner import LiveProgress
+
+    own = CallPath(create_backend("mock:first"))
+    seats = [LiveUsage(calls=3, cache_hits=1, tokens_in=10, tokens_out=2, cost_usd=0.5),
+             LiveUsage(calls=2, tokens_in=5, cost_usd=0.25)]
+    progress = LiveProgress(enabled=False)
+    update = progress.track("judging", own, 10, [own.usage, *seats])
+    update(4)
+    [task] = progress.progress.tasks
+    assert task.completed == 4
+    assert (task.fields["calls"], task.fields["hits"], task.fields["tokens"]) == (5, 1, 17)
+    assert task.fields["cost"] == pytest.approx(0.75)
+    progress.track("alone", own, 10)(1)  # without usages: the run's own call path
+    assert progress.progress.tasks[1].fields["calls"] == 0

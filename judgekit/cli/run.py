@@ -102,7 +102,7 @@ def run(
                 if batch:
                     say = None if quiet else (lambda line: live.progress.console.print(line, highlight=False))
                     use_batches(handle, run_dir.path, poll_s=batch_poll, on_event=say)
-                progress = live.track("judging", handle.call_path, len(examples))
+                progress = live.track("judging", handle.call_path, len(examples), handle.live_usages())
                 return await judge_run(
                     handle.verdict, run_dir, workers=handle.call_path.concurrency, on_progress=progress,
                     live=handle.live_usages(),

@@ -17,14 +17,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
 from judgekit.errors import BadInput
-
-if TYPE_CHECKING:
-    from judgekit.rundir import Run  # annotations only: rundir reaches this module through Run's methods
+from judgekit.records import RunRecords
 
 
 
@@ -61,14 +59,14 @@ COLUMNS: dict[str, str] = {
 """Column name -> pandas dtype, in output order."""
 
 
-def to_frame(runs: Iterable[Run]) -> pd.DataFrame:
+def to_frame(runs: Iterable[RunRecords]) -> pd.DataFrame:
     """The rows of every run, one per (example, order), in each run's example order."""
     rows = [row for run in runs for row in _rows(run)]
     frame = pd.DataFrame(rows, columns=list(COLUMNS))
     return frame.astype(COLUMNS)
 
 
-def _rows(run: Run) -> Iterator[dict[str, Any]]:
+def _rows(run: RunRecords) -> Iterator[dict[str, Any]]:
     manifest = run.manifest
     examples = {e.id: e for e in run.examples}
     for verdict in run.verdicts:

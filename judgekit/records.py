@@ -17,7 +17,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -218,6 +218,29 @@ class Manifest(Record):
     """Sampling and runner settings that shaped the run (no secrets)."""
     source: str | None = None
     """Where recorded outputs came from (e.g. an imported LLMBar folder)."""
+
+
+
+class RunRecords(Protocol):
+    """What the analysis reads from a run: its folder, manifest, examples and verdicts.
+
+    ``rundir.Run`` (a run dir read into memory) is the usual one; the bridge
+    builds others in memory. Scoring, export and trust take this, not
+    ``rundir.Run``, so they depend on the records and never on the storage
+    module whose ``Run.summary()`` calls them.
+    """
+
+    @property
+    def path(self) -> Path: ...
+
+    @property
+    def manifest(self) -> Manifest: ...
+
+    @property
+    def examples(self) -> list[Example] | list[ScoredExample]: ...
+
+    @property
+    def verdicts(self) -> list[Verdict] | list[Rating]: ...
 
 
 def content_hash(examples: Iterable[BaseModel]) -> str:

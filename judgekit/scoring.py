@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -46,11 +46,8 @@ from judgekit.datasets.examples import majority
 from judgekit.errors import BadInput
 from judgekit.probes import PROBE_KEY
 from judgekit.protocol_spec import load_protocol
-from judgekit.records import Usage, Verdict
+from judgekit.records import RunRecords, Usage, Verdict
 from judgekit.trust import alt_test_summary, calibration_summary
-
-if TYPE_CHECKING:
-    from judgekit.rundir import Run  # annotations only: rundir reaches this module through Run's methods
 
 
 REPORT_FIELDS = (
@@ -145,7 +142,7 @@ def usable_clusters(keys: Sequence[str]) -> Clusters | None:
     return found if found.clustered and found.n_clusters > 1 else None
 
 
-def judged_items(run: Run) -> JudgedItems:
+def judged_items(run: RunRecords) -> JudgedItems:
     """Items that have both a gold label and a verdict, with each order's winner.
 
     A probe run's perturbed copies are left out: they are figures of the probe
@@ -172,14 +169,14 @@ def judged_items(run: Run) -> JudgedItems:
     )
 
 
-def policy_of(run: Run, options: Options) -> str:
+def policy_of(run: RunRecords, options: Options) -> str:
     policy = options.invalid_policy or run.manifest.invalid_policy
     if policy not in INVALID_POLICIES:
         raise BadInput(f"invalid-verdict policy {policy!r} is not one of {', '.join(INVALID_POLICIES)}")
     return policy
 
 
-def headline_figure(run: Run) -> str:
+def headline_figure(run: RunRecords) -> str:
     """``accuracy_final`` when the run's protocol combines both orders into its verdict, else ``accuracy``."""
     if run.manifest.judge.startswith("llmbar:"):
         return "accuracy"
@@ -190,12 +187,12 @@ def headline_figure(run: Run) -> str:
     return "accuracy_final" if strategy in COMBINING_STRATEGIES else "accuracy"
 
 
-def run_row(run: Run, options: Options = Options()) -> dict[str, Any]:
+def run_row(run: RunRecords, options: Options = Options()) -> dict[str, Any]:
     """One run's row: DESIGN's report fields in order, then ``REPORT_EXTRAS``."""
     return score_run(run, judged_items(run), options)[0]
 
 
-def score_run(run: Run, items: JudgedItems, options: Options) -> tuple[dict[str, Any], dict[str, Interval | None]]:
+def score_run(run: RunRecords, items: JudgedItems, options: Options) -> tuple[dict[str, Any], dict[str, Interval | None]]:
     """The row of a run, and its bias intervals (for callers that compare runs)."""
     manifest = run.manifest
     # A finished run's manifest holds its totals; while a run is going (or after it was stopped) the
@@ -235,7 +232,7 @@ def score_run(run: Run, items: JudgedItems, options: Options) -> tuple[dict[str,
     return row, biases
 
 
-def _biases(run: Run, items: JudgedItems, options: Options,
+def _biases(run: RunRecords, items: JudgedItems, options: Options,
             clusters: Clusters | None) -> dict[str, Interval | None]:
     if not items.ids:
         return {"position_bias": None, "length_bias": None, "self_preference_bias": None}
@@ -354,7 +351,7 @@ _SUMMARY_FIGURES = (
 )
 
 
-def summary_frame(run: Run, options: Options = Options()) -> pd.DataFrame:
+def summary_frame(run: RunRecords, options: Options = Options()) -> pd.DataFrame:
     """The run's row as a table of figures (value, CI bounds), the headline figure first.
 
     What ``Run.summary()`` returns and the end-of-run table shows; the numbers

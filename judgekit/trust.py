@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,14 +28,11 @@ from judgekit.agreement.calibration import Calibration, brier_score, calibration
 from judgekit.agreement.plan import alt_test_differences
 from judgekit.agreement.selective import SelectiveCurve, TargetCoverage, coverage_at_accuracy, selective_curve
 from judgekit.errors import BadInput
-from judgekit.records import LABELS, Example, Verdict
-
-if TYPE_CHECKING:
-    from judgekit.rundir import Run  # annotations only: rundir reaches this module through Run's methods
+from judgekit.records import LABELS, Example, RunRecords, Verdict
 
 
 
-def annotator_votes(run: Run) -> pd.DataFrame:
+def annotator_votes(run: RunRecords) -> pd.DataFrame:
     """One row per judged example with votes, one column per vote position (None: no vote)."""
     judged = {v.example_id for v in run.verdicts}
     examples = [e for e in run.examples if e.votes and e.id in judged]
@@ -45,14 +42,14 @@ def annotator_votes(run: Run) -> pd.DataFrame:
     return pd.DataFrame(rows, index=[e.id for e in examples], columns=columns, dtype=object)
 
 
-def has_annotators(run: Run) -> bool:
+def has_annotators(run: RunRecords) -> bool:
     """True when some judged example carries at least two human votes (the alt-test can run)."""
     judged = {v.example_id for v in run.verdicts}
     return any(len(e.votes) >= 2 and e.id in judged for e in run.examples)
 
 
 def run_alt_test(
-    run: Run, *, epsilon: float = 0.2, q: float = 0.05, min_items: int = 30, name: str | None = None
+    run: RunRecords, *, epsilon: float = 0.2, q: float = 0.05, min_items: int = 30, name: str | None = None
 ) -> AltTest:
     """The alt-test of the run's judge (its final winners; invalid ones left out) against the votes."""
     votes = annotator_votes(run)
@@ -80,7 +77,7 @@ class Confidences:
     """How the confidence was read (one of CONFIDENCE_SOURCES), None when the protocol gives none."""
 
 
-def confidences(run: Run) -> Confidences:
+def confidences(run: RunRecords) -> Confidences:
     """The judge's confidence that its winner is right, per gold-labelled example (REFERENCES E2).
 
     - logprob margin m (``details.margin``, else the mean of the orders'
@@ -149,7 +146,7 @@ def _rating_confidence(verdict: Verdict, spread: float) -> float | None:
     return 0.5 + 0.5 * min(1.0, abs(sum(gaps) / len(gaps)) / spread)
 
 
-def run_calibration(run: Run, *, n_bins: int = 10, strategy: str = "uniform", method: str = "isotonic",
+def run_calibration(run: RunRecords, *, n_bins: int = 10, strategy: str = "uniform", method: str = "isotonic",
                     folds: int = 5, seed: int = 0) -> tuple[Confidences, Calibration | None]:
     """Calibration of the run's confidences on the decided items that carry one (None without any)."""
     conf = confidences(run)
@@ -161,7 +158,7 @@ def run_calibration(run: Run, *, n_bins: int = 10, strategy: str = "uniform", me
                              folds=folds, seed=seed)
 
 
-def calibration_summary(run: Run, *, n_bins: int = 10) -> dict[str, Any] | None:
+def calibration_summary(run: RunRecords, *, n_bins: int = 10) -> dict[str, Any] | None:
     """The report's ``calibration`` figure: raw ECE and Brier of the judge's confidences (None without any).
 
     Raw means as the judge states them, no map fitted: cheap enough for every
@@ -176,7 +173,7 @@ def calibration_summary(run: Run, *, n_bins: int = 10) -> dict[str, Any] | None:
             "ece": expected_calibration_error(c, y, n_bins=n_bins), "brier": brier_score(c, y)}
 
 
-def run_selective(run: Run, *, target: float = 0.9, level: float = 0.95, n_resamples: int = 1000,
+def run_selective(run: RunRecords, *, target: float = 0.9, level: float = 0.95, n_resamples: int = 1000,
                   seed: int = 0) -> tuple[Confidences, SelectiveCurve | None, TargetCoverage | None]:
     """The accuracy–coverage curve over all gold-labelled items and the coverage at ``target``."""
     conf = confidences(run)
@@ -205,7 +202,7 @@ class TrustOptions:
     seed: int = 0
 
 
-def trust_figures(run: Run, options: TrustOptions = TrustOptions()) -> dict[str, Any]:
+def trust_figures(run: RunRecords, options: TrustOptions = TrustOptions()) -> dict[str, Any]:
     """One run's trust figures as JSON-ready dicts: alt-test, calibration, selective judging.
 
     Each part is null when the run cannot define it: no item with two human
@@ -264,7 +261,7 @@ def selective_json(curve: SelectiveCurve, at: TargetCoverage) -> dict[str, Any]:
     }
 
 
-def confidences_of_all(run: Run) -> list[tuple[Example, str | None, float | None]]:
+def confidences_of_all(run: RunRecords) -> list[tuple[Example, str | None, float | None]]:
     """(example, winner, confidence) for every example of the run, labelled or not; no verdict is invalid."""
     verdicts = {v.example_id: v for v in run.verdicts}
     _, read = _confidence_reader([verdicts[e.id] for e in run.examples if e.id in verdicts])
@@ -276,7 +273,7 @@ def confidences_of_all(run: Run) -> list[tuple[Example, str | None, float | None
     return out
 
 
-def alt_test_pool_of(run: Run) -> np.ndarray:
+def alt_test_pool_of(run: RunRecords) -> np.ndarray:
     """A pilot run's W_h − W_f per item and annotator, the pool ``plan_alt_test`` draws from."""
     if not has_annotators(run):
         raise BadInput(f"{run.path}: no judged item has two human votes; the alt-test needs several annotators")
@@ -288,13 +285,13 @@ def alt_test_pool_of(run: Run) -> np.ndarray:
     return alt_test_differences(humans, judge)
 
 
-def correctness(run: Run) -> dict[str, bool]:
+def correctness(run: RunRecords) -> dict[str, bool]:
     """Whether the run's final winner equals gold, per gold-labelled judged example (invalid: wrong)."""
     gold = {e.id: e.gold for e in run.examples if e.gold is not None}
     return {v.example_id: v.winner == gold[v.example_id] for v in run.verdicts if v.example_id in gold}
 
 
-def paired_cells_of(run_1: Run, run_2: Run) -> tuple[np.ndarray, int]:
+def paired_cells_of(run_1: RunRecords, run_2: RunRecords) -> tuple[np.ndarray, int]:
     """Shares of (both right, only 1, only 2, both wrong) on the items both runs judged with the same content."""
     same = {e.id: (e.instruction, e.response_a, e.response_b, e.gold) for e in run_1.examples}
     shared = {e.id for e in run_2.examples if same.get(e.id) == (e.instruction, e.response_a, e.response_b, e.gold)}
@@ -312,7 +309,7 @@ def _cell(first: bool, second: bool) -> int:
     return {(True, True): 0, (True, False): 1, (False, True): 2, (False, False): 3}[(first, second)]
 
 
-def alt_test_summary(run: Run, *, epsilon: float = 0.2, q: float = 0.05, min_items: int = 30) -> dict[str, Any] | None:
+def alt_test_summary(run: RunRecords, *, epsilon: float = 0.2, q: float = 0.05, min_items: int = 30) -> dict[str, Any] | None:
     """The report's ``alt_test`` figure of one run: its judge as the candidate (None without two votes per item)."""
     if not has_annotators(run):
         return None

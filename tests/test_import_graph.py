@@ -1,8 +1,9 @@
 """judgekit's modules import each other without cycles, counting imports made inside functions.
 
 A cycle hidden in a function body still couples the two modules both ways
-(each needs the other to work). Not edges: imports under ``if TYPE_CHECKING:``
-(annotations only, never executed) and registry dispatch by name
+(each needs the other to work), and so does one through an import under
+``if TYPE_CHECKING:``: the annotation names the other module's type, so
+neither reads without the other. Not edges: registry dispatch by name
 (``importlib.import_module`` of a computed name).
 """
 
@@ -28,25 +29,11 @@ def modules() -> dict[str, Path]:
     return found
 
 
-def runtime_nodes(tree: ast.AST) -> list[ast.AST]:
-    """Every node of the tree except those under ``if TYPE_CHECKING:``."""
-    nodes, todo = [], [tree]
-    while todo:
-        node = todo.pop()
-        nodes.append(node)
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.If) and "TYPE_CHECKING" in ast.unparse(child.test):
-                todo.extend(child.orelse)
-            else:
-                todo.append(child)
-    return nodes
-
-
 def imports(name: str, path: Path, known: set[str]) -> set[str]:
-    """The judgekit modules a module imports, anywhere in its body (functions included)."""
+    """The judgekit modules a module imports, anywhere in its body (functions and TYPE_CHECKING blocks included)."""
     is_package = path.name == "__init__.py"
     edges = set()
-    for node in runtime_nodes(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             targets = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
@@ -96,11 +83,11 @@ def test_the_import_graph_has_no_cycle():
     assert loop is None, "import cycle: " + " -> ".join(loop)
 
 
-def test_the_checker_sees_imports_inside_functions_but_not_type_checking_ones(tmp_path):
+def test_the_checker_sees_imports_inside_functions_and_type_checking_ones(tmp_path):
     assert cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]
     assert cycle({"a": {"b"}, "b": set()}) is None
     module = tmp_path / "m.py"
     module.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from judgekit import rundir\n"
                       "def f():\n    from judgekit import api\n    from . import records\n", encoding="utf-8")
     known = {"judgekit", "judgekit.api", "judgekit.rundir", "judgekit.records", "judgekit.m"}
-    assert imports("judgekit.m", module, known) == {"judgekit.api", "judgekit.records"}
+    assert imports("judgekit.m", module, known) == {"judgekit.api", "judgekit.records", "judgekit.rundir"}

@@ -150,12 +150,10 @@ def run_calibration(run: RunRecords, *, n_bins: int = 10, strategy: str = "unifo
                     folds: int = 5, seed: int = 0) -> tuple[Confidences, Calibration | None]:
     """Calibration of the run's confidences on the decided items that carry one (None without any)."""
     conf = confidences(run)
-    keep = [i for i, c in enumerate(conf.confidence) if c is not None]
-    if len(keep) < folds:
+    c, y = _stated(conf)
+    if len(c) < folds:
         return conf, None
-    c = np.array([conf.confidence[i] for i in keep])
-    return conf, calibration(c, conf.correct[keep], n_bins=n_bins, strategy=strategy, method=method,
-                             folds=folds, seed=seed)
+    return conf, calibration(c, y, n_bins=n_bins, strategy=strategy, method=method, folds=folds, seed=seed)
 
 
 def calibration_summary(run: RunRecords, *, n_bins: int = 10) -> dict[str, Any] | None:
@@ -165,12 +163,17 @@ def calibration_summary(run: RunRecords, *, n_bins: int = 10) -> dict[str, Any] 
     report row. ``judgekit trust`` adds the cross-fitted figures and the bins.
     """
     conf = confidences(run)
-    keep = [i for i, c in enumerate(conf.confidence) if c is not None]
-    if not keep:
+    c, y = _stated(conf)
+    if not len(c):
         return None
-    c, y = np.array([conf.confidence[i] for i in keep]), conf.correct[keep]
-    return {"source": conf.source, "n": len(keep), "n_bins": n_bins,
+    return {"source": conf.source, "n": len(c), "n_bins": n_bins,
             "ece": expected_calibration_error(c, y, n_bins=n_bins), "brier": brier_score(c, y)}
+
+
+def _stated(conf: Confidences) -> tuple[np.ndarray, np.ndarray]:
+    """Confidence and correctness (1/0) of the items that carry a confidence."""
+    keep = [i for i, c in enumerate(conf.confidence) if c is not None]
+    return np.array([conf.confidence[i] for i in keep], dtype=float), conf.correct[keep]
 
 
 def run_selective(run: RunRecords, *, target: float = 0.9, level: float = 0.95, n_resamples: int = 1000,

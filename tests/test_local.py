@@ -24,6 +24,17 @@ def test_a_missing_model_file_is_bad_input(tmp_path):
         create_backend(f"local:{tmp_path / 'none.gguf'}")
 
 
+@pytest.mark.parametrize(("common", "length", "kept"), [
+    (0, 300, 0), (63, 300, 0), (64, 300, 64), (130, 300, 128),  # down to a chunk boundary
+    (300, 300, 256), (128, 129, 128), (128, 128, 64),  # a whole cached prompt still decodes its last token
+])
+def test_reuse_stops_at_a_chunk_boundary_before_the_last_token(common, length, kept):
+    from judgekit.backends.local import PREFILL_CHUNK, reusable_prefix
+
+    assert PREFILL_CHUNK == 64  # the cases above are written for it
+    assert reusable_prefix(common, length) == kept
+
+
 @pytest.mark.parametrize(("value", "threads"), [(None, "cores"), ("", "cores"), ("1", 1), ("3", 3)])
 def test_the_engine_uses_every_core_unless_told(monkeypatch, value, threads):
     import os

@@ -57,6 +57,15 @@ def engine_threads() -> int:
     return threads
 
 
+def reusable_prefix(common: int, length: int) -> int:
+    """Cached positions a prompt of ``length`` tokens may keep when its first ``common`` match the cache.
+
+    Reuse stops at a multiple of PREFILL_CHUNK (see ``Engine.prefill``) and
+    always leaves the last token to decode, whose logits the answer needs.
+    """
+    return min(common, length - 1) // PREFILL_CHUNK * PREFILL_CHUNK
+
+
 @dataclass
 class EngineStats:
     """Counters for benchmarks and tests: where the time went, what was reused."""
@@ -129,8 +138,7 @@ class Engine:
         logits whatever was decoded before it.
         """
         cached = self.llm.input_ids[: self.prefilled].tolist()
-        common = self.llm.longest_token_prefix(cached, tokens)
-        start = min(common, len(tokens) - 1) // PREFILL_CHUNK * PREFILL_CHUNK
+        start = reusable_prefix(self.llm.longest_token_prefix(cached, tokens), len(tokens))
         self.llm.n_tokens, self.prefilled = start, start  # eval() drops the KV cache past n_tokens
         for i in range(start, len(tokens), PREFILL_CHUNK):
             self.decode(tokens[i : i + PREFILL_CHUNK])

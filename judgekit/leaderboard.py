@@ -190,6 +190,7 @@ def summary_sentence(data: dict[str, Any], *, alpha: float = 0.05) -> str:
     if not (better or worse) and closest["p_value"] < alpha:
         text += (f" {closest['judge'].removeprefix('llmbar:')}'s {closest['difference']:+.3f} has p = "
                  f"{closest['p_value']:.2g} alone, {closest['p_holm']:.2g} after the correction: {data['n']} pairs "
-                 f"are too few to be sure; `judgekit plan paired --pilot {new['run']} --pilot {closest['run']}` "
-                 "says how many would do.")
+                 f"are too few to be sure; `judgekit plan paired --pilot {new['run']} --pilot {closest['run']} "
+                 f"--alpha {alpha / len(others):.3g}` says how many would do (the level is Holm's first step, "
+                 f"{alpha:g} split over the {len(others)} tests).")
     return text

@@ -147,4 +147,4 @@ def test_a_difference_significant_only_before_the_correction_is_called_too_few_p
     sentence = summary_sentence(data)
     assert "None of the 2 recorded judges is significantly more accurate" in sentence
     assert "GPT-4's +0.250 has p = 0.009 alone, 0.054 after the correction" in sentence
-    assert "judgekit plan paired --pilot runs/local:x --pilot runs/llmbar:GPT-4" in sentence
+    assert "judgekit plan paired --pilot runs/local:x --pilot runs/llmbar:GPT-4 --alpha 0.025`" in sentence

@@ -269,8 +269,8 @@ _REPORT_COLUMNS = (
     ("accuracy", "accuracy (mean over orders)"), ("accuracy_ci", "accuracy 95% CI"),
     ("accuracy_first_order", "accuracy, a shown first"), ("accuracy_second_order", "accuracy, b shown first"),
     ("accuracy_both_orders", "right in both orders"), ("positional_agreement", "positional agreement"),
-    ("invalid_rate", "invalid rate (per order)"), ("tie_rate", "tie rate (per order)"),
-    ("cohen_kappa", "Cohen's kappa"), ("cohen_kappa_ci", "kappa 95% CI"),
+    ("invalid_rate", "invalid rate (per order)"), ("invalid_policy", "invalid verdicts count as"),
+    ("tie_rate", "tie rate (per order)"), ("cohen_kappa", "Cohen's kappa"), ("cohen_kappa_ci", "kappa 95% CI"),
     ("position_bias", "position bias (first-slot wins)"),
     ("length_bias", "length bias (longer wins vs humans)"), ("self_preference_bias", "self-preference (EO)"),
     ("alt_test_shown", "alt-test vs annotators"),
@@ -288,7 +288,7 @@ _LEADERBOARD_COLUMNS = (
     ("alt_test_shown", "alt-test"),
 )
 _TEXT_COLUMNS = ("run", "judge", "protocol", "dataset", "row", "figure", "headline", "ranked_by", "ci_method", "probe",
-                 "target", "alt_test_shown")
+                 "target", "alt_test_shown", "invalid_policy")
 
 
 def render_report(data: dict[str, Any], fmt: str) -> str | Table:

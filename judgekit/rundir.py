@@ -1,11 +1,13 @@
 """The run directory: what a run leaves behind, readable offline and resumable.
 
-Layout (DESIGN "Run directory", plus one deliberate addition):
+Layout (DESIGN "Run directory"):
 
 - ``manifest.json``: the Manifest record (what was judged, by whom, how far it got);
 - ``examples.jsonl``: a snapshot of the examples judged, so a run can be
-  re-analysed without the dataset (an addition to DESIGN's two files);
-- ``verdicts.jsonl``: one Verdict per line, appended as results arrive.
+  re-analysed without the dataset;
+- ``verdicts.jsonl``: one Verdict per line, appended as results arrive;
+- ``batches/``: only for runs sent through a provider batch API, each
+  batch's state, so a killed run polls the same batches (``backends.batch``).
 
 A run dir is created atomically (built in a temporary sibling, then renamed),
 so a directory named like a run is never half set up. Verdict lines are

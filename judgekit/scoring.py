@@ -60,10 +60,11 @@ REPORT_FIELDS = (
 """Fields of one run in ``judgekit report --format json``, in order (DESIGN, CLI contract)."""
 
 REPORT_EXTRAS = (
-    "headline", "n_examples", "positional_agreement_ci", "cohen_kappa_ci", "position_bias_ci", "length_bias_ci",
+    "headline", "invalid_policy", "n_examples", "positional_agreement_ci", "cohen_kappa_ci", "position_bias_ci", "length_bias_ci",
     "self_preference_bias_ci", "ties", "annotators", "alt_test", "calibration",
 )
-"""Fields after the contract's: the headline figure's name, the run's size, more intervals, ties, annotators,
+"""Fields after the contract's: the headline figure's name, how invalid verdicts were counted (the
+``--invalid-policy`` given, else the run's own), the run's size, more intervals, ties, annotators,
 the alt-test of the judge against the annotators (``trust.alt_test_summary``, None without votes) and the raw
 calibration of its confidences (``trust.calibration_summary``, None when its verdicts carry none)."""
 
@@ -204,12 +205,12 @@ def score_run(run: RunRecords, items: JudgedItems, options: Options) -> tuple[di
             "dataset": manifest.dataset, "n": len(items.ids),
             "n_clusters": clusters.n_clusters if clusters is not None else None,
             "ci_method": ci_method(clusters, n_resamples=options.n_resamples, seed=options.seed),
-            "complete": manifest.complete, "n_examples": len(run.examples),
+            "complete": manifest.complete, "invalid_policy": policy_of(run, options), "n_examples": len(run.examples),
             "calls": usage.calls, "cache_hits": usage.cache_hits, "retries": usage.retries,
             "tokens_in": usage.tokens_in, "tokens_out": usage.tokens_out, "cost_usd": usage.cost_usd}
     biases = _biases(run, items, options, clusters)
     if items.ids:
-        policy = policy_of(run, options)
+        policy = row["invalid_policy"]
         summary = pairwise_summary(
             items.gold, items.orders[0], items.orders[1] if items.two_orders else None,
             items.final if items.two_orders else None, invalid=policy, confidence=options.confidence,

@@ -50,6 +50,7 @@ def test_json_has_exactly_the_design_fields(data_dir, palm_run, monkeypatch, cap
     fields = list(data["runs"][0])
     assert fields[:len(DESIGN_FIELDS)] == DESIGN_FIELDS == list(REPORT_FIELDS)
     assert fields[len(DESIGN_FIELDS):] == list(REPORT_EXTRAS)  # documented extras come after the contract's
+    assert data["runs"][0]["invalid_policy"] == read_run(palm_run).manifest.invalid_policy  # the run's own by default
 
 
 def test_figures_equal_independent_counts(data_dir, palm_run, monkeypatch, capsys):
@@ -97,11 +98,13 @@ def test_invalid_policy_override(data_dir, palm_run, monkeypatch, capsys):
     code, out, _ = judgekit(monkeypatch, capsys, "report", palm_run, "--format", "json", "--invalid-policy", "exclude")
     assert code == 0
     row = json.loads(out)["runs"][0]
+    assert row["invalid_policy"] == "exclude" != run.manifest.invalid_policy  # the row says what was applied
     valid = [i for i, p in enumerate(first) if p is not None]
     assert row["accuracy_first_order"] == pytest.approx(sum(first[i] == gold[i] for i in valid) / len(valid))
 
     row = json.loads(judgekit(monkeypatch, capsys, "report", palm_run, "--format", "json",
                               "--invalid-policy", "wrong")[1])["runs"][0]
+    assert row["invalid_policy"] == "wrong"
     both_valid_agree = sum(a == b and a is not None for a, b in zip(first, second))
     assert row["positional_agreement"] == pytest.approx(both_valid_agree / len(gold), abs=1e-12)
 

@@ -197,8 +197,11 @@ def score_run(run: RunRecords, items: JudgedItems, options: Options) -> tuple[di
     """The row of a run, and its bias intervals (for callers that compare runs)."""
     manifest = run.manifest
     # A finished run's manifest holds its totals; while a run is going (or after it was stopped) the
-    # manifest lags by up to a few seconds, so the verdicts' own usage gives the current counts.
-    usage = manifest.usage if manifest.complete else sum((v.usage for v in run.verdicts), Usage())
+    # manifest lags by up to a few seconds, so the verdicts' own usage gives the current counts. Retries,
+    # timeouts and prefix restarts belong to the call path, not to any verdict: only the manifest has them.
+    usage = manifest.usage if manifest.complete else sum((v.usage for v in run.verdicts), Usage()) + Usage(
+        retries=manifest.usage.retries, timeouts=manifest.usage.timeouts,
+        prefix_restarts=manifest.usage.prefix_restarts)
     clusters = items.clusters(options)
     row: dict[str, Any] = dict.fromkeys(REPORT_FIELDS + REPORT_EXTRAS)
     row |= {"run": str(run.path), "judge": manifest.judge, "protocol": manifest.protocol,

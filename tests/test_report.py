@@ -112,7 +112,7 @@ def test_invalid_policy_override(data_dir, palm_run, monkeypatch, capsys):
     assert code == 2 and "lenient" in err and "wrong, llmbar, exclude, half, coin" in err
 
 
-def _handmade_run(path: Path, *, two_orders: bool) -> Path:
+def _handmade_run(path: Path, *, two_orders: bool, stopped_with: Usage | None = None) -> Path:
     """A small run as the runner writes it: ties, an invalid verdict, generators, usage."""
     examples = [
         Example(id=f"toy/{i}", instruction="q", response_a="a" * (i + 1), response_b="bb", gold=gold,
@@ -134,7 +134,11 @@ def _handmade_run(path: Path, *, two_orders: bool) -> Path:
     run_dir = RunDir.create(path, manifest, examples)
     for verdict in verdicts:
         run_dir.append(verdict)
-    run_dir.update(complete=True, n_verdicts=4)
+    if stopped_with is None:
+        run_dir.update(complete=True, n_verdicts=4)
+    else:  # stopped part-way: the manifest still holds the totals of its last update
+        run_dir.update(n_verdicts=4, usage=stopped_with)
+    run_dir.close()
     return path
 
 
@@ -145,6 +149,15 @@ def test_single_order_run_has_nulls_where_undefined(tmp_path):
         assert row[field] is None
     assert row["invalid_rate"] == 0.25 and row["tie_rate"] == 0.0
     assert (row["calls"], row["cache_hits"], row["tokens_in"], row["tokens_out"], row["cost_usd"]) == (8, 3, 40, 8, 0.0125)
+
+
+def test_a_stopped_run_counts_its_verdicts_and_keeps_the_manifests_retries(tmp_path):
+    path = _handmade_run(tmp_path / "stopped", two_orders=True,
+                         stopped_with=Usage(calls=5, tokens_in=30, retries=4, timeouts=1, prefix_restarts=2))
+    row = run_row(read_run(path), Options(n_resamples=200))
+    assert row["complete"] is False
+    assert (row["calls"], row["tokens_in"], row["tokens_out"]) == (8, 40, 8)  # the verdicts', not the lagging manifest's
+    assert row["retries"] == 4  # call-path counts live only in the manifest
 
 
 def test_two_order_run_with_ties_and_self_preference(tmp_path):

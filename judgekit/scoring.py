@@ -60,8 +60,8 @@ REPORT_FIELDS = (
 """Fields of one run in ``judgekit report --format json``, in order (DESIGN, CLI contract)."""
 
 REPORT_EXTRAS = (
-    "headline", "invalid_policy", "n_examples", "positional_agreement_ci", "cohen_kappa_ci", "position_bias_ci", "length_bias_ci",
-    "self_preference_bias_ci", "ties", "annotators", "alt_test", "calibration",
+    "headline", "invalid_policy", "n_examples", "positional_agreement_ci", "cohen_kappa_ci", "position_bias_ci",
+    "length_bias_ci", "self_preference_bias_ci", "ties", "annotators", "alt_test", "calibration",
 )
 """Fields after the contract's: the headline figure's name, how invalid verdicts were counted (the
 ``--invalid-policy`` given, else the run's own), the run's size, more intervals, ties, annotators,
@@ -208,7 +208,8 @@ def score_run(run: RunRecords, items: JudgedItems, options: Options) -> tuple[di
             "dataset": manifest.dataset, "n": len(items.ids),
             "n_clusters": clusters.n_clusters if clusters is not None else None,
             "ci_method": ci_method(clusters, n_resamples=options.n_resamples, seed=options.seed),
-            "complete": manifest.complete, "invalid_policy": policy_of(run, options), "n_examples": len(run.examples),
+            "complete": manifest.complete, "invalid_policy": policy_of(run, options),
+            "n_examples": len(run.examples),
             "calls": usage.calls, "cache_hits": usage.cache_hits, "retries": usage.retries,
             "tokens_in": usage.tokens_in, "tokens_out": usage.tokens_out, "cost_usd": usage.cost_usd}
     biases = _biases(run, items, options, clusters)

@@ -156,7 +156,7 @@ def test_a_stopped_run_counts_its_verdicts_and_keeps_the_manifests_retries(tmp_p
                          stopped_with=Usage(calls=5, tokens_in=30, retries=4, timeouts=1, prefix_restarts=2))
     row = run_row(read_run(path), Options(n_resamples=200))
     assert row["complete"] is False
-    assert (row["calls"], row["tokens_in"], row["tokens_out"]) == (8, 40, 8)  # the verdicts', not the lagging manifest's
+    assert (row["calls"], row["tokens_in"], row["tokens_out"]) == (8, 40, 8)  # the verdicts, not the manifest
     assert row["retries"] == 4  # call-path counts live only in the manifest
 
 

@@ -5,7 +5,8 @@ the prompt tokens llama.cpp must decode over the host's prefill rate. This
 prints both, without judging the whole sample:
 
 - the sample's prompt tokens in the order the run sends them (each pair's
-  two presentation orders one after the other), the tokens the engine
+  two presentation orders one after the other, rendered by the protocol's
+  own strategy), the tokens the engine
   decodes under its reuse rule (``local.reusable_prefix``), and the floor:
   what even exact reuse of every shared prefix would still decode;
 - the host's prefill rate now, timed on some of the sample's own prompts
@@ -19,17 +20,20 @@ prints both, without judging the whole sample:
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import time
 
-from judgekit.backends.base import Request
+from judgekit.backends.base import Completion, Request
 from judgekit.backends.local import reusable_prefix
 from judgekit.backends.registry import create_backend
 from judgekit.cli.run import DEFAULT_DATASET, DEFAULT_JUDGE, DEFAULT_PROTOCOL
 from judgekit.datasets import load_dataset
+from judgekit.protocol import Protocol
 from judgekit.protocols import load_protocol
-from judgekit.strategies.common import pair_values
+from judgekit.records import Example
+from judgekit.strategies import run_protocol
 
 TARGET_S = 240.0
 
@@ -38,14 +42,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--timed-prompts", type=int, default=5, help="prompts decoded from scratch to time the host")
     args = parser.parse_args()
-    protocol = load_protocol(DEFAULT_PROTOCOL)
     examples = list(load_dataset(DEFAULT_DATASET).examples)
     engine = create_backend(DEFAULT_JUDGE).engine
-    prompts = [
-        engine.prompt_tokens(Request(messages=protocol.messages("compare", **pair_values(e, swapped)),
-                                     params=protocol.params, continuation=protocol.continuation))
-        for e in examples for swapped in protocol.swaps
-    ]
+    prompts = [engine.prompt_tokens(request) for request in requests_of(load_protocol(DEFAULT_PROTOCOL), examples)]
     decoded = floor = 0
     previous: list[int] = []
     for tokens in prompts:
@@ -71,6 +70,29 @@ def main() -> None:
         "predicted_judging_s": round(decoded / rate), "predicted_judging_s_floor": round(floor / rate),
         "tokens_per_s_for_target": round(decoded / TARGET_S, 1),
     }))
+
+
+class _Recorder:
+    """Stands in for the call path: keeps each request the strategy sends, answers nothing."""
+
+    def __init__(self) -> None:
+        self.requests: list[Request] = []
+
+    async def complete(self, request: Request) -> Completion:
+        self.requests.append(request)
+        return Completion(text="")
+
+
+def requests_of(protocol: Protocol, examples: list[Example]) -> list[Request]:
+    """The requests a run sends, in its order (one item at a time: the embedded engine is single-stream)."""
+    recorder = _Recorder()
+
+    async def render_all() -> None:
+        for example in examples:
+            await run_protocol(protocol, example, recorder)
+
+    asyncio.run(render_all())
+    return recorder.requests
 
 
 if __name__ == "__main__":

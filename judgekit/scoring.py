@@ -199,9 +199,10 @@ def score_run(run: RunRecords, items: JudgedItems, options: Options) -> tuple[di
     # A finished run's manifest holds its totals; while a run is going (or after it was stopped) the
     # manifest lags by up to a few seconds, so the verdicts' own usage gives the current counts. Retries,
     # timeouts and prefix restarts belong to the call path, not to any verdict: only the manifest has them.
-    usage = manifest.usage if manifest.complete else sum((v.usage for v in run.verdicts), Usage()) + Usage(
-        retries=manifest.usage.retries, timeouts=manifest.usage.timeouts,
-        prefix_restarts=manifest.usage.prefix_restarts)
+    usage = manifest.usage
+    if not manifest.complete:
+        live = Usage(retries=usage.retries, timeouts=usage.timeouts, prefix_restarts=usage.prefix_restarts)
+        usage = sum((v.usage for v in run.verdicts), live)
     clusters = items.clusters(options)
     row: dict[str, Any] = dict.fromkeys(REPORT_FIELDS + REPORT_EXTRAS)
     row |= {"run": str(run.path), "judge": manifest.judge, "protocol": manifest.protocol,

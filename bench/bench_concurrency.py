@@ -22,7 +22,7 @@ import urllib.request
 from pathlib import Path
 
 from judgekit.backends.base import Message, Request
-from judgekit.backends.callpath import CallPath
+from judgekit.backends.call_path import CallPath
 from judgekit.backends.registry import create_backend
 
 SERVER = Path(__file__).resolve().parents[1] / "tests" / "servers.py"

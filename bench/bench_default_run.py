@@ -29,11 +29,11 @@ from judgekit.backends.base import Completion, Request
 from judgekit.backends.local import reusable_prefix
 from judgekit.backends.registry import create_backend
 from judgekit.cli.run import DEFAULT_DATASET, DEFAULT_JUDGE, DEFAULT_PROTOCOL
-from judgekit.datasets import load_dataset
-from judgekit.protocol import Protocol
+from judgekit.data import load_dataset
+from judgekit.judge.protocol import Protocol
 from judgekit.protocols import load_protocol
 from judgekit.records import Example
-from judgekit.strategies import run_protocol
+from judgekit.judge.strategies import run_protocol
 
 TARGET_S = 240.0
 

@@ -14,9 +14,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from judgekit.html_report import render_html
-from judgekit.importers.llmbar import dataset_for, import_llmbar, load_subset
-from judgekit.report import Options
+from judgekit.analysis.page import page_data
+from judgekit.report.html import render_html
+from judgekit.runs.importers.llmbar import dataset_for, import_llmbar, load_subset
+from judgekit.analysis.compare import Options
 
 TARGET_S, TARGET_MB = 60.0, 25.0
 
@@ -31,7 +32,7 @@ def main() -> int:
             dataset = load_subset(dirs[0], dataset_for(dirs[0]))
             runs = [import_llmbar(d, Path(work) / name / f"{i}", dataset=dataset) for i, d in enumerate(dirs)]
             start = time.perf_counter()
-            page = render_html(runs, Options(n_resamples=1000))
+            page = render_html(page_data(runs, Options(n_resamples=1000)))
             seconds = time.perf_counter() - start
             megabytes = len(page.encode("utf-8")) / 1e6
             met = seconds <= TARGET_S and megabytes <= TARGET_MB

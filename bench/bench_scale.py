@@ -49,7 +49,7 @@ def cpu_s() -> float:
 
 async def callpath_case(url: str, concurrency: int, calls: int) -> tuple[float, float, bool]:
     from judgekit.backends.base import Message, Request
-    from judgekit.backends.callpath import CallPath
+    from judgekit.backends.call_path import CallPath
     from judgekit.backends.registry import create_backend
 
     path = CallPath(create_backend("openai:bench", base_url=url + "/v1"), cache=None, concurrency=concurrency)
@@ -64,9 +64,9 @@ async def callpath_case(url: str, concurrency: int, calls: int) -> tuple[float, 
 
 
 async def runner_case(url: str, concurrency: int, calls: int) -> tuple[float, float, bool]:
-    from judgekit.api import load_judge
+    from judgekit.judge.api import load_judge
     from judgekit.records import Example
-    from judgekit.runner import judge_run, open_run_dir
+    from judgekit.runs.runner import judge_run, open_run_dir
 
     folder = Path(tempfile.mkdtemp(prefix="bench-scale-"))
     examples = [Example(id=f"ex{i}", instruction=f"task {i}", response_a=f"alpha {i}", response_b=f"beta {i}")

@@ -24,7 +24,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from judgekit.rundir import read_run
+from judgekit.runs.run_dir import read_run
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER = ROOT / "tests" / "servers.py"

@@ -9,11 +9,11 @@ __all__ = ["Example", "Manifest", "OrderResult", "Usage", "Verdict", "__version_
 def __getattr__(name: str):
     """``load_judge``, ``evaluate`` and ``probe`` load on first use, so ``import judgekit`` stays light."""
     if name in ("load_judge", "evaluate"):
-        from judgekit import api
+        from judgekit.judge import api
 
         return getattr(api, name)
     if name == "probe":
-        from judgekit.probes.run import probe
+        from judgekit.runs.probes.run import probe
 
         return probe
     raise AttributeError(f"module 'judgekit' has no attribute {name!r}")

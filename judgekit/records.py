@@ -2,7 +2,9 @@
 
 Pairwise runs judge :class:`Example` pairs into :class:`Verdict`; pointwise runs
 rate :class:`ScoredExample` responses into :class:`Rating` (one score per
-criterion), and the manifest's ``kind`` says which pair of records a run holds.
+criterion); classify runs label :class:`LabelledOutput` outputs into
+:class:`Classification`. The manifest's ``kind`` says which pair of records a
+run holds.
 
 Everything here is written to or read from a run directory, so the records are
 pydantic models (validated on read, frozen, one JSON object per line).
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -25,6 +28,14 @@ from judgekit.errors import BadInput
 
 FORMAT_VERSION = 1
 """Version of the run-directory format; bump when a record changes shape."""
+
+PROBE_KEY = "probe"
+"""Metadata a probed copy of an example carries (``judgekit probe``): probe id, base example id, probe kind,
+target role, changed slots. Analysis leaves such copies out of a run's own figures."""
+BASE_KEY = "base_example"
+KIND_KEY = "probe_kind"
+TARGET_KEY = "probe_target"
+SLOTS_KEY = "probe_slots"
 
 Label = Literal["a", "b", "tie"]
 LABELS: tuple[str, ...] = ("a", "b", "tie")
@@ -124,6 +135,10 @@ class Verdict(Record):
     """Protocol extras: checklist answers, critiques, stage texts, panel members."""
     usage: Usage = Field(default_factory=Usage)
 
+    @property
+    def refused(self) -> bool:
+        return self.invalid_reason == "refused"
+
 
 class CriterionScores(Record):
     """The human scores of one response on one criterion, and the scale they use."""
@@ -185,8 +200,61 @@ class Rating(Record):
     details: dict[str, Any] = Field(default_factory=dict)
     usage: Usage = Field(default_factory=Usage)
 
+    @property
+    def refused(self) -> bool:
+        return any(c.invalid_reason == "refused" for c in self.criteria.values())
 
-RunKind = Literal["pairwise", "pointwise"]
+
+class LabelledOutput(Record):
+    """One output judged on its own (pass/fail or a category), with its human label(s).
+
+    The label set is the dataset's (``Manifest.labels``); ``gold`` is one of
+    them, or the majority of ``votes`` when several annotators labelled it.
+    """
+
+    id: str = Field(min_length=1)
+    input: str
+    """The instruction or prompt the output answers."""
+    output: str
+    """The output judged."""
+    context: str | None = None
+    """Source text the output should be faithful to (a document, retrieved passages, a dialogue)."""
+    reference: str | None = None
+    gold: str | None = None
+    """The human label; None for an unlabelled output (plain judging) or a tied vote."""
+    votes: tuple[str | None, ...] = ()
+    """Each annotator's label in a fixed annotator order; None where one did not label this output."""
+    system: str | None = None
+    """The system that wrote the output, when known."""
+    cluster: str | None = None
+    """Outputs sharing a cluster are not independent; None: the input text is the cluster."""
+    subset: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class Classification(Record):
+    """A single-output judge's label for one LabelledOutput, or why it has none."""
+
+    example_id: str
+    label: str | None
+    """One of the run's labels; None means invalid (unparseable, unknown label, refused)."""
+    raw: str = ""
+    """The judge's raw text (for multi-call protocols, the deciding call's)."""
+    invalid_reason: str | None = None
+    confidence: float | None = None
+    """The judge's probability of its own label, when it gives one (label-token log-probabilities)."""
+    probabilities: dict[str, float] | None = None
+    """Label -> probability, when read from log-probabilities."""
+    details: dict[str, Any] = Field(default_factory=dict)
+    """Protocol extras: checklist answers, reasoning."""
+    usage: Usage = Field(default_factory=Usage)
+
+    @property
+    def refused(self) -> bool:
+        return self.invalid_reason == "refused"
+
+
+RunKind = Literal["pairwise", "pointwise", "classify"]
 
 
 class Manifest(Record):
@@ -218,6 +286,14 @@ class Manifest(Record):
     """Sampling and runner settings that shaped the run (no secrets)."""
     source: str | None = None
     """Where recorded outputs came from (e.g. an imported LLMBar folder)."""
+    strategy: str | None = None
+    """The protocol's strategy, written when the run starts: analysis never reloads a spec."""
+    headline: str | None = None
+    """The figure that leads the run's row and ranks it by default (set with ``strategy``)."""
+    labels: tuple[str, ...] = ()
+    """Classify runs: the declared label set, in order."""
+    positive_label: str | None = None
+    """Classify runs: the label of the problem class (fail, hallucinated, unsafe), when there is one."""
 
 
 
@@ -237,10 +313,21 @@ class RunRecords(Protocol):
     def manifest(self) -> Manifest: ...
 
     @property
-    def examples(self) -> list[Example] | list[ScoredExample]: ...
+    def examples(self) -> list[Example] | list[ScoredExample] | list[LabelledOutput]: ...
 
     @property
-    def verdicts(self) -> list[Verdict] | list[Rating]: ...
+    def verdicts(self) -> list[Verdict] | list[Rating] | list[Classification]: ...
+
+
+@dataclass(frozen=True, repr=False)
+class RunInMemory:
+    """Run records held in memory, not read from a run dir: a run seen on some of its items, or a
+    pointwise run seen as pairs. Analysis reads it like any ``RunRecords``."""
+
+    path: Path
+    manifest: Manifest
+    examples: list
+    verdicts: list
 
 
 def content_hash(examples: Iterable[BaseModel]) -> str:

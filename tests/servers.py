@@ -480,7 +480,7 @@ def _serve_forever() -> None:
     args = parser.parse_args()
     answer = echo
     if args.oracle:
-        from judgekit.datasets import load_dataset
+        from judgekit.data import load_dataset
 
         answer = oracle_for(load_dataset(args.oracle).examples)
     server = ScriptedServer(answer, latency=args.latency, one_at_a_time=args.one_at_a_time).start()

@@ -9,7 +9,7 @@ from servers import ScriptedServer
 from test_cli_run import oracle_for
 
 import judgekit
-from judgekit.datasets import load_dataset
+from judgekit.data import load_dataset
 from judgekit.errors import BadInput
 
 BUNDLED = load_dataset("judgekit/bundled").examples

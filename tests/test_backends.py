@@ -9,7 +9,7 @@ import pytest
 from servers import Call, Reply, ScriptedServer, scripted_server  # noqa: F401  (fixture)
 
 from judgekit.backends.base import Backend, Completion, Message, Request, SamplingParams
-from judgekit.backends.callpath import CallPath
+from judgekit.backends.call_path import CallPath
 from judgekit.backends.registry import PROVIDERS, create_backend, parse_spec, register_backend
 from judgekit.errors import BadInput, JudgekitError
 

@@ -19,7 +19,7 @@ from test_cli_run import BUNDLED, JUDGEKIT, oracle_for
 
 from judgekit.backends.prices import PriceTable
 from judgekit.errors import BadInput
-from judgekit.rundir import read_run
+from judgekit.runs.run_dir import read_run
 
 GOLD = {e.id: e.gold for e in BUNDLED}
 MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-3-5-haiku"}  # priced models: costs are checkable

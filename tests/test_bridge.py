@@ -8,11 +8,12 @@ from pathlib import Path
 import pytest
 from scipy import stats
 
-from judgekit.bridge import pairs_from_scores, pointwise_as_pairwise
-from judgekit.importers.hanna import read_hanna
+from judgekit.analysis.pointwise_pairs import pairs_from_scores, pointwise_as_pairwise
+from judgekit.runs.importers.hanna import read_hanna
 from judgekit.records import CriterionRating, CriterionScores, Manifest, Rating, ScoredExample
-from judgekit.report import Options, compare, run_row
-from judgekit.rundir import Run
+from judgekit.analysis.compare import Options, compare
+from judgekit.analysis.pairwise import run_row
+from judgekit.runs.run_dir import Run
 
 
 def _example(i, input_id, system, scores):

@@ -16,7 +16,7 @@ from servers import Fault, Reply, scripted_server  # noqa: F401  (fixture)
 
 from judgekit.backends.base import CallTag, Completion, Message, Request, SamplingParams
 from judgekit.backends.cache import MIGRATIONS, ResponseCache, cache_key, default_cache_dir
-from judgekit.backends.callpath import CallPath
+from judgekit.backends.call_path import CallPath
 from judgekit.backends.registry import create_backend
 from judgekit.errors import JudgekitError
 

@@ -9,7 +9,7 @@ import pytest
 from servers import Fault, ScriptedServer, scripted_server  # noqa: F401  (fixture)
 
 from judgekit.backends.base import Backend, Completion, Message, Request
-from judgekit.backends.callpath import CallPath, retry_after_seconds
+from judgekit.backends.call_path import CallPath, retry_after_seconds
 from judgekit.backends.prices import PriceTable
 from judgekit.backends.registry import create_backend
 from judgekit.errors import BadInput, JudgekitError

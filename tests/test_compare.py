@@ -11,8 +11,8 @@ import pytest
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 
-from judgekit.importers.llmbar import import_llmbar
-from judgekit.rundir import RunDir, read_run
+from judgekit.runs.importers.llmbar import import_llmbar
+from judgekit.runs.run_dir import RunDir, read_run
 from conftest import run_judgekit as judgekit
 
 NATURAL = "llmbar/Dataset/LLMBar/Natural/evaluators"
@@ -172,8 +172,8 @@ def test_terminal_matrix_shows_top_columns_and_markdown_all(data_dir, tmp_path, 
 
 def test_every_pair_of_many_natural_runs_carries_raw_holm_and_bh(data_dir, tmp_path):
     """Every third of LLMBar's 65 recorded Natural evaluators (all five LLMs): 231 pairs, each adjusted over the family."""
-    from judgekit.report import compare
-    from judgekit.scoring import Options
+    from judgekit.analysis.compare import compare
+    from judgekit.analysis.pairwise import Options
 
     folders = sorted(p for p in (data_dir / NATURAL).glob("*/*") if p.is_dir())
     assert len(folders) == 65

@@ -13,7 +13,7 @@ from servers import Fault, ScriptedServer
 from test_cli_run import oracle_for
 
 import judgekit
-from judgekit.datasets import load_dataset
+from judgekit.data import load_dataset
 
 BUNDLED = load_dataset("judgekit/bundled").examples
 
@@ -75,7 +75,7 @@ def test_without_overrides_samples_keep_the_spec_temperature_and_the_base_max_to
         judge.judge(*pairs(1)[0])
     finally:
         judge.close()
-    base = judgekit.api.load_protocol("llmbar/cot").params.max_tokens
+    base = judgekit.judge.api.load_protocol("llmbar/cot").params.max_tokens
     assert {(c.body["max_tokens"], c.body["temperature"]) for c in recorder.calls} == {(base, 0.7)}
 
 

@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from judgekit.datasets import builtin_cards, list_datasets, load_dataset
+from judgekit.data import builtin_cards, list_datasets, load_dataset
 from judgekit.errors import BadInput
 
 DESIGN_IDS = {

@@ -6,7 +6,7 @@ from collections import Counter
 import pandas as pd
 import pytest
 
-from judgekit.datasets import load_card, load_dataset, majority, parse_labels, parse_mapping
+from judgekit.data import load_card, load_dataset, majority, parse_labels, parse_mapping
 from judgekit.errors import BadInput
 
 ROWS = [

@@ -14,11 +14,11 @@ import pytest
 
 from judgekit.agreement.pairwise import accuracy, positional_agreement
 from judgekit.backends.base import Completion
-from judgekit.backends.callpath import CallPath
+from judgekit.backends.call_path import CallPath
 from judgekit.backends.registry import create_backend
 from judgekit.protocols import load_protocol
 from judgekit.records import Example
-from judgekit.strategies import run_protocol
+from judgekit.judge.strategies import run_protocol
 
 SPECS = ["reife/multi-role-round1", "reife/multi-role-round2", "styles/alpacaeval", "styles/arena-hard",
          "styles/wildbench"]
@@ -26,7 +26,7 @@ SPECS = ["reife/multi-role-round1", "reife/multi-role-round2", "styles/alpacaeva
 
 @functools.cache
 def _natural() -> tuple[Example, ...]:
-    from judgekit.datasets import load_dataset
+    from judgekit.data import load_dataset
 
     return tuple(load_dataset("llmbar/natural", limit=30).examples)
 
@@ -83,7 +83,7 @@ async def test_each_spec_with_an_oracle_is_perfect(protocol_id, strength, natura
 
 def test_the_five_level_verdicts_read_as_slots_and_ties():
     arena, wild = load_protocol("styles/arena-hard"), load_protocol("styles/wildbench")
-    from judgekit.strategies.common import parse_slot
+    from judgekit.judge.strategies.common import parse_slot
 
     assert [parse_slot(arena, f"x\n[[{v}]]") for v in ("A>>B", "A>B", "A=B", "B>A", "B>>A")] == [
         "first", "first", "tie", "second", "second"]
@@ -109,7 +109,7 @@ async def test_personas_speak_in_turns_and_see_the_transcript(natural):
 
 async def test_a_recorded_debate_replays_exactly(natural, tmp_path):
     from judgekit.records import Manifest
-    from judgekit.runner import judge_run, open_run_dir
+    from judgekit.runs.runner import judge_run, open_run_dir
 
     protocol = load_protocol("reife/multi-role-round1")
 

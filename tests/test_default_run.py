@@ -15,11 +15,11 @@ from servers import ScriptedServer
 from test_cli_run import oracle_for
 
 from judgekit.cli.run import DEFAULT_DATASET, DEFAULT_JUDGE, RECORDED_DIR
-from judgekit.datasets import load_dataset
-from judgekit.importers.llmbar_sample import PER_LABEL, build_sample, recorded_runs, select
-from judgekit.leaderboard import leaderboard
+from judgekit.data import load_dataset
+from judgekit.runs.importers.llmbar_sample import PER_LABEL, build_sample, recorded_runs, select
+from judgekit.analysis.leaderboard import leaderboard
 from judgekit.resources import meta_datasets_root
-from judgekit.rundir import read_run
+from judgekit.runs.run_dir import read_run
 
 SAMPLE = load_dataset(DEFAULT_DATASET)
 
@@ -101,9 +101,9 @@ def test_leaderboard_pairs_headline_against_headline():
 
 
 def test_the_confident_half_is_scored_when_verdicts_carry_margins():
-    from judgekit.leaderboard import confident_half
+    from judgekit.analysis.leaderboard import confident_half
     from judgekit.records import Manifest, OrderResult, Verdict
-    from judgekit.rundir import Run
+    from judgekit.runs.run_dir import Run
 
     examples = list(SAMPLE.examples)
     verdicts = []
@@ -122,7 +122,7 @@ def test_the_confident_half_is_scored_when_verdicts_carry_margins():
 def test_the_paired_tests_are_one_family_adjusted_by_holm():
     from statsmodels.stats.multitest import multipletests
 
-    from judgekit.leaderboard import summary_sentence
+    from judgekit.report.leaderboard import summary_sentence
 
     runs = recorded_runs(SAMPLE)
     falcon = next(r for r in runs if r.manifest.judge == "llmbar:Falcon")
@@ -136,7 +136,7 @@ def test_the_paired_tests_are_one_family_adjusted_by_holm():
 
 
 def test_a_difference_significant_only_before_the_correction_is_called_too_few_pairs():
-    from judgekit.leaderboard import summary_sentence
+    from judgekit.report.leaderboard import summary_sentence
 
     def row(judge, accuracy, p, holm):
         return {"judge": judge, "run": f"runs/{judge}", "new": p is None, "accuracy": accuracy,

@@ -13,10 +13,10 @@ from conftest import run_judgekit
 from servers import scripted_server  # noqa: F401  (fixture)
 from test_cli_run import oracle_for
 
-from judgekit.datasets import load_dataset
-from judgekit.export import COLUMNS, read_export
+from judgekit.data import load_dataset
+from judgekit.report.export import COLUMNS, read_export
 from judgekit.records import Example, Manifest, OrderResult, Usage, Verdict
-from judgekit.rundir import RunDir, read_run
+from judgekit.runs.run_dir import RunDir, read_run
 
 EXAMPLES = [
     Example(id="e1", instruction="i", response_a="x", response_b="y", gold="a", votes=("a", "a", "b"),

@@ -8,12 +8,12 @@ import pytest
 from conftest import run_judgekit
 from servers import ScriptedServer
 
-from judgekit.datasets import load_dataset
+from judgekit.data import load_dataset
 from judgekit.errors import BadInput
-from judgekit.protocol import MAX_RENDERED_CHARS
+from judgekit.judge.protocol import MAX_RENDERED_CHARS
 from judgekit.protocols import load_protocol
-from judgekit.rundir import read_run
-from judgekit.strategies import parsing
+from judgekit.runs.run_dir import read_run
+from judgekit.judge.strategies import parsing
 
 EXAMPLE = load_dataset("judgekit/bundled").examples[0]
 CATASTROPHIC = "^(?P<first>(a|a)+)(?P<second>x)?$"

@@ -16,11 +16,13 @@ import matplotlib.image as mpimg
 import pytest
 
 from judgekit.cli import main
-from judgekit.html_report import disagreements, render_html
-from judgekit.importers.llmbar import import_llmbar
+from judgekit.analysis.page import page_data
+from judgekit.analysis.pairwise import disagreements
+from judgekit.report.html import render_html
+from judgekit.runs.importers.llmbar import import_llmbar
 from judgekit.records import Example, Manifest, OrderResult, Verdict
-from judgekit.report import Options
-from judgekit.rundir import RunDir, read_run
+from judgekit.analysis.compare import Options
+from judgekit.runs.run_dir import RunDir, read_run
 
 HOSTILE = "<script>alert('x')</script> & <b>bold</b>"
 
@@ -98,7 +100,7 @@ def _external_urls(page: str) -> list[str]:
 
 def test_page_has_tables_figures_and_the_disagreeing_items(toy_runs):
     runs = [read_run(p) for p in toy_runs]
-    page = render_html(runs, Options(n_resamples=200))
+    page = render_html(page_data(runs, Options(n_resamples=200)))
     parsed = _parse(page)
     assert parsed.rows["leaderboard"] == 2 and parsed.rows["significance"] == 2
     assert len(parsed.images) == 3 and all(src.startswith("data:image/png;base64,") for src in parsed.images)
@@ -113,7 +115,7 @@ def test_page_has_tables_figures_and_the_disagreeing_items(toy_runs):
 
 
 def test_text_from_run_dirs_is_escaped(toy_runs):
-    page = render_html([read_run(p) for p in toy_runs], Options(n_resamples=50))
+    page = render_html(page_data([read_run(p) for p in toy_runs], Options(n_resamples=50)))
     assert "<script>" not in page and "<b>bold</b>" not in page
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;" in page
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from judgekit.datasets import load_dataset
-from judgekit.importers.llmbar import import_llmbar, protocol_for, read_evaluator_dir
-from judgekit.rundir import read_run
+from judgekit.data import load_dataset
+from judgekit.runs.importers.llmbar import import_llmbar, protocol_for, read_evaluator_dir
+from judgekit.runs.run_dir import read_run
 from conftest import run_judgekit as judgekit
 
 NATURAL = "llmbar/Dataset/LLMBar/Natural/evaluators"

@@ -7,12 +7,12 @@ import pytest
 from servers import Reply, scripted_server  # noqa: F401  (fixture)
 
 from judgekit.backends.base import Completion
-from judgekit.backends.callpath import CallPath
+from judgekit.backends.call_path import CallPath
 from judgekit.backends.registry import create_backend
 from judgekit.protocols import load_protocol
 from judgekit.records import Example
-from judgekit.strategies import run_protocol
-from judgekit.strategies.margins import answer_distribution, label_logprob, order_result, slot_margin
+from judgekit.judge.strategies import run_protocol
+from judgekit.judge.strategies.margins import answer_distribution, label_logprob, order_result, slot_margin
 
 PAIRS = [
     Example(id="p1", instruction="Name a prime.", response_a="7", response_b="9", gold="a"),
@@ -124,7 +124,7 @@ async def test_openai_top_logprobs_through_the_real_sdk(scripted_server, protoco
 @pytest.mark.slow
 async def test_the_embedded_model_on_real_llmbar_pairs(data_dir, protocol):
     """The shortest LLMBar Natural pair: a valid verdict, finite margins, mirrored when the pair is flipped."""
-    from judgekit.datasets import load_dataset
+    from judgekit.data import load_dataset
 
     examples = sorted(load_dataset("llmbar/natural").examples,
                       key=lambda e: len(e.instruction) + len(e.response_a) + len(e.response_b))[:1]

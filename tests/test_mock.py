@@ -8,7 +8,7 @@ import pytest
 from conftest import run_judgekit
 
 import judgekit
-from judgekit.datasets import load_dataset
+from judgekit.data import load_dataset
 from judgekit.errors import BadInput
 
 BUNDLED = load_dataset("judgekit/bundled").examples
@@ -79,6 +79,6 @@ def test_a_whole_cli_run_with_the_mock_judge(tmp_path, monkeypatch, capsys):
     code, out, err = run_judgekit(monkeypatch, capsys, "run", "--judge", "mock:first", "--protocol", "llmbar/vanilla",
                                   "--dataset", "judgekit/bundled", "--out", tmp_path / "run", "--quiet")
     assert code == 0, err
-    run = judgekit.rundir.read_run(tmp_path / "run")
+    run = judgekit.runs.run_dir.read_run(tmp_path / "run")
     assert run.manifest.complete and len(run.verdicts) == len(BUNDLED)
     assert all([o.winner for o in v.orders] == ["a", "b"] for v in run.verdicts)

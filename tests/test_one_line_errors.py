@@ -18,7 +18,7 @@ import pytest
 from conftest import run_judgekit
 from servers import ScriptedServer
 
-from judgekit.rundir import read_run
+from judgekit.runs.run_dir import read_run
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from judgekit.plots import (
+from judgekit.report.plots import (
     accuracy_figure,
     bias_figure,
     figure_data_uri,
@@ -70,8 +70,8 @@ def test_bias_panels_show_missing_figures_as_na():
 def test_significance_table_is_antisymmetric_with_stars_for_small_p():
     board = [{"run": "r1", "rank": 1}, {"run": "r2", "rank": 2}, {"run": "r3", "rank": 3}]
     comparisons = [
-        {"run_1": "r1", "run_2": "r2", "accuracy_difference": 0.1, "p_value": 0.01, "p_holm": 0.02},
-        {"run_1": "r1", "run_2": "r3", "accuracy_difference": 0.2, "p_value": 0.2, "p_holm": 0.2},
+        {"run_1": "r1", "run_2": "r2", "difference": 0.1, "p_value": 0.01, "p_holm": 0.02},
+        {"run_1": "r1", "run_2": "r3", "difference": 0.2, "p_value": 0.2, "p_holm": 0.2},
     ]
     adjusted, text = significance_table(board, comparisons)
     assert adjusted.loc["#1", "#2"] == adjusted.loc["#2", "#1"] == 0.02  # coloured by the adjusted p

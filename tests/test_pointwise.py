@@ -13,9 +13,9 @@ from servers import Reply, ScriptedServer
 from judgekit.backends.base import Completion
 from judgekit.protocols import load_protocol
 from judgekit.records import CriterionScores
-from judgekit.rundir import read_run
-from judgekit.strategies import get_strategy
-from judgekit.strategies.pointwise import score_distribution
+from judgekit.runs.run_dir import read_run
+from judgekit.judge.strategies import get_strategy
+from judgekit.judge.strategies.pointwise import score_distribution
 
 SCALE = CriterionScores(scores=(3.0,), low=1, high=5)
 
@@ -96,7 +96,7 @@ def test_likert_run_from_the_cli_writes_a_pointwise_run_and_reports_it(tmp_path,
     run = read_run(tmp_path / "run")
     assert run.manifest.kind == "pointwise" and run.manifest.complete
     assert [v.criteria["fluency"].score for v in run.verdicts] == [2.0, 3.0, 4.0, 4.0, 3.0, 2.0]
-    assert "Judge vs human mean" in out  # the summary printed at the end of the run
+    assert "item_kendall" in out and "headline: item_kendall" in out  # the summary printed at the end of the run
     code, out, _ = run_judgekit(monkeypatch, capsys, "report", tmp_path / "run", "--format", "json",
                                 "--resamples", "50")
     figures = json.loads(out)["runs"][0]["criteria"]["fluency"]

@@ -15,11 +15,11 @@ from conftest import run_judgekit
 from servers import ScriptedServer
 
 import judgekit
-from judgekit.datasets import load_dataset
+from judgekit.data import load_dataset
 from judgekit.errors import BadInput
-from judgekit.probes import list_probes, load_probe, sentences
-from judgekit.probes.run import stratified
-from judgekit.rundir import read_run
+from judgekit.runs.probes import list_probes, load_probe, sentences
+from judgekit.runs.probes.run import stratified
+from judgekit.runs.run_dir import read_run
 
 PAIRS = load_dataset("llmbar/natural-40")
 N = 10

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from judgekit.datasets import load_dataset
-from judgekit.importers.recorded import recorded_manifest, staged, write_run
+from judgekit.data import load_dataset
+from judgekit.runs.importers.recorded import recorded_manifest, staged, write_run
 from judgekit.records import OrderResult, Verdict
-from judgekit.rundir import read_run
+from judgekit.runs.run_dir import read_run
 
 
 def _verdicts(examples):

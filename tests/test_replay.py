@@ -6,14 +6,14 @@ import pytest
 from servers import scripted_server  # noqa: F401  (fixture)
 
 from judgekit.backends.base import CallTag, Completion, Message, Request
-from judgekit.backends.callpath import CallPath
+from judgekit.backends.call_path import CallPath
 from judgekit.backends.registry import create_backend
 from judgekit.errors import BadInput
 from judgekit.protocols import load_protocol
 from judgekit.records import Example, Manifest, OrderResult, Verdict
-from judgekit.rundir import RunDir
-from judgekit.runner import judge_run, open_run_dir
-from judgekit.strategies import run_protocol
+from judgekit.runs.run_dir import RunDir
+from judgekit.runs.runner import judge_run, open_run_dir
+from judgekit.judge.strategies import run_protocol
 
 EXAMPLES = [
     Example(id="x/1", instruction="Say hi.", response_a="hi", response_b="bye", gold="a"),
@@ -152,7 +152,7 @@ async def test_replaying_a_logprob_run_reproduces_margins_exactly(tmp_path):
 @pytest.mark.parametrize(("strategy", "protocol_id"), [("Vanilla", "llmbar/vanilla"), ("Metrics", "llmbar/metrics")])
 async def test_an_imported_llmbar_run_replays_offline(data_dir, tmp_path, strategy, protocol_id):
     """GPT-4's recorded LLMBar Natural outputs, re-parsed by our protocols with no model."""
-    from judgekit.importers.llmbar import import_llmbar
+    from judgekit.runs.importers.llmbar import import_llmbar
 
     imported = import_llmbar(data_dir / "llmbar/Dataset/LLMBar/Natural/evaluators/GPT-4" / strategy, tmp_path / "imp")
     protocol = load_protocol(protocol_id)

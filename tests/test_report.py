@@ -10,11 +10,12 @@ from pathlib import Path
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from judgekit.importers.llmbar import import_llmbar
+from judgekit.runs.importers.llmbar import import_llmbar
 from judgekit.records import Example, Manifest, OrderResult, Usage, Verdict
-from judgekit.report import REPORT_FIELDS, Options, run_row
-from judgekit.scoring import REPORT_EXTRAS
-from judgekit.rundir import RunDir, read_run
+from judgekit.analysis.compare import Options
+from judgekit.analysis.pairwise import REPORT_FIELDS, run_row
+from judgekit.analysis.pairwise import REPORT_EXTRAS
+from judgekit.runs.run_dir import RunDir, read_run
 from conftest import run_judgekit as judgekit
 
 PALM_MTBENCH = "llmbar/Dataset/Processed/MT-Bench/evaluators/PaLM2/Vanilla_NoRules"
@@ -46,10 +47,13 @@ def test_json_has_exactly_the_design_fields(data_dir, palm_run, monkeypatch, cap
     code, out, err = judgekit(monkeypatch, capsys, "report", palm_run, "--format", "json")
     assert code == 0, err
     data = json.loads(out)
-    assert list(data) == ["runs"]
+    assert list(data) == ["kind", "runs"] and data["kind"] == "pairwise"
     fields = list(data["runs"][0])
     assert fields[:len(DESIGN_FIELDS)] == DESIGN_FIELDS == list(REPORT_FIELDS)
-    assert fields[len(DESIGN_FIELDS):] == list(REPORT_EXTRAS)  # documented extras come after the contract's
+    extras = fields[len(DESIGN_FIELDS):]  # the run kind, then the documented extras after the contract's
+    assert extras[:len(REPORT_EXTRAS) + 1] == ["kind", *REPORT_EXTRAS]
+    assert extras[len(REPORT_EXTRAS) + 1:] == ["self_preference_excess", "self_preference_excess_ci",
+                                               "self_preference_peers"]
     assert data["runs"][0]["invalid_policy"] == read_run(palm_run).manifest.invalid_policy  # the run's own by default
 
 
@@ -188,7 +192,7 @@ def test_table_and_markdown(data_dir, palm_run, tmp_path, monkeypatch, capsys):
 def test_html_format_is_offered_or_refused_clearly(tmp_path, monkeypatch, capsys):
     toy = _handmade_run(tmp_path / "toy", two_orders=True)
     code, out, err = judgekit(monkeypatch, capsys, "report", toy, "--format", "html")
-    if importlib.util.find_spec("judgekit.html_report") is None:
+    if importlib.util.find_spec("judgekit.report.html") is None:
         assert code == 2 and "html" in err and "not available yet" in err
     else:
         assert code == 0 and "<" in out and "openai:gpt-4o" in out

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from judgekit.datasets import load_dataset
-from judgekit.importers.llmbar import import_llmbar
-from judgekit.importers.pandalm import import_pandalm
+from judgekit.data import load_dataset
+from judgekit.runs.importers.llmbar import import_llmbar
+from judgekit.runs.importers.pandalm import import_pandalm
 from judgekit.records import Example, Manifest, OrderResult, Usage, Verdict
-from judgekit.report import compare
-from judgekit.rundir import RunDir, read_run
-from judgekit.scoring import Options, run_row
+from judgekit.analysis.compare import compare
+from judgekit.runs.run_dir import RunDir, read_run
+from judgekit.analysis.pairwise import Options, run_row
 from conftest import run_judgekit
 
 MTBENCH = "llmbar/Dataset/Processed/MT-Bench/evaluators/GPT-4/Vanilla_NoRules"
@@ -58,13 +58,14 @@ def test_pandalm_gpt35_clustered_interval_is_wider(data_dir, tmp_path, monkeypat
 
 
 def _run(path: Path, gold: list[str], finals: list[str | None], *, votes=None, complete=True,
-         texts: str = "text", dataset: str = "toy") -> Path:
+         texts: str = "text", dataset: str = "toy", headline: str | None = None) -> Path:
     """A two-order run: each order says the final winner (so the orders agree), distinct instructions."""
     examples = [Example(id=f"{dataset}/{i}", instruction=f"{texts} {i}", response_a=f"{texts} a{i}",
                         response_b=f"{texts} b{i}", gold=g, votes=tuple(votes[i]) if votes else ())
                 for i, g in enumerate(gold)]
     manifest = Manifest(judge="openai:x", protocol="llmbar/vanilla", dataset=dataset, package_version="0",
                         started_at="2026-12-01T00:00:00+00:00", n_examples=len(examples), complete=complete,
+                        headline=headline,
                         usage=Usage(calls=999) if not complete else Usage(calls=2 * len(finals)))
     made = RunDir.create(path, manifest, examples)
     for example, final in zip(examples, finals):
@@ -81,7 +82,10 @@ def test_tie_conventions_on_a_hand_computed_example(tmp_path):
     ties = row["ties"]
     assert ties["gold_ties"] == 2 and "ties kept" in ties["figures"]
     assert ties["without_tie_items"] == pytest.approx(2 / 4) and ties["without_tie_items_n"] == 4  # items 0, 1, 4, 5
-    assert ties["s2_agreement"] == pytest.approx(2 / 3) and ties["s2_n"] == 3  # items 0, 4, 5: no tie on either side
+    # items 0, 4, 5 have no tie on either side; the headline (accuracy) pools both orders, so 6 verdicts count
+    assert ties["s2_agreement"] == pytest.approx(2 / 3) and ties["s2_n"] == 6
+    final = run_row(read_run(_run(tmp_path / "final", gold, final, headline="accuracy_final")), Options(n_resamples=50))
+    assert final["headline"] == "accuracy_final" and final["ties"]["s2_n"] == 3  # one final verdict per item
     untied = run_row(read_run(_run(tmp_path / "none", ["a", "b"], ["a", "a"])), Options(n_resamples=50))
     assert untied["ties"]["gold_ties"] == 0 and untied["ties"]["s2_agreement"] is None
 

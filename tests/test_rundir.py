@@ -8,7 +8,7 @@ import pytest
 
 from judgekit.errors import BadInput
 from judgekit.records import Example, Manifest, OrderResult, Verdict
-from judgekit.rundir import RunDir, read_run
+from judgekit.runs.run_dir import RunDir, read_run
 
 
 def _examples(n=3):

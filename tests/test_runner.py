@@ -15,15 +15,16 @@ from sklearn.metrics import accuracy_score
 from test_cli_run import oracle_for
 
 from judgekit.backends.cache import ResponseCache
-from judgekit.backends.callpath import CallPath
+from judgekit.backends.call_path import CallPath
 from judgekit.backends.registry import create_backend
 from judgekit.errors import BadInput
 from judgekit.protocols import load_protocol
 from judgekit.records import Example, Manifest
-from judgekit.rundir import read_run
-from judgekit.runner import judge_run, open_run_dir, summary_table
-from judgekit.scoring import summary_frame as summarize
-from judgekit.strategies import run_protocol
+from judgekit.runs.run_dir import read_run
+from judgekit.report.run_summary import summary_table
+from judgekit.runs.runner import judge_run, open_run_dir
+from judgekit.analysis.summary import summary_frame as summarize
+from judgekit.judge.strategies import run_protocol
 
 EXAMPLES = [
     Example(id=f"ex{i}", instruction=f"task {i}", response_a=f"alpha {i} end", response_b=f"beta {i} end",
@@ -153,8 +154,8 @@ async def test_summary_of_a_first_slot_judge(scripted_server, tmp_path):
 
 def test_the_progress_line_adds_up_every_call_path_the_run_owns():
     """A panel whose run judge sits out still shows its seats' calls, tokens and cost."""
-    from judgekit.backends.callpath import LiveUsage
-    from judgekit.runner import LiveProgress
+    from judgekit.backends.call_path import LiveUsage
+    from judgekit.runs.runner import LiveProgress
 
     own = CallPath(create_backend("mock:first"))
     seats = [LiveUsage(calls=3, cache_hits=1, tokens_in=10, tokens_out=2, cost_usd=0.5),

@@ -12,10 +12,11 @@ import pytest
 from scipy import stats
 
 from conftest import run_judgekit
-from judgekit.html_report import render_html
-from judgekit.importers.hanna import CODES, LLMS, PROMPTS, import_hanna
-from judgekit.report import Options, compare
-from judgekit.rundir import read_run
+from judgekit.analysis.page import page_data
+from judgekit.report.html import render_html
+from judgekit.runs.importers.hanna import CODES, LLMS, PROMPTS, import_hanna
+from judgekit.analysis.compare import Options, compare
+from judgekit.runs.run_dir import read_run
 
 SCIPY = {"pearson": stats.pearsonr, "spearman": stats.spearmanr, "kendall": stats.kendalltau}
 
@@ -79,16 +80,20 @@ def test_compare_gives_the_hanna_correlation_table_equal_to_scipy(hanna_runs, da
             low, high = row[f"{name}_ci"]
             assert low <= high
     assert checked == len(expected)
-    scores = [row["score"] for row in data["leaderboard"]]
+    scores = [row["item_kendall"] for row in data["leaderboard"]]
+    assert all(row["ranked_by"] == "item_kendall" for row in data["leaderboard"])
     assert scores == sorted(scores, reverse=True)  # ranked by the mean item-level Kendall over criteria
-    assert len(data["comparisons"]) == n_runs * (n_runs - 1) // 2
+    pairs = data["comparisons"]
+    assert len(pairs) == n_runs * (n_runs - 1) // 2
+    assert all(0 < pair["p_value"] <= 1 and pair["p_holm"] >= pair["p_value"] for pair in pairs)
+    assert all(pair["q_bh"] <= pair["p_holm"] + 1e-12 for pair in pairs)
 
 
 @pytest.mark.needs_data
 def test_compare_ranks_by_a_chosen_figure_and_criterion(hanna_runs):
     runs = [read_run(p) for p in hanna_runs[:4]]
-    data = compare(runs, Options(n_resamples=50), rank_by="mae", criterion="coherence")
-    maes = [row["score"] for row in data["leaderboard"]]
+    data = compare(runs, Options(n_resamples=50, criterion="coherence"), rank_by="mae")
+    maes = [row["mae"] for row in data["leaderboard"]]
     assert maes == sorted(maes)  # lower error ranks first
     by_run = {row["run"]: row for row in data["table"] if row["criterion"] == "coherence"}
     assert maes == [by_run[row["run"]]["mae"] for row in data["leaderboard"]]
@@ -100,7 +105,7 @@ def test_compare_ranks_by_a_chosen_figure_and_criterion(hanna_runs):
 def test_report_table_html_and_bad_choices(hanna_runs, monkeypatch, capsys, tmp_path):
     code, out, _ = run_judgekit(monkeypatch, capsys, "report", hanna_runs[0], "--resamples", "20")
     assert code == 0 and "system τ" in out and "coherence" in out
-    page = render_html([read_run(p) for p in hanna_runs[:2]], Options(n_resamples=20))
+    page = render_html(page_data([read_run(p) for p in hanna_runs[:2]], Options(n_resamples=20)))
     assert page.count("data:image/png;base64,") == 2 and "Correlation table" in page
     code, _, err = run_judgekit(monkeypatch, capsys, "compare", hanna_runs[0], "--rank-by", "accuracy")
     assert code == 2 and "--rank-by" in err

@@ -17,8 +17,8 @@ import pytest
 from servers import ScriptedServer
 
 import judgekit
-from judgekit.importers.llmbar import import_llmbar
-from judgekit.rundir import read_run
+from judgekit.runs.importers.llmbar import import_llmbar
+from judgekit.runs.run_dir import read_run
 from conftest import run_judgekit
 
 SWAP = "llmbar/Dataset/LLMBar/Natural/evaluators/GPT-4/Swap"
@@ -104,7 +104,7 @@ def test_swap_run_through_the_cli_counts_unparseable_finals(tmp_path, monkeypatc
 
 def test_api_and_cli_share_the_dataset_hash_and_resume_each_other(tmp_path, monkeypatch, capsys):
     """evaluate(judge, id), evaluate(judge, Dataset) and `judgekit run` hash the same examples alike."""
-    from judgekit.datasets import load_dataset
+    from judgekit.data import load_dataset
 
     with ScriptedServer(answer=lambda call: "Output (a)") as server:
         code, _, err = run_judgekit(monkeypatch, capsys, "run", "--judge", "openai:judge", "--base-url",

@@ -17,12 +17,12 @@ from rich.progress import Progress
 
 from judgekit.backends.adaptive import AdaptiveLimit
 from judgekit.backends.base import Message, Request
-from judgekit.backends.callpath import CallPath
+from judgekit.backends.call_path import CallPath
 from judgekit.backends.registry import create_backend
-from judgekit.datasets import load_dataset
+from judgekit.data import load_dataset
 from judgekit.errors import JudgekitError
-from judgekit.rundir import read_run
-from judgekit.runner import ServerColumn
+from judgekit.runs.run_dir import read_run
+from judgekit.runs.runner import ServerColumn
 
 BUNDLED = load_dataset("judgekit/bundled").examples
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from judgekit.importers.llmbar import import_llmbar, load_subset
-from judgekit.report import Options, compare
-from judgekit.rundir import read_run
+from judgekit.runs.importers.llmbar import import_llmbar, load_subset
+from judgekit.analysis.compare import Options, compare
+from judgekit.runs.run_dir import read_run
 
 SUBSET = "llmbar/Dataset/Processed/MT-Bench"
 JUDGES = ("GPT-4", "ChatGPT", "LLaMA2", "PaLM2")

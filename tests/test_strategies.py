@@ -17,10 +17,10 @@ import pytest
 
 from judgekit.agreement.pairwise import accuracy, positional_agreement
 from judgekit.backends.base import CallTag, Completion, Request
-from judgekit.backends.callpaths import CallPaths
+from judgekit.backends.seats import CallPaths
 from judgekit.protocols import load_protocol
 from judgekit.records import Example
-from judgekit.strategies import run_protocol
+from judgekit.judge.strategies import run_protocol
 
 PAIRWISE_FAMILY = [
     "llmbar/vanilla", "llmbar/rules", "llmbar/cot", "llmbar/metrics", "llmbar/reference",
@@ -91,7 +91,7 @@ class FakeCallPath:
 
 @functools.cache
 def _natural() -> tuple[Example, ...]:
-    from judgekit.datasets import load_dataset
+    from judgekit.data import load_dataset
 
     return tuple(load_dataset("llmbar/natural").examples)
 

@@ -20,8 +20,8 @@ import pytest
 import yaml
 
 import judgekit
-from judgekit.datasets import load_dataset
-from judgekit.protocol_spec import list_protocols, load_protocol
+from judgekit.data import load_dataset
+from judgekit.judge.spec import list_protocols, load_protocol
 from judgekit.resources import protocols_root
 
 MAX_TOKENS = 16

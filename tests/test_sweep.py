@@ -8,8 +8,8 @@ from servers import ScriptedServer
 from test_cli_run import BUNDLED, cli, oracle_for  # noqa: F401  (cli is a fixture)
 
 from judgekit.errors import BadInput
-from judgekit.rundir import read_run
-from judgekit.sweep import load_sweep
+from judgekit.runs.run_dir import read_run
+from judgekit.runs.sweep import load_sweep
 
 
 @pytest.fixture

@@ -10,11 +10,11 @@ from conftest import run_judgekit
 from test_trust import _logprob_run, _write
 
 from judgekit.agreement.alt_test import alt_test_json
-from judgekit.datasets.examples import majority
+from judgekit.data.examples import majority
 from judgekit.records import Example, OrderResult, Verdict
-from judgekit.trust import TrustOptions, run_alt_test, trust_figures
-from judgekit.trust_html import trust_section
-from judgekit.trust_plots import coverage_figure, reliability_figure
+from judgekit.analysis.trust import TrustOptions, run_alt_test, trust_figures
+from judgekit.report.trust_html import trust_section
+from judgekit.report.trust_plots import coverage_figure, reliability_figure
 
 
 def test_figures_plot_the_reported_figures(tmp_path):
@@ -50,7 +50,8 @@ def test_html_section_shows_epsilon_and_hides_the_annotator_table_one_click_away
     voted = _voted_run(tmp_path / "voted")
     confident = _logprob_run(tmp_path / "logprob")
     options = TrustOptions(epsilon=0.15, target_accuracy=0.8, n_resamples=100)
-    html = str(trust_section([voted, confident], ["voted judge", "logprob judge"], options))
+    figures_per_run = [trust_figures(run, options) for run in (voted, confident)]
+    html = str(trust_section(figures_per_run, ["voted judge", "logprob judge"], target_accuracy=0.8))
     alt = alt_test_json(run_alt_test(voted, epsilon=0.15, name="voted"))["candidates"]["voted"]
     assert '<table id="alt-test">' in html and "<td class=\"num\">0.15</td>" in html
     assert f"{alt['advantage_probability']:.3f}" in html
@@ -63,7 +64,8 @@ def test_html_section_shows_epsilon_and_hides_the_annotator_table_one_click_away
 
 
 def test_html_section_escapes_run_labels(tmp_path):
-    html = str(trust_section([_voted_run(tmp_path / "v")], ["<script>x</script>"], TrustOptions(n_resamples=50)))
+    figures = trust_figures(_voted_run(tmp_path / "v"), TrustOptions(n_resamples=50))
+    html = str(trust_section([figures], ["<script>x</script>"], target_accuracy=0.9))
     assert "<script>x</script>" not in html and "&lt;script&gt;" in html
 
 

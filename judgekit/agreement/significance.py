@@ -29,11 +29,12 @@ the default run's leaderboard two seconds.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
 
-from judgekit.agreement.uncertainty import Clusters, mcnemar_exact
+from judgekit.agreement.uncertainty import Clusters, Statistic, mcnemar_exact
 from judgekit.errors import BadInput
 
 MAX_EXACT = 20
@@ -206,3 +207,41 @@ def adjust_p_values(p_values: list[float]) -> Adjusted:
     holm[order] = np.minimum(1.0, np.maximum.accumulate((m - ranks + 1) * p[order]))
     bh[order] = np.minimum(1.0, np.minimum.accumulate((m * p[order] / ranks)[::-1])[::-1])
     return Adjusted([float(x) for x in holm], [float(x) for x in bh])
+
+
+SWAP_RESAMPLES = 10_000
+"""Random swaps of the two judges per row in ``swap_test`` (standard error of p below 0.005)."""
+
+
+def swap_test(statistic_1: Statistic, statistic_2: Statistic, *, n_resamples: int = SWAP_RESAMPLES,
+              seed: int = 0) -> tuple[float, str]:
+    """Two-sided permutation test that two judges' figures are equal, swapping the judges row by row.
+
+    Under the null hypothesis the two judges are exchangeable on every row
+    (an input and its responses), so each row's terms may be swapped between
+    them (Deutsch, Dror & Roth 2021, "A statistical analysis of summarization
+    evaluation metrics", the permutation test over inputs). Works for any
+    figure that is a function of summed per-row terms, such as correlations
+    within inputs. Both statistics must come from the same function over the
+    same rows; p counts resamples with |difference| at least the observed one.
+    """
+    t1, t2 = np.asarray(statistic_1.terms, dtype=np.float64), np.asarray(statistic_2.terms, dtype=np.float64)
+    if t1.shape != t2.shape:
+        raise BadInput(f"swap test: the two statistics have terms of shapes {t1.shape} and {t2.shape}")
+    observed = float(statistic_1.fn(t1.sum(axis=0)) - statistic_2.fn(t2.sum(axis=0)))
+    if not np.isfinite(observed):
+        return math.nan, "swap permutation over inputs (undefined difference)"
+    rng = np.random.default_rng(seed)
+    delta = t2 - t1
+    hits, counted = 0, 0
+    for start in range(0, n_resamples, _BLOCK // 8):
+        block = min(_BLOCK // 8, n_resamples - start)
+        swaps = rng.integers(0, 2, size=(block, len(t1))).astype(np.float64)
+        moved = swaps @ delta
+        values = statistic_1.fn(t1.sum(axis=0) + moved) - statistic_2.fn(t2.sum(axis=0) - moved)
+        values = np.asarray(values, dtype=np.float64)
+        finite = np.isfinite(values)
+        counted += int(finite.sum())
+        hits += int(np.sum(np.abs(values[finite]) >= abs(observed) - 1e-12 * max(1.0, abs(observed))))
+    p = (1 + hits) / (1 + counted)
+    return p, f"swap permutation over {len(t1)} inputs, Monte Carlo ({n_resamples} resamples, seed {seed})"

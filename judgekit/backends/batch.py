@@ -54,13 +54,13 @@ from judgekit.backends.batch_anthropic import AnthropicBatches
 from judgekit.backends.batch_api import BatchAPI, Line, Outcome
 from judgekit.backends.batch_openai import OpenAIBatches
 from judgekit.backends.cache import SCHEME, cache_key
-from judgekit.backends.callpath import CallPath
-from judgekit.backends.callpaths import CallPaths
+from judgekit.backends.call_path import CallPath
+from judgekit.backends.seats import CallPaths
 from judgekit.errors import BadInput, JudgekitError
 from judgekit.records import json_lines
 
 if TYPE_CHECKING:
-    from judgekit.api import Judge
+    from judgekit.judge.api import Judge
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

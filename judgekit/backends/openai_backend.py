@@ -29,7 +29,7 @@ import openai
 
 from judgekit.backends import sdk
 from judgekit.backends.base import Backend, Completion, Request, RetryDecision
-from judgekit.backends.callpath import UnreadableReply
+from judgekit.backends.call_path import UnreadableReply
 from judgekit.backends.registry import register_backend
 from judgekit.backends.urls import redact
 from judgekit.errors import BadInput

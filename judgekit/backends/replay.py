@@ -25,7 +25,7 @@ from typing import Any
 from judgekit.backends.base import Backend, CallTag, Completion, Request
 from judgekit.backends.registry import register_backend
 from judgekit.errors import BadInput
-from judgekit.rundir import read_run
+from judgekit.runs.run_dir import read_run
 
 
 @register_backend("replay")

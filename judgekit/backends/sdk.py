@@ -15,7 +15,7 @@ from types import ModuleType
 from typing import Any, NamedTuple
 
 from judgekit.backends.base import Refused, RetryDecision
-from judgekit.backends.callpath import retry_after_seconds
+from judgekit.backends.call_path import retry_after_seconds
 from judgekit.backends.urls import checked_base_url, is_host, split_query
 from judgekit.errors import BadInput, JudgekitError
 

@@ -85,7 +85,7 @@ def agreement_command(
     from judgekit.agreement.alt_test import alt_test as run_alt_test  # pandas: load only for this command
     from judgekit.agreement.alt_test import alt_test_json
     from judgekit.agreement.reliability import code_ratings, rater_agreement
-    from judgekit.agreement.table import read_label_table
+    from judgekit.data.label_table import read_label_table
 
     rater_columns = _split(raters, "--raters")
     candidates = _split(alt_test, "--alt-test") if alt_test is not None else []

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from judgekit.cli.options import FORMAT, OutputFormat
-from judgekit.datasets import Availability, list_datasets, load_dataset, summarize
+from judgekit.data import Availability, list_datasets, load_dataset, summarize
 
 
 def register(app: typer.Typer) -> None:

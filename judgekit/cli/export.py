@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from judgekit.rundir import read_run
+from judgekit.runs.run_dir import read_run
 
 
 class ExportFormat(str, Enum):
@@ -33,7 +33,7 @@ def export_command(
 
     Example: judgekit export runs/gpt4-vanilla runs/gpt4-cot --format parquet --out verdicts.parquet
     """
-    from judgekit.export import to_frame, write_export  # pandas: load only for this command
+    from judgekit.report.export import to_frame, write_export  # pandas: load only for this command
 
     frame = to_frame([read_run(path) for path in runs])
     text = write_export(frame, format.value, out)

@@ -8,9 +8,9 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from judgekit.importers.hanna import LLMS, PROMPTS, import_hanna
-from judgekit.importers.llmbar import import_llmbar
-from judgekit.importers.pandalm import JUDGES, import_pandalm
+from judgekit.runs.importers.hanna import LLMS, PROMPTS, import_hanna
+from judgekit.runs.importers.llmbar import import_llmbar
+from judgekit.runs.importers.pandalm import JUDGES, import_pandalm
 
 
 def register(app: typer.Typer) -> None:
@@ -81,7 +81,7 @@ def labels_command(
 
     Example: judgekit import labels to_label.jsonl --out labelled.jsonl && judgekit run --dataset labelled.jsonl --mapping id=id
     """
-    from judgekit.importers.labels import read_labels, write_dataset
+    from judgekit.runs.importers.labels import read_labels, write_dataset
 
     labels = read_labels(returned)
     write_dataset(labels, out)

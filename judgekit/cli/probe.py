@@ -37,14 +37,15 @@ def probe(
 
     Example: judgekit probe openai:gpt-4o-mini --protocol llmbar/rules --dataset llmbar/natural --limit 20 --out runs/probes
     """
-    from judgekit.api import load_judge
+    from judgekit.judge.api import load_judge
     from judgekit.cli.run import DEFAULT_DATASET, DEFAULT_PROTOCOL, default_out
-    from judgekit.datasets import load_dataset
-    from judgekit.probes import PROBE_KEY, load_probes
-    from judgekit.probes.measure import probe_table
-    from judgekit.probes.run import calls_per_probe, run_probes, stratified
+    from judgekit.data import load_dataset
+    from judgekit.records import PROBE_KEY
+    from judgekit.runs.probes import load_probes
+    from judgekit.analysis.probes import probe_table
+    from judgekit.runs.probes.run import calls_per_probe, run_probes, stratified
     from judgekit.protocols import load_protocol
-    from judgekit.rundir import is_run_dir, read_run
+    from judgekit.runs.run_dir import is_run_dir, read_run
 
     chosen = load_probes([p.strip() for p in probes.split(",") if p.strip()])
     params: dict[str, Any] = {}

@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 
 from judgekit.errors import BadInput
-from judgekit.rundir import is_run_dir, read_run
+from judgekit.runs.run_dir import is_run_dir, read_run
 
 
 class ReportFormat(str, Enum):
@@ -37,8 +37,9 @@ _RESAMPLES_HELP = "Bootstrap resamples for the confidence intervals."
 _OUT_HELP = "Write the output to this file instead of stdout (html: one self-contained page)."
 _FORCE_HELP = "Let --out replace an existing file."
 _ITEMS_HELP = "Resample items even where items share an instruction or question id (default: resample those clusters)."
-_RANK_HELP = ("Rank by: headline (each protocol's own figure: accuracy_final where it combines both orders, accuracy "
-              "otherwise), accuracy_final, or accuracy (LLMBar's Acc, mean over orders).")
+_RANK_HELP = ("Rank by: headline (each run's own figure: pairwise accuracy_final where the protocol combines both "
+              "orders, accuracy otherwise; pointwise item_kendall; classify cohen_kappa), or a figure of the runs' "
+              "kind: pairwise accuracy_final|accuracy; classify kappa|mcc|balanced_accuracy|f1:LABEL|accuracy.")
 
 
 def register(app: typer.Typer) -> None:
@@ -63,16 +64,15 @@ def report_command(
 
     Example: judgekit report runs/gpt4-vanilla runs/gpt4-cot --format html --out report.html
     """
-    from judgekit.report import Options, render_report, report  # pandas: load only for this command
+    from judgekit.analysis.compare import Options, report  # numpy/pandas: load only for this command
+    from judgekit.report.tables import render_report
 
     options = Options(invalid_policy=invalid_policy, n_resamples=resamples, seed=seed, clusters=not item_bootstrap,
-                      epsilon=epsilon)
+                      epsilon=epsilon, target_accuracy=target_accuracy)
     _check_out(out, force)
     read = _read(runs)
     if format is ReportFormat.html:
-        from judgekit.html_report import render_html  # matplotlib loads only when a page is asked for
-
-        _emit(render_html(read, options, title="judgekit report", target_accuracy=target_accuracy), out)
+        _emit(_page(read, options, "judgekit report", "headline"), out)
     else:
         _emit(render_report(report(read, options), format.value), out)
 
@@ -99,19 +99,25 @@ def compare_command(
 
     Example: judgekit compare runs/* --format markdown
     """
-    from judgekit.report import Options, compare, render_compare  # pandas: load only for this command
+    from judgekit.analysis.compare import Options, compare  # numpy/pandas: load only for this command
+    from judgekit.report.tables import render_compare
 
     options = Options(invalid_policy=invalid_policy, n_resamples=resamples, seed=seed, clusters=not item_bootstrap,
-                      epsilon=epsilon)
+                      epsilon=epsilon, criterion=criterion, target_accuracy=target_accuracy)
     _check_out(out, force)
     read = _read(runs)
     if format is CompareFormat.html:
-        from judgekit.html_report import render_html
-
-        _emit(render_html(read, options, title="judgekit compare", rank_by=rank_by, criterion=criterion,
-                          target_accuracy=target_accuracy), out)
+        _emit(_page(read, options, "judgekit compare", rank_by), out)
     else:
-        _emit(render_compare(compare(read, options, rank_by=rank_by, criterion=criterion), format.value), out)
+        _emit(render_compare(compare(read, options, rank_by=rank_by), format.value), out)
+
+
+def _page(runs: list, options: Any, title: str, rank_by: str) -> str:
+    """The HTML page (matplotlib loads only when a page is asked for)."""
+    from judgekit.analysis.page import page_data
+    from judgekit.report.html import render_html
+
+    return render_html(page_data(runs, options, rank_by=rank_by), title=title)
 
 
 def _read(paths: list[Path]) -> list:

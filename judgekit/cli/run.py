@@ -60,10 +60,11 @@ def run(
 
     Example: judgekit run --judge openai:gpt-4o-mini --dataset llmbar/natural --protocol llmbar/rules
     """
-    from judgekit.api import load_judge
+    from judgekit.judge.api import load_judge
     from judgekit.backends.registry import parse_spec
-    from judgekit.datasets import load_dataset
-    from judgekit.runner import LiveProgress, judge_run, open_run_dir, summary_table
+    from judgekit.data import load_dataset
+    from judgekit.report.run_summary import summary_table
+    from judgekit.runs.runner import LiveProgress, judge_run, open_run_dir
 
     loaded = load_dataset(dataset, mapping=mapping, labels=labels, limit=limit)
     check_fit(loaded, protocol)
@@ -115,13 +116,6 @@ def run(
     elapsed = time.monotonic() - start
     if loaded.id == DEFAULT_DATASET:
         print_leaderboard(console, finished, elapsed)
-        return
-    if finished.manifest.kind == "pointwise":
-        from judgekit.score_report import render, report
-
-        wide = Console(width=None if console.is_terminal else 200)  # piped output keeps whole rows
-        wide.print(render(report([finished]), "table"))
-        console.print(f"time: {elapsed:.1f} s", highlight=False)
     else:
         console.print(summary_table(finished, elapsed_s=elapsed))
     print_refusals(Console(stderr=True), finished.verdicts)
@@ -155,9 +149,10 @@ def print_refusals(console: Console, verdicts: list) -> None:
 
 def print_leaderboard(console: Console, finished: Any, elapsed: float) -> None:
     """The judge beside LLMBar's recorded judges on the same pairs, and what to run next."""
-    from judgekit.datasets import load_dataset
-    from judgekit.importers.llmbar_sample import recorded_runs
-    from judgekit.leaderboard import leaderboard, render_leaderboard
+    from judgekit.data import load_dataset
+    from judgekit.runs.importers.llmbar_sample import recorded_runs
+    from judgekit.analysis.leaderboard import leaderboard
+    from judgekit.report.leaderboard import render_leaderboard
 
     recorded_dir = finished.path.parent / RECORDED_DIR
     references = recorded_runs(load_dataset(DEFAULT_DATASET), recorded_dir)
@@ -180,8 +175,8 @@ def check_fit(dataset, protocol: str) -> None:
     """Refuse early what cannot run: a pairwise protocol on scored responses (or the reverse),
     scored responses without text, a pointwise spec that rates none of the data's criteria."""
     from judgekit.protocols import load_protocol
-    from judgekit.strategies import get_strategy
-    from judgekit.strategies.pointwise import rubric_for
+    from judgekit.judge.strategies import get_strategy
+    from judgekit.judge.strategies.pointwise import rubric_for
 
     loaded = load_protocol(protocol)
     kind = get_strategy(loaded.strategy).kind
@@ -204,7 +199,7 @@ def print_estimate(console: Console, judge: str, protocol: str, examples: list, 
                    **overrides: float | None) -> None:
     """What the run would spend, from every prompt rendered and none sent."""
     from judgekit.protocols import load_protocol
-    from judgekit.runner import estimate
+    from judgekit.runs.runner import estimate
 
     loaded = load_protocol(protocol)
     given = {k: v for k, v in overrides.items() if v is not None}

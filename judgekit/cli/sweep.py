@@ -20,10 +20,11 @@ def sweep(
 
     Example: judgekit sweep sweeps/llmbar.yaml --out runs/llmbar-sweep
     """
-    from judgekit.report import compare, render_compare
-    from judgekit.rundir import read_run
-    from judgekit.runner import LiveProgress
-    from judgekit.sweep import cells, load_sweep, run_sweep
+    from judgekit.analysis.compare import compare
+    from judgekit.report.tables import render_compare
+    from judgekit.runs.run_dir import read_run
+    from judgekit.runs.runner import LiveProgress
+    from judgekit.runs.sweep import cells, load_sweep, run_sweep
 
     spec = load_sweep(file)
     root = out or (Path(spec.root) if spec.root else None)

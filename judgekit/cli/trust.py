@@ -13,7 +13,7 @@ from rich.table import Table
 
 from judgekit.cli.options import FORMAT, OutputFormat
 from judgekit.errors import BadInput
-from judgekit.rundir import read_run
+from judgekit.runs.run_dir import read_run
 
 
 class Method(str, Enum):
@@ -64,7 +64,7 @@ def trust_command(
 
     Example: judgekit trust runs/natural-logprob --target-accuracy 0.9 --format json
     """
-    from judgekit.trust import TrustOptions, trust_figures  # numpy/scikit-learn: load only for this command
+    from judgekit.analysis.trust import TrustOptions, trust_figures  # numpy/scikit-learn: load only for this command
 
     options = TrustOptions(epsilon=epsilon, q=q, min_items=min_items, target_accuracy=target_accuracy,
                            n_bins=bins, binning=binning.value, method=method.value, folds=folds,
@@ -99,8 +99,8 @@ def route_command(
 
     Example: judgekit route runs/natural-logprob --target-accuracy 0.9 --out to_label.jsonl
     """
-    from judgekit.routing import route, write_tasks
-    from judgekit.trust import run_selective
+    from judgekit.analysis.routing import route, write_tasks
+    from judgekit.analysis.trust import run_selective
 
     target_run = read_run(run)
     found = None
@@ -124,7 +124,7 @@ def route_command(
                   f"[{found.coverage_ci.low:.3f}, {found.coverage_ci.high:.3f}] at accuracy {found.accuracy:.3f} "
                   f"(lower bound {found.accuracy_lower_bound:.3f}) on {found.n_items} labelled items", markup=False)
     err.print(f"judge decides {kept}, people get {len(routed)}: {out} and {studio} "
-              f"(Label Studio config: judgekit.routing.LABEL_STUDIO_CONFIG)", markup=False)
+              f"(Label Studio config: judgekit.analysis.routing.LABEL_STUDIO_CONFIG)", markup=False)
 
 
 def _print_run(f: dict[str, Any], console: Console) -> None:
@@ -186,7 +186,7 @@ def plan_alt_test_command(
     Example: judgekit plan alt-test --annotators 3 --annotator-accuracy 0.85 --judge-accuracy 0.8 --epsilon 0.15
     """
     from judgekit.agreement.plan import alt_test_differences, plan_alt_test, simulated_pool
-    from judgekit.trust import alt_test_pool_of
+    from judgekit.analysis.trust import alt_test_pool_of
 
     if pilot is not None:
         pool, source = alt_test_pool_of(read_run(pilot)), f"pilot {pilot}"
@@ -214,15 +214,17 @@ def plan_paired_command(
 ) -> None:
     """Items needed to detect an accuracy difference between two judges (paired, exact McNemar) with 80% power.
 
+    With pilots, each run's headline verdicts are paired as compare pairs them (the final verdict, or each order).
+
     Example: judgekit plan paired --accuracy 0.8 --accuracy-2 0.72 --correlation 0.3
     """
     from judgekit.agreement.plan import paired_cells, plan_paired
-    from judgekit.trust import paired_cells_of
+    from judgekit.analysis.pairwise import headline_cells
 
     if pilot:
         if len(pilot) != 2:
             raise BadInput(f"--pilot: give exactly two runs for a paired plan, got {len(pilot)}")
-        cells, shared = paired_cells_of(read_run(pilot[0]), read_run(pilot[1]))
+        cells, shared = headline_cells(read_run(pilot[0]), read_run(pilot[1]))
         source = f"pilots {pilot[0]} and {pilot[1]} ({shared} shared items)"
     else:
         cells = paired_cells(accuracy, accuracy_2, correlation)
@@ -275,7 +277,7 @@ def plan_above_command(
 def _accuracy(pilot: Optional[Path], accuracy: float) -> tuple[float, str]:
     if pilot is None:
         return accuracy, f"assumed: accuracy {accuracy:g}"
-    from judgekit.trust import correctness
+    from judgekit.analysis.trust import correctness
 
     right = correctness(read_run(pilot))
     if not right:

@@ -26,7 +26,7 @@ from typing import Any, Literal
 from inspect_ai.scorer import Metric, SampleScore, Score, Target, mean, metric, scorer, stderr
 from inspect_ai.solver import TaskState
 
-from judgekit.api import DEFAULT_PROTOCOL, Judge, load_judge
+from judgekit.judge.api import DEFAULT_PROTOCOL, Judge, load_judge
 from judgekit.errors import BadInput
 from judgekit.records import Verdict
 

@@ -1,0 +1,1 @@
+"""A run's records in, numbers out: one implementation per run kind."""

@@ -1,0 +1,304 @@
+"""Can a run's judge be trusted in place of people? Run-level inputs for the trust statistics.
+
+The statistics themselves live in ``judgekit.agreement`` (``alt_test``,
+``calibration``, ``selective``) and take plain tables; this module turns run
+dirs into those tables (human votes per annotator, the judge's confidence per
+item), the way ``report.judged_items`` does for accuracy.
+
+Annotators of a run are the positions of the examples' human ``votes``
+(``annotator 1``, ``annotator 2``, ...), which is how the dataset cards map
+one column per annotator. When a dataset's vote slots are not the same people
+from item to item, the leave-one-annotator-out test treats each slot as one
+annotator, an approximation worth stating next to the figures.
+"""
+
+from __future__ import annotations
+
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from judgekit.agreement.alt_test import AltTest, alt_test, alt_test_json
+from judgekit.agreement.calibration import Calibration, brier_score, calibration, expected_calibration_error
+from judgekit.agreement.plan import alt_test_differences
+from judgekit.agreement.selective import SelectiveCurve, TargetCoverage, coverage_at_accuracy, selective_curve
+from judgekit.errors import BadInput
+from judgekit.records import LABELS, Example, RunRecords, Verdict
+
+
+
+def annotator_votes(run: RunRecords) -> pd.DataFrame:
+    """One row per judged example with votes, one column per vote position (None: no vote)."""
+    judged = {v.example_id for v in run.verdicts}
+    examples = [e for e in run.examples if e.votes and e.id in judged]
+    width = max((len(e.votes) for e in examples), default=0)
+    rows = [list(e.votes) + [None] * (width - len(e.votes)) for e in examples]
+    columns = [f"annotator {k + 1}" for k in range(width)]
+    return pd.DataFrame(rows, index=[e.id for e in examples], columns=columns, dtype=object)
+
+
+def has_annotators(run: RunRecords) -> bool:
+    """True when some judged example carries at least two human votes (the alt-test can run)."""
+    judged = {v.example_id for v in run.verdicts}
+    return any(len(e.votes) >= 2 and e.id in judged for e in run.examples)
+
+
+def run_alt_test(
+    run: RunRecords, *, epsilon: float = 0.2, q: float = 0.05, min_items: int = 30, name: str | None = None
+) -> AltTest:
+    """The alt-test of the run's judge (its final winners; invalid ones left out) against the votes."""
+    votes = annotator_votes(run)
+    winners = {v.example_id: v.winner for v in run.verdicts}
+    judge = pd.DataFrame({name or run.path.name: [winners[i] for i in votes.index]}, index=votes.index, dtype=object)
+    return alt_test(votes, judge, epsilon=epsilon, q=q, alignment="accuracy", min_items=min_items)
+
+
+CONFIDENCE_SOURCES: tuple[str, ...] = ("logprob margin", "vote share", "rating gap")
+
+
+@dataclass(frozen=True)
+class Confidences:
+    """Each gold-labelled example of a run: its winner, whether it is right, and how sure the judge was.
+
+    ``confidence`` is None for an invalid verdict (undecided) or a verdict that
+    carries no confidence.
+    """
+
+    ids: list[str]
+    winner: list[str | None]
+    correct: np.ndarray
+    confidence: list[float | None]
+    source: str | None
+    """How the confidence was read (one of CONFIDENCE_SOURCES), None when the protocol gives none."""
+
+
+def confidences(run: RunRecords) -> Confidences:
+    """The judge's confidence that its winner is right, per gold-labelled example (REFERENCES E2).
+
+    - logprob margin m (``details.margin``, else the mean of the orders'
+      margins; local or OpenAI ``top_logprobs``): sigmoid(|m|), the model's
+      probability of its own winner.
+    - vote share (self-consistency, panels: ``details.members``): the share of
+      members whose winner is the final winner.
+    - rating gap (``scores`` per order): 0.5 + 0.5 · |mean(s_a − s_b)| / range,
+      the range being the spread of all scores in the run; an equal score is 0.5.
+    """
+    verdicts = {v.example_id: v for v in run.verdicts}
+    examples = [e for e in run.examples if e.gold is not None and e.id in verdicts]
+    chosen = [verdicts[e.id] for e in examples]
+    source, read = _confidence_reader(chosen)
+    values = [read(v) if v.winner is not None else None for v in chosen]
+    return Confidences(
+        ids=[e.id for e in examples],
+        winner=[v.winner for v in chosen],
+        correct=np.array([v.winner == e.gold for v, e in zip(chosen, examples)], dtype=float),
+        confidence=values,
+        source=source,
+    )
+
+
+def _confidence_reader(verdicts: list[Verdict]) -> tuple[str | None, Callable[[Verdict], float | None]]:
+    """The first confidence source that any of the verdicts carries, and its reader."""
+    for source in CONFIDENCE_SOURCES:
+        read = _reader(source, verdicts)
+        if any(read(v) is not None for v in verdicts):
+            return source, read
+    return None, lambda v: None
+
+
+def _reader(source: str, verdicts: list[Verdict]) -> Callable[[Verdict], float | None]:
+    if source == "logprob margin":
+        return _margin_confidence
+    if source == "vote share":
+        return _vote_share
+    scores = [s for v in verdicts for o in v.orders if o.scores for s in o.scores.values()]
+    spread = (max(scores) - min(scores)) if scores else 0.0
+    return lambda v: _rating_confidence(v, spread)
+
+
+def _margin_confidence(verdict: Verdict) -> float | None:
+    margin = verdict.details.get("margin")
+    if not isinstance(margin, (int, float)):
+        margins = [o.margin for o in verdict.orders if o.margin is not None]
+        if not margins or len(margins) < len(verdict.orders):
+            return None
+        margin = sum(margins) / len(margins)
+    return 1.0 / (1.0 + math.exp(-abs(float(margin))))
+
+
+def _vote_share(verdict: Verdict) -> float | None:
+    members = verdict.details.get("members")
+    if not isinstance(members, list) or not members:
+        return None
+    return sum(isinstance(m, dict) and m.get("winner") == verdict.winner for m in members) / len(members)
+
+
+def _rating_confidence(verdict: Verdict, spread: float) -> float | None:
+    gaps = [o.scores["a"] - o.scores["b"] for o in verdict.orders
+            if o.scores and "a" in o.scores and "b" in o.scores]
+    if not gaps or spread <= 0:
+        return None
+    return 0.5 + 0.5 * min(1.0, abs(sum(gaps) / len(gaps)) / spread)
+
+
+def run_calibration(run: RunRecords, *, n_bins: int = 10, strategy: str = "uniform", method: str = "isotonic",
+                    folds: int = 5, seed: int = 0) -> tuple[Confidences, Calibration | None]:
+    """Calibration of the run's confidences on the decided items that carry one (None without any)."""
+    conf = confidences(run)
+    c, y = _stated(conf)
+    if len(c) < folds:
+        return conf, None
+    return conf, calibration(c, y, n_bins=n_bins, strategy=strategy, method=method, folds=folds, seed=seed)
+
+
+def calibration_summary(run: RunRecords, *, n_bins: int = 10) -> dict[str, Any] | None:
+    """The report's ``calibration`` figure: raw ECE and Brier of the judge's confidences (None without any).
+
+    Raw means as the judge states them, no map fitted: cheap enough for every
+    report row. ``judgekit trust`` adds the cross-fitted figures and the bins.
+    """
+    conf = confidences(run)
+    c, y = _stated(conf)
+    if not len(c):
+        return None
+    return {"source": conf.source, "n": len(c), "n_bins": n_bins,
+            "ece": expected_calibration_error(c, y, n_bins=n_bins), "brier": brier_score(c, y)}
+
+
+def _stated(conf: Confidences) -> tuple[np.ndarray, np.ndarray]:
+    """Confidence and correctness (1/0) of the items that carry a confidence."""
+    keep = [i for i, c in enumerate(conf.confidence) if c is not None]
+    return np.array([conf.confidence[i] for i in keep], dtype=float), conf.correct[keep]
+
+
+def run_selective(run: RunRecords, *, target: float = 0.9, level: float = 0.95, n_resamples: int = 1000,
+                  seed: int = 0) -> tuple[Confidences, SelectiveCurve | None, TargetCoverage | None]:
+    """The accuracy–coverage curve over all gold-labelled items and the coverage at ``target``."""
+    conf = confidences(run)
+    if conf.source is None or not conf.ids:
+        return conf, None, None
+    curve = selective_curve(conf.confidence, conf.correct)
+    at = coverage_at_accuracy(conf.confidence, conf.correct, target=target, level=level,
+                              n_resamples=n_resamples, seed=seed)
+    return conf, curve, at
+
+
+@dataclass(frozen=True)
+class TrustOptions:
+    """Settings of the trust figures (CLI options of ``judgekit trust``)."""
+
+    epsilon: float = 0.2
+    q: float = 0.05
+    min_items: int = 30
+    target_accuracy: float = 0.9
+    level: float = 0.95
+    n_bins: int = 10
+    binning: str = "uniform"
+    method: str = "isotonic"
+    folds: int = 5
+    n_resamples: int = 1000
+    seed: int = 0
+
+
+def trust_figures(run: RunRecords, options: TrustOptions = TrustOptions()) -> dict[str, Any]:
+    """One run's trust figures as JSON-ready dicts: alt-test, calibration, selective judging.
+
+    Each part is null when the run cannot define it: no item with two human
+    votes (alt-test), no confidence in the verdicts (calibration, selective).
+    """
+    name = run.path.name
+    alt = None
+    if has_annotators(run):
+        result = run_alt_test(run, epsilon=options.epsilon, q=options.q, min_items=options.min_items, name=name)
+        alt = alt_test_json(result)
+    conf, cal = run_calibration(run, n_bins=options.n_bins, strategy=options.binning, method=options.method,
+                                folds=options.folds, seed=options.seed)
+    _, curve, at = run_selective(run, target=options.target_accuracy, level=options.level,
+                                 n_resamples=options.n_resamples, seed=options.seed)
+    return {
+        "run": name,
+        "judge": run.manifest.judge,
+        "protocol": run.manifest.protocol,
+        "dataset": run.manifest.dataset,
+        "confidence_source": conf.source,
+        "alt_test": alt,
+        "calibration": calibration_json(cal, conf) if cal is not None else None,
+        "selective": selective_json(curve, at) if curve is not None and at is not None else None,
+    }
+
+
+def calibration_json(cal: Calibration, conf: Confidences) -> dict[str, Any]:
+    """Raw and cross-fitted ECE, Brier and reliability bins."""
+    def bins(rows):
+        return [{"lower": b.lower, "upper": b.upper, "n": b.n, "confidence": b.confidence, "accuracy": b.accuracy}
+                for b in rows]
+
+    return {
+        "n": cal.n, "n_undecided": sum(c is None for c in conf.confidence),
+        "binning": f"{cal.strategy}, {cal.n_bins} bins", "ece": cal.ece, "brier": cal.brier,
+        "reliability": bins(cal.bins), "method": cal.method, "folds": cal.folds,
+        "calibrated_ece": cal.calibrated_ece, "calibrated_brier": cal.calibrated_brier,
+        "calibrated_reliability": bins(cal.calibrated_bins),
+    }
+
+
+def selective_json(curve: SelectiveCurve, at: TargetCoverage) -> dict[str, Any]:
+    """Coverage at the target accuracy (with CI and threshold) and the whole accuracy–coverage curve."""
+    return {
+        "target_accuracy": at.target_accuracy,
+        "bound": f"Clopper-Pearson {at.confidence:g} two-sided, lower end",
+        "coverage": at.coverage,
+        "coverage_ci": [at.coverage_ci.low, at.coverage_ci.high],
+        "threshold": at.threshold,
+        "kept": at.kept,
+        "accuracy": None if math.isnan(at.accuracy) else at.accuracy,
+        "accuracy_lower_bound": None if math.isnan(at.accuracy_lower_bound) else at.accuracy_lower_bound,
+        "n": at.n_items,
+        "curve": {"threshold": curve.threshold.tolist(), "coverage": curve.coverage.tolist(),
+                  "accuracy": curve.accuracy.tolist()},
+    }
+
+
+def confidences_of_all(run: RunRecords) -> list[tuple[Example, str | None, float | None]]:
+    """(example, winner, confidence) for every example of the run, labelled or not; no verdict is invalid."""
+    verdicts = {v.example_id: v for v in run.verdicts}
+    _, read = _confidence_reader([verdicts[e.id] for e in run.examples if e.id in verdicts])
+    out = []
+    for e in run.examples:
+        v = verdicts.get(e.id)
+        winner = v.winner if v is not None else None
+        out.append((e, winner, read(v) if winner is not None else None))
+    return out
+
+
+def alt_test_pool_of(run: RunRecords) -> np.ndarray:
+    """A pilot run's W_h − W_f per item and annotator, the pool ``plan_alt_test`` draws from."""
+    if not has_annotators(run):
+        raise BadInput(f"{run.path}: no judged item has two human votes; the alt-test needs several annotators")
+    votes = annotator_votes(run)
+    winners = {v.example_id: v.winner for v in run.verdicts}
+    codes = {label: k for k, label in enumerate(LABELS)}
+    humans = votes.map(lambda v: codes.get(v, -1)).to_numpy(dtype=int)
+    judge = np.array([codes.get(winners[i], -1) for i in votes.index])
+    return alt_test_differences(humans, judge)
+
+
+def correctness(run: RunRecords) -> dict[str, bool]:
+    """Whether the run's final winner equals gold, per gold-labelled judged example (invalid: wrong)."""
+    gold = {e.id: e.gold for e in run.examples if e.gold is not None}
+    return {v.example_id: v.winner == gold[v.example_id] for v in run.verdicts if v.example_id in gold}
+
+
+def alt_test_summary(run: RunRecords, *, epsilon: float = 0.2, q: float = 0.05, min_items: int = 30) -> dict[str, Any] | None:
+    """The report's ``alt_test`` figure of one run: its judge as the candidate (None without two votes per item)."""
+    if not has_annotators(run):
+        return None
+    result = alt_test_json(run_alt_test(run, epsilon=epsilon, q=q, min_items=min_items, name="judge"))
+    candidate = result["candidates"]["judge"]
+    return {"epsilon": result["epsilon"], "q": result["q"], "alignment": result["alignment"],
+            "min_items": result["min_items"], **candidate}

@@ -1,0 +1,406 @@
+"""Finding a meta-dataset's data (path, bundled, data dir, hub) and loading it."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from pydantic import ValidationError
+
+from judgekit.data.cards import (
+    CANONICAL_FIELDS,
+    SCORED_FIELDS,
+    Card,
+    Fields,
+    HubSource,
+    ScoredFields,
+    builtin_cards,
+    label_key,
+    load_card,
+)
+from judgekit.data.examples import check_unique, to_examples
+from judgekit.data.files import ROW, Row, format_of, read_rows, require
+from judgekit.data.scored import to_scored_examples
+from judgekit.errors import BadInput
+from judgekit.records import LABELS, Example, RunKind, ScoredExample, content_hash
+from judgekit.resources import meta_datasets_root
+
+DATA_DIR_ENV = "JUDGEKIT_DATA_DIR"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Examples plus where they came from."""
+
+    id: str
+    examples: tuple[Example, ...] | tuple[ScoredExample, ...]
+    card: Card
+    source: str
+    """Human-readable origin, e.g. ``data dir: /data/llmbar/...`` or ``hub: ...``."""
+
+    @property
+    def kind(self) -> RunKind:
+        """pairwise (Examples) or pointwise (ScoredExamples): the kind of run it feeds."""
+        return "pointwise" if self.card.scored is not None else "pairwise"
+
+    @cached_property
+    def content_hash(self) -> str:
+        """sha256 of the examples' canonical JSON (``records.content_hash``)."""
+        return content_hash(self.examples)
+
+
+class Availability(NamedTuple):
+    card: Card
+    available: bool
+    """True when the data can be read without the network."""
+    where: str
+
+
+def list_datasets() -> list[Availability]:
+    """Every built-in card and whether its data is readable right now."""
+    cards = builtin_cards()
+    return [_availability(card, cards) for card in cards.values()]
+
+
+def load_dataset(
+    spec: str | Card,
+    *,
+    path: str | Path | None = None,
+    mapping: str | Mapping[str, Any] | None = None,
+    labels: str | Mapping[str, str] | None = None,
+    limit: int | None = None,
+) -> Dataset:
+    """Load a meta-dataset by built-in id, card (file or object), data file, or ``hf:OWNER/NAME[:CONFIG][@SPLIT]``.
+
+    ``mapping`` (``"instruction=prompt,response_a=out1,gold=label"`` or a dict)
+    and ``labels`` (``"1=a,2=b,0=tie"``) override a card's, or describe a
+    plain data file; ``+`` joins several columns (``votes=v1+v2+v3``).
+    """
+    if limit is not None and limit < 0:
+        raise BadInput(f"--limit: must be >= 0, got {limit}")
+    cards = builtin_cards()
+    card = _card_for(spec, cards)
+    if mapping is not None or labels is not None:
+        if card.parts:
+            raise BadInput(f"--mapping/--labels: {card.id} combines other datasets; map each part instead")
+        card = _override(card, mapping, labels)
+    explicit = Path(path) if path is not None else None
+    if explicit is not None and not explicit.exists():
+        raise BadInput(f"--path: {explicit} does not exist")
+    if card.parts:
+        parts = [_load_card(cards[p] if p in cards else _unknown(p), explicit) for p in card.parts]
+        examples = tuple(e for d in parts for e in d.examples)
+        check_unique(examples, card.id)
+        source = "; ".join(f"{d.id}: {d.source}" for d in parts)
+        dataset = Dataset(card.id, examples, card, source)
+    else:
+        dataset = _load_card(card, explicit)
+    if not dataset.examples:
+        raise BadInput(f"{card.id}: holds no examples ({dataset.source})")
+    if limit is not None:
+        dataset = Dataset(dataset.id, dataset.examples[:limit], dataset.card, dataset.source)
+    return dataset
+
+
+def parse_mapping(text: str) -> dict[str, Any]:
+    """``"instruction=a+b,gold=label"`` -> ``{"instruction": ["a", "b"], "gold": "label"}``.
+
+    Scored data use the scored keys (``input=prompt_id,response=text,system=model,
+    score.fluency=f1+f2+f3,scale=1-5``, or long: ``criterion=aspect,scores=s1+s2``);
+    ``score.NAME`` keys are gathered under ``criteria``.
+    """
+    result: dict[str, Any] = {}
+    known = (*CANONICAL_FIELDS, *(k for k in SCORED_FIELDS if k not in CANONICAL_FIELDS))
+    for item in filter(None, (s.strip() for s in text.split(","))):
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        criterion = key.removeprefix("score.") if key.startswith("score.") else None
+        if not sep or (key not in known and not criterion) or key == "score.NAME":
+            raise BadInput(f"--mapping: '{item}' is not FIELD=COLUMN with FIELD one of {', '.join(known)}")
+        columns = [c.strip() for c in value.split("+") if c.strip()]
+        if criterion:
+            result.setdefault("criteria", {})[criterion] = columns
+        elif key == "scale":
+            result[key] = _scale(item, value)
+        elif key in ("instruction", "votes", "metadata", "scores"):
+            result[key] = columns
+        else:
+            result[key] = columns[0] if columns else None
+    return result
+
+
+def _scale(item: str, value: str) -> tuple[float, float]:
+    low, sep, high = value.strip().partition("-")
+    try:
+        return float(low), float(high)
+    except ValueError:
+        raise BadInput(f"--mapping: '{item}': a scale is LOW-HIGH, e.g. scale=1-5") from None
+
+
+def parse_labels(text: str) -> dict[str, str]:
+    """``"1=a,2=b,0=tie"`` -> ``{"1": "a", "2": "b", "0": "tie"}``."""
+    result: dict[str, str] = {}
+    for item in filter(None, (s.strip() for s in text.split(","))):
+        raw, sep, label = item.partition("=")
+        if not sep or label.strip() not in LABELS:
+            raise BadInput(f"--labels: '{item}' is not VALUE=LABEL with LABEL one of a, b, tie")
+        result[raw.strip()] = label.strip()
+    return result
+
+
+def summarize(dataset: Dataset, *, examples: int = 3, width: int = 200) -> dict[str, Any]:
+    """Counts, label balance, annotators and generator coverage, plus a few short examples."""
+    if dataset.kind == "pointwise":
+        return _summarize_scored(dataset, examples, width)
+    items = dataset.examples
+    gold = Counter(e.gold or "none" for e in items)
+    vote_counts = Counter(len(e.votes) for e in items)
+    per_item = {str(k): v for k, v in sorted(vote_counts.items())} if any(e.votes for e in items) else None
+    known = Counter((e.generator_a is not None) + (e.generator_b is not None) for e in items)
+    generators = Counter(g for e in items for g in (e.generator_a, e.generator_b) if g)
+    return {
+        "id": dataset.id,
+        "description": " ".join(dataset.card.description.split()),
+        "source": dataset.source,
+        "n": len(items),
+        "labels": {k: gold.get(k, 0) for k in (*LABELS, "none")},
+        "ties": gold.get("tie", 0),
+        "annotators": dataset.card.annotators,
+        "votes_per_item": per_item,
+        "generators": {"both_known": known[2], "one_known": known[1], "none_known": known[0]},
+        "generator_counts": dict(generators.most_common()),
+        "license": dataset.card.license,
+        "citation": dataset.card.citation.strip(),
+        "notes": " ".join(dataset.card.notes.split()),
+        "content_hash": dataset.content_hash,
+        "examples": [_short(e, width) for e in items[:examples]],
+    }
+
+
+def _summarize_scored(dataset: Dataset, examples: int, width: int) -> dict[str, Any]:
+    items = dataset.examples
+    criteria = Counter(c for e in items for c in e.criteria)
+    raters = Counter(len(s.scores) for e in items for s in e.criteria.values())
+    return {
+        "id": dataset.id,
+        "kind": "pointwise",
+        "description": " ".join(dataset.card.description.split()),
+        "source": dataset.source,
+        "n": len(items),
+        "inputs": len({e.input_id for e in items}),
+        "systems": dict(Counter(e.system or "unknown" for e in items).most_common()),
+        "criteria": dict(criteria),
+        "scale": list(dataset.card.scored.scale),
+        "scores_per_item": {str(k): v for k, v in sorted(raters.items())},
+        "with_text": sum(bool(e.response.strip()) for e in items),
+        "license": dataset.card.license,
+        "citation": dataset.card.citation.strip(),
+        "notes": " ".join(dataset.card.notes.split()),
+        "content_hash": dataset.content_hash,
+        "examples": [{"id": e.id, "input_id": e.input_id, "system": e.system,
+                      "response": " ".join(e.response.split())[:width],
+                      "criteria": {c: list(s.scores) for c, s in e.criteria.items()}} for e in items[:examples]],
+    }
+
+
+def _card_for(spec: str | Card, cards: dict[str, Card]) -> Card:
+    if isinstance(spec, Card):
+        return spec
+    if spec in cards:
+        return cards[spec]
+    if spec.startswith("hf:"):
+        return _hub_card(spec)
+    candidate = Path(spec)
+    if candidate.is_dir():
+        raise BadInput(f"{spec}: is a folder; give a data file (.jsonl, .json, .csv, .parquet) or a card (.yaml), "
+                       "or a folder laid out like the staged datasets with --path")
+    if not candidate.exists() and (candidate.suffix in DATA_SUFFIXES or spec.startswith(("/", ".", "~"))):
+        raise BadInput(f"{spec}: no such file")
+    if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
+        return load_card(candidate)
+    if candidate.is_file():
+        fmt = format_of(candidate.name, None)
+        return Card(
+            id=candidate.stem, description=f"local file {candidate}", local=str(candidate.resolve()),
+            format=fmt, fields=Fields(), license="unknown", citation="",
+        )
+    return _unknown(spec)
+
+
+DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".parquet", ".yaml", ".yml")
+"""What a dataset given by path ends in: a data file or a card."""
+
+
+def _unknown(spec: str) -> Card:
+    raise BadInput(
+        f"unknown dataset '{spec}': not a built-in id (see 'judgekit datasets list'), "
+        "an existing .jsonl/.json/.csv/.parquet or .yaml card file, or hf:OWNER/NAME"
+    )
+
+
+def _hub_card(spec: str) -> Card:
+    name, _, split = spec[3:].partition("@")
+    repo, _, config = name.partition(":")
+    if not repo:
+        raise BadInput(f"'{spec}': expected hf:OWNER/NAME[:CONFIG][@SPLIT]")
+    hub = HubSource(id=repo, config=config or None, split=split or "train")
+    return Card(id=spec, description=f"HF hub dataset {repo}", hub=hub, fields=Fields(),
+                license="see the hub page", citation="")
+
+
+def _override(card: Card, mapping: Any, labels: Any) -> Card:
+    update: dict[str, Any] = {}
+    if mapping is not None:
+        given = parse_mapping(mapping) if isinstance(mapping, str) else dict(mapping)
+        scored = card.scored is not None or any(k in given for k in SCORED_FIELDS if k not in CANONICAL_FIELDS)
+        if scored and any(k in given for k in CANONICAL_FIELDS if k not in SCORED_FIELDS):
+            raise BadInput("--mapping: mixes pair fields (response_a, gold, ...) with scored ones (input, score.NAME, ...)")
+        model, key = (ScoredFields, "scored") if scored else (Fields, "fields")
+        current = card.scored if scored else card.fields
+        base = current.model_dump() if current else {}
+        try:
+            update[key] = model.model_validate({**base, **given})
+        except ValidationError as e:
+            first = e.errors()[0]
+            field = first["loc"][0] if first["loc"] else "mapping"
+            raise BadInput(f"--mapping: field '{field}': {first['msg'].removeprefix('Value error, ')}") from None
+        if scored:
+            update["fields"] = None
+    if labels is not None:
+        given_labels = parse_labels(labels) if isinstance(labels, str) else dict(labels)
+        update["labels"] = {label_key(k): v for k, v in given_labels.items()}
+    return card.model_copy(update=update)
+
+
+class _Located(NamedTuple):
+    kind: str
+    """``path``, ``bundled``, ``data dir``, ``hub`` or ``missing``."""
+    file: Path | Traversable | None
+    root: Path | None
+    """Folder laid out like the staged datasets folder, for joins."""
+
+
+def _locate(card: Card, explicit: Path | None) -> _Located:
+    env = os.environ.get(DATA_DIR_ENV)
+    env_root = Path(env) if env and Path(env).is_dir() else None
+    if explicit is not None:
+        if explicit.is_file():
+            return _Located("path", explicit, env_root)
+        if card.local and (explicit / card.local).is_file():
+            return _Located("path", explicit / card.local, explicit)
+        raise BadInput(f"--path: {explicit} has no {card.local or 'data file'} for {card.id}")
+    if card.bundled:
+        return _Located("bundled", meta_datasets_root().joinpath(card.bundled), None)
+    if card.local and Path(card.local).is_absolute():  # a user's card or data file
+        if not Path(card.local).is_file():
+            raise BadInput(f"{card.local}: file not found (named by the card for {card.id})")
+        return _Located("path", Path(card.local), Path(card.local).parent)
+    if card.local and env_root and (env_root / card.local).is_file():
+        return _Located("data dir", env_root / card.local, env_root)
+    if card.hub:
+        return _Located("hub", None, env_root)
+    return _Located("missing", None, None)
+
+
+def _not_found(card: Card, why: str = "") -> BadInput:
+    hint = (f"set {DATA_DIR_ENV} to a folder containing {card.local} (laid out like the "
+            "staged datasets folder) or pass --path" if card.local else "pass --path")
+    return BadInput(f"{card.id}: data not found: {hint}{'; ' + why if why else ''}")
+
+
+def _availability(card: Card, cards: dict[str, Card]) -> Availability:
+    if card.parts:
+        parts = [_availability(cards[p], cards) for p in card.parts if p in cards]
+        ok = len(parts) == len(card.parts) and all(p.available for p in parts)
+        return Availability(card, ok, "all parts" if ok else "needs every part")
+    try:
+        found = _locate(card, None)
+    except BadInput as e:
+        return Availability(card, False, str(e))
+    if found.kind == "bundled":
+        return Availability(card, found.file.is_file(), "bundled with judgekit")
+    if found.kind == "data dir":
+        return Availability(card, True, f"{DATA_DIR_ENV}={found.root}")
+    if found.kind == "path":
+        return Availability(card, True, str(found.file))
+    if found.kind == "hub":
+        return Availability(card, False, f"HF hub {card.hub.id} (needs network), or set {DATA_DIR_ENV}")
+    return Availability(card, False, f"set {DATA_DIR_ENV}")
+
+
+def _load_card(card: Card, explicit: Path | None) -> Dataset:
+    found = _locate(card, explicit)
+    if found.kind == "missing":
+        raise _not_found(card)
+    if found.kind == "hub":
+        rows = _hub_rows(card)
+        name, source = f"hub {card.hub.id}", f"hub: {card.hub.id}"
+    else:
+        if found.kind == "bundled" and not found.file.is_file():
+            raise BadInput(f"{card.id}: bundled file {card.bundled} is missing from the install")
+        name = str(found.file)
+        rows = read_rows(found.file.read_bytes(), name, format_of(found.file.name, card.format))
+        source = f"{found.kind}: {found.file}"
+    if card.scored is not None:
+        return Dataset(card.id, tuple(to_scored_examples(card, rows, name)), card, source)
+    joined, used = _read_joins(card, found.root)
+    if used:
+        source += "; joined " + ", ".join(used)
+    return Dataset(card.id, tuple(to_examples(card, rows, name, joined)), card, source)
+
+
+def _hub_rows(card: Card) -> list[Row]:
+    """Rows from the HF hub through ``datasets`` (needs network or a warm HF cache)."""
+    import datasets
+
+    hub = card.hub
+    # The hub client logs every retry; offline that buries our one-line error.
+    hub_log = logging.getLogger("huggingface_hub")
+    level = hub_log.level
+    hub_log.setLevel(logging.ERROR)
+    try:
+        data = datasets.load_dataset(hub.id, hub.config, split=hub.split, revision=hub.revision)
+    except (OSError, RuntimeError, ValueError) as e:
+        raise _not_found(card, f"the HF hub ({hub.id}) failed: {str(e).splitlines()[0]}") from None
+    finally:
+        hub_log.setLevel(level)
+    return [Row(f"hub {hub.id} row {i}", i, dict(r)) for i, r in enumerate(data)]
+
+
+def _read_joins(card: Card, root: Path | None) -> tuple[list[dict[str, dict]], list[str]]:
+    """Each join's records keyed by its key column; a missing file is skipped."""
+    tables, used = [], []
+    for join in card.joins:
+        file = Path(join.path) if Path(join.path).is_absolute() else (root / join.path if root else None)
+        if file is None or not file.is_file():
+            tables.append({})
+            continue
+        table: dict[str, dict] = {}
+        for row in read_rows(file.read_bytes(), str(file), format_of(file.name, None)):
+            key = label_key(row.index if join.match[1] == ROW else require(row, join.match[1], str(file)))
+            if key in table:
+                raise BadInput(f"{file}: {row.where}: field '{join.match[1]}': duplicate key '{key}'")
+            table[key] = row.data
+        tables.append(table)
+        used.append(join.path if root is None else os.path.relpath(file, root))
+    return tables, used
+
+
+def _short(example: Example, width: int) -> dict[str, Any]:
+    def cut(text: str) -> str:
+        flat = " ".join(text.split())
+        return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+    return {
+        "id": example.id, "gold": example.gold, "votes": list(example.votes),
+        "instruction": cut(example.instruction), "response_a": cut(example.response_a),
+        "response_b": cut(example.response_b),
+        "generator_a": example.generator_a, "generator_b": example.generator_b,
+    }

@@ -1,0 +1,156 @@
+"""A loaded protocol: the data a strategy runs (templates, parser, sampling, members).
+
+``judgekit.judge.spec`` reads a YAML spec into a :class:`Protocol`; a
+strategy (``judgekit.judge.strategies``) receives one and makes its calls from it.
+A composite protocol (a panel, self-consistency votes) holds its member
+protocols already loaded, so a run's overrides reach every member
+(:meth:`Protocol.with_params`).
+
+Templates are rendered in a sandboxed Jinja environment with the instruction
+and responses passed as plain variables: Jinja never re-reads a variable's
+value as a template, so ``{{ ... }}`` inside a response stays literal text.
+A rendering is bounded too: ``{{ 'x' * 10**9 }}`` or a loop that repeats text
+stops at MAX_RENDERED_CHARS with an error naming the template, instead of
+building a prompt of gigabytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import lru_cache
+from typing import Any, Literal
+
+from jinja2 import StrictUndefined, Template, TemplateError
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import SandboxedEnvironment
+from pydantic import BaseModel, ConfigDict
+
+from judgekit.backends.base import Message, SamplingParams
+from judgekit.errors import BadInput
+
+MAX_RENDERED_CHARS = 2_000_000
+"""Longest prompt a template may render (about 500k tokens, past any model's context)."""
+
+
+class BoundedSandbox(SandboxedEnvironment):
+    """Jinja's sandbox, refusing arithmetic whose result would be huge before computing it."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, int) and abs(right) > 64:
+            raise SecurityError(f"exponent {right} is too large for a template")
+        if operator == "*":
+            sequence, count = (left, right) if isinstance(right, int) else (right, left)
+            if isinstance(count, int) and hasattr(sequence, "__len__") and len(sequence) * count > MAX_RENDERED_CHARS:
+                raise SecurityError(f"repeating {len(sequence)} characters {count} times exceeds {MAX_RENDERED_CHARS:,}")
+        return super().call_binop(context, operator, left, right)
+
+
+JINJA = BoundedSandbox(undefined=StrictUndefined, keep_trailing_newline=False, autoescape=False)
+
+ParserFormat = Literal["llmbar", "mtbench", "rating", "regex"]
+
+
+class Parser(BaseModel):
+    """How to read a judge's reply; see ``judgekit.judge.strategies.parsing``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    format: ParserFormat = "llmbar"
+    pattern: str | None = None
+    """For ``regex``: named groups ``first``/``second``/``tie`` or ``score``."""
+    min: float = 1
+    """Rating scale bounds; a score outside them is unparseable."""
+    max: float = 10
+
+
+class Member(BaseModel):
+    """A protocol that a composite protocol runs, loaded when the composite is."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    """Unique within the composite; names the member in details and call tags."""
+    protocol: Protocol
+    judge: str = "default"
+    """A judge spec such as ``openai:gpt-4o-mini``, or ``default``: the judge
+    that runs the composite (the run's judge, or an enclosing member's)."""
+    base_url: str | None = None
+    sample: int = 0
+    """Which draw this member is when the same protocol runs several times
+    (self-consistency); part of the cache key, so draws stay distinct."""
+
+
+class Protocol(BaseModel):
+    """A loaded, validated protocol spec."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    id: str
+    description: str
+    citation: str
+    strategy: str
+    templates: dict[str, str]
+    parser: Parser = Parser()
+    params: SamplingParams = SamplingParams()
+    orders: Literal["both", "original"] = "both"
+    ties: bool = False
+    order_conflict: Literal["tie", "invalid"] = "tie"
+    """Final winner when the two orders' (valid) winners differ: ``tie`` reads as
+    "inconsistent, neither preferred"; ``invalid`` makes the verdict invalid."""
+    continuation: str | None = None
+    options: dict[str, Any] = {}
+    members: tuple[Member, ...] = ()
+    """The protocols a composite runs (its strategy's ``members``), loaded."""
+    calls_per_item: int | str = 0
+    """Model calls per example: a number, or a short formula when it varies."""
+    source: str = ""
+    """Where the spec was read from."""
+    content_hash: str = ""
+    """sha256 of the spec's content (and its members'), for run identity."""
+
+    @property
+    def swaps(self) -> tuple[bool, ...]:
+        """The presentation orders to judge: False = as stored, True = swapped."""
+        return (False, True) if self.orders == "both" else (False,)
+
+    def with_params(self, **overrides: Any) -> Protocol:
+        """This protocol with sampling settings changed, in every member too
+        (a run's ``--max-tokens`` or ``--temperature`` applies to every call)."""
+        members = tuple(m.model_copy(update={"protocol": m.protocol.with_params(**overrides)}) for m in self.members)
+        return self.model_copy(update={"params": replace(self.params, **overrides), "members": members})
+
+    def render(self, template: str, **values: Any) -> str:
+        """One template filled with plain values (never evaluated as templates)."""
+        try:
+            return _bounded(_compiled(self.templates[template]).generate(**values))
+        except TemplateError as e:
+            raise BadInput(f"{self.source}: templates.{template}: {e}") from None
+
+    def messages(self, template: str, **values: Any) -> tuple[Message, ...]:
+        """The chat for one call: the shared ``system`` template (if any), then this one."""
+        user = Message("user", self.render(template, **values))
+        if "system" in self.templates:
+            return (Message("system", self.render("system", **values)), user)
+        return (user,)
+
+
+Member.model_rebuild()
+
+
+def _bounded(pieces: Any) -> str:
+    """Join a rendering's pieces, stopping once they pass MAX_RENDERED_CHARS."""
+    out, size = [], 0
+    for piece in pieces:
+        size += len(piece)
+        if size > MAX_RENDERED_CHARS:
+            raise SecurityError(f"renders more than {MAX_RENDERED_CHARS:,} characters")
+        out.append(piece)
+    return "".join(out)
+
+
+@lru_cache(maxsize=256)
+def _compiled(body: str) -> Template:
+    """A template compiled once per text: compiling costs far more than rendering."""
+    return JINJA.from_string(body)

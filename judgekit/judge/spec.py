@@ -1,0 +1,277 @@
+"""Protocol specs: one YAML file per judging protocol, loaded and validated against its strategy.
+
+A spec is data, not code: prompt templates, how to read the answer, default
+sampling settings and which strategy (``judgekit.judge.strategies``) runs it. So a
+user can write a prompt-only protocol and run it with ``--protocol my.yaml``.
+Import the API as ``judgekit.protocols`` (the package that ships the specs
+re-exports it; this module has its own name because ``judgekit.protocols`` is
+that data package).
+
+Keys of a spec file::
+
+    id: llmbar/vanilla          # optional; built-ins must match their path
+    description: one line
+    citation: the paper the idea comes from
+    strategy: pairwise          # pairwise, staged, swap_synthesize, rating, votes, ...
+    templates: {system: ..., compare: ...}   # Jinja, sandboxed
+    parser: {format: llmbar}    # llmbar, mtbench (which output won), rating (a score),
+                                # regex (+ pattern); as the strategy reads (Strategy.reads)
+    params: {temperature: 0.0, max_tokens: 16}
+    orders: both                # both presentation orders, or original only
+    ties: false                 # may the judge answer "tie"?
+    order_conflict: tie         # final winner when the two orders disagree
+    continuation: null          # answer prefix the reply must start with
+    options: {}                 # strategy-specific settings (stages, members, ...)
+
+Loading checks the spec against what its strategy declares
+(``judgekit.judge.strategies.base.Strategy``): options, templates, template
+variables, its own checks; then loads the member protocols a composite runs
+into ``Protocol.members``. A spec that loads can run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import regex
+import yaml
+from jinja2 import TemplateError, meta
+
+from judgekit.backends.base import SamplingParams
+from judgekit.errors import BadInput
+from judgekit.judge.protocol import JINJA, Member, Parser, Protocol
+from judgekit.resources import protocols_root
+from judgekit.judge.strategies.base import Strategy, get_strategy
+
+SPEC_KEYS = frozenset({
+    "id", "description", "citation", "strategy", "templates", "parser", "params", "orders",
+    "ties", "order_conflict", "continuation", "options",
+})
+PARSER_FORMATS = ("llmbar", "mtbench", "rating", "regex")
+READS = {"slot": ("llmbar", "mtbench", "regex"), "score": ("rating", "regex")}
+"""The parser formats that give each kind of answer a strategy reads."""
+PARSER_KEYS = frozenset({"format", "pattern", "min", "max"})
+REGEX_GROUPS = frozenset({"first", "second", "tie", "score"})
+"""Named groups a user regex may use: which slot won, or a score."""
+PARAM_KEYS = frozenset({"temperature", "max_tokens", "top_logprobs", "stop"})
+
+def list_protocols() -> list[str]:
+    """Ids of the built-in protocols, sorted."""
+    ids: list[str] = []
+
+    def walk(node: Any, prefix: str) -> None:
+        for child in node.iterdir():
+            if child.is_dir() and not child.name.startswith(("_", ".")):
+                walk(child, f"{prefix}{child.name}/")
+            elif child.name.endswith(".yaml"):
+                ids.append(prefix + child.name[: -len(".yaml")])
+
+    walk(protocols_root(), "")
+    return sorted(ids)
+
+
+def load_protocol(id_or_path: str | Path, *, within: tuple[str, ...] = ()) -> Protocol:
+    """A built-in protocol by id (``llmbar/vanilla``) or a spec file by path.
+
+    ``within`` are the composites being loaded that (transitively) name this
+    one, so a protocol that contains itself is refused instead of recursing.
+    """
+    text_id = str(id_or_path)
+    if text_id in within:
+        raise BadInput(f"protocol '{text_id}' contains itself (through {' -> '.join(within)})")
+    if text_id.endswith((".yaml", ".yml")) or Path(text_id).is_file():
+        path = Path(text_id)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as e:
+            raise BadInput(f"{path}: cannot read protocol spec ({e.strerror})") from None
+        return parse_spec(text, source=str(path), builtin_id=None, within=(*within, text_id))
+    node = protocols_root()
+    for part in f"{text_id}.yaml".split("/"):
+        node = node / part
+    if ".." in text_id.split("/") or not node.is_file():
+        known = ", ".join(list_protocols())
+        raise BadInput(f"unknown protocol '{text_id}' (built-in: {known}; or give a path to a .yaml spec)")
+    return parse_spec(node.read_text(encoding="utf-8"), source=f"protocols/{text_id}.yaml", builtin_id=text_id,
+                      within=(*within, text_id))
+
+
+def parse_spec(text: str, *, source: str, builtin_id: str | None, within: tuple[str, ...] = ()) -> Protocol:
+    """Validate a spec's YAML text into a Protocol; errors name the file and key."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise BadInput(f"{source}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise BadInput(f"{source}: a protocol spec must be a mapping of keys")
+    for key in data:
+        if key not in SPEC_KEYS:
+            raise BadInput(f"{source}: unknown key '{key}' (allowed: {', '.join(sorted(SPEC_KEYS))})")
+    for key in ("description", "citation", "strategy"):
+        if key not in data:
+            raise BadInput(f"{source}: missing key '{key}'")
+    spec_id = data.get("id") or builtin_id or Path(source).stem
+    if builtin_id is not None and spec_id != builtin_id:
+        raise BadInput(f"{source}: key 'id' is '{spec_id}' but the file's id is '{builtin_id}'")
+    fields = {
+        **{k: v for k, v in data.items() if k not in ("params", "parser", "templates")},
+        "id": spec_id,
+        "templates": _templates(data.get("templates", {}), source),
+        "parser": _parser(data.get("parser", {}), source),
+        "params": _params(data.get("params", {}), source),
+        "source": source,
+    }
+    try:
+        protocol = Protocol(**fields)
+    except ValueError as e:
+        raise BadInput(f"{source}: {_first_error(e)}") from None
+    strategy = _check_strategy(protocol)
+    _check_parser(protocol, strategy, given="parser" in data)
+    protocol = protocol.model_copy(update={"members": _load_members(strategy, protocol, within)})
+    return protocol.model_copy(update={
+        "calls_per_item": strategy.calls_per_item(protocol),
+        "content_hash": _content_hash(data, strategy, protocol),
+    })
+
+
+def _templates(raw: Any, source: str) -> dict[str, str]:
+    if not isinstance(raw, dict):
+        raise BadInput(f"{source}: key 'templates' must map template names to text")
+    for name, body in raw.items():
+        if not isinstance(body, str):
+            raise BadInput(f"{source}: templates.{name}: must be text")
+        try:
+            JINJA.parse(body)
+        except TemplateError as e:
+            raise BadInput(f"{source}: templates.{name}: bad Jinja template ({e})") from None
+    return dict(raw)
+
+
+def _parser(raw: Any, source: str) -> Parser:
+    if not isinstance(raw, dict):
+        raise BadInput(f"{source}: key 'parser' must be a mapping")
+    for key in raw:
+        if key not in PARSER_KEYS:
+            raise BadInput(f"{source}: unknown key 'parser.{key}' (allowed: {', '.join(sorted(PARSER_KEYS))})")
+    if raw.get("format", "llmbar") not in PARSER_FORMATS:
+        raise BadInput(f"{source}: parser.format: '{raw.get('format')}' is not one of {', '.join(PARSER_FORMATS)}")
+    if raw.get("format") == "regex":
+        _check_regex(raw.get("pattern"), source)
+    try:
+        return Parser(**raw)
+    except ValueError as e:
+        raise BadInput(f"{source}: parser.{_first_error(e)}") from None
+
+
+def _check_regex(pattern: Any, source: str) -> None:
+    if not isinstance(pattern, str):
+        raise BadInput(f"{source}: parser.pattern: a regex parser needs a pattern")
+    try:
+        compiled = regex.compile(pattern)  # the engine that parses replies (strategies.parsing)
+    except regex.error as e:
+        raise BadInput(f"{source}: parser.pattern: bad regex ({e})") from None
+    groups = set(compiled.groupindex)
+    if not groups or not groups <= REGEX_GROUPS:
+        raise BadInput(f"{source}: parser.pattern: named groups must be among {', '.join(sorted(REGEX_GROUPS))}")
+    if "score" not in groups and not {"first", "second"} <= groups:
+        raise BadInput(f"{source}: parser.pattern: needs groups 'first' and 'second' (or 'score')")
+
+
+def _params(raw: Any, source: str) -> SamplingParams:
+    if not isinstance(raw, dict):
+        raise BadInput(f"{source}: key 'params' must be a mapping")
+    for key in raw:
+        if key not in PARAM_KEYS:
+            raise BadInput(f"{source}: unknown key 'params.{key}' (allowed: {', '.join(sorted(PARAM_KEYS))})")
+    values = dict(raw)
+    if "stop" in values:
+        values["stop"] = tuple(values["stop"])
+    try:
+        params = SamplingParams(**values)
+        float(params.temperature), int(params.max_tokens)
+    except (TypeError, ValueError) as e:
+        raise BadInput(f"{source}: params: {e}") from None
+    return params
+
+
+def _check_strategy(protocol: Protocol) -> Strategy:
+    """The strategy exists and finds the options, templates and variables it needs."""
+    try:
+        strategy = get_strategy(protocol.strategy)
+    except BadInput as e:
+        raise BadInput(f"{protocol.source}: {e}") from None
+    for key in protocol.options:
+        if key not in strategy.options:
+            raise BadInput(f"{protocol.source}: unknown key 'options.{key}' for strategy {protocol.strategy}")
+    strategy.check(protocol)
+    for name in strategy.required_templates(protocol):
+        if name not in protocol.templates:
+            raise BadInput(f"{protocol.source}: templates: missing template '{name}' (strategy {protocol.strategy})")
+    known = strategy.template_variables(protocol)
+    if known is not None:
+        _check_variables(protocol, known)
+    return strategy
+
+
+def _check_parser(protocol: Protocol, strategy: Strategy, *, given: bool) -> None:
+    """The parser gives the kind of answer the strategy reads (a slot, a score, or none at all)."""
+    parser, source = protocol.parser, protocol.source
+    if strategy.reads is None:
+        if given:
+            raise BadInput(f"{source}: parser: strategy {strategy.name} reads its own answer format; remove the key")
+        return
+    if parser.format not in READS[strategy.reads]:
+        raise BadInput(f"{source}: parser.format: strategy {strategy.name} reads a {strategy.reads}, which "
+                       f"'{parser.format}' does not give (use one of {', '.join(READS[strategy.reads])})")
+    if parser.format == "regex":
+        groups = set(regex.compile(parser.pattern or "").groupindex)
+        needed = {"first", "second"} if strategy.reads == "slot" else {"score"}
+        if not needed <= groups:
+            raise BadInput(f"{source}: parser.pattern: strategy {strategy.name} reads a {strategy.reads}: "
+                           f"the pattern needs the group(s) {', '.join(sorted(needed))}")
+
+
+def _load_members(strategy: Strategy, protocol: Protocol, within: tuple[str, ...]) -> tuple[Member, ...]:
+    """The member protocols a composite names, loaded (each distinct one once)."""
+    loaded: dict[str, Protocol] = {}
+    members = []
+    for spec in strategy.members(protocol):
+        if spec.protocol not in loaded:
+            try:
+                loaded[spec.protocol] = load_protocol(spec.protocol, within=within)
+            except BadInput as e:
+                raise BadInput(f"{protocol.source}: {spec.key}: member protocol '{spec.protocol}': {e}") from None
+        member = loaded[spec.protocol]
+        if spec.params:
+            member = member.with_params(**spec.params)
+        members.append(Member(name=spec.name, protocol=member, judge=spec.judge, base_url=spec.base_url,
+                              sample=spec.sample))
+    return tuple(members)
+
+
+def _check_variables(protocol: Protocol, known: frozenset[str]) -> None:
+    """Catch a misspelt variable at load time rather than mid-run."""
+    for name, body in protocol.templates.items():
+        unknown = sorted(meta.find_undeclared_variables(JINJA.parse(body)) - known)
+        if unknown:
+            raise BadInput(f"{protocol.source}: templates.{name}: unknown variable '{unknown[0]}' "
+                           f"(available: {', '.join(sorted(known))})")
+
+
+def _content_hash(data: dict[str, Any], strategy: Strategy, protocol: Protocol) -> str:
+    """Hash of the spec content plus, for composite protocols, their members' identities."""
+    digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode("utf-8"))
+    for identity in dict.fromkeys(strategy.member_identity(m) for m in protocol.members):
+        digest.update(identity.encode("utf-8"))
+    return "sha256:" + digest.hexdigest()
+
+
+def _first_error(error: ValueError) -> str:
+    errors = getattr(error, "errors", None)
+    if errors is None:
+        return str(error)
+    first = errors()[0]
+    return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"

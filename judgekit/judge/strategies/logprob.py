@@ -1,0 +1,73 @@
+"""Order-debiased pairwise verdicts read from next-token log-probabilities.
+
+Instead of parsing a generated answer, we force the answer prefix
+``Output (`` (the LLMBar answer format, Zeng et al. 2024, arXiv 2310.07641)
+and read how likely the next token is ``a`` versus ``b`` (``margins``). One
+forward pass per presentation order gives a margin ``log P(first slot) - log
+P(second slot)``. Small judges lean heavily toward one slot; following the
+swap-and-average calibration of Wang et al. 2023 ("Large Language Models are
+not Fair Evaluators", arXiv 2305.17926) and the position-swap check of Zheng
+et al. 2023 (arXiv 2306.05685), we map both orders' margins into the
+canonical a/b frame and average them. A constant pull toward one slot adds
+with opposite signs in the two orders and cancels, so the combined verdict
+cannot depend on the order: it is consistent by construction. Each order's
+own margin and winner stay in ``Verdict.orders``, so the single-order
+verdicts' positional agreement remains measurable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from judgekit.errors import BadInput
+from judgekit.judge.protocol import Protocol
+from judgekit.records import Example, OrderResult, Usage, Verdict
+from judgekit.judge.strategies.base import Calls, Strategy, order_name, register
+from judgekit.judge.strategies.common import PAIR_VARIABLES, pair_values
+from judgekit.judge.strategies.margins import order_result, winner_of
+
+
+def combine(example_id: str, orders: Sequence[OrderResult], details: dict[str, Any], usage: Usage) -> Verdict:
+    """The order-debiased verdict: the sign of the mean canonical margin over the orders."""
+    if any(o.margin is None for o in orders):
+        return Verdict(
+            example_id=example_id, winner=None, orders=tuple(orders),
+            invalid_reason="no_answer_logprobs", details=details, usage=usage,
+        )
+    margin = sum(o.margin for o in orders) / len(orders)
+    return Verdict(
+        example_id=example_id, winner=winner_of(margin), orders=tuple(orders),
+        details={**details, "margin": margin}, usage=usage,
+    )
+
+
+@register("logprob")
+class Logprob(Strategy):
+    """One logprob call per presentation order; the mean canonical margin decides."""
+
+    combines_orders = True
+
+    templates = ("compare",)
+    variables = PAIR_VARIABLES
+
+    def calls_per_item(self, protocol: Protocol) -> int:
+        return len(protocol.swaps)
+
+    def check(self, protocol: Protocol) -> None:
+        """The spec must ask for logprobs and force an answer prefix."""
+        if not protocol.params.top_logprobs:
+            raise BadInput(f"{protocol.source}: params.top_logprobs: the logprob strategy needs it (e.g. 20)")
+        if not protocol.continuation:
+            raise BadInput(f"{protocol.source}: continuation: the logprob strategy needs an answer prefix, e.g. 'Output ('")
+
+    async def run(self, protocol: Protocol, example: Example, calls: Calls) -> Verdict:
+        """Orders run one after the other, not concurrently, so on a local engine the
+        second prompt reuses the KV cache of the first (they share the instruction)."""
+        results, distributions = [], {}
+        for swapped in protocol.swaps:
+            completion = await calls.ask("compare", swapped=swapped, **pair_values(example, swapped))
+            result, distribution = order_result(completion, swapped)
+            results.append(result)
+            distributions[order_name(swapped)] = dict(distribution) if distribution is not None else None
+        return combine(example.id, results, {"top_logprobs": distributions}, calls.usage())

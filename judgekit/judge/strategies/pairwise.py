@@ -1,0 +1,32 @@
+"""Pairwise comparison: one call per presentation order, the answer parsed to a slot.
+
+The plain LLMBar-style judge (Zeng et al. 2024, arXiv 2310.07641); judging
+both orders exposes position bias (Zheng et al. 2023, arXiv 2306.05685).
+The judge that reads each order's answer from log-probabilities instead of
+the text is ``judgekit.judge.strategies.logprob``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from judgekit.judge.protocol import Protocol
+from judgekit.records import Example, Verdict
+from judgekit.judge.strategies.base import Calls, Strategy, register
+from judgekit.judge.strategies.common import PAIR_VARIABLES, judge_order, verdict
+
+
+@register("pairwise")
+class Pairwise(Strategy):
+    """One comparing call per order; agreeing orders decide, disagreeing ones follow ``order_conflict``."""
+
+    templates = ("compare",)
+    variables = PAIR_VARIABLES
+    reads = "slot"
+
+    def calls_per_item(self, protocol: Protocol) -> int:
+        return len(protocol.swaps)
+
+    async def run(self, protocol: Protocol, example: Example, calls: Calls) -> Verdict:
+        orders = await asyncio.gather(*(judge_order(calls, swapped) for swapped in protocol.swaps))
+        return verdict(calls, orders)

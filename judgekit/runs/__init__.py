@@ -1,0 +1,1 @@
+"""Making runs: the runner, the run dir, sweeps, importers of recorded runs, probes."""

@@ -1,0 +1,195 @@
+"""Bias probes as data: change one thing about a pair that should not matter, then re-judge it.
+
+Observational bias figures (position, length, self-preference read off
+verdicts on the pairs as they are) confound the bias with the data: a longer
+answer may really be better. A probe intervenes instead. It copies a
+human-labelled pair, changes one response in a way that leaves its quality
+alone (padding, a planted instruction to the judge, a fake citation, markdown
+layout, a "written by" line), and counts how often the verdict moves — the
+robustness rate of CALM (Ye et al., ICLR 2025, arXiv 2410.02736).
+
+A probe is a small YAML file (this folder holds the built-in ones; ``--probes
+my_probe.yaml`` adds yours, no Python needed)::
+
+    id: verbosity
+    description: what changes and why it should not matter
+    citation: where the idea comes from
+    kind: template            # template (default), identical or order
+    target: dispreferred      # which response changes: preferred, dispreferred or both
+    template: |-              # sandboxed Jinja over the response
+      {{ response }}
+
+      {{ padding }}
+    choices:                  # each name becomes one seeded pick per pair
+      padding: [..., ...]
+
+Template variables: ``response`` (the text being changed), ``other`` (the
+other response), ``instruction``, ``judge_model`` (the judge's base model,
+or "this assistant" when unknown) and one pick from each ``choices`` list
+(picked by a hash of probe, pair, side and seed, so the same seed gives the
+same copies anywhere; a pick may itself use the variables). Filters:
+``sentences`` (the text split into sentences) and ``paragraphs``.
+
+``identical`` puts the target response in both slots (no gold label: there
+is nothing to prefer). ``order`` swaps the slots; for a judge that already
+sees both presentation orders it needs no calls (see ``judgekit.analysis.probes``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+from importlib.resources import files
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from judgekit.errors import BadInput
+from judgekit.records import BASE_KEY, KIND_KEY, PROBE_KEY, SLOTS_KEY, TARGET_KEY, Example
+
+UNKNOWN_MODEL = "this assistant"
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
+
+
+def sentences(text: str) -> list[str]:
+    """Sentences of ``text`` (split after . ! ? followed by space; line breaks also split)."""
+    out: list[str] = []
+    for line in text.splitlines():
+        out += [s.strip() for s in _SENTENCE_END.split(line) if s.strip()]
+    return out
+
+
+def paragraphs(text: str) -> list[str]:
+    return [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
+
+
+_JINJA = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False,
+                              trim_blocks=True)
+_JINJA.filters["sentences"] = sentences
+_JINJA.filters["paragraphs"] = paragraphs
+
+
+class Probe(BaseModel):
+    """One probe spec, validated."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(min_length=1)
+    description: str
+    citation: str
+    kind: Literal["template", "identical", "order"] = "template"
+    target: Literal["preferred", "dispreferred", "both"] = "dispreferred"
+    template: str | None = None
+    choices: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+
+    def apply(self, example: Example, *, seed: int = 0, judge_model: str | None = None) -> Example | None:
+        """The probed copy of a pair with gold ``a`` or ``b``; None for pairs a probe cannot use."""
+        if example.gold not in ("a", "b"):
+            return None
+        sides = self.sides(example.gold)
+        texts = {"a": example.response_a, "b": example.response_b}
+        gold: str | None = example.gold
+        if self.kind == "identical":
+            texts = dict.fromkeys(texts, texts[sides[0]])
+            gold = None
+        elif self.kind == "order":
+            texts = {"a": texts["b"], "b": texts["a"]}
+            gold = "b" if example.gold == "a" else "a"
+        else:
+            texts = {side: (self._render(example, side, seed, judge_model) if side in sides else text)
+                     for side, text in texts.items()}
+        metadata = {**example.metadata, PROBE_KEY: self.id, BASE_KEY: example.id, KIND_KEY: self.kind,
+                    TARGET_KEY: self.target, SLOTS_KEY: sides}
+        return example.model_copy(update={
+            "id": f"{example.id}~{self.id}", "response_a": texts["a"], "response_b": texts["b"], "gold": gold,
+            "votes": (), "generator_a": None, "generator_b": None, "metadata": metadata,
+        })
+
+    def sides(self, gold: str) -> list[str]:
+        """Canonical slots the probe changes for a pair whose better response is ``gold``."""
+        other = "b" if gold == "a" else "a"
+        return {"preferred": [gold], "dispreferred": [other], "both": ["a", "b"]}[self.target]
+
+    def _render(self, example: Example, side: str, seed: int, judge_model: str | None) -> str:
+        response, other = (example.response_a, example.response_b) if side == "a" else \
+            (example.response_b, example.response_a)
+        values: dict[str, Any] = {"response": response, "other": other, "instruction": example.instruction,
+                                  "judge_model": judge_model or UNKNOWN_MODEL}
+        for name, options in self.choices.items():
+            pick = options[_index(f"{self.id}|{example.id}|{side}|{seed}|{name}", len(options))]
+            values[name] = _compiled(pick).render(values)
+        return _compiled(self.template or "").render(values).strip()
+
+
+def _index(key: str, n: int) -> int:
+    return int.from_bytes(hashlib.sha256(key.encode("utf-8")).digest()[:8], "big") % n
+
+
+@lru_cache(maxsize=256)
+def _compiled(text: str) -> Any:
+    return _JINJA.from_string(text)
+
+
+def probes_root() -> Traversable:
+    """The built-in probe specs (this package's ``*.yaml``)."""
+    return files("judgekit.runs.probes")
+
+
+def list_probes() -> list[str]:
+    """Ids of the built-in probes, sorted."""
+    return sorted(entry.name.removesuffix(".yaml") for entry in probes_root().iterdir()
+                  if entry.name.endswith(".yaml"))
+
+
+def load_probe(id_or_path: str | Path) -> Probe:
+    """A built-in probe by id, or a spec file by path."""
+    name = str(id_or_path)
+    if name in list_probes():
+        return _parse(probes_root().joinpath(f"{name}.yaml"))
+    path = Path(name)
+    if path.suffix in (".yaml", ".yml") and path.is_file():
+        return _parse(path)
+    raise BadInput(f"--probes: unknown probe {name!r} (built in: {', '.join(list_probes())}; or a .yaml spec file)")
+
+
+def load_probes(names: Sequence[str]) -> list[Probe]:
+    probes = [load_probe(n) for n in names]
+    ids = [p.id for p in probes]
+    duplicated = sorted({i for i in ids if ids.count(i) > 1})
+    if duplicated:
+        raise BadInput(f"--probes: probe id {duplicated[0]!r} given twice")
+    return probes
+
+
+def _parse(source: Path | Traversable) -> Probe:
+    try:
+        raw = yaml.safe_load(source.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+        raise BadInput(f"{source}: cannot read probe spec ({str(e).splitlines()[0]})") from None
+    if not isinstance(raw, dict):
+        raise BadInput(f"{source}: a probe spec must be a YAML mapping")
+    try:
+        probe = Probe.model_validate(raw)
+    except ValidationError as e:
+        first = e.errors()[0]
+        key = ".".join(str(p) for p in first["loc"]) or "spec"
+        raise BadInput(f"{source}: key '{key}': {first['msg']}") from None
+    if probe.kind == "template":
+        if not probe.template:
+            raise BadInput(f"{source}: key 'template': a template probe needs a template")
+        try:
+            for text in (probe.template, *(c for options in probe.choices.values() for c in options)):
+                _compiled(text)
+        except TemplateError as e:
+            raise BadInput(f"{source}: key 'template': not a valid template ({e})") from None
+        if any(not options for options in probe.choices.values()):
+            raise BadInput(f"{source}: key 'choices': every choice list needs at least one entry")
+    return probe

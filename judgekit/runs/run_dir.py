@@ -1,0 +1,349 @@
+"""The run directory: what a run leaves behind, readable offline and resumable.
+
+Layout (DESIGN "Run directory"):
+
+- ``manifest.json``: the Manifest record (what was judged, by whom, how far it got);
+- ``examples.jsonl``: a snapshot of the examples judged, so a run can be
+  re-analysed without the dataset;
+- ``verdicts.jsonl``: one Verdict per line, appended as results arrive;
+- ``batches/``: only for runs sent through a provider batch API, each
+  batch's state, so a killed run polls the same batches (``backends.batch``).
+
+A run dir is created atomically (built in a temporary sibling, then renamed),
+so a directory named like a run is never half set up. Verdict lines are
+appended and flushed one by one; a kill -9 can leave at most one torn last
+line, which resuming drops.
+
+One run at a time writes a run dir: the writer holds an exclusive ``flock``
+on ``.lock`` inside it (taken before the dir is renamed into place, released
+when the writer closes it or its process ends, kill -9 included), so a second
+run on the same ``--out`` refuses, or waits if asked, instead of interleaving
+its verdicts with the first one's.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from judgekit.errors import BadInput, JudgekitError
+from judgekit.records import (
+    Classification,
+    Example,
+    LabelledOutput,
+    Manifest,
+    Rating,
+    Record,
+    ScoredExample,
+    Verdict,
+    append_jsonl,
+    describe_validation_error,
+    read_jsonl,
+    write_jsonl,
+)
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+MANIFEST = "manifest.json"
+EXAMPLES = "examples.jsonl"
+VERDICTS = "verdicts.jsonl"
+LOCK = ".lock"
+
+IDENTITY_FIELDS = ("judge", "protocol", "protocol_hash", "dataset", "dataset_hash", "params")
+"""Manifest fields that must match for a resume to continue the same run."""
+
+
+@dataclass(frozen=True, repr=False)
+class Run:
+    """A run dir read into memory: its manifest, the examples, the verdicts so far.
+
+    Verdicts are in the examples' order (the file holds them in finishing order).
+    """
+
+    path: Path
+    manifest: Manifest
+    examples: list[Example] | list[ScoredExample]
+    verdicts: list[Verdict] | list[Rating]
+    """Verdicts of a pairwise run, Ratings of a pointwise one (``manifest.kind``)."""
+
+    def __repr__(self) -> str:  # short: a full repr of thousands of verdicts is slow and unreadable
+        m = self.manifest
+        return (f"Run({str(self.path)!r}, judge={m.judge!r}, protocol={m.protocol!r}, dataset={m.dataset!r}, "
+                f"{len(self.verdicts)}/{len(self.examples)} verdicts, complete={m.complete})")
+
+    def summary(self) -> pd.DataFrame:
+        """Agreement with the human labels (with CIs) and cost, one row per figure, the headline first."""
+        from judgekit.analysis.summary import summary_frame  # numpy/pandas load only when asked
+
+        return summary_frame(self)
+
+    def to_pandas(self) -> pd.DataFrame:
+        """One row per (example, order): ids, gold, winners, raw text, margins, usage (see judgekit.report.export)."""
+        from judgekit.report.export import to_frame
+
+        return to_frame([self])
+
+
+def read_run(path: str | Path) -> Run:
+    """Read a run dir for analysis; any damage is a one-line BadInput.
+
+    A torn last verdict line is tolerated in an incomplete run (a killed run
+    looks like that) but not in one whose manifest says complete.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise BadInput(f"{path}: not a run directory (no such directory)")
+    manifest = _read_manifest(path / MANIFEST)
+    example_type, verdict_type = record_types(manifest)
+    examples = list(read_jsonl(path / EXAMPLES, example_type))
+    verdicts, torn = _read_verdicts(path / VERDICTS, verdict_type)
+    if torn is not None and manifest.complete:
+        raise BadInput(f"{path / VERDICTS}:{torn}: truncated line in a run marked complete")
+    _check_verdict_ids(path / VERDICTS, examples, verdicts)
+    return Run(path=path, manifest=manifest, examples=examples, verdicts=_in_example_order(examples, verdicts))
+
+
+class RunDir:
+    """A run dir open for writing: append verdicts, update and finish the manifest.
+
+    It holds the run dir's lock until :meth:`close` (or the end of the process).
+    """
+
+    def __init__(self, path: Path, manifest: Manifest, examples: list[Example], verdicts: list[Verdict], lock: Any):
+        self.path = path
+        self.manifest = manifest
+        self.examples = examples
+        self.verdicts = verdicts
+        self._lock = lock
+
+    @classmethod
+    def create(cls, path: str | Path, manifest: Manifest, examples: Sequence[Example]) -> RunDir:
+        """Make a new run dir atomically, locked; the parent folders are created if needed."""
+        path = Path(path)
+        if path.exists():
+            raise BadInput(f"{path}: already exists")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise BadInput(f"{path}: {_first_file(path.parent)} is a file, not a folder") from None
+        except PermissionError:
+            raise BadInput(f"{path}: cannot create the folder (permission denied)") from None
+        tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            tmp.mkdir()
+        except PermissionError:
+            raise BadInput(f"{path}: cannot write in {path.parent} (permission denied)") from None
+        lock = None
+        try:
+            lock = _lock(tmp, path, wait=False)
+            write_jsonl(tmp / EXAMPLES, examples)
+            (tmp / VERDICTS).touch()
+            _write_manifest(tmp / MANIFEST, manifest)
+            try:
+                tmp.rename(path)
+            except OSError:  # another run created it between our check and now
+                raise BadInput(f"{path}: another run created it just now; run again to resume it") from None
+        except BaseException:
+            if lock is not None:
+                lock.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return cls(path, manifest, list(examples), [], lock)
+
+    @classmethod
+    def resume(cls, path: str | Path, manifest: Manifest, examples: Sequence[Example], *, wait: bool = False) -> RunDir:
+        """Reopen an existing run dir for the same judge, protocol and examples.
+
+        ``manifest`` describes the run being asked for; a mismatch with what is
+        on disk is a BadInput naming the field. A torn last verdict line is cut
+        off. Another run writing the dir is a BadInput, or with ``wait`` a wait
+        for it to end.
+        """
+        path = Path(path)
+        lock = _lock(path, path, wait=wait)
+        try:
+            return cls._reopen(path, manifest, examples, lock)
+        except BaseException:
+            lock.close()
+            raise
+
+    @classmethod
+    def _reopen(cls, path: Path, manifest: Manifest, examples: Sequence[Example], lock: Any) -> RunDir:
+        stored = _read_manifest(path / MANIFEST)
+        for field in IDENTITY_FIELDS:
+            old, new = getattr(stored, field), getattr(manifest, field)
+            if old != new:
+                hint = " (other data, or another --limit)" if field == "dataset_hash" else ""
+                raise BadInput(
+                    f"{path / MANIFEST}: field '{field}' is {old!r} but this run asks for {new!r}{hint}; "
+                    "use another --out"
+                )
+        example_type, verdict_type = record_types(stored)
+        stored_examples = list(read_jsonl(path / EXAMPLES, example_type))
+        if [e.id for e in stored_examples] != [e.id for e in examples]:
+            raise BadInput(
+                f"{path / EXAMPLES}: the run holds {len(stored_examples)} examples, "
+                f"not the {len(examples)} asked for (different dataset, --limit or order); use another --out"
+            )
+        verdicts, torn = _read_verdicts(path / VERDICTS, verdict_type)
+        _mend_tail(path / VERDICTS, torn is not None)
+        _check_verdict_ids(path / VERDICTS, stored_examples, verdicts)
+        return cls(path, stored, stored_examples, verdicts, lock)
+
+    def close(self) -> None:
+        """Release the run dir's lock: another run may write it from now on."""
+        self._lock.close()
+
+    def done_ids(self) -> set[str]:
+        return {v.example_id for v in self.verdicts}
+
+    def append(self, verdict: Verdict) -> None:
+        """Record one verdict durably (one flushed line)."""
+        try:
+            append_jsonl(self.path / VERDICTS, verdict)
+        except OSError as e:
+            raise JudgekitError(f"{self.path / VERDICTS}: cannot write ({e.strerror.lower()})") from None
+        self.verdicts.append(verdict)
+
+    def update(self, **fields: Any) -> None:
+        """Rewrite the manifest with some fields changed (atomic replace)."""
+        self.manifest = self.manifest.model_copy(update=fields)
+        _write_manifest(self.path / MANIFEST, self.manifest)
+
+    def run(self) -> Run:
+        return Run(self.path, self.manifest, list(self.examples), _in_example_order(self.examples, self.verdicts))
+
+
+def record_types(manifest: Manifest) -> tuple[type[Record], type[Record]]:
+    """The example and verdict records a run of this kind holds."""
+    return RECORD_TYPES[manifest.kind]
+
+
+RECORD_TYPES: dict[str, tuple[type[Record], type[Record]]] = {
+    "pairwise": (Example, Verdict), "pointwise": (ScoredExample, Rating), "classify": (LabelledOutput, Classification),
+}
+"""Each run kind's example and verdict records."""
+
+
+def is_run_dir(path: str | Path) -> bool:
+    return (Path(path) / MANIFEST).is_file()
+
+
+def _lock(folder: Path, run: Path, *, wait: bool) -> Any:
+    """Hold ``folder/.lock`` exclusively (the open file is the lock), recording our pid in it."""
+    try:
+        if not os.access(folder, os.W_OK):
+            raise PermissionError(13, "Read-only folder")
+        handle = (folder / LOCK).open("a+", encoding="utf-8")
+    except OSError as e:
+        raise BadInput(f"{run}: cannot write to the run dir ({e.strerror.lower()})") from None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        if not wait:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise BadInput(
+                f"{run}: another run (pid {holder}) is writing this run dir; wait for it to end "
+                "(or pass --wait), or use another --out"
+            ) from None
+        fcntl.flock(handle, fcntl.LOCK_EX)
+    handle.truncate(0)
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
+def _first_file(path: Path) -> Path:
+    """The first ancestor-or-self of ``path`` that exists and is not a folder."""
+    for candidate in (*reversed(path.parents), path):
+        if candidate.exists() and not candidate.is_dir():
+            return candidate
+    return path
+
+
+def _write_manifest(path: Path, manifest: Manifest) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        tmp.replace(path)
+    except OSError as e:
+        raise JudgekitError(f"{path}: cannot write ({e.strerror.lower()})") from None
+
+
+def _read_manifest(path: Path) -> Manifest:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BadInput(f"{path}: missing (not a judgekit run directory)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise BadInput(f"{path}: not valid JSON ({e})") from None
+    try:
+        return Manifest.model_validate(data)
+    except ValidationError as e:
+        raise BadInput(f"{path}: {describe_validation_error(e)}") from None
+
+
+def _read_verdicts(path: Path, model: type[Record] = Verdict) -> tuple[list, int | None]:
+    """Read verdict lines; return them and the line number of a torn last line, if any."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        raise BadInput(f"{path}: file not found") from None
+    lines = text.split("\n")
+    tail = lines.pop()
+    verdicts = []
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            verdicts.append(model.model_validate_json(line))
+        except ValidationError as e:
+            raise BadInput(f"{path}:{lineno}: {describe_validation_error(e)}") from None
+    # A last line with no newline may be a write cut short by a kill: torn if unreadable.
+    if tail.strip():
+        try:
+            verdicts.append(model.model_validate_json(tail))
+        except ValidationError:
+            return verdicts, len(lines) + 1
+    return verdicts, None
+
+
+def _mend_tail(path: Path, torn: bool) -> None:
+    """Make the file end in a newline: drop a torn last line, or terminate a whole one."""
+    data = path.read_bytes()
+    if not data or data.endswith(b"\n"):
+        return
+    if torn:
+        with path.open("r+b") as f:
+            f.truncate(data.rfind(b"\n") + 1)
+    else:
+        with path.open("ab") as f:
+            f.write(b"\n")
+
+
+def _check_verdict_ids(path: Path, examples: list[Example], verdicts: list[Verdict]) -> None:
+    known = {e.id for e in examples}
+    seen: set[str] = set()
+    for lineno, verdict in enumerate(verdicts, start=1):
+        if verdict.example_id not in known:
+            raise BadInput(f"{path}: verdict {lineno}: field 'example_id': {verdict.example_id!r} is not in {EXAMPLES}")
+        if verdict.example_id in seen:
+            raise BadInput(f"{path}: verdict {lineno}: field 'example_id': {verdict.example_id!r} appears twice")
+        seen.add(verdict.example_id)
+
+
+def _in_example_order(examples: list[Example], verdicts: list[Verdict]) -> list[Verdict]:
+    position = {e.id: i for i, e in enumerate(examples)}
+    return sorted(verdicts, key=lambda v: position[v.example_id])

@@ -1,0 +1,176 @@
+"""Sweeps: a grid of judges x protocols x datasets, one run dir per cell (ReIFE-style).
+
+Every cell shares one response cache and one concurrency budget, so a sweep
+is as fast as the budget allows and an overlap between cells is paid once.
+Each cell's run dir lives under the sweep's root with a name derived from the
+cell, so rerunning the same sweep file resumes every cell where it stopped.
+
+Sweep file (YAML)::
+
+    root: runs/my-sweep          # where the run dirs go (``--out`` overrides)
+    concurrency: 16              # calls in flight across the whole sweep
+    limit: 100                   # optional: first N examples of each dataset
+    cache: true
+    batch: false                 # true: openai:/anthropic: calls go through the batch APIs (half price)
+    judges:
+      - openai:gpt-4o-mini
+      - {spec: openai:llama-3-8b, base_url: "http://localhost:8000/v1", judge_model: llama-3-8b}
+    protocols: [llmbar/vanilla, llmbar/rules]
+    datasets: [llmbar/natural, llmbar/adversarial/neighbor]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from judgekit.errors import BadInput
+
+
+class JudgeEntry(BaseModel):
+    """One judge of the grid: a spec plus the settings load_judge takes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    spec: str = Field(min_length=1)
+    base_url: str | None = None
+    api_key_env: str | None = None
+    """The variable holding ``base_url``'s key (provider keys go to providers only)."""
+    judge_model: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = Field(default=None, ge=1)
+    timeout: float | None = Field(default=None, gt=0)
+    max_retries: int = Field(default=6, ge=0)
+
+
+class SweepSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    root: str | None = None
+    concurrency: int = Field(default=8, ge=1)
+    limit: int | None = Field(default=None, ge=0)
+    cache: bool = True
+    batch: bool = False
+    """Send openai:/anthropic: cells' calls through the provider's batch API (other judges stay live)."""
+    batch_poll: float = Field(default=30.0, gt=0)
+    judges: list[JudgeEntry] = Field(min_length=1)
+    protocols: list[str] = Field(min_length=1)
+    datasets: list[str] = Field(min_length=1)
+
+    @field_validator("judges", mode="before")
+    @classmethod
+    def _spec_strings(cls, value: Any) -> Any:
+        """A bare string is a judge spec with default settings."""
+        if isinstance(value, list):
+            return [{"spec": v} if isinstance(v, str) else v for v in value]
+        return value
+
+
+def load_sweep(path: str | Path) -> SweepSpec:
+    """Read and validate a sweep file; a bad key or value is a BadInput naming it."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BadInput(f"{path}: file not found") from None
+    except yaml.YAMLError as e:
+        raise BadInput(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(data, dict):
+        raise BadInput(f"{path}: expected a mapping with judges, protocols and datasets")
+    try:
+        spec = SweepSpec.model_validate(data)
+    except ValidationError as e:
+        first = e.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        if first["type"] == "extra_forbidden":
+            raise BadInput(f"{path}: unknown key '{key}'") from None
+        raise BadInput(f"{path}: key '{key}': {first['msg']}") from None
+    _check_names(path, spec)
+    return spec
+
+
+def _check_names(path: Path, spec: SweepSpec) -> None:
+    """Unknown providers and protocols fail now, naming the key, not cell by cell later."""
+    from judgekit.backends.registry import backend_class, parse_spec
+    from judgekit.protocols import load_protocol
+
+    try:
+        for i, judge in enumerate(spec.judges):
+            key = f"judges.{i}.spec"
+            backend_class(parse_spec(judge.spec)[0])
+        for i, protocol in enumerate(spec.protocols):
+            key = f"protocols.{i}"
+            load_protocol(protocol)
+    except BadInput as e:
+        raise BadInput(f"{path}: key '{key}': {e}") from None
+
+
+@dataclass(frozen=True)
+class Cell:
+    judge: JudgeEntry
+    protocol: str
+    dataset: str
+
+    @property
+    def name(self) -> str:
+        """The cell's run dir name: judge, protocol, dataset, safe for file names."""
+        return re.sub(r"[^A-Za-z0-9._-]+", "_", f"{self.judge.spec}--{self.protocol}--{self.dataset}")
+
+
+def cells(spec: SweepSpec) -> list[Cell]:
+    return [Cell(j, p, d) for j in spec.judges for p in spec.protocols for d in spec.datasets]
+
+
+async def run_sweep(spec: SweepSpec, root: Path, *, progress: Any = None) -> tuple[list[Path], list[str]]:
+    """Run (or resume) every cell under ``root``; return the finished run dirs and
+    one line per failed cell. Cells run side by side within the shared budget."""
+    from judgekit.judge.api import load_judge
+    from judgekit.backends.cache import ResponseCache
+    from judgekit.data import load_dataset
+    from judgekit.runs.runner import judge_run, open_run_dir
+
+    grid = cells(spec)
+    datasets = {d: load_dataset(d, limit=spec.limit) for d in spec.datasets}
+    cache = ResponseCache() if spec.cache else False
+    limiter = asyncio.Semaphore(spec.concurrency)
+
+    async def one(cell: Cell) -> Path:
+        entry = cell.judge
+        judge = load_judge(
+            entry.spec, cell.protocol, base_url=entry.base_url, judge_model=entry.judge_model,
+            temperature=entry.temperature, max_tokens=entry.max_tokens, concurrency=spec.concurrency,
+            timeout=entry.timeout, max_retries=entry.max_retries, cache=cache, limiter=limiter,
+            api_key_env=entry.api_key_env,
+        )
+        dataset = datasets[cell.dataset]
+        examples = list(dataset.examples)
+        manifest = judge.manifest_for(dataset.id, dataset.content_hash, len(examples))
+        run_dir = open_run_dir(root / cell.name, manifest, examples)
+        if spec.batch:
+            from judgekit.backends.batch import use_batches
+
+            use_batches(judge, run_dir.path, poll_s=spec.batch_poll)
+        on_progress = (progress.track(cell.name, judge.call_path, len(examples), judge.live_usages())
+                       if progress else None)
+        try:
+            await judge_run(judge.verdict, run_dir, workers=judge.call_path.concurrency, on_progress=on_progress,
+                            live=judge.live_usages())
+        finally:
+            await judge.aclose()
+        return run_dir.path
+
+    results = await asyncio.gather(*(one(cell) for cell in grid), return_exceptions=True)
+    done = [r for r in results if isinstance(r, Path)]
+    failed = []
+    for cell, result in zip(grid, results, strict=True):
+        if isinstance(result, BaseException):
+            if not isinstance(result, Exception):
+                raise result
+            failed.append(f"{cell.name}: {result}")
+    return done, failed

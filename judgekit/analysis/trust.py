@@ -3,7 +3,8 @@
 The statistics themselves live in ``judgekit.agreement`` (``alt_test``,
 ``calibration``, ``selective``) and take plain tables; this module turns run
 dirs into those tables (human votes per annotator, the judge's confidence per
-item), the way ``report.judged_items`` does for accuracy.
+item), the way ``pairwise.judged_items`` does for accuracy. A probe run's
+perturbed copies are left out: they are the probe table's figures, not items.
 
 Annotators of a run are the positions of the examples' human ``votes``
 (``annotator 1``, ``annotator 2``, ...), which is how the dataset cards map
@@ -28,14 +29,14 @@ from judgekit.agreement.calibration import Calibration, brier_score, calibration
 from judgekit.agreement.plan import alt_test_differences
 from judgekit.agreement.selective import SelectiveCurve, TargetCoverage, coverage_at_accuracy, selective_curve
 from judgekit.errors import BadInput
-from judgekit.records import LABELS, Example, RunRecords, Verdict
+from judgekit.records import LABELS, PROBE_KEY, Example, RunRecords, Verdict
 
 
 
 def annotator_votes(run: RunRecords) -> pd.DataFrame:
     """One row per judged example with votes, one column per vote position (None: no vote)."""
     judged = {v.example_id for v in run.verdicts}
-    examples = [e for e in run.examples if e.votes and e.id in judged]
+    examples = [e for e in run.examples if e.votes and e.id in judged and PROBE_KEY not in e.metadata]
     width = max((len(e.votes) for e in examples), default=0)
     rows = [list(e.votes) + [None] * (width - len(e.votes)) for e in examples]
     columns = [f"annotator {k + 1}" for k in range(width)]
@@ -45,7 +46,7 @@ def annotator_votes(run: RunRecords) -> pd.DataFrame:
 def has_annotators(run: RunRecords) -> bool:
     """True when some judged example carries at least two human votes (the alt-test can run)."""
     judged = {v.example_id for v in run.verdicts}
-    return any(len(e.votes) >= 2 and e.id in judged for e in run.examples)
+    return any(len(e.votes) >= 2 and e.id in judged and PROBE_KEY not in e.metadata for e in run.examples)
 
 
 def run_alt_test(
@@ -89,7 +90,7 @@ def confidences(run: RunRecords) -> Confidences:
       the range being the spread of all scores in the run; an equal score is 0.5.
     """
     verdicts = {v.example_id: v for v in run.verdicts}
-    examples = [e for e in run.examples if e.gold is not None and e.id in verdicts]
+    examples = [e for e in run.examples if e.gold is not None and e.id in verdicts and PROBE_KEY not in e.metadata]
     chosen = [verdicts[e.id] for e in examples]
     source, read = _confidence_reader(chosen)
     values = [read(v) if v.winner is not None else None for v in chosen]

@@ -90,6 +90,8 @@ def run(
     if not batch and (run_dir.path / BATCH_DIR).is_dir() and (open_batches := unfinished_batches(run_dir.path)):
         raise BadInput(f"{run_dir.path}: batches {', '.join(open_batches)} are still out; resume with --batch "
                        "(a live resume would pay for their requests twice)")
+    if loaded.id == DEFAULT_DATASET and todo:
+        print_references(console, run_dir.path, [e.id for e in examples], todo)
     if not quiet:
         Console(stderr=True).print(f"{run_dir.path}: {todo} of {len(examples)} examples to judge", highlight=False)
     cache = handle.call_path.cache
@@ -137,8 +139,8 @@ def print_prefix_warning(console: Console, continuation: str | None, usage) -> N
 
 
 def print_refusals(console: Console, verdicts: list) -> None:
-    """Name the items the server refused (kept as invalid verdicts) and its reasons."""
-    refused = [v for v in verdicts if getattr(v, "invalid_reason", None) == "refused"]
+    """Name the items the server refused (kept as invalid verdicts or ratings) and its reasons."""
+    refused = [v for v in verdicts if v.refused]
     for verdict in refused[:REFUSALS_SHOWN]:
         console.print(f"refused by the server: {verdict.example_id}: {verdict.details['refused']}",
                       highlight=False, soft_wrap=True, markup=False)
@@ -147,12 +149,31 @@ def print_refusals(console: Console, verdicts: list) -> None:
                       highlight=False)
 
 
+SECONDS_PER_PAIR = (13, 18)
+"""The embedded judge's time per pair of the default run on a 2-core AVX2 host, both orders (bench/README.md)."""
+
+
+def print_references(console: Console, run_path: Path, ids: list[str], todo: int) -> None:
+    """The recorded judges' leaderboard on the pairs about to be judged, before the first call."""
+    from judgekit.analysis.leaderboard import leaderboard
+    from judgekit.data import load_dataset
+    from judgekit.report.leaderboard import render_references
+    from judgekit.runs.importers.llmbar_sample import recorded_runs
+
+    references = recorded_runs(load_dataset(DEFAULT_DATASET), run_path.parent / RECORDED_DIR)
+    low, high = (round(todo * s / 60) for s in SECONDS_PER_PAIR)
+    if not console.is_terminal:
+        console = Console(width=120)
+    console.print(render_references(leaderboard(None, references, on=ids),
+                                    minutes=f"about {low}–{high} minutes on a 2-core machine without AVX-512"))
+
+
 def print_leaderboard(console: Console, finished: Any, elapsed: float) -> None:
     """The judge beside LLMBar's recorded judges on the same pairs, and what to run next."""
-    from judgekit.data import load_dataset
-    from judgekit.runs.importers.llmbar_sample import recorded_runs
     from judgekit.analysis.leaderboard import leaderboard
+    from judgekit.data import load_dataset
     from judgekit.report.leaderboard import render_leaderboard
+    from judgekit.runs.importers.llmbar_sample import recorded_runs
 
     recorded_dir = finished.path.parent / RECORDED_DIR
     references = recorded_runs(load_dataset(DEFAULT_DATASET), recorded_dir)

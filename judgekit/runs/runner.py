@@ -35,7 +35,7 @@ from judgekit.backends.prices import PriceTable
 from judgekit.backends.registry import parse_spec
 from judgekit.errors import BadInput
 from judgekit.judge.protocol import Protocol
-from judgekit.records import Example, Manifest, Usage, Verdict
+from judgekit.records import Example, Manifest, Rating, Usage, Verdict
 from judgekit.runs.run_dir import Run, RunDir, is_run_dir
 from judgekit.judge.strategies import run_protocol
 
@@ -89,11 +89,15 @@ async def judge_run(
     timeouts go into the manifest, added to those of earlier sessions of a
     resumed run.
 
-    An item the server refuses (:class:`Refused`) becomes an invalid verdict
-    with the server's reason, and the run goes on. On any other failure (or
-    cancellation) the manifest is left saying incomplete, with the counts so
-    far, and the error propagates. Either way the run dir's lock is released
-    at the end.
+    An item the server refuses (:class:`Refused`) becomes an invalid record
+    with the server's reason in ``details["refused"]`` (``record.refused``),
+    and the run goes on: a pairwise verdict is made here; a pointwise strategy
+    makes the Rating itself, since only it knows which criteria it rates.
+    Refused items with none answered among them stop the run
+    (:data:`REFUSALS_BEFORE_STOP`), whatever the kind. On any other failure
+    (or cancellation) the manifest is left saying incomplete, with the counts
+    so far, and the error propagates. Either way the run dir's lock is
+    released at the end.
     """
     done = run_dir.done_ids()
     todo = [e for e in run_dir.examples if e.id not in done]
@@ -111,9 +115,8 @@ async def judge_run(
             try:
                 verdict = await judge_one(example)
             except Refused as refusal:
-                if run_dir.manifest.kind == "pointwise":
-                    raise  # a pairwise invalid verdict has no place in a pointwise run
-                state.refused(refusal)
+                if run_dir.manifest.kind != "pairwise":
+                    raise  # a pairwise invalid verdict has no place in a run of another kind
                 verdict = Verdict(example_id=example.id, winner=None, invalid_reason="refused",
                                   details={"refused": refusal.reason})
             state.record(verdict)
@@ -148,17 +151,18 @@ class _State:
         self.answered = 0
         self.refusals = 0
 
-    def refused(self, refusal: Refused) -> None:
-        """Count a refused item; stop the run when nothing but refusals comes back."""
-        self.refusals += 1
-        if self.answered == 0 and self.refusals >= REFUSALS_BEFORE_STOP:
-            raise Refused(refusal.where, f"{refusal.reason}; the first {self.refusals} items were all refused, "
-                          "so the requests rather than the items are wrong for this server") from refusal
-
-    def record(self, verdict: Verdict) -> None:
+    def record(self, verdict: Verdict | Rating) -> None:
+        """Append a verdict; stop the run instead when nothing but refusals has come back."""
+        if verdict.refused:
+            self.refusals += 1
+            if self.answered == 0 and self.refusals >= REFUSALS_BEFORE_STOP:
+                raise Refused(self.run_dir.manifest.judge, f"{verdict.details['refused']}; the first "
+                              f"{self.refusals} items were all refused, so the requests rather than the items "
+                              "are wrong for this server")
+        else:
+            self.answered += 1
         self.run_dir.append(verdict)
         self.usage = self.usage + verdict.usage
-        self.answered += getattr(verdict, "invalid_reason", None) != "refused"
         if time.monotonic() - self.last_flush > MANIFEST_EVERY_S:
             self.flush()
 

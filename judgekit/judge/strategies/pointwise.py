@@ -21,6 +21,11 @@ the humans used.
   points listed (renormalised, since the top-k list holds other tokens too).
   Works with any backend that returns ``top_logprobs`` (the embedded model,
   OpenAI's chat API); without them the rating is invalid (``no_score_logprobs``).
+
+A criterion the server refuses (:class:`~judgekit.backends.base.Refused`) is
+invalid (``refused``, the server's reason as its raw text) and the other
+criteria are still asked; the rating's ``details["refused"]`` holds the reason,
+as a pairwise verdict's does, and the runner counts the item as refused.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from judgekit.backends.base import Completion
+from judgekit.backends.base import Completion, Refused
 from judgekit.errors import BadInput
 from judgekit.judge.protocol import Protocol
 from judgekit.records import CriterionRating, CriterionScores, Rating, ScoredExample
@@ -66,17 +71,23 @@ class _Pointwise(Strategy):
 
     async def run(self, protocol: Protocol, example: ScoredExample, calls: Calls) -> Rating:
         rated: dict[str, CriterionRating] = {}
+        details: dict[str, str] = {}
         for criterion, scale in example.criteria.items():
             rubric = rubric_for(protocol, criterion)
             if rubric is None:
                 continue
-            completion = await calls.ask(
-                "rate", stage=criterion, instruction=example.instruction, response=example.response,
-                reference=example.reference, criterion=criterion, rubric=rubric, low=_point(scale.low),
-                high=_point(scale.high),
-            )
+            try:
+                completion = await calls.ask(
+                    "rate", stage=criterion, instruction=example.instruction, response=example.response,
+                    reference=example.reference, criterion=criterion, rubric=rubric, low=_point(scale.low),
+                    high=_point(scale.high),
+                )
+            except Refused as refusal:
+                rated[criterion] = CriterionRating(score=None, raw=refusal.reason, invalid_reason="refused")
+                details.setdefault("refused", refusal.reason)
+                continue
             rated[criterion] = self.read(completion, scale)
-        return Rating(example_id=example.id, criteria=rated, usage=calls.usage())
+        return Rating(example_id=example.id, criteria=rated, details=details, usage=calls.usage())
 
     def read(self, completion: Completion, scale: CriterionScores) -> CriterionRating:
         raise NotImplementedError

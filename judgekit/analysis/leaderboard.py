@@ -23,16 +23,23 @@ from judgekit.errors import BadInput
 from judgekit.records import RunInMemory, RunRecords
 
 
-def leaderboard(run: RunRecords | None, references: Sequence[RunRecords],
-                options: Options = Options()) -> dict[str, Any]:
+def leaderboard(run: RunRecords | None, references: Sequence[RunRecords], options: Options = Options(), *,
+                on: Sequence[str] | None = None) -> dict[str, Any]:
     """Rows for ``run`` and each reference (best headline first), each paired against ``run``.
 
     Every reference must hold the items ``run`` judged (by content, with the
     same labels); it is scored on those items only, so a ``--limit`` run
-    compares fairly. With ``run`` None the references are shown alone (the
-    default run prints them before its own judge starts).
+    compares fairly. With ``run`` None the references are shown alone, on the
+    example ids ``on`` (the default run prints them before its own judge
+    starts, on the pairs it is about to judge).
     """
-    anchor = run if run is not None else references[0]
+    if run is None:
+        first = references[0]
+        keep = set(on) if on is not None else {e.id for e in first.examples}
+        anchor: RunRecords = RunInMemory(first.path, first.manifest, [e for e in first.examples if e.id in keep],
+                                         [v for v in first.verdicts if v.example_id in keep])
+    else:
+        anchor = run
     items = judged_items(anchor)
     shown = [_restricted(other, anchor) for other in references]
     rows = []

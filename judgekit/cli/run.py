@@ -90,6 +90,8 @@ def run(
     if not batch and (run_dir.path / BATCH_DIR).is_dir() and (open_batches := unfinished_batches(run_dir.path)):
         raise BadInput(f"{run_dir.path}: batches {', '.join(open_batches)} are still out; resume with --batch "
                        "(a live resume would pay for their requests twice)")
+    if loaded.id == DEFAULT_DATASET and todo:
+        print_references(console, run_dir.path, [e.id for e in examples], judge, todo)
     if not quiet:
         Console(stderr=True).print(f"{run_dir.path}: {todo} of {len(examples)} examples to judge", highlight=False)
     cache = handle.call_path.cache
@@ -147,12 +149,35 @@ def print_refusals(console: Console, verdicts: list) -> None:
                       highlight=False)
 
 
+SECONDS_PER_PAIR = (13, 18)
+"""The embedded judge's time per pair of the default run on a 2-core AVX2 host, both orders (bench/README.md)."""
+
+
+def print_references(console: Console, run_path: Path, ids: list[str], judge: str, todo: int) -> None:
+    """The recorded judges' leaderboard on the pairs about to be judged, before the first call.
+
+    For the embedded judge it says how long the wait is on a host like ours (its speed is known).
+    """
+    from judgekit.analysis.leaderboard import leaderboard
+    from judgekit.data import load_dataset
+    from judgekit.report.leaderboard import render_references
+    from judgekit.runs.importers.llmbar_sample import recorded_runs
+
+    references = recorded_runs(load_dataset(DEFAULT_DATASET), run_path.parent / RECORDED_DIR)
+    low, high = (max(1, round(todo * s / 60)) for s in SECONDS_PER_PAIR)
+    span = f"{low}" if low == high else f"{low}–{high}"
+    minutes = f"about {span} min on a 2-core machine without AVX-512" if judge == DEFAULT_JUDGE else None
+    if not console.is_terminal:
+        console = Console(width=120)
+    console.print(render_references(leaderboard(None, references, on=ids), judge=judge, minutes=minutes))
+
+
 def print_leaderboard(console: Console, finished: Any, elapsed: float) -> None:
     """The judge beside LLMBar's recorded judges on the same pairs, and what to run next."""
-    from judgekit.data import load_dataset
-    from judgekit.runs.importers.llmbar_sample import recorded_runs
     from judgekit.analysis.leaderboard import leaderboard
+    from judgekit.data import load_dataset
     from judgekit.report.leaderboard import render_leaderboard
+    from judgekit.runs.importers.llmbar_sample import recorded_runs
 
     recorded_dir = finished.path.parent / RECORDED_DIR
     references = recorded_runs(load_dataset(DEFAULT_DATASET), recorded_dir)

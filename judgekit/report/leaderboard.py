@@ -48,6 +48,25 @@ def render_leaderboard(data: dict[str, Any], *, alpha: float = 0.05) -> Group:
     return Group(table, notes, Text(""), *(Text(line) for line in lines))
 
 
+def render_references(data: dict[str, Any], *, judge: str, minutes: str | None) -> Group:
+    """The recorded judges alone, shown before ``judge`` starts on the same pairs (they need no calls)."""
+    table = Table(title=f"Recorded judges on {data['n']} pairs of {data['dataset']} (no calls)",
+                  title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    for header in ("#", "judge", "protocol", "accuracy", "95% CI", "agree"):
+        table.add_column(header, justify="left" if header in ("judge", "protocol") else "right", no_wrap=True)
+    for row in data["rows"]:
+        ci = row["accuracy_ci"]
+        table.add_row(str(row["rank"]), row["judge"], row["protocol"], f"{row['accuracy']:.3f}",
+                      f"{ci[0]:.3f}–{ci[1]:.3f}",
+                      "-" if row["positional_agreement"] is None else f"{row['positional_agreement']:.3f}")
+    best = data["rows"][0]
+    when = f" ({minutes})" if minutes else ""
+    note = Text(f"The best recorded judge, {best['judge'].removeprefix('llmbar:')}, agrees with LLMBar's expert labels "
+                f"on {best['accuracy']:.1%} of these pairs. {judge} now judges the same pairs{when}; the full "
+                "leaderboard with paired tests follows.")
+    return Group(table, note)
+
+
 def _models(rows: Sequence[dict[str, Any]]) -> str:
     return ", ".join(f"{r['judge'].removeprefix('llmbar:')} = {r['judge_model']}" for r in rows
                      if r["judge"].startswith("llmbar:") and r["judge_model"])

@@ -91,3 +91,28 @@ def test_the_checker_sees_imports_inside_functions_and_type_checking_ones(tmp_pa
                       "def f():\n    from judgekit.judge import api\n    from . import records\n", encoding="utf-8")
     known = {"judgekit", "judgekit.judge.api", "judgekit.runs.run_dir", "judgekit.records", "judgekit.m"}
     assert imports("judgekit.m", module, known) == {"judgekit.judge.api", "judgekit.records", "judgekit.runs.run_dir"}
+
+
+STAGES = ("data", "judge", "backends", "runs", "agreement", "analysis", "report", "cli", "integrations")
+"""The pipeline's stages, each a package under judgekit/: a newcomer reads the flow from the folder names."""
+
+
+def test_the_top_of_the_package_holds_the_stages_and_the_shared_vocabulary_only():
+    top = {path.stem for path in (REPO / "judgekit").glob("*.py")}
+    assert top == {"__init__", "records", "errors", "version", "resources"}  # no flat cluster of analysis modules
+    packages = {path.name for path in (REPO / "judgekit").iterdir() if (path / "__init__.py").is_file()}
+    assert packages == set(STAGES)
+
+
+def test_statistics_read_no_files_and_renderers_compute_no_figures():
+    """agreement/ imports nothing of judgekit beyond itself and errors; report/ never imports the statistics
+    (it lays out what analysis computed) and analysis/ never imports a renderer."""
+    found = modules()
+    graph = {name: imports(name, path, set(found)) for name, path in found.items()}
+    for name, edges in graph.items():
+        if name.startswith("judgekit.agreement"):
+            assert all(e.startswith("judgekit.agreement") or e == "judgekit.errors" for e in edges), (name, edges)
+        if name.startswith("judgekit.report"):
+            assert not any(e.startswith(("judgekit.agreement", "judgekit.analysis")) for e in edges), (name, edges)
+        if name.startswith(("judgekit.analysis", "judgekit.agreement")):
+            assert not any(e.startswith(("judgekit.report", "judgekit.cli")) for e in edges), (name, edges)

@@ -147,7 +147,7 @@ async def test_summary_of_a_first_slot_judge(scripted_server, tmp_path):
     low, high = frame.loc["accuracy", ["ci_low", "ci_high"]]
     assert low == expected == high  # every item is right in exactly one order: no spread
     assert frame.loc["calls", "value"] == 24
-    table = summary_table(run, elapsed_s=1.5)
+    table = summary_table(summarize(run), run.manifest, elapsed_s=1.5)
     assert table.row_count == len(frame) + 1
 
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 import pandas as pd
 from rich.table import Table
 
-from judgekit.analysis.summary import summary_frame
-from judgekit.records import RunRecords
+from judgekit.records import Manifest
 
 
-def summary_table(run: RunRecords, *, elapsed_s: float | None = None) -> Table:
-    """The end-of-run table (``judgekit.analysis.summary.summary_frame``): the headline figure first, rates, calls, cost, time."""
-    frame = summary_frame(run)
-    table = Table(title=f"{run.manifest.judge} · {run.manifest.protocol} · {run.manifest.dataset}",
+def summary_table(frame: pd.DataFrame, manifest: Manifest, *, elapsed_s: float | None = None) -> Table:
+    """The end-of-run table of ``judgekit.analysis.summary.summary_frame``: the headline first, rates, calls,
+    cost, time."""
+    table = Table(title=f"{manifest.judge} · {manifest.protocol} · {manifest.dataset}",
                   caption=f"headline: {frame.attrs['headline']}; intervals: {frame.attrs['ci_method']}")
     table.add_column("figure")
     table.add_column("value", justify="right")

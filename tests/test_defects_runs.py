@@ -8,6 +8,11 @@ from __future__ import annotations
 
 import json
 import re
+import time
+import tracemalloc
+
+import pytest
+import yaml
 
 from conftest import run_judgekit
 from servers import ScriptedServer
@@ -79,3 +84,24 @@ def test_a_server_refusing_every_pointwise_item_stops_the_run(tmp_path, monkeypa
     assert code == 1 and "unknown field logprobs" in err and "requests rather than the items" in err
     run = read_run(tmp_path / "run")
     assert not run.manifest.complete and len(run.verdicts) == 2 and all(r.refused for r in run.verdicts)
+
+
+@pytest.mark.parametrize("template", [
+    "{{ response * 10**9 }}",
+    "{% for i in range(100000) %}{{ response }}{% endfor %}",
+])
+def test_a_probe_template_that_renders_a_huge_response_is_refused_naming_the_file(tmp_path, monkeypatch, capsys,
+                                                                                  template):
+    spec = tmp_path / "huge.yaml"
+    spec.write_text(yaml.safe_dump({"id": "huge", "description": "d", "citation": "c", "template": template}),
+                    encoding="utf-8")
+    tracemalloc.start()
+    start = time.monotonic()
+    try:
+        code, _, err = run_judgekit(monkeypatch, capsys, "probe", "openai:judge", "--protocol", "llmbar/vanilla",
+                                    "--dataset", "judgekit/bundled", "--limit", 2, "--probes", spec, "--dry-run")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert code == 2 and str(spec) in err and len(err.strip().splitlines()) == 1, err
+    assert time.monotonic() - start < 10 and peak < 100_000_000

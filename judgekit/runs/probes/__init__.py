@@ -28,7 +28,9 @@ other response), ``instruction``, ``judge_model`` (the judge's base model,
 or "this assistant" when unknown) and one pick from each ``choices`` list
 (picked by a hash of probe, pair, side and seed, so the same seed gives the
 same copies anywhere; a pick may itself use the variables). Filters:
-``sentences`` (the text split into sentences) and ``paragraphs``.
+``sentences`` (the text split into sentences) and ``paragraphs``. The sandbox
+is the protocols' bounded one: a rendering past MAX_RENDERED_CHARS is a
+BadInput naming the probe file, not gigabytes of text.
 
 ``identical`` puts the target response in both slots (no gold label: there
 is nothing to prefer). ``order`` swaps the slots; for a judge that already
@@ -48,10 +50,10 @@ from typing import Any, Literal
 
 import yaml
 from jinja2 import StrictUndefined, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from judgekit.errors import BadInput
+from judgekit.judge.protocol import BoundedSandbox, _bounded
 from judgekit.records import BASE_KEY, KIND_KEY, PROBE_KEY, SLOTS_KEY, TARGET_KEY, Example
 
 UNKNOWN_MODEL = "this assistant"
@@ -71,8 +73,8 @@ def paragraphs(text: str) -> list[str]:
     return [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
 
 
-_JINJA = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False,
-                              trim_blocks=True)
+_JINJA = BoundedSandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False,
+                        trim_blocks=True)
 _JINJA.filters["sentences"] = sentences
 _JINJA.filters["paragraphs"] = paragraphs
 
@@ -89,6 +91,8 @@ class Probe(BaseModel):
     target: Literal["preferred", "dispreferred", "both"] = "dispreferred"
     template: str | None = None
     choices: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    _source: str = PrivateAttr(default="")
+    """The spec file, for errors met while rendering."""
 
     def apply(self, example: Example, *, seed: int = 0, judge_model: str | None = None) -> Example | None:
         """The probed copy of a pair with gold ``a`` or ``b``; None for pairs a probe cannot use."""
@@ -123,10 +127,13 @@ class Probe(BaseModel):
             (example.response_b, example.response_a)
         values: dict[str, Any] = {"response": response, "other": other, "instruction": example.instruction,
                                   "judge_model": judge_model or UNKNOWN_MODEL}
-        for name, options in self.choices.items():
-            pick = options[_index(f"{self.id}|{example.id}|{side}|{seed}|{name}", len(options))]
-            values[name] = _compiled(pick).render(values)
-        return _compiled(self.template or "").render(values).strip()
+        try:
+            for name, options in self.choices.items():
+                pick = options[_index(f"{self.id}|{example.id}|{side}|{seed}|{name}", len(options))]
+                values[name] = _bounded(_compiled(pick).generate(values))
+            return _bounded(_compiled(self.template or "").generate(values)).strip()
+        except TemplateError as e:
+            raise BadInput(f"{self._source or self.id}: rendering pair {example.id}: {e}") from None
 
 
 def _index(key: str, n: int) -> int:
@@ -182,6 +189,7 @@ def _parse(source: Path | Traversable) -> Probe:
         first = e.errors()[0]
         key = ".".join(str(p) for p in first["loc"]) or "spec"
         raise BadInput(f"{source}: key '{key}': {first['msg']}") from None
+    probe._source = str(source)
     if probe.kind == "template":
         if not probe.template:
             raise BadInput(f"{source}: key 'template': a template probe needs a template")

@@ -10,6 +10,8 @@ import json
 import re
 import time
 import tracemalloc
+from itertools import combinations
+from pathlib import Path
 
 import pytest
 import yaml
@@ -17,7 +19,9 @@ import yaml
 from conftest import run_judgekit
 from servers import ScriptedServer
 
-from judgekit.runs.run_dir import read_run
+from judgekit.analysis.pointwise_pairs import pairs_from_scores, pointwise_as_pairwise
+from judgekit.records import CriterionRating, CriterionScores, Manifest, Rating, ScoredExample
+from judgekit.runs.run_dir import Run, read_run
 
 MAPPING = "input=pid,instruction=prompt,response=text,system=model,score.fluency=f1,score.coherence=f2,scale=1-5"
 
@@ -105,3 +109,22 @@ def test_a_probe_template_that_renders_a_huge_response_is_refused_naming_the_fil
         tracemalloc.stop()
     assert code == 2 and str(spec) in err and len(err.strip().splitlines()) == 1, err
     assert time.monotonic() - start < 10 and peak < 100_000_000
+
+
+def test_ids_with_a_bar_keep_every_bridged_pair_and_never_collide():
+    # "a|b"+"c" and "a"+"b|c" would both be "a|b|c" if ids were joined as they are
+    ids, judge = ["a", "a|b", "b|c", "c"], [4.0, 2.0, 3.0, 1.0]
+    examples = [ScoredExample(id=i, input_id="in|1", response=f"r{k}", system=f"s{k}",
+                              criteria={"q": CriterionScores(scores=(float(k + 1),))}) for k, i in enumerate(ids)]
+    ratings = [Rating(example_id=i, criteria={"q": CriterionRating(score=s)}) for i, s in zip(ids, judge)]
+    manifest = Manifest(kind="pointwise", judge="x:y", protocol="pointwise/likert", dataset="d",
+                        package_version="0", started_at="now", n_examples=4, complete=True)
+    pairs = pairs_from_scores(examples, "q")
+    assert len({p.id for p in pairs}) == len(pairs) == 6
+    bridged = pointwise_as_pairwise(Run(Path("runs/p"), manifest, examples, ratings), "q")
+    assert len(bridged.examples) == len(bridged.verdicts) == 6
+    expected = {(a, b): "a" if judge[a] > judge[b] else "b" for a, b in combinations(range(4), 2)}
+    got = {(ids.index(p.metadata["example_a"]), ids.index(p.metadata["example_b"])): v.winner
+           for p, v in zip(bridged.examples, bridged.verdicts, strict=True)}
+    assert got == expected
+    assert all(p.id == v.example_id for p, v in zip(bridged.examples, bridged.verdicts, strict=True))

@@ -68,7 +68,7 @@ class Request:
     """Text the assistant's reply must start with (answer prefix for logprobs)."""
     tag: CallTag | None = None
     """What the call is for: used by the replay backend to find a recorded
-    answer and shown in logs; not in the cache key."""
+    answer and shown in logs; not in the cache key (see ``Backend.answers_by_tag``)."""
 
     @property
     def purpose(self) -> str:
@@ -122,6 +122,13 @@ class Backend(ABC):
     interruptible: ClassVar[bool] = True
     """False for an in-process engine: a call cannot be abandoned mid-way, so the
     call path waits for it rather than timing out and queueing a retry behind it."""
+    answers_by_tag: ClassVar[bool] = False
+    """True when the answer follows the call's tag rather than its messages (a replay):
+    two calls with the same messages but different tags are then different calls."""
+    stores_answers: bool = True
+    """False when the persistent response cache must neither serve nor store the
+    answers: they cost nothing, and what gives them can change under the same
+    name (a run dir recorded again, a Python function edited)."""
 
     def __init__(self, model: str, **options: Any) -> None:
         self.model = model

@@ -43,7 +43,10 @@ entries are simply never matched again."""
 #   API key        - a secret, and it does not change the answer (never stored at all)
 #   timeout, retries, concurrency - how we wait, not what we ask
 #   call tag       - a label for logs and replay; two calls for different
-#                    purposes asking the same question share one answer
+#                    purposes asking the same question share one answer.
+#                    A replay answers by tag, so it is never cached here
+#                    (Backend.stores_answers) and its calls in flight are
+#                    told apart by tag (Backend.answers_by_tag)
 
 
 def cache_key(provider: str, model: str, endpoint: str, request: Request) -> str:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from email.utils import parsedate_to_datetime
 
 from judgekit.backends.adaptive import AdaptiveLimit
-from judgekit.backends.base import Backend, Completion, Request
+from judgekit.backends.base import Backend, CallTag, Completion, Request
 from judgekit.backends.cache import ResponseCache, cache_key
 from judgekit.backends.prices import PriceTable
 from judgekit.errors import BadInput, JudgekitError
@@ -98,8 +98,9 @@ class CallPath:
         backoff_base: float = 1.0,
         backoff_cap: float = 30.0,
     ) -> None:
-        """``cache=None`` asks the backend every time (``--no-cache``). ``limiter`` is a
-        budget shared with other CallPaths (a sweep's global cap); ``concurrency``
+        """``cache=None`` asks the backend every time (``--no-cache``), and so does a
+        backend that does not store its answers. ``limiter`` is a budget shared
+        with other CallPaths (a sweep's global cap); ``concurrency``
         caps this path alone (the adaptive limit moves below it), and the backend's
         own ``max_concurrency`` applies too. ``timeout`` is how long the server may
         stay silent before an attempt is abandoned (None: the backend's default);
@@ -109,7 +110,7 @@ class CallPath:
         if timeout is not None and timeout <= 0:
             raise BadInput(f"need a timeout > 0 seconds, got {timeout:g}")
         self.backend = backend
-        self.cache = cache
+        self.cache = cache if backend.stores_answers else None
         self.timeout = timeout if timeout is not None else backend.default_timeout
         self.max_retries = max_retries
         self.prices = prices if prices is not None else PriceTable.load()
@@ -119,7 +120,8 @@ class CallPath:
         self.concurrency = min(concurrency, ceiling)
         self.slots = AdaptiveLimit(self.concurrency)
         self._limiter = limiter
-        self._in_flight: dict[str, asyncio.Future[Completion]] = {}
+        self._in_flight: dict[tuple[str, CallTag | None], asyncio.Future[Completion]] = {}
+        """Calls being made, by cache key (and by tag, for a backend that answers by tag)."""
         self._answered = False
         self.usage = LiveUsage()
 
@@ -134,7 +136,8 @@ class CallPath:
                 self.usage.cache_hits += 1
                 self._check_prefix(request, hit)
                 return hit
-        while (pending := self._in_flight.get(key)) is not None:
+        flight = (key, request.tag if self.backend.answers_by_tag else None)
+        while (pending := self._in_flight.get(flight)) is not None:
             # the same question is being asked right now: share its answer
             try:
                 completion = await asyncio.shield(pending)
@@ -147,7 +150,7 @@ class CallPath:
             self._check_prefix(request, completion)
             return replace(completion, cached=True, cost_usd=0.0, latency_s=0.0)
         future: asyncio.Future[Completion] = asyncio.get_running_loop().create_future()
-        self._in_flight[key] = future
+        self._in_flight[flight] = future
         try:
             completion = await self._call_with_retries(request)
             if self.cache is not None:
@@ -161,7 +164,7 @@ class CallPath:
             future.exception()  # mark retrieved: nobody else may be waiting
             raise
         finally:
-            del self._in_flight[key]
+            del self._in_flight[flight]
         self._check_prefix(request, completion)
         return completion
 

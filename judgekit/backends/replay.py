@@ -32,6 +32,9 @@ from judgekit.runs.run_dir import read_run
 class ReplayBackend(Backend):
     """Serves each call's recorded text; a missing recording is a clear error."""
 
+    answers_by_tag = True
+    stores_answers = False  # free to read again, and the run dir at this path may be recorded anew
+
     def __init__(self, model: str, **options: Any) -> None:
         if not model:
             raise BadInput("judge spec replay: give the recorded run dir, e.g. replay:runs/my-run")

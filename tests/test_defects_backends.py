@@ -1,0 +1,96 @@
+"""Replays, mocks, sweeps and the Judge handle: each answer comes from the right source, each client is closed.
+
+Live calls go through the real OpenAI SDK client to scripted servers on
+127.0.0.1 (tests/servers.py); replays read run dirs written here.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from servers import ScriptedServer
+
+import judgekit
+from judgekit.records import Example, Manifest, OrderResult, Verdict
+from judgekit.runs.run_dir import RunDir, read_run
+
+TWINS = [Example(id=f"twin/{i}", instruction="Name a prime.", response_a="7", response_b="8", gold="a")
+         for i in (1, 2)]
+"""Two items whose prompts are the same word for word."""
+
+
+def record(path, examples, raws):
+    """A finished llmbar/vanilla run dir whose example i answered ``raws[i]`` in both orders."""
+    manifest = Manifest(judge="openai:old", protocol="llmbar/vanilla", dataset="twins", package_version="0",
+                        started_at="2026-12-01T00:00:00+00:00", n_examples=len(examples))
+    run_dir = RunDir.create(path, manifest, examples)
+    for example, raw in zip(examples, raws, strict=True):
+        run_dir.append(Verdict(example_id=example.id, winner=None, invalid_reason="unparseable", orders=(
+            OrderResult(swapped=False, raw=raw, winner=None), OrderResult(swapped=True, raw=raw, winner=None))))
+    run_dir.update(complete=True, n_verdicts=len(examples))
+    run_dir.close()
+    return path
+
+
+def replayed_raws(path, examples, **options):
+    judge = judgekit.load_judge(f"replay:{path}", "llmbar/vanilla", **options)
+    try:
+        return [[o.raw for o in v.orders] for v in judge.judge_many(examples)]
+    finally:
+        judge.close()
+
+
+# --- D1: a replay answers each call from its own recording ---------------------------------
+
+
+@pytest.mark.parametrize("cache", [True, False])
+def test_items_with_the_same_prompt_replay_their_own_texts(tmp_path, cache):
+    recorded = record(tmp_path / "run", TWINS, ["Output (a) first", "Output (b) second"])
+    assert replayed_raws(recorded, TWINS, cache=cache) == [["Output (a) first"] * 2, ["Output (b) second"] * 2]
+
+
+def test_a_run_dir_recorded_again_at_the_same_path_replays_its_new_text(tmp_path):
+    path = tmp_path / "run"
+    record(path, TWINS[:1], ["Output (a) old"])
+    assert replayed_raws(path, TWINS[:1]) == [["Output (a) old"] * 2]
+    shutil.rmtree(path)
+    record(path, TWINS[:1], ["Output (b) new"])
+    assert replayed_raws(path, TWINS[:1]) == [["Output (b) new"] * 2]
+
+
+def test_a_replay_leaves_the_response_cache_empty(tmp_path):
+    from judgekit.backends.cache import ResponseCache
+
+    recorded = record(tmp_path / "run", TWINS, ["Output (a)", "Output (b)"])
+    replayed_raws(recorded, TWINS, cache=tmp_path / "cache")
+    assert len(ResponseCache(tmp_path / "cache")) == 0
+
+
+def test_a_panel_of_two_models_replays_each_seats_own_text(tmp_path):
+    """Both seats ask the same prompt of different models: each must get its own recorded answer back."""
+    spec = tmp_path / "jury.yaml"
+    with ScriptedServer(answer=lambda call: "Output (a)" if call.model == "m1" else "Output (b)") as server:
+        seats = "".join(f"    - {{name: {m}, judge: 'openai:{m}', base_url: '{server.openai_url}', "
+                        "protocol: llmbar/vanilla}\n" for m in ("m1", "m2"))
+        spec.write_text("description: two models\ncitation: Verga et al. 2024\nstrategy: panel\n"
+                        "options:\n  members:\n" + seats, encoding="utf-8")
+        live = judgekit.load_judge("openai:run-judge", str(spec), base_url=server.openai_url, cache=False)
+        try:
+            judgekit.evaluate(live, TWINS[:1], out=tmp_path / "live")
+        finally:
+            live.close()
+        served = server.total_answered()
+
+        replay = judgekit.load_judge(f"replay:{tmp_path / 'live'}", str(spec), cache=False)
+        try:
+            replayed = judgekit.evaluate(replay, TWINS[:1], out=tmp_path / "replayed")
+        finally:
+            replay.close()
+        assert server.total_answered() == served
+
+    def seat_raws(run):
+        return {m["name"]: [o["raw"] for o in m["orders"]] for m in run.verdicts[0].details["members"]}
+
+    assert seat_raws(read_run(tmp_path / "live")) == {"m1": ["Output (a)"] * 2, "m2": ["Output (b)"] * 2}
+    assert seat_raws(replayed) == seat_raws(read_run(tmp_path / "live"))

@@ -139,6 +139,11 @@ class Verdict(Record):
     def refused(self) -> bool:
         return self.invalid_reason == "refused"
 
+    @property
+    def decision(self) -> str | None:
+        """The label this verdict gives its item (the winner): what agreement with humans is scored on."""
+        return self.winner
+
 
 class CriterionScores(Record):
     """The human scores of one response on one criterion, and the scale they use."""
@@ -252,6 +257,11 @@ class Classification(Record):
     @property
     def refused(self) -> bool:
         return self.invalid_reason == "refused"
+
+    @property
+    def decision(self) -> str | None:
+        """The label this verdict gives its item: what agreement with humans is scored on."""
+        return self.label
 
 
 RunKind = Literal["pairwise", "pointwise", "classify"]

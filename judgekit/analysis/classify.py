@@ -34,6 +34,7 @@ from judgekit.agreement.classification import (
 from judgekit.agreement.significance import paired_test
 from judgekit.agreement.uncertainty import Clusters, Statistic, bootstrap_cis, ci_method
 from judgekit.analysis.kind import Options, bounds, common_fields, estimate, usable_clusters
+from judgekit.analysis.trust import alt_test_summary, calibration_summary
 from judgekit.errors import BadInput
 from judgekit.records import PROBE_KEY, Classification, LabelledOutput, RunRecords
 
@@ -114,7 +115,7 @@ class Classify:
         }
         row |= dict.fromkeys(("accuracy", "accuracy_ci", "balanced_accuracy", "balanced_accuracy_ci", "mcc", "mcc_ci",
                               "cohen_kappa", "cohen_kappa_ci", "confusion", "per_class", "tpr", "tnr",
-                              "base_rate_human", "base_rate_judge", "annotators"))
+                              "base_rate_human", "base_rate_judge", "annotators", "alt_test", "calibration"))
         if not items.ids:
             return row
         found = classification_agreement(items.human, items.judge, labels=labels,
@@ -131,6 +132,8 @@ class Classify:
                 "invalid_rate": found.invalid_rate}
         row |= {f"f1:{label}": found.per_class[label]["f1"] for label in labels}
         row["annotators"] = _annotators(items, labels)
+        row["alt_test"] = alt_test_summary(run, epsilon=options.epsilon)
+        row["calibration"] = calibration_summary(run)
         return row
 
     def ranked_figure(self, row: dict[str, Any], rank_by: str) -> str:
@@ -186,6 +189,17 @@ class Classify:
     def extras(self, runs: Sequence[RunRecords], rows: list[dict[str, Any]], options: Options) -> dict[str, Any]:
         return {}
 
+
+    def plan_cells(self, run_1: RunRecords, run_2: RunRecords) -> tuple[np.ndarray, int]:
+        """Correctness of the two runs' labels on the outputs they share (invalid: wrong)."""
+        shared = _shared(labelled_items(run_1), labelled_items(run_2))
+        if not isinstance(shared, tuple):
+            raise BadInput(f"{run_1.path}, {run_2.path}: no labelled output judged by both with the same content")
+        a, b = shared
+        counts = np.zeros(4)
+        for human, one, two in zip(a.human, a.judge, b.judge, strict=True):
+            counts[2 * (one != human) + (two != human)] += 1  # both right, only 1, only 2, both wrong
+        return counts / counts.sum(), len(a.ids)
 
     def page(self, run: RunRecords, options: Options) -> dict[str, Any]:
         """The outputs where the judge's label differs from the human one, each with its cell and raw text."""

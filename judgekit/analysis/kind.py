@@ -86,6 +86,10 @@ class Kind(Protocol):
         May also add per-row fields that depend on the other runs (pairwise: the self-preference excess).
         """
 
+    def plan_cells(self, run_1: RunRecords, run_2: RunRecords) -> tuple[Any, int]:
+        """Shares of (both right, only 1, only 2, both wrong) on the items both runs judged, paired as
+        ``paired`` pairs them, and how many items: what ``plan paired`` sizes from two pilots."""
+
     def page(self, run: RunRecords, options: Options) -> dict[str, Any]:
         """What the HTML page shows of one run beyond its row: the items where the judge and the humans
         disagree with the judge's raw text, judge-against-human points, trust figures."""

@@ -381,6 +381,9 @@ class Pairwise:
         return {"probes": tables} if tables else {}
 
 
+    def plan_cells(self, run_1: RunRecords, run_2: RunRecords) -> tuple[np.ndarray, int]:
+        return headline_cells(run_1, run_2)
+
     def page(self, run: RunRecords, options: Options) -> dict[str, Any]:
         """The items where some order's winner differs from the gold label, and the run's trust figures."""
         trust = TrustOptions(epsilon=options.epsilon, target_accuracy=options.target_accuracy,

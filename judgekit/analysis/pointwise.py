@@ -175,6 +175,10 @@ class Pointwise:
         return {"table": table}
 
 
+    def plan_cells(self, run_1: RunRecords, run_2: RunRecords) -> tuple[Any, int]:
+        raise BadInput(f"{run_1.path}: plan paired sizes a difference in agreement of labels; pointwise runs rate "
+                       "on a scale (compare gives their paired differences)")
+
     def page(self, run: RunRecords, options: Options) -> dict[str, Any]:
         """Per criterion, each response's human mean and judge score (None when invalid), and the scale."""
         points = {}

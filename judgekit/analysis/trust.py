@@ -52,14 +52,18 @@ def has_annotators(run: RunRecords) -> bool:
 def run_alt_test(
     run: RunRecords, *, epsilon: float = 0.2, q: float = 0.05, min_items: int = 30, name: str | None = None
 ) -> AltTest:
-    """The alt-test of the run's judge (its final winners; invalid ones left out) against the votes."""
+    """The alt-test of the run's judge (its final labels; invalid ones left out) against the votes."""
     votes = annotator_votes(run)
-    winners = {v.example_id: v.winner for v in run.verdicts}
+    winners = {v.example_id: v.decision for v in run.verdicts}
     judge = pd.DataFrame({name or run.path.name: [winners[i] for i in votes.index]}, index=votes.index, dtype=object)
     return alt_test(votes, judge, epsilon=epsilon, q=q, alignment="accuracy", min_items=min_items)
 
 
-CONFIDENCE_SOURCES: tuple[str, ...] = ("logprob margin", "vote share", "rating gap")
+CONFIDENCE_SOURCES: dict[str, tuple[str, ...]] = {
+    "pairwise": ("logprob margin", "vote share", "rating gap"),
+    "classify": ("label probability",),
+}
+"""Where each run kind's verdicts state how sure the judge was, tried in this order."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +79,7 @@ class Confidences:
     correct: np.ndarray
     confidence: list[float | None]
     source: str | None
-    """How the confidence was read (one of CONFIDENCE_SOURCES), None when the protocol gives none."""
+    """How the confidence was read (one of the kind's CONFIDENCE_SOURCES), None when the protocol gives none."""
 
 
 def confidences(run: RunRecords) -> Confidences:
@@ -88,31 +92,35 @@ def confidences(run: RunRecords) -> Confidences:
       members whose winner is the final winner.
     - rating gap (``scores`` per order): 0.5 + 0.5 · |mean(s_a − s_b)| / range,
       the range being the spread of all scores in the run; an equal score is 0.5.
+    - label probability (classify runs: ``Classification.confidence``, the
+      probability the label tokens give the chosen label).
     """
     verdicts = {v.example_id: v for v in run.verdicts}
     examples = [e for e in run.examples if e.gold is not None and e.id in verdicts and PROBE_KEY not in e.metadata]
     chosen = [verdicts[e.id] for e in examples]
-    source, read = _confidence_reader(chosen)
-    values = [read(v) if v.winner is not None else None for v in chosen]
+    source, read = _confidence_reader(run.manifest.kind, chosen)
+    values = [read(v) if v.decision is not None else None for v in chosen]
     return Confidences(
         ids=[e.id for e in examples],
-        winner=[v.winner for v in chosen],
-        correct=np.array([v.winner == e.gold for v, e in zip(chosen, examples)], dtype=float),
+        winner=[v.decision for v in chosen],
+        correct=np.array([v.decision == e.gold for v, e in zip(chosen, examples)], dtype=float),
         confidence=values,
         source=source,
     )
 
 
-def _confidence_reader(verdicts: list[Verdict]) -> tuple[str | None, Callable[[Verdict], float | None]]:
-    """The first confidence source that any of the verdicts carries, and its reader."""
-    for source in CONFIDENCE_SOURCES:
+def _confidence_reader(kind: str, verdicts: list) -> tuple[str | None, Callable[[Any], float | None]]:
+    """The first of the kind's confidence sources that any of the verdicts carries, and its reader."""
+    for source in CONFIDENCE_SOURCES.get(kind, ()):
         read = _reader(source, verdicts)
         if any(read(v) is not None for v in verdicts):
             return source, read
     return None, lambda v: None
 
 
-def _reader(source: str, verdicts: list[Verdict]) -> Callable[[Verdict], float | None]:
+def _reader(source: str, verdicts: list) -> Callable[[Any], float | None]:
+    if source == "label probability":
+        return lambda v: v.confidence
     if source == "logprob margin":
         return _margin_confidence
     if source == "vote share":
@@ -268,11 +276,11 @@ def selective_json(curve: SelectiveCurve, at: TargetCoverage) -> dict[str, Any]:
 def confidences_of_all(run: RunRecords) -> list[tuple[Example, str | None, float | None]]:
     """(example, winner, confidence) for every example of the run, labelled or not; no verdict is invalid."""
     verdicts = {v.example_id: v for v in run.verdicts}
-    _, read = _confidence_reader([verdicts[e.id] for e in run.examples if e.id in verdicts])
+    _, read = _confidence_reader(run.manifest.kind, [verdicts[e.id] for e in run.examples if e.id in verdicts])
     out = []
     for e in run.examples:
         v = verdicts.get(e.id)
-        winner = v.winner if v is not None else None
+        winner = v.decision if v is not None else None
         out.append((e, winner, read(v) if winner is not None else None))
     return out
 
@@ -282,17 +290,17 @@ def alt_test_pool_of(run: RunRecords) -> np.ndarray:
     if not has_annotators(run):
         raise BadInput(f"{run.path}: no judged item has two human votes; the alt-test needs several annotators")
     votes = annotator_votes(run)
-    winners = {v.example_id: v.winner for v in run.verdicts}
-    codes = {label: k for k, label in enumerate(LABELS)}
+    winners = {v.example_id: v.decision for v in run.verdicts}
+    codes = {label: k for k, label in enumerate(run.manifest.labels or LABELS)}
     humans = votes.map(lambda v: codes.get(v, -1)).to_numpy(dtype=int)
     judge = np.array([codes.get(winners[i], -1) for i in votes.index])
     return alt_test_differences(humans, judge)
 
 
 def correctness(run: RunRecords) -> dict[str, bool]:
-    """Whether the run's final winner equals gold, per gold-labelled judged example (invalid: wrong)."""
+    """Whether the run's final label equals gold, per gold-labelled judged example (invalid: wrong)."""
     gold = {e.id: e.gold for e in run.examples if e.gold is not None}
-    return {v.example_id: v.winner == gold[v.example_id] for v in run.verdicts if v.example_id in gold}
+    return {v.example_id: v.decision == gold[v.example_id] for v in run.verdicts if v.example_id in gold}
 
 
 def alt_test_summary(run: RunRecords, *, epsilon: float = 0.2, q: float = 0.05, min_items: int = 30) -> dict[str, Any] | None:

@@ -114,7 +114,7 @@ def route_command(
         raise BadInput(f"--threshold: {threshold} is not in [0, 1]")
     routed, kept = route(target_run, threshold)
     studio = out.with_name(out.stem + ".label-studio.json")
-    write_tasks(routed, out, studio)
+    write_tasks(routed, out, studio, kind=target_run.manifest.kind)
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     if found is not None and found.threshold is None:
         err.print(f"no threshold keeps accuracy >= {target_accuracy:g} (lower bound): every item goes to people",
@@ -124,7 +124,7 @@ def route_command(
                   f"[{found.coverage_ci.low:.3f}, {found.coverage_ci.high:.3f}] at accuracy {found.accuracy:.3f} "
                   f"(lower bound {found.accuracy_lower_bound:.3f}) on {found.n_items} labelled items", markup=False)
     err.print(f"judge decides {kept}, people get {len(routed)}: {out} and {studio} "
-              f"(Label Studio config: judgekit.analysis.routing.LABEL_STUDIO_CONFIG)", markup=False)
+              f"(Label Studio config: judgekit.analysis.routing.label_studio_config)", markup=False)
 
 
 def _print_run(f: dict[str, Any], console: Console) -> None:
@@ -219,12 +219,13 @@ def plan_paired_command(
     Example: judgekit plan paired --accuracy 0.8 --accuracy-2 0.72 --correlation 0.3
     """
     from judgekit.agreement.plan import paired_cells, plan_paired
-    from judgekit.analysis.pairwise import headline_cells
+    from judgekit.analysis.kinds import kind_of
 
     if pilot:
         if len(pilot) != 2:
             raise BadInput(f"--pilot: give exactly two runs for a paired plan, got {len(pilot)}")
-        cells, shared = headline_cells(read_run(pilot[0]), read_run(pilot[1]))
+        runs = [read_run(pilot[0]), read_run(pilot[1])]
+        cells, shared = kind_of(runs).plan_cells(*runs)
         source = f"pilots {pilot[0]} and {pilot[1]} ({shared} shared items)"
     else:
         cells = paired_cells(accuracy, accuracy_2, correlation)

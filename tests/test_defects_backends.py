@@ -6,12 +6,19 @@ Live calls go through the real OpenAI SDK client to scripted servers on
 
 from __future__ import annotations
 
+import asyncio
+import math
 import shutil
 
 import pytest
-from servers import ScriptedServer
+from conftest import run_judgekit
+from servers import Reply, ScriptedServer
+from test_pointwise import MAPPING, _quality, _scored_file
 
 import judgekit
+from judgekit.backends.base import CallTag, Message, Request
+from judgekit.backends.registry import create_backend
+from judgekit.errors import BadInput
 from judgekit.records import Example, Manifest, OrderResult, Verdict
 from judgekit.runs.run_dir import RunDir, read_run
 
@@ -94,3 +101,34 @@ def test_a_panel_of_two_models_replays_each_seats_own_text(tmp_path):
 
     assert seat_raws(read_run(tmp_path / "live")) == {"m1": ["Output (a)"] * 2, "m2": ["Output (b)"] * 2}
     assert seat_raws(replayed) == seat_raws(read_run(tmp_path / "live"))
+
+
+# --- D3: a pointwise run replays -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("protocol", ["pointwise/likert", "pointwise/geval"])
+def test_a_pointwise_run_replays_to_the_same_scores_without_calls(tmp_path, monkeypatch, capsys, protocol):
+    def answer(call):
+        q, other = str(_quality(call)), "3" if _quality(call) != 3 else "2"
+        return Reply(f"Fluent enough.\nScore: {q}", logprobs=[{q: math.log(0.6), other: math.log(0.4)}])
+
+    def run(judge, out, *extra):
+        code, _, err = run_judgekit(monkeypatch, capsys, "run", "--judge", judge, "--protocol", protocol,
+                                    "--dataset", data, "--mapping", MAPPING, "--out", tmp_path / out, "--quiet", *extra)
+        assert code == 0, err
+        return [{c: (r.score, r.raw, r.invalid_reason) for c, r in v.criteria.items()}
+                for v in read_run(tmp_path / out).verdicts]
+
+    data = _scored_file(tmp_path)
+    with ScriptedServer(answer=answer) as server:
+        live = run("openai:judge", "live", "--base-url", server.openai_url)
+        assert server.total_answered() == 6
+        replayed = run(f"replay:{tmp_path / 'live'}", "replayed")
+        assert server.total_answered() == 6  # no call reached the model
+    assert len({v["fluency"][0] for v in live}) == 3  # three distinct scores to reproduce
+    assert replayed == pytest.approx(live)
+
+    example = read_run(tmp_path / "live").verdicts[0].example_id
+    unrated = Request(messages=(Message("user", "ignored"),), tag=CallTag(example, "coherence"))
+    with pytest.raises(BadInput, match=f"no recorded answer for example '{example}', criterion 'coherence'"):
+        asyncio.run(create_backend(f"replay:{tmp_path / 'live'}").complete(unrated))

@@ -15,10 +15,16 @@ from there and any other call from the order's raw text. Every protocol
 replays, self-consistency included (each sample is a member). Logprob
 verdicts also keep each order's next-token distribution
 (``details["top_logprobs"]``), which replay hands back too.
+
+A pointwise run keeps a Rating per item instead: each criterion's reply is
+``Rating.criteria[name].raw``, found by the tag's stage (the criterion's
+name). G-Eval's score distribution (``probabilities``) comes back as one
+token position's log-probabilities, from which the same score is read.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +57,8 @@ class ReplayBackend(Backend):
         if tag is None:
             raise BadInput(f"replay:{self.path}: a request without a call tag cannot be matched to a recording")
         verdict = self._verdict(tag)
+        if "criteria" in verdict:
+            return self._rated(verdict["criteria"], tag)
         details = verdict["details"]
         if isinstance(details.get(tag.stage), str):
             return Completion(text=details[tag.stage], finish_reason="stop")
@@ -61,6 +69,15 @@ class ReplayBackend(Backend):
         distribution = (details.get("top_logprobs") or {}).get(tag.order)
         return Completion(text=order["raw"], finish_reason="stop",
                           top_logprobs=(distribution,) if distribution is not None else None)
+
+    def _rated(self, criteria: dict[str, Any], tag: CallTag) -> Completion:
+        """A pointwise call's recorded reply: the rating of the criterion its stage names."""
+        rated = criteria.get(tag.stage)
+        if rated is None:
+            raise BadInput(f"replay:{self.path}: no recorded answer for {_name(tag)}, criterion {tag.stage!r}")
+        probabilities = rated.get("probabilities")
+        logprobs = ({point: math.log(p) for point, p in probabilities.items() if p > 0},) if probabilities else None
+        return Completion(text=rated["raw"], finish_reason="stop", top_logprobs=logprobs)
 
     def _verdict(self, tag: CallTag) -> dict[str, Any]:
         """The recorded verdict of the tag's example, or of its member at the tag's member path."""

@@ -13,16 +13,20 @@ import tracemalloc
 from itertools import combinations
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
 from conftest import run_judgekit
+from scipy import stats
 from servers import ScriptedServer
 
+from judgekit.agreement.scores import METHODS, score_agreement, system_level
 from judgekit.analysis.pointwise_pairs import pairs_from_scores, pointwise_as_pairwise
 from judgekit.records import CriterionRating, CriterionScores, Manifest, Rating, ScoredExample
 from judgekit.runs.run_dir import Run, read_run
 
+SCIPY = {"pearson": stats.pearsonr, "spearman": stats.spearmanr, "kendall": stats.kendalltau}
 MAPPING = "input=pid,instruction=prompt,response=text,system=model,score.fluency=f1,score.coherence=f2,scale=1-5"
 
 
@@ -128,3 +132,20 @@ def test_ids_with_a_bar_keep_every_bridged_pair_and_never_collide():
            for p, v in zip(bridged.examples, bridged.verdicts, strict=True)}
     assert got == expected
     assert all(p.id == v.example_id for p, v in zip(bridged.examples, bridged.verdicts, strict=True))
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_a_system_without_a_valid_rating_is_left_out_of_every_system_level_figure(method):
+    rng = np.random.default_rng(5)
+    inputs = np.array([f"i{c}" for c in range(15) for _ in range(5)])
+    systems = np.array([f"s{s}" for _ in range(15) for s in range(5)])
+    humans = [tuple(rng.integers(1, 6, size=2).astype(float)) for _ in inputs]
+    mean = np.array([np.mean(h) for h in humans])
+    judge = np.clip(np.round(mean + rng.normal(0, 1, len(mean))), 1, 5)
+    judge[systems == "s3"] = np.nan  # every rating of s3 invalid
+    kept = [s for s in dict.fromkeys(systems) if s != "s3"]
+    expected = SCIPY[method]([judge[systems == s].mean() for s in kept], [mean[systems == s].mean() for s in kept])[0]
+    figure = score_agreement(list(judge), humans, list(inputs), list(systems), n_resamples=200).figures
+    assert system_level(judge, mean, systems, method) == pytest.approx(expected, abs=1e-12)
+    assert figure[f"system_{method}"].estimate == pytest.approx(expected, abs=1e-12)
+    assert np.isfinite(figure[f"system_{method}"].low) and np.isfinite(figure[f"system_{method}"].high)

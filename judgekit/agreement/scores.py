@@ -6,7 +6,9 @@ Levels (REFERENCES E4; Fabbri et al. 2021, SummEval; Liu et al. 2023, G-Eval):
   mean across the responses to one input (one per system), averaged over
   inputs; inputs where it is undefined (fewer than two responses, or constant
   scores) are left out of the average;
-- **system level**: the correlation of the per-system mean scores;
+- **system level**: the correlation of the per-system mean scores; a system
+  with no valid judge rating has no judge mean and is left out (of the point
+  estimate, and of each bootstrap resample in which it has none);
 - **dataset level** (pooled): the correlation over all responses at once.
 
 Each level comes as Pearson, Spearman and Kendall τ-b (ties handled, as
@@ -108,7 +110,7 @@ def item_level(judge: Sequence[float], human: Sequence[float], inputs: Sequence[
 
 
 def system_level(judge: Sequence[float], human: Sequence[float], systems: Sequence[str], method: str) -> float:
-    """Correlation of per-system means (responses with both scores only)."""
+    """Correlation of per-system means (responses with both scores only; a system with none is left out)."""
     x, y = _clean(judge, human)
     codes, names = _codes(systems)
     keep = np.isfinite(x) & np.isfinite(y)
@@ -247,7 +249,8 @@ def _item_statistic(x: np.ndarray, y: np.ndarray, cluster: np.ndarray, n_cluster
 
 
 def _system_statistic(x, y, valid, cluster, n_clusters, system, n_systems, method) -> Statistic:
-    """Per cluster: judge sum, human sum and count per system; the function correlates the means."""
+    """Per cluster: judge sum, human sum and count per system; the function correlates the means
+    of the systems with a valid rating in that resample, as :func:`system_level` does."""
     cell = cluster * n_systems + system
     size = n_clusters * n_systems
 
@@ -257,13 +260,17 @@ def _system_statistic(x, y, valid, cluster, n_clusters, system, n_systems, metho
     terms = np.hstack([table(np.where(valid, x, 0.0)), table(np.where(valid, y, 0.0)), table(valid.astype(float))])
 
     def fn(s: np.ndarray) -> np.ndarray:
-        sx, sy, count = s[..., :n_systems], s[..., n_systems:2 * n_systems], s[..., 2 * n_systems:]
-        if n_systems < 2:
-            return np.full(s.shape[:-1], np.nan)
+        rows = s.reshape(-1, 3 * n_systems)
+        sx, sy, count = rows[:, :n_systems], rows[:, n_systems:2 * n_systems], rows[:, 2 * n_systems:]
         with np.errstate(divide="ignore", invalid="ignore"):
             mx, my = sx / count, sy / count
-        value = correlation(np.where(count > 0, mx, 0.0), np.where(count > 0, my, 0.0), method)
-        return np.where(np.all(count > 0, axis=-1), value, np.nan)
+        out = np.full(len(rows), np.nan)
+        # resamples sharing the same systems present are correlated together
+        patterns, which = np.unique(count > 0, axis=0, return_inverse=True)
+        for k, present in enumerate(patterns):
+            same = which.ravel() == k
+            out[same] = correlation(mx[same][:, present], my[same][:, present], method)
+        return out.reshape(s.shape[:-1])
 
     return Statistic(terms, fn)
 

@@ -173,3 +173,18 @@ def test_several_annotators_give_the_judge_against_each_and_the_human_ceiling(tm
     assert annotators["n_annotators"] == 3 and len(annotators["vs_annotator"]) == 3
     assert 0 < annotators["leave_one_out_human"] <= 1 and annotators["fleiss_kappa_humans"] is not None
     assert row["alt_test"] is not None and row["alt_test"]["epsilon"] == 0.2
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_export_writes_one_row_per_output_and_reads_back_equal(tmp_path, monkeypatch, capsys, fmt):
+    from judgekit.report.export import read_export
+
+    truth = _truth()
+    said = _judge(truth, 0.8, 12, invalid=0.05)
+    run = _write(tmp_path / "run", truth, said)
+    out = tmp_path / f"rows.{fmt}"
+    code, _, err = run_judgekit(monkeypatch, capsys, "export", run, "--format", fmt, "--out", out)
+    assert code == 0, err
+    frame = read_export(out)
+    assert len(frame) == N and list(frame["label"].fillna("")) == [s or "" for s in said]
+    assert frame.equals(read_run(run).to_pandas())

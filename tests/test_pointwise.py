@@ -130,3 +130,21 @@ def test_mismatched_kinds_and_scores_only_data_are_refused(tmp_path, monkeypatch
     code, _, err = run_judgekit(monkeypatch, capsys, "run", "--protocol", "pointwise/likert", "--dataset", blank,
                                 "--mapping", "input=pid,response=text,score.fluency=f1", "--dry-run")
     assert code == 2 and ("no response text" in err or "empty response" in err)
+
+
+def test_a_pointwise_run_exports_one_row_per_rated_criterion(tmp_path, monkeypatch, capsys):
+    from judgekit.report.export import read_export
+
+    with ScriptedServer(answer=lambda call: f"Fluent enough.\nScore: {_quality(call)}") as server:
+        code, _, err = run_judgekit(
+            monkeypatch, capsys, "run", "--judge", "openai:judge", "--base-url", server.openai_url,
+            "--protocol", "pointwise/likert", "--dataset", _scored_file(tmp_path), "--mapping", MAPPING,
+            "--out", tmp_path / "run", "--quiet")
+        assert code == 0, err
+    code, _, err = run_judgekit(monkeypatch, capsys, "export", tmp_path / "run", "--out", tmp_path / "rows.csv")
+    assert code == 0, err
+    frame = read_export(tmp_path / "rows.csv")
+    run = read_run(tmp_path / "run")
+    assert list(frame["criterion"]) == ["fluency"] * 6
+    assert list(frame["score"]) == [v.criteria["fluency"].score for v in run.verdicts]
+    assert frame.equals(run.to_pandas())

@@ -1,4 +1,7 @@
-"""Run dirs as a flat table: one row per (example, presentation order), for pandas, R, a spreadsheet.
+"""Run dirs as a flat table for pandas, R, a spreadsheet: one row per verdict part, columns by run kind.
+
+Pairwise runs give one row per (example, presentation order); pointwise runs
+one per (response, criterion); classify runs one per output.
 
 The run dir's verdict lines nest (orders inside verdicts, usage inside both);
 analysis tools want one rectangle. Each row carries the example's ids and human
@@ -59,11 +62,82 @@ COLUMNS: dict[str, str] = {
 """Column name -> pandas dtype, in output order."""
 
 
+POINTWISE_COLUMNS: dict[str, str] = {
+    "run": "string", "judge": "string", "protocol": "string", "dataset": "string", "example_id": "string",
+    "input_id": "string", "system": "string", "subset": "string",
+    "criterion": "string",
+    "human_scores": "string",  # the annotators' scores, comma-joined
+    "human_mean": "Float64",
+    "score": "Float64",  # the judge's score; empty when invalid
+    "raw": "string", "invalid_reason": "string",
+    "verdict_calls": "Int64", "verdict_cache_hits": "Int64", "verdict_tokens_in": "Int64", "verdict_tokens_out": "Int64",
+    "verdict_cost_usd": "Float64", "verdict_latency_s": "Float64",
+}
+"""Pointwise runs: one row per (response, criterion rated)."""
+
+CLASSIFY_COLUMNS: dict[str, str] = {
+    "run": "string", "judge": "string", "protocol": "string", "dataset": "string", "example_id": "string",
+    "system": "string", "subset": "string",
+    "gold": "string",  # the human label; empty for unlabelled outputs or tied votes
+    "votes": "string",  # the annotators' labels, comma-joined, empty where one did not label
+    "label": "string",  # the judge's label; empty means invalid
+    "confidence": "Float64",
+    "raw": "string", "invalid_reason": "string",
+    "verdict_calls": "Int64", "verdict_cache_hits": "Int64", "verdict_tokens_in": "Int64", "verdict_tokens_out": "Int64",
+    "verdict_cost_usd": "Float64", "verdict_latency_s": "Float64",
+    "details": "string",
+}
+"""Classify runs: one row per output."""
+
+
 def to_frame(runs: Iterable[RunRecords]) -> pd.DataFrame:
-    """The rows of every run, one per (example, order), in each run's example order."""
-    rows = [row for run in runs for row in _rows(run)]
-    frame = pd.DataFrame(rows, columns=list(COLUMNS))
-    return frame.astype(COLUMNS)
+    """The rows of every run in each run's example order; all runs must be of one kind."""
+    runs = list(runs)
+    kinds = {run.manifest.kind for run in runs}
+    if len(kinds) > 1:
+        raise BadInput(f"export: runs of different kinds ({', '.join(sorted(kinds))}) have different columns; "
+                       "export each kind on its own")
+    kind = kinds.pop() if kinds else "pairwise"
+    columns, rows_of = _KINDS[kind]
+    frame = pd.DataFrame([row for run in runs for row in rows_of(run)], columns=list(columns))
+    return frame.astype(columns)
+
+
+def _usage(usage: Any) -> dict[str, Any]:
+    return {"verdict_calls": usage.calls, "verdict_cache_hits": usage.cache_hits,
+            "verdict_tokens_in": usage.tokens_in, "verdict_tokens_out": usage.tokens_out,
+            "verdict_cost_usd": usage.cost_usd, "verdict_latency_s": usage.latency_s}
+
+
+def _run_fields(run: RunRecords) -> dict[str, Any]:
+    manifest = run.manifest
+    return {"run": str(run.path), "judge": manifest.judge, "protocol": manifest.protocol,
+            "dataset": manifest.dataset}
+
+
+def _pointwise_rows(run: RunRecords) -> Iterator[dict[str, Any]]:
+    examples = {e.id: e for e in run.examples}
+    for rating in run.verdicts:
+        example = examples[rating.example_id]
+        for criterion, rated in rating.criteria.items():
+            human = example.criteria.get(criterion)
+            scores = human.scores if human is not None else ()
+            yield {**_run_fields(run), "example_id": example.id, "input_id": example.input_id,
+                   "system": example.system, "subset": example.subset, "criterion": criterion,
+                   "human_scores": ",".join(f"{s:g}" for s in scores) or None,
+                   "human_mean": human.mean if human is not None else None, "score": rated.score,
+                   "raw": rated.raw, "invalid_reason": rated.invalid_reason, **_usage(rating.usage)}
+
+
+def _classify_rows(run: RunRecords) -> Iterator[dict[str, Any]]:
+    examples = {e.id: e for e in run.examples}
+    for verdict in run.verdicts:
+        example = examples[verdict.example_id]
+        yield {**_run_fields(run), "example_id": example.id, "system": example.system, "subset": example.subset,
+               "gold": example.gold, "votes": ",".join(v or "" for v in example.votes) or None,
+               "label": verdict.label, "confidence": verdict.confidence, "raw": verdict.raw,
+               "invalid_reason": verdict.invalid_reason, **_usage(verdict.usage),
+               "details": json.dumps(verdict.details, ensure_ascii=False, sort_keys=True) if verdict.details else None}
 
 
 def _rows(run: RunRecords) -> Iterator[dict[str, Any]]:
@@ -92,6 +166,10 @@ def _rows(run: RunRecords) -> Iterator[dict[str, Any]]:
                 "order_winner": order.winner, "raw": order.raw, "margin": order.margin,
                 "score_a": scores.get("a"), "score_b": scores.get("b"),
             }
+
+
+_KINDS = {"pairwise": (COLUMNS, _rows), "pointwise": (POINTWISE_COLUMNS, _pointwise_rows),
+          "classify": (CLASSIFY_COLUMNS, _classify_rows)}
 
 
 def write_export(frame: pd.DataFrame, fmt: str, out: Path | None) -> str | None:
@@ -129,16 +207,34 @@ def read_export(path: str | Path) -> pd.DataFrame:
     """
     path = Path(path)
     suffix = path.suffix.lower().lstrip(".")
+    columns = _columns_of(path, suffix)
     if suffix == "parquet":
         frame = pd.read_parquet(path)
     elif suffix == "csv":
-        frame = pd.read_csv(path, dtype=COLUMNS, keep_default_na=False, na_values={c: [""] for c in COLUMNS})
-        frame.loc[frame["order_index"].notna() & frame["raw"].isna(), "raw"] = ""
+        frame = pd.read_csv(path, dtype=columns, keep_default_na=False, na_values={c: [""] for c in columns})
+        if "order_index" in columns:
+            frame.loc[frame["order_index"].notna() & frame["raw"].isna(), "raw"] = ""
     elif suffix in ("jsonl", "json"):
         frame = pd.read_json(path, lines=True, dtype=False)
     else:
         raise BadInput(f"{path}: unknown export format '{path.suffix}'; expected .csv, .parquet or .jsonl")
-    missing = [c for c in COLUMNS if c not in frame.columns]
+    missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise BadInput(f"{path}: not a judgekit export (no column '{missing[0]}')")
-    return frame[list(COLUMNS)].astype(COLUMNS)
+    return frame[list(columns)].astype(columns)
+
+
+def _columns_of(path: Path, suffix: str) -> dict[str, str]:
+    """The kind's columns an export holds, told by the column only that kind has."""
+    if suffix == "parquet":
+        names = set(pd.read_parquet(path).columns) if path.is_file() else set()
+    elif suffix in ("csv", "jsonl", "json") and path.is_file():
+        first = path.read_text(encoding="utf-8").split("\n", 1)[0]
+        names = set(json.loads(first)) if suffix != "csv" and first.strip() else set(first.split(","))
+    else:
+        names = set()
+    if "criterion" in names:
+        return POINTWISE_COLUMNS
+    if "label" in names and "order_index" not in names:
+        return CLASSIFY_COLUMNS
+    return COLUMNS

@@ -151,3 +151,37 @@ def test_the_default_dataset_run_prints_its_refusals(tmp_path, monkeypatch, caps
                                     "--out", tmp_path / "d", "--quiet")
     assert code == 0, err
     assert printed == ["board", "refusals"]
+
+
+def _scored_run(path: Path, judge_scores: list[float | None], *, complete: bool, offset: int = 0) -> Path:
+    from judgekit.records import CriterionRating, CriterionScores, Rating, ScoredExample
+
+    examples = [ScoredExample(id=f"s/{i}", input_id=f"in{i // 3}", instruction=f"prompt {i // 3}", response=f"r{i}",
+                              system=f"sys{i % 3}", criteria={"fluency": CriterionScores(scores=(1 + i % 5, 1 + (i * 7) % 5))})
+                for i in range(len(judge_scores) + offset)]
+    manifest = Manifest(kind="pointwise", judge="openai:j", protocol="pointwise/likert", dataset="toy",
+                        package_version="0", started_at=STARTED, n_examples=len(examples), complete=complete,
+                        usage=Usage(calls=999, retries=2))
+    made = RunDir.create(path, manifest, examples)
+    for example, score in zip(examples, judge_scores):
+        made.append(Rating(example_id=example.id, criteria={"fluency": CriterionRating(score=score, raw=str(score))},
+                           usage=Usage(calls=1, tokens_in=10)))
+    made.close()
+    return path
+
+
+def test_pointwise_rows_flag_incomplete_runs_with_current_usage_and_pair_overlapping_sets(tmp_path):
+    """The pointwise copy ranked incomplete runs, showed a stopped run's stale manifest usage, paired runs only
+    when their whole example sets matched, and gave no p-values."""
+    scores = [float(1 + (i * 3) % 5) for i in range(24)]
+    done = _scored_run(tmp_path / "done", scores, complete=True)
+    stopped = _scored_run(tmp_path / "stopped", scores[:12], complete=False)
+    wider = _scored_run(tmp_path / "wider", [float(1 + (i * 2) % 5) for i in range(24)], complete=True, offset=6)
+    data = compare([read_run(p) for p in (done, stopped, wider)], Options(n_resamples=50))
+    board = {Path(r["run"]).name: r for r in data["leaderboard"]}
+    assert board["stopped"]["rank"] is None and not board["stopped"]["complete"]
+    assert board["stopped"]["calls"] == 12 and board["stopped"]["retries"] == 2  # the verdicts' sums, not 999
+    assert {board["done"]["rank"], board["wider"]["rank"]} == {1, 2}
+    (pair,) = data["comparisons"]  # done and wider share 24 responses though wider has 30 examples
+    assert pair["n"] == 24 and 0 < pair["p_value"] <= 1 and pair["p_holm"] == pytest.approx(pair["p_value"])
+    assert "swap permutation" in pair["test"]

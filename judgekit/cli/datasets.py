@@ -46,8 +46,8 @@ def show_command(
     dataset: str = typer.Argument(..., help="A built-in id (see 'datasets list'), a .yaml card, a data file, or hf:OWNER/NAME."),
     limit: Optional[int] = typer.Option(None, "--limit", "-n", help="Use only the first N examples."),
     path: Optional[Path] = typer.Option(None, "--path", help="Read from this file, or from this folder laid out like the staged datasets."),
-    mapping: Optional[str] = typer.Option(None, "--mapping", help="FIELD=COLUMN pairs, e.g. instruction=prompt,response_a=out1,response_b=out2,gold=label."),
-    labels: Optional[str] = typer.Option(None, "--labels", help="VALUE=LABEL pairs, e.g. 1=a,2=b,0=tie."),
+    mapping: Optional[str] = typer.Option(None, "--mapping", help="FIELD=COLUMN pairs, e.g. instruction=prompt,response_a=out1,response_b=out2,gold=label (labelled outputs: input=,response=,label=col or h1+h2)."),
+    labels: Optional[str] = typer.Option(None, "--labels", help="VALUE=LABEL pairs, e.g. 1=a,2=b,0=tie (labelled outputs: yes=fail,no=pass, in label-set order)."),
     examples: int = typer.Option(3, "--examples", help="How many examples to print."),
     format: OutputFormat = FORMAT,
 ) -> None:
@@ -99,9 +99,43 @@ def _print_scored_summary(summary: dict[str, Any]) -> None:
         console.print(shown)
 
 
+def _print_labelled_summary(summary: dict[str, Any]) -> None:
+    console = Console()
+    facts = Table(show_header=False, title=summary["id"], title_justify="left")
+    votes = summary["votes_per_item"]
+    positive = summary["positive_label"]
+    rows = [
+        ("description", summary["description"]),
+        ("source", summary["source"]),
+        ("outputs", f"{summary['n']} ({summary['clusters']} clusters, {summary['with_context']} with context)"),
+        ("label set", ", ".join(summary["labels"]) + (f" (problem class: {positive})" if positive else "")),
+        ("gold labels", ", ".join(f"{k}: {v}" for k, v in summary["gold"].items() if v or k != "none")),
+        ("annotators per output", ", ".join(f"{k} labels: {v} outputs" for k, v in votes.items()) if votes
+         else f"{summary['annotators'] or '?'} (gold label only, no individual labels)"),
+        ("license", summary["license"]),
+        ("citation", summary["citation"] or "-"),
+        ("notes", summary["notes"] or "-"),
+        ("content hash", summary["content_hash"]),
+    ]
+    for key, value in rows:
+        facts.add_row(key, value)
+    console.print(facts)
+    if summary["examples"]:
+        shown = Table("id", "gold", "input", "output", title="examples", title_justify="left", show_lines=True)
+        for e in summary["examples"]:
+            gold = (e["gold"] or "-") + (" (" + ", ".join(f"{k}: {v}" for k, v in e["votes"].items()) + ")"
+                                         if e["votes"] else "")
+            shown.add_row(e["id"], gold, e["input"] or "-", e["output"])
+        shown.columns[0].overflow = "fold"
+        console.print(shown)
+
+
 def _print_summary(summary: dict[str, Any]) -> None:
     if summary.get("kind") == "pointwise":
         _print_scored_summary(summary)
+        return
+    if summary.get("kind") == "classify":
+        _print_labelled_summary(summary)
         return
     console = Console()
     facts = Table(show_header=False, title=summary["id"], title_justify="left")

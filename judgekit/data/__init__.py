@@ -11,6 +11,7 @@ become :class:`~judgekit.records.Example`. Keys (unknown keys are rejected)::
     bundled: bundled/pairs.jsonl     # or: a file shipped inside meta_datasets/
     parts: [...]                     # or: the ids of other cards, loaded together
     format: json                     # json | jsonl | csv | parquet (default: from suffix)
+    records: instances               # a JSON file holding one object: the path to its list of records
     fields:                          # canonical field -> source column(s)
       id: idx                        # optional; default the 0-based record position
       instruction: [instruction, input]   # several columns: non-blank ones joined
@@ -22,6 +23,21 @@ become :class:`~judgekit.records.Example`. Keys (unknown keys are rejected)::
                                      # (default: items sharing an instruction text)
       metadata: [cmp_key]            # columns kept as they are
     labels: {1: a, 2: b, 0: tie}     # raw label value -> canonical a / b / tie
+    scored: {...}                    # instead of fields: responses with human scores (data/scored.py)
+    classify:                        # instead of fields: single outputs with human labels (data/labelled.py)
+      id: id                         # optional, as in fields
+      input: [prompt]                # columns joined into the input text (none: judged alone)
+      response: answer               # the output judged
+      context: [document]            # optional source text the output should be faithful to
+      reference: null                # optional, like system and cluster
+      label: hallucination           # the gold column; or [h1, h2, h3] (one per annotator),
+                                     # or one column holding a list of annotators' labels
+      group: [item, text]            # optional: one record per annotator, these columns name the output
+      labels: {"yes": fail, "no": pass}  # raw value -> label name; the label set in this order
+      positive: fail                 # the problem class (optional)
+      descriptions: {fail: ..., pass: ...}  # what each label means, for the judge's prompt
+      extract: {instance: REGEX}     # named groups of the pattern become columns
+      metadata: [ID]                 # a dotted name reaches into nested objects
     allow_empty_responses: false     # true where the humans judged empty outputs
     joins:                           # extra files keyed to the records, used when present
       - {path: ..., match: [_row, index], fields: {generator_a: ..., metadata: [...]}}
@@ -49,6 +65,7 @@ from judgekit.data.loader import (
     Dataset,
     list_datasets,
     load_dataset,
+    parse_label_names,
     parse_labels,
     parse_mapping,
     summarize,
@@ -56,5 +73,6 @@ from judgekit.data.loader import (
 
 __all__ = [
     "DATA_DIR_ENV", "Availability", "Card", "Dataset", "Fields", "builtin_cards", "list_datasets",
-    "load_card", "load_dataset", "majority", "parse_labels", "parse_mapping", "summarize",
+    "load_card", "load_dataset", "majority", "parse_label_names", "parse_labels", "parse_mapping",
+    "summarize",
 ]

@@ -5,6 +5,7 @@ The card format is described in the package docstring (``judgekit.data``).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from functools import cache
 from importlib.resources.abc import Traversable
@@ -99,6 +100,86 @@ class ScoredFields(_Strict):
         return self
 
 
+CLASSIFY_FIELDS = ("id", "input", "response", "context", "reference", "label", "group", "system", "cluster",
+                   "metadata", "positive")
+"""Keys of a classify mapping (``label=COL`` or ``label=h1+h2+h3``; ``positive=LABEL`` names the problem class)."""
+
+
+class ClassifyFields(_Strict):
+    """Which source columns feed a LabelledOutput, and the label set they are read into.
+
+    ``label`` is one column (the gold label, or a list of annotators' labels in
+    one cell) or several (one per annotator; an empty cell is an annotator who
+    did not label). With ``group``, each record is one annotator's label and
+    the records sharing the group columns' values are one output. ``labels``
+    maps raw values to label names; the label set is their names in order of
+    first appearance. A column name with dots reaches into nested objects
+    (``annotations.safety.majority_human``) when no column has that exact name.
+    """
+
+    id: str | None = None
+    input: tuple[str, ...] = ()
+    """Columns joined (blank ones skipped) into the input text; none: the output is judged alone."""
+    response: str
+    context: tuple[str, ...] = ()
+    reference: str | None = None
+    label: tuple[str, ...] = Field(min_length=1)
+    group: tuple[str, ...] = ()
+    system: str | None = None
+    cluster: str | None = None
+    metadata: tuple[str, ...] = ()
+    labels: dict[str, str] = Field(default_factory=dict)
+    """Raw value -> label name; several raw values may share a name."""
+    positive: str | None = None
+    """The label of the problem class (fail, hallucinated, unsafe), when there is one."""
+    descriptions: dict[str, str] = Field(default_factory=dict)
+    """Label name -> what it means, for the judge's prompt."""
+    extract: dict[str, str] = Field(default_factory=dict)
+    """Column -> regex whose named groups become columns (to split a text that packs several fields)."""
+
+    @field_validator("input", "context", "label", "group", "metadata", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return (value,) if isinstance(value, str) else value
+
+    @field_validator("labels", mode="before")
+    @classmethod
+    def _raw_values_as_text(cls, value: Any) -> Any:
+        if not isinstance(value, Mapping):
+            return value
+        if any(isinstance(k, bool) for k in value):
+            raise ValueError("a key read as true/false: quote yes/no label values in YAML ('yes': fail)")
+        return {label_key(k): v for k, v in value.items()}
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ClassifyFields:
+        names = self.names
+        if any(not name.strip() or name.strip() != name for name in names):
+            raise ValueError("label names must be non-empty and have no surrounding spaces")
+        if len(names) < 2:
+            raise ValueError("a classify mapping needs at least two labels (labels: raw value -> label name)")
+        if self.positive is not None and self.positive not in names:
+            raise ValueError(f"positive label '{self.positive}' is not one of the labels ({', '.join(names)})")
+        unknown = [name for name in self.descriptions if name not in names]
+        if unknown:
+            raise ValueError(f"descriptions name '{unknown[0]}', which is not one of the labels ({', '.join(names)})")
+        if self.group and len(self.label) != 1:
+            raise ValueError("with 'group' each record holds one annotator's label: map 'label' to one column")
+        for column, pattern in self.extract.items():
+            try:
+                groups = re.compile(pattern).groupindex
+            except re.error as e:
+                raise ValueError(f"extract.{column}: bad regex ({e})") from None
+            if not groups:
+                raise ValueError(f"extract.{column}: the pattern needs named groups, the columns it makes")
+        return self
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The label set, in the order the labels first appear in ``labels``."""
+        return tuple(dict.fromkeys(self.labels.values()))
+
+
 class Join(_Strict):
     """Another file whose records attach to the dataset's by a shared key."""
 
@@ -130,6 +211,10 @@ class Card(_Strict):
     fields: Fields | None = None
     scored: ScoredFields | None = None
     """Instead of ``fields``: the data are responses with human scores (pointwise)."""
+    classify: ClassifyFields | None = None
+    """Instead of ``fields``: the data are single outputs with human labels from a label set (classify)."""
+    records: str | None = None
+    """A JSON file holding one object: the dotted path to its list of records (``instances``)."""
     labels: dict[str, Label] = Field(default_factory=lambda: {x: x for x in LABELS})
     allow_empty_responses: bool = False
     joins: tuple[Join, ...] = ()
@@ -148,8 +233,9 @@ class Card(_Strict):
     def _has_a_source(self) -> Card:
         if self.parts:
             return self
-        if (self.fields is None) == (self.scored is None):
-            raise ValueError("a card needs one of 'fields' (pairs) or 'scored' (scored responses), or 'parts'")
+        if sum(x is not None for x in (self.fields, self.scored, self.classify)) != 1:
+            raise ValueError("a card needs one of 'fields' (pairs), 'scored' (scored responses) or 'classify' "
+                             "(labelled outputs), or 'parts'")
         if not (self.hub or self.local or self.bundled):
             raise ValueError("a card needs one of 'hub', 'local', 'bundled' (or 'parts')")
         return self

@@ -34,7 +34,8 @@ def format_of(name: str, declared: str | None) -> str:
     return suffix
 
 
-def read_rows(data: bytes, name: str, fmt: str) -> list[Row]:
+def read_rows(data: bytes, name: str, fmt: str, records: str | None = None) -> list[Row]:
+    """The file's records; ``records`` is the dotted path to the list inside a JSON file holding one object."""
     if fmt == "parquet":
         return _parquet_rows(data, name)
     try:
@@ -46,6 +47,8 @@ def read_rows(data: bytes, name: str, fmt: str) -> list[Row]:
         return _csv_rows(text, name)
     if fmt == "csv-lists":
         return _csv_list_rows(text, name)
+    if records is not None:
+        return _nested_rows(text, name, records)
     if fmt == "json" and text.lstrip().startswith("["):
         try:
             records = json.loads(text)
@@ -53,6 +56,21 @@ def read_rows(data: bytes, name: str, fmt: str) -> list[Row]:
             raise BadInput(f"{name}:{e.lineno}: invalid JSON ({e.msg})") from None
         return [Row(f"record {i + 1}", i, _object(r, name, f"record {i + 1}")) for i, r in enumerate(records)]
     return _jsonl_rows(text, name)
+
+
+def _nested_rows(text: str, name: str, path: str) -> list[Row]:
+    """The records of a JSON object's list at ``path`` (JUDGE-BENCH's ``{"instances": [...]}``)."""
+    try:
+        node = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise BadInput(f"{name}:{e.lineno}: invalid JSON ({e.msg})") from None
+    for key in path.split("."):
+        if not isinstance(node, dict) or key not in node:
+            raise BadInput(f"{name}: no list of records at '{path}' (no key '{key}')")
+        node = node[key]
+    if not isinstance(node, list):
+        raise BadInput(f"{name}: '{path}' holds a {type(node).__name__}, not a list of records")
+    return [Row(f"record {i + 1}", i, _object(r, name, f"record {i + 1}")) for i, r in enumerate(node)]
 
 
 def _jsonl_rows(text: str, name: str) -> list[Row]:

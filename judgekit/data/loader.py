@@ -16,8 +16,10 @@ from pydantic import ValidationError
 
 from judgekit.data.cards import (
     CANONICAL_FIELDS,
+    CLASSIFY_FIELDS,
     SCORED_FIELDS,
     Card,
+    ClassifyFields,
     Fields,
     HubSource,
     ScoredFields,
@@ -27,9 +29,10 @@ from judgekit.data.cards import (
 )
 from judgekit.data.examples import check_unique, to_examples
 from judgekit.data.files import ROW, Row, format_of, read_rows, require
+from judgekit.data.labelled import to_labelled_outputs
 from judgekit.data.scored import to_scored_examples
 from judgekit.errors import BadInput
-from judgekit.records import LABELS, Example, RunKind, ScoredExample, content_hash
+from judgekit.records import LABELS, Example, LabelledOutput, RunKind, ScoredExample, content_hash
 from judgekit.resources import meta_datasets_root
 
 DATA_DIR_ENV = "JUDGEKIT_DATA_DIR"
@@ -40,15 +43,32 @@ class Dataset:
     """Examples plus where they came from."""
 
     id: str
-    examples: tuple[Example, ...] | tuple[ScoredExample, ...]
+    examples: tuple[Example, ...] | tuple[ScoredExample, ...] | tuple[LabelledOutput, ...]
     card: Card
     source: str
     """Human-readable origin, e.g. ``data dir: /data/llmbar/...`` or ``hub: ...``."""
 
     @property
     def kind(self) -> RunKind:
-        """pairwise (Examples) or pointwise (ScoredExamples): the kind of run it feeds."""
+        """pairwise (Examples), pointwise (ScoredExamples) or classify (LabelledOutputs): the kind of run it feeds."""
+        if self.card.classify is not None:
+            return "classify"
         return "pointwise" if self.card.scored is not None else "pairwise"
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Classify data: the label set, in order; empty for other kinds."""
+        return self.card.classify.names if self.card.classify is not None else ()
+
+    @property
+    def positive_label(self) -> str | None:
+        """Classify data: the label of the problem class, when the card or mapping names one."""
+        return self.card.classify.positive if self.card.classify is not None else None
+
+    @property
+    def label_descriptions(self) -> dict[str, str]:
+        """Classify data: what each label means, where the card says."""
+        return dict(self.card.classify.descriptions) if self.card.classify is not None else {}
 
     @cached_property
     def content_hash(self) -> str:
@@ -81,7 +101,10 @@ def load_dataset(
 
     ``mapping`` (``"instruction=prompt,response_a=out1,gold=label"`` or a dict)
     and ``labels`` (``"1=a,2=b,0=tie"``) override a card's, or describe a
-    plain data file; ``+`` joins several columns (``votes=v1+v2+v3``).
+    plain data file; ``+`` joins several columns (``votes=v1+v2+v3``). A
+    mapping with ``label`` describes labelled outputs (classify):
+    ``"input=prompt,response=answer,label=h1+h2+h3,positive=fail"`` with
+    ``labels`` naming the label set (``"yes=fail,no=pass"``, or ``"pass,fail"``).
     """
     if limit is not None and limit < 0:
         raise BadInput(f"--limit: must be >= 0, got {limit}")
@@ -117,7 +140,7 @@ def parse_mapping(text: str) -> dict[str, Any]:
     ``score.NAME`` keys are gathered under ``criteria``.
     """
     result: dict[str, Any] = {}
-    known = (*CANONICAL_FIELDS, *(k for k in SCORED_FIELDS if k not in CANONICAL_FIELDS))
+    known = tuple(dict.fromkeys((*CANONICAL_FIELDS, *SCORED_FIELDS, *CLASSIFY_FIELDS)))
     for item in filter(None, (s.strip() for s in text.split(","))):
         key, sep, value = item.partition("=")
         key = key.strip()
@@ -129,7 +152,8 @@ def parse_mapping(text: str) -> dict[str, Any]:
             result.setdefault("criteria", {})[criterion] = columns
         elif key == "scale":
             result[key] = _scale(item, value)
-        elif key in ("instruction", "votes", "metadata", "scores"):
+        elif key in ("instruction", "votes", "metadata", "scores", "label", "group", "context") or (
+                key == "input" and len(columns) > 1):  # classify joins several input columns
             result[key] = columns
         else:
             result[key] = columns[0] if columns else None
@@ -155,10 +179,30 @@ def parse_labels(text: str) -> dict[str, str]:
     return result
 
 
+def parse_label_names(text: str) -> dict[str, str]:
+    """Classify labels: ``"yes=fail,no=pass"`` -> ``{"yes": "fail", "no": "pass"}``; a bare ``pass`` is ``pass=pass``.
+
+    The label set's order is the order given.
+    """
+    result: dict[str, str] = {}
+    for item in filter(None, (s.strip() for s in text.split(","))):
+        raw, sep, label = item.partition("=")
+        raw, label = raw.strip(), (label if sep else raw).strip()
+        if not raw or not label:
+            raise BadInput(f"--labels: '{item}' is not VALUE=LABEL (or a bare LABEL)")
+        key = label_key(raw)
+        if key in result:
+            raise BadInput(f"--labels: the value '{key}' is given twice")
+        result[key] = label
+    return result
+
+
 def summarize(dataset: Dataset, *, examples: int = 3, width: int = 200) -> dict[str, Any]:
     """Counts, label balance, annotators and generator coverage, plus a few short examples."""
     if dataset.kind == "pointwise":
         return _summarize_scored(dataset, examples, width)
+    if dataset.kind == "classify":
+        return _summarize_labelled(dataset, examples, width)
     items = dataset.examples
     gold = Counter(e.gold or "none" for e in items)
     vote_counts = Counter(len(e.votes) for e in items)
@@ -210,6 +254,33 @@ def _summarize_scored(dataset: Dataset, examples: int, width: int) -> dict[str, 
     }
 
 
+def _summarize_labelled(dataset: Dataset, examples: int, width: int) -> dict[str, Any]:
+    items = dataset.examples
+    gold = Counter(e.gold or "none" for e in items)
+    votes = Counter(sum(v is not None for v in e.votes) for e in items if e.votes)
+    return {
+        "id": dataset.id,
+        "kind": "classify",
+        "description": " ".join(dataset.card.description.split()),
+        "source": dataset.source,
+        "n": len(items),
+        "labels": list(dataset.labels),
+        "positive_label": dataset.positive_label,
+        "gold": {k: gold.get(k, 0) for k in (*dataset.labels, "none")},
+        "votes_per_item": {str(k): v for k, v in sorted(votes.items())} or None,
+        "annotators": dataset.card.annotators,
+        "clusters": len({e.cluster if e.cluster is not None else e.input for e in items}),
+        "with_context": sum(e.context is not None for e in items),
+        "systems": dict(Counter(e.system for e in items if e.system).most_common()),
+        "license": dataset.card.license,
+        "citation": dataset.card.citation.strip(),
+        "notes": " ".join(dataset.card.notes.split()),
+        "content_hash": dataset.content_hash,
+        "examples": [{"id": e.id, "gold": e.gold, "votes": dict(Counter(v or "none" for v in e.votes)),
+                      "input": _cut(e.input, width), "output": _cut(e.output, width)} for e in items[:examples]],
+    }
+
+
 def _card_for(spec: str | Card, cards: dict[str, Card]) -> Card:
     if isinstance(spec, Card):
         return spec
@@ -256,9 +327,11 @@ def _hub_card(spec: str) -> Card:
 
 
 def _override(card: Card, mapping: Any, labels: Any) -> Card:
+    given = (parse_mapping(mapping) if isinstance(mapping, str) else dict(mapping)) if mapping is not None else {}
+    if card.classify is not None or any(k in given for k in ("label", "group", "context", "positive")):
+        return _classify_override(card, given, labels)
     update: dict[str, Any] = {}
     if mapping is not None:
-        given = parse_mapping(mapping) if isinstance(mapping, str) else dict(mapping)
         scored = card.scored is not None or any(k in given for k in SCORED_FIELDS if k not in CANONICAL_FIELDS)
         if scored and any(k in given for k in CANONICAL_FIELDS if k not in SCORED_FIELDS):
             raise BadInput("--mapping: mixes pair fields (response_a, gold, ...) with scored ones (input, score.NAME, ...)")
@@ -277,6 +350,29 @@ def _override(card: Card, mapping: Any, labels: Any) -> Card:
         given_labels = parse_labels(labels) if isinstance(labels, str) else dict(labels)
         update["labels"] = {label_key(k): v for k, v in given_labels.items()}
     return card.model_copy(update=update)
+
+
+def _classify_override(card: Card, given: dict[str, Any], labels: Any) -> Card:
+    """The card's classify mapping with the given keys and labels in place (a plain file's, from scratch)."""
+    stray = next((k for k in given if k not in CLASSIFY_FIELDS), None)
+    if stray is not None:
+        raise BadInput(f"--mapping: '{stray}' is not a field of labelled outputs (classify: {', '.join(CLASSIFY_FIELDS)})")
+    merged = {**(card.classify.model_dump() if card.classify is not None else {}), **given}
+    if labels is not None:
+        merged["labels"] = parse_label_names(labels) if isinstance(labels, str) else dict(labels)
+    if not merged.get("labels"):
+        raise BadInput("--labels: labelled outputs need their label set, e.g. --labels yes=fail,no=pass (raw value "
+                       "= label name, in the order you want them) or --labels pass,fail")
+    try:
+        fields = ClassifyFields.model_validate(merged)
+    except ValidationError as e:
+        first = e.errors()[0]
+        message = first["msg"].removeprefix("Value error, ")
+        if not first["loc"]:  # a rule across fields: the labels, the positive label, group
+            raise BadInput(f"--mapping/--labels: {message}") from None
+        field = first["loc"][0]
+        raise BadInput(f"--labels: {message}" if field == "labels" else f"--mapping: field '{field}': {message}") from None
+    return card.model_copy(update={"classify": fields, "fields": None, "scored": None})
 
 
 class _Located(NamedTuple):
@@ -346,10 +442,12 @@ def _load_card(card: Card, explicit: Path | None) -> Dataset:
         if found.kind == "bundled" and not found.file.is_file():
             raise BadInput(f"{card.id}: bundled file {card.bundled} is missing from the install")
         name = str(found.file)
-        rows = read_rows(found.file.read_bytes(), name, format_of(found.file.name, card.format))
+        rows = read_rows(found.file.read_bytes(), name, format_of(found.file.name, card.format), card.records)
         source = f"{found.kind}: {found.file}"
     if card.scored is not None:
         return Dataset(card.id, tuple(to_scored_examples(card, rows, name)), card, source)
+    if card.classify is not None:
+        return Dataset(card.id, tuple(to_labelled_outputs(card, rows, name)), card, source)
     joined, used = _read_joins(card, found.root)
     if used:
         source += "; joined " + ", ".join(used)
@@ -393,10 +491,14 @@ def _read_joins(card: Card, root: Path | None) -> tuple[list[dict[str, dict]], l
     return tables, used
 
 
+def _cut(text: str, width: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
 def _short(example: Example, width: int) -> dict[str, Any]:
     def cut(text: str) -> str:
-        flat = " ".join(text.split())
-        return flat if len(flat) <= width else flat[: width - 1] + "…"
+        return _cut(text, width)
 
     return {
         "id": example.id, "gold": example.gold, "votes": list(example.votes),

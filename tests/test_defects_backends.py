@@ -11,8 +11,10 @@ import math
 import shutil
 
 import pytest
+import yaml
 from conftest import run_judgekit
 from servers import Reply, ScriptedServer
+from test_cli_run import BUNDLED, cli, oracle_for  # noqa: F401  (cli is a fixture)
 from test_pointwise import MAPPING, _quality, _scored_file
 
 import judgekit
@@ -21,6 +23,7 @@ from judgekit.backends.registry import create_backend
 from judgekit.errors import BadInput
 from judgekit.records import Example, Manifest, OrderResult, Verdict
 from judgekit.runs.run_dir import RunDir, read_run
+from judgekit.runs.sweep import cells, load_sweep, run_sweep
 
 TWINS = [Example(id=f"twin/{i}", instruction="Name a prime.", response_a="7", response_b="8", gold="a")
          for i in (1, 2)]
@@ -132,3 +135,90 @@ def test_a_pointwise_run_replays_to_the_same_scores_without_calls(tmp_path, monk
     unrated = Request(messages=(Message("user", "ignored"),), tag=CallTag(example, "coherence"))
     with pytest.raises(BadInput, match=f"no recorded answer for example '{example}', criterion 'coherence'"):
         asyncio.run(create_backend(f"replay:{tmp_path / 'live'}").complete(unrated))
+
+
+# --- D9: sweep cells of one spec with other settings, and clients of failed cells ----------
+
+
+def write_sweep(path, judges, **more):
+    path.write_text(yaml.safe_dump({"root": str(path.parent / "sweep"), "concurrency": 2, "limit": 2,
+                                    "judges": judges, "protocols": ["llmbar/vanilla"],
+                                    "datasets": ["judgekit/bundled"], **more}))
+    return path
+
+
+def test_one_spec_at_two_servers_and_two_temperatures_gets_three_run_dirs(tmp_path, cli):
+    with ScriptedServer(answer=oracle_for(BUNDLED)) as one, ScriptedServer(answer=oracle_for(BUNDLED)) as two:
+        file = write_sweep(tmp_path / "sweep.yaml", [
+            {"spec": "openai:judge", "base_url": one.openai_url},
+            {"spec": "openai:judge", "base_url": two.openai_url},
+            {"spec": "openai:judge", "base_url": one.openai_url, "temperature": 0.5},
+        ])
+        result = cli("sweep", file, "--quiet")
+        assert result.returncode == 0, result.stderr
+        runs = [read_run(p) for p in sorted((tmp_path / "sweep").iterdir())]
+        assert len(runs) == 3 and all(r.manifest.complete and len(r.verdicts) == 2 for r in runs)
+        settings = {(r.manifest.params["base_url"], r.manifest.params["temperature"]) for r in runs}
+        assert settings == {(one.openai_url, 0.0), (two.openai_url, 0.0), (one.openai_url, 0.5)}
+        assert (one.total_answered(), two.total_answered()) == (8, 4)  # 2 pairs x 2 orders per cell
+
+        one.reset_counters(), two.reset_counters()
+        assert cli("sweep", file, "--quiet").returncode == 0  # each cell found its own dir again
+        assert one.requests == two.requests == 0
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"judges": [{"spec": "openai:judge", "base_url": "http://127.0.0.1:9/v1"}, "openai:other",
+                 {"spec": "openai:judge", "base_url": "http://127.0.0.1:9/v1", "timeout": 5}]},
+     "judges.0 and judges.2 are the same judge; keep one"),
+    ({"protocols": ["llmbar/vanilla", "llmbar/rules", "llmbar/vanilla"]},
+     "protocols.0 and protocols.2 are the same protocol; keep one"),
+    ({"datasets": ["judgekit/bundled", "judgekit_bundled"]},
+     "the cells llmbar/vanilla on judgekit/bundled and llmbar/vanilla on judgekit_bundled would share the run dir"),
+])
+def test_a_sweep_that_names_one_cell_twice_is_bad_input(tmp_path, change, message):
+    file = write_sweep(tmp_path / "sweep.yaml", **{"judges": ["openai:judge"], **change})
+    with pytest.raises(BadInput, match=f"sweep.yaml: {message}"):
+        load_sweep(file)
+
+
+class NoBatches:
+    """A provider batch API that cannot be set up (as when its key is missing)."""
+
+    def __init__(self, backend):
+        raise BadInput("openai batches: no key for the batch API")
+
+
+@pytest.mark.parametrize("fails_in", ["open_run_dir", "use_batches"])
+def test_a_cell_that_fails_before_judging_closes_its_clients(tmp_path, monkeypatch, fails_in):
+    from judgekit.backends import batch
+    from judgekit.judge import api
+
+    judges = []
+
+    def watched_load_judge(*args, **kwargs):
+        judges.append(api_load_judge(*args, **kwargs))
+        return judges[-1]
+
+    api_load_judge = api.load_judge
+    monkeypatch.setattr(api, "load_judge", watched_load_judge)
+    with ScriptedServer(answer=oracle_for(BUNDLED)) as server:
+        file = write_sweep(tmp_path / "sweep.yaml", [{"spec": "openai:judge", "base_url": server.openai_url}],
+                           batch=fails_in == "use_batches")
+        spec = load_sweep(file)
+        root = tmp_path / "sweep"
+        if fails_in == "open_run_dir":
+            root.mkdir()
+            (root / cells(spec)[0].name).write_text("not a run dir")
+        else:
+            monkeypatch.setitem(batch.BATCH_APIS, "openai", NoBatches)
+        done, failed = asyncio.run(run_sweep(spec, root))
+        assert done == [] and len(failed) == 1
+        assert ("is a file" if fails_in == "open_run_dir" else "no key for the batch API") in failed[0]
+        assert len(judges) == 1 and judges[0].call_path.backend._client.is_closed()
+
+        if fails_in == "open_run_dir":
+            (root / cells(spec)[0].name).unlink()
+        done, failed = asyncio.run(run_sweep(spec.model_copy(update={"batch": False}), root))
+        assert failed == [] and done == [root / cells(spec)[0].name]  # the failed cell runs again in this process
+    assert len(judges) == 2 and judges[1].call_path.backend._client.is_closed()

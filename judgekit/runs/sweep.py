@@ -4,6 +4,8 @@ Every cell shares one response cache and one concurrency budget, so a sweep
 is as fast as the budget allows and an overlap between cells is paid once.
 Each cell's run dir lives under the sweep's root with a name derived from the
 cell, so rerunning the same sweep file resumes every cell where it stopped.
+The name holds the judge's spec; judges that share a spec (one model at two
+servers, or at two temperatures) add a digest of their settings to it.
 
 Sweep file (YAML)::
 
@@ -22,7 +24,10 @@ Sweep file (YAML)::
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import re
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,6 +52,12 @@ class JudgeEntry(BaseModel):
     max_tokens: int | None = Field(default=None, ge=1)
     timeout: float | None = Field(default=None, gt=0)
     max_retries: int = Field(default=6, ge=0)
+
+    @property
+    def identity(self) -> tuple[Any, ...]:
+        """What makes it another judge: its model, server, sampling and declared base model
+        (not how long it waits or retries, nor which variable holds its key)."""
+        return self.spec, self.base_url, self.temperature, self.max_tokens, self.judge_model
 
 
 class SweepSpec(BaseModel):
@@ -92,6 +103,7 @@ def load_sweep(path: str | Path) -> SweepSpec:
             raise BadInput(f"{path}: unknown key '{key}'") from None
         raise BadInput(f"{path}: key '{key}': {first['msg']}") from None
     _check_names(path, spec)
+    _check_distinct(path, spec)
     return spec
 
 
@@ -111,20 +123,58 @@ def _check_names(path: Path, spec: SweepSpec) -> None:
         raise BadInput(f"{path}: key '{key}': {e}") from None
 
 
+def _check_distinct(path: Path, spec: SweepSpec) -> None:
+    """Two cells of one run dir would lock each other out: each judge, protocol and dataset once."""
+    for key, values in (("judges", [j.identity for j in spec.judges]), ("protocols", spec.protocols),
+                        ("datasets", spec.datasets)):
+        first: dict[Any, int] = {}
+        for i, value in enumerate(values):
+            if value in first:
+                raise BadInput(f"{path}: {key}.{first[value]} and {key}.{i} are the same "
+                               f"{key.removesuffix('s')}; keep one")
+            first[value] = i
+    names: dict[str, Cell] = {}
+    for cell in cells(spec):
+        if (other := names.setdefault(cell.name, cell)) is not cell:
+            raise BadInput(f"{path}: the cells {other.protocol} on {other.dataset} and {cell.protocol} on "
+                           f"{cell.dataset} would share the run dir {cell.name}; rename a protocol or dataset file")
+
+
 @dataclass(frozen=True)
 class Cell:
     judge: JudgeEntry
     protocol: str
     dataset: str
+    judge_name: str
+    """The judge's part of the run dir name (see :func:`judge_names`)."""
 
     @property
     def name(self) -> str:
         """The cell's run dir name: judge, protocol, dataset, safe for file names."""
-        return re.sub(r"[^A-Za-z0-9._-]+", "_", f"{self.judge.spec}--{self.protocol}--{self.dataset}")
+        return _safe(f"{self.judge_name}--{self.protocol}--{self.dataset}")
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+
+
+def judge_names(judges: list[JudgeEntry]) -> list[str]:
+    """Each judge's spec, plus a digest of its settings where specs would give one name.
+
+    A judge alone with its spec keeps the bare spec, so the run dirs of sweeps
+    written before the digest still resume.
+    """
+    counts = Counter(_safe(j.spec) for j in judges)
+    names = []
+    for judge in judges:
+        digest = hashlib.sha256(json.dumps(judge.identity).encode("utf-8")).hexdigest()[:8]
+        names.append(judge.spec if counts[_safe(judge.spec)] == 1 else f"{judge.spec}@{digest}")
+    return names
 
 
 def cells(spec: SweepSpec) -> list[Cell]:
-    return [Cell(j, p, d) for j in spec.judges for p in spec.protocols for d in spec.datasets]
+    return [Cell(j, p, d, name) for j, name in zip(spec.judges, judge_names(spec.judges), strict=True)
+            for p in spec.protocols for d in spec.datasets]
 
 
 async def run_sweep(spec: SweepSpec, root: Path, *, progress: Any = None) -> tuple[list[Path], list[str]]:
@@ -148,20 +198,23 @@ async def run_sweep(spec: SweepSpec, root: Path, *, progress: Any = None) -> tup
             timeout=entry.timeout, max_retries=entry.max_retries, cache=cache, limiter=limiter,
             api_key_env=entry.api_key_env,
         )
-        dataset = datasets[cell.dataset]
-        examples = list(dataset.examples)
-        manifest = judge.manifest_for(dataset.id, dataset.content_hash, len(examples))
-        run_dir = open_run_dir(root / cell.name, manifest, examples)
-        if spec.batch:
-            from judgekit.backends.batch import use_batches
+        run_dir = None
+        try:  # a cell that fails before it judges still closes its judge's clients and run dir
+            dataset = datasets[cell.dataset]
+            examples = list(dataset.examples)
+            manifest = judge.manifest_for(dataset.id, dataset.content_hash, len(examples))
+            run_dir = open_run_dir(root / cell.name, manifest, examples)
+            if spec.batch:
+                from judgekit.backends.batch import use_batches
 
-            use_batches(judge, run_dir.path, poll_s=spec.batch_poll)
-        on_progress = (progress.track(cell.name, judge.call_path, len(examples), judge.live_usages())
-                       if progress else None)
-        try:
+                use_batches(judge, run_dir.path, poll_s=spec.batch_poll)
+            on_progress = (progress.track(cell.name, judge.call_path, len(examples), judge.live_usages())
+                           if progress else None)
             await judge_run(judge.verdict, run_dir, workers=judge.call_path.concurrency, on_progress=on_progress,
                             live=judge.live_usages())
         finally:
+            if run_dir is not None:
+                run_dir.close()  # judge_run has released it already, unless the cell failed before it
             await judge.aclose()
         return run_dir.path
 

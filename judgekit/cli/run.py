@@ -29,8 +29,8 @@ REFUSALS_SHOWN = 5
 
 def run(
     dataset: str = typer.Option(DEFAULT_DATASET, "--dataset", "-d", help="Meta-dataset id, card or data file."),
-    mapping: str | None = typer.Option(None, "--mapping", help="FIELD=COLUMN pairs for a data file, e.g. instruction=prompt,response_a=out1,response_b=out2,gold=label (scored files: input=,response=,score.NAME=col+col)."),
-    labels: str | None = typer.Option(None, "--labels", help="VALUE=LABEL pairs, e.g. 1=a,2=b,0=tie."),
+    mapping: str | None = typer.Option(None, "--mapping", help="FIELD=COLUMN pairs for a data file, e.g. instruction=prompt,response_a=out1,response_b=out2,gold=label (scored files: input=,response=,score.NAME=col+col; labelled outputs: input=,response=,label=col or h1+h2+h3,positive=LABEL)."),
+    labels: str | None = typer.Option(None, "--labels", help="VALUE=LABEL pairs, e.g. 1=a,2=b,0=tie (labelled outputs: any names in label-set order, e.g. yes=fail,no=pass)."),
     judge: str = typer.Option(DEFAULT_JUDGE, "--judge", "-j", help="PROVIDER:MODEL, e.g. openai:gpt-4o-mini; default the embedded local judge."),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL (vLLM, Ollama, ...)."),
     protocol: str = typer.Option(DEFAULT_PROTOCOL, "--protocol", "-p", help="Built-in protocol id or a spec file."),
@@ -60,7 +60,7 @@ def run(
 
     Example: judgekit run --judge openai:gpt-4o-mini --dataset llmbar/natural --protocol llmbar/rules
     """
-    from judgekit.judge.api import load_judge
+    from judgekit.judge.api import label_set_of, load_judge
     from judgekit.backends.registry import parse_spec
     from judgekit.data import load_dataset
     from judgekit.analysis.summary import summary_frame
@@ -74,7 +74,8 @@ def run(
         raise BadInput(f"--limit 0: nothing to judge in {loaded.id}")
     console = Console()
     if dry_run:
-        print_estimate(console, judge, protocol, examples, batch=batch, temperature=temperature, max_tokens=max_tokens)
+        print_estimate(console, judge, protocol, examples, batch=batch, labels=label_set_of(loaded),
+                       temperature=temperature, max_tokens=max_tokens)
         return
     if batch or (out is not None and (out / BATCH_DIR).is_dir()):  # the batch module loads both SDKs
         from judgekit.backends.batch import BATCH_APIS, unfinished_batches, use_batches
@@ -83,7 +84,7 @@ def run(
     handle = load_judge(
         judge, protocol, base_url=base_url, judge_model=judge_model, temperature=temperature,
         max_tokens=max_tokens, concurrency=concurrency, timeout=timeout, max_retries=max_retries,
-        cache=not no_cache, api_key_env=api_key_env,
+        cache=not no_cache, api_key_env=api_key_env, labels=label_set_of(loaded),
     )
     out = out or default_out(judge, protocol, loaded.id)
     run_dir = open_run_dir(out, handle.manifest_for(loaded.id, loaded.content_hash, len(examples)), examples, wait=wait)
@@ -198,17 +199,23 @@ def print_leaderboard(console: Console, finished: Any, elapsed: float) -> None:
 
 
 def check_fit(dataset, protocol: str) -> None:
-    """Refuse early what cannot run: a pairwise protocol on scored responses (or the reverse),
-    scored responses without text, a pointwise spec that rates none of the data's criteria."""
+    """Refuse early what cannot run: a protocol of one kind on data of another (pairs, scored
+    responses, labelled outputs), scored responses without text, a pointwise spec that rates none
+    of the data's criteria, a classify spec whose labels or label count the data does not have."""
+    from judgekit.judge.api import label_set_of
     from judgekit.protocols import load_protocol
     from judgekit.judge.strategies import get_strategy
+    from judgekit.judge.strategies.classify import bind_labels
     from judgekit.judge.strategies.pointwise import rubric_for
 
     loaded = load_protocol(protocol)
     kind = get_strategy(loaded.strategy).kind
     if kind != dataset.kind:
-        what = {"pointwise": "scored responses (pointwise)", "pairwise": "pairs (pairwise)"}
+        what = {"pointwise": "scored responses (pointwise)", "pairwise": "pairs (pairwise)",
+                "classify": "labelled outputs (classify)"}
         raise BadInput(f"--protocol {protocol} rates {what[kind]} but --dataset {dataset.id} holds {what[dataset.kind]}")
+    if kind == "classify":
+        bind_labels(loaded, label_set_of(dataset))
     if kind != "pointwise":
         return
     blank = next((e.id for e in dataset.examples if not e.response.strip()), None)
@@ -222,12 +229,15 @@ def check_fit(dataset, protocol: str) -> None:
 
 
 def print_estimate(console: Console, judge: str, protocol: str, examples: list, *, batch: bool = False,
-                   **overrides: float | None) -> None:
-    """What the run would spend, from every prompt rendered and none sent."""
+                   labels=None, **overrides: float | None) -> None:
+    """What the run would spend, from every prompt rendered and none sent (``labels``: a classify run's label set)."""
+    from judgekit.judge.strategies.classify import bind_labels
     from judgekit.protocols import load_protocol
     from judgekit.runs.runner import estimate
 
     loaded = load_protocol(protocol)
+    if labels is not None:
+        loaded = bind_labels(loaded, labels)
     given = {k: v for k, v in overrides.items() if v is not None}
     guess = estimate(loaded.with_params(**given) if given else loaded, examples, judge)
     per_item = guess.calls / guess.items if guess.items else 0

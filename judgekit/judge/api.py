@@ -26,13 +26,14 @@ from judgekit.backends.call_path import CallPath, LiveUsage
 from judgekit.backends.seats import CallPaths, JudgeKey
 from judgekit.backends.registry import create_backend, parse_spec
 from judgekit.errors import BadInput
-from judgekit.judge.protocol import Protocol
+from judgekit.judge.protocol import LabelSet, Protocol
 from judgekit.judge.spec import load_protocol
 from judgekit.records import Example, Manifest, Verdict, content_hash
 from judgekit.runs.run_dir import Run
 from judgekit.runs.runner import judge_run, now, open_run_dir
 from judgekit.judge.strategies import get_strategy, run_protocol
 from judgekit.judge.strategies.base import headline_of
+from judgekit.judge.strategies.classify import bind_labels
 from judgekit.version import __version__
 
 DEFAULT_PROTOCOL = "llmbar/vanilla"
@@ -92,8 +93,9 @@ class Judge:
         return list(await asyncio.gather(*(self.verdict(e) for e in examples)))
 
     def manifest_for(self, dataset_id: str, dataset_hash: str | None, n_examples: int) -> Manifest:
-        """A fresh manifest describing this judge on that dataset."""
+        """A fresh manifest describing this judge on that dataset (a classify judge's: with its label set)."""
         strategy = get_strategy(self.protocol.strategy)
+        labels = self.protocol.label_set
         return Manifest(
             kind=strategy.kind,
             strategy=strategy.name,
@@ -108,6 +110,8 @@ class Judge:
             started_at=now(),
             n_examples=n_examples,
             params=self.params,
+            labels=labels.names if labels is not None else (),
+            positive_label=labels.positive if labels is not None else None,
         )
 
     async def aclose(self) -> None:
@@ -145,6 +149,7 @@ def load_judge(
     max_retries: int = 6,
     cache: bool | str | Path | ResponseCache = True,
     limiter: asyncio.Semaphore | None = None,
+    labels: LabelSet | None = None,
     **backend_options: Any,
 ) -> Judge:
     """Build a judge from a spec like ``openai:gpt-4o-mini`` and a protocol id or spec path.
@@ -156,7 +161,8 @@ def load_judge(
     seconds of server silence tolerated (None: the backend's default, longer
     for self-hosted servers).
     Other keyword arguments go to the backend (e.g. ``api_key_env``), and to
-    the backends of panel members of the same provider.
+    the backends of panel members of the same provider. ``labels`` is the
+    label set a classify protocol judges with (``label_set_of(dataset)``).
 
     Every judge the protocol seats gets its call path here, with the same
     cache, timeout and retries; when there are several, they share one budget
@@ -166,6 +172,8 @@ def load_judge(
     overrides = {k: v for k, v in (("temperature", temperature), ("max_tokens", max_tokens)) if v is not None}
     if overrides:
         loaded = loaded.with_params(**overrides)
+    if labels is not None:
+        loaded = bind_labels(loaded, labels)
     if isinstance(cache, ResponseCache):
         response_cache: ResponseCache | None = cache
     elif cache is False:
@@ -202,12 +210,26 @@ def seated_judges(protocol: Protocol) -> list[JudgeKey]:
     return list(seats)
 
 
+def label_set_of(dataset: Any) -> LabelSet | None:
+    """The label set of a loaded classify Dataset (what a classify protocol is bound to); None for other kinds."""
+    if getattr(dataset, "kind", None) != "classify":
+        return None
+    return LabelSet(names=dataset.labels, descriptions=dataset.label_descriptions, positive=dataset.positive_label)
+
+
 def evaluate(judge: Judge, dataset: Any, *, out: str | Path | None = None, limit: int | None = None) -> Run:
     """Judge a dataset (an id, a loaded Dataset, or a list of Examples) into a run dir.
 
     ``out`` defaults to a fresh temporary directory; pass a path to keep the
     run (rerunning into it resumes). ``Run.summary()`` gives the agreement table.
+    A classify dataset's label set is bound into the judge's protocol.
     """
+    if isinstance(dataset, str):
+        from judgekit.data import load_dataset
+
+        dataset = load_dataset(dataset, limit=limit)
+    if (labels := label_set_of(dataset)) is not None:
+        judge.protocol = bind_labels(judge.protocol, labels)
     dataset_id, dataset_hash, examples = _dataset_parts(dataset, limit)
     manifest = judge.manifest_for(dataset_id, dataset_hash, len(examples))
     path = Path(out) if out is not None else Path(tempfile.mkdtemp(prefix="judgekit-run-")) / "run"
@@ -219,10 +241,6 @@ def evaluate(judge: Judge, dataset: Any, *, out: str | Path | None = None, limit
 def _dataset_parts(dataset: Any, limit: int | None) -> tuple[str, str, list[Example]]:
     """(id, content hash, examples): one hash function whatever form the dataset came in,
     so the API and ``judgekit run`` resume each other's run dirs."""
-    if isinstance(dataset, str):
-        from judgekit.data import load_dataset
-
-        dataset = load_dataset(dataset, limit=limit)
     if hasattr(dataset, "examples"):
         dataset_id, examples = dataset.id, list(dataset.examples)[:limit]
     else:

@@ -65,6 +65,23 @@ class Parser(BaseModel):
     max: float = 10
 
 
+class LabelSet(BaseModel):
+    """The labels a classify protocol picks from: the data's, in order, with what each means.
+
+    Bound into a protocol when a run starts (``strategies.classify.bind_labels``),
+    never written in a spec: the same spec judges pass/fail, safe/unsafe/unsure
+    or any other label set.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    names: tuple[str, ...]
+    descriptions: dict[str, str] = {}
+    """Label -> what it means (the dataset card's); a spec's ``options.labels`` overrides them."""
+    positive: str | None = None
+    """The problem label (fail, unsafe), when the data names one."""
+
+
 class Member(BaseModel):
     """A protocol that a composite protocol runs, loaded when the composite is."""
 
@@ -101,6 +118,10 @@ class Protocol(BaseModel):
     "inconsistent, neither preferred"; ``invalid`` makes the verdict invalid."""
     continuation: str | None = None
     options: dict[str, Any] = {}
+    examples: tuple[dict[str, str], ...] = ()
+    """Few-shot examples read from the file the spec's ``examples:`` names (input, output, label; context)."""
+    label_set: LabelSet | None = None
+    """Classify protocols: the data's labels, bound when a run starts."""
     members: tuple[Member, ...] = ()
     """The protocols a composite runs (its strategy's ``members``), loaded."""
     calls_per_item: int | str = 0

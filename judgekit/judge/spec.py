@@ -22,6 +22,8 @@ Keys of a spec file::
     order_conflict: tie         # final winner when the two orders disagree
     continuation: null          # answer prefix the reply must start with
     options: {}                 # strategy-specific settings (stages, members, ...)
+    examples: shots.jsonl       # few-shot examples, one JSON object a line (input, output, label;
+                                # context optional), relative to the spec; for strategies that show them
 
 Loading checks the spec against what its strategy declares
 (``judgekit.judge.strategies.base.Strategy``): options, templates, template
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -43,13 +46,16 @@ from jinja2 import TemplateError, meta
 from judgekit.backends.base import SamplingParams
 from judgekit.errors import BadInput
 from judgekit.judge.protocol import JINJA, Member, Parser, Protocol
+from judgekit.records import json_lines
 from judgekit.resources import protocols_root
 from judgekit.judge.strategies.base import Strategy, get_strategy
 
 SPEC_KEYS = frozenset({
     "id", "description", "citation", "strategy", "templates", "parser", "params", "orders",
-    "ties", "order_conflict", "continuation", "options",
+    "ties", "order_conflict", "continuation", "options", "examples",
 })
+EXAMPLE_KEYS = frozenset({"input", "output", "label", "context"})
+"""Keys of a few-shot example record; input, output and label are required."""
 PARSER_FORMATS = ("llmbar", "mtbench", "rating", "regex")
 READS = {"slot": ("llmbar", "mtbench", "regex"), "score": ("rating", "regex")}
 """The parser formats that give each kind of answer a strategy reads."""
@@ -88,19 +94,23 @@ def load_protocol(id_or_path: str | Path, *, within: tuple[str, ...] = ()) -> Pr
             text = path.read_text(encoding="utf-8")
         except OSError as e:
             raise BadInput(f"{path}: cannot read protocol spec ({e.strerror})") from None
-        return parse_spec(text, source=str(path), builtin_id=None, within=(*within, text_id))
-    node = protocols_root()
+        return parse_spec(text, source=str(path), builtin_id=None, within=(*within, text_id), folder=path.parent)
+    node = folder = protocols_root()
     for part in f"{text_id}.yaml".split("/"):
-        node = node / part
+        folder, node = node, node / part
     if ".." in text_id.split("/") or not node.is_file():
         known = ", ".join(list_protocols())
         raise BadInput(f"unknown protocol '{text_id}' (built-in: {known}; or give a path to a .yaml spec)")
     return parse_spec(node.read_text(encoding="utf-8"), source=f"protocols/{text_id}.yaml", builtin_id=text_id,
-                      within=(*within, text_id))
+                      within=(*within, text_id), folder=folder)
 
 
-def parse_spec(text: str, *, source: str, builtin_id: str | None, within: tuple[str, ...] = ()) -> Protocol:
-    """Validate a spec's YAML text into a Protocol; errors name the file and key."""
+def parse_spec(text: str, *, source: str, builtin_id: str | None, within: tuple[str, ...] = (),
+               folder: Path | Traversable | None = None) -> Protocol:
+    """Validate a spec's YAML text into a Protocol; errors name the file and key.
+
+    ``folder`` is where a relative ``examples:`` file is found (the spec's own folder).
+    """
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
@@ -116,12 +126,14 @@ def parse_spec(text: str, *, source: str, builtin_id: str | None, within: tuple[
     spec_id = data.get("id") or builtin_id or Path(source).stem
     if builtin_id is not None and spec_id != builtin_id:
         raise BadInput(f"{source}: key 'id' is '{spec_id}' but the file's id is '{builtin_id}'")
+    examples = _examples(data["examples"], source, folder) if "examples" in data else ()
     fields = {
-        **{k: v for k, v in data.items() if k not in ("params", "parser", "templates")},
+        **{k: v for k, v in data.items() if k not in ("params", "parser", "templates", "examples")},
         "id": spec_id,
         "templates": _templates(data.get("templates", {}), source),
         "parser": _parser(data.get("parser", {}), source),
         "params": _params(data.get("params", {}), source),
+        "examples": examples,
         "source": source,
     }
     try:
@@ -129,11 +141,13 @@ def parse_spec(text: str, *, source: str, builtin_id: str | None, within: tuple[
     except ValueError as e:
         raise BadInput(f"{source}: {_first_error(e)}") from None
     strategy = _check_strategy(protocol)
+    if examples and not strategy.takes_examples:
+        raise BadInput(f"{source}: examples: strategy {strategy.name} shows no few-shot examples; remove the key")
     _check_parser(protocol, strategy, given="parser" in data)
     protocol = protocol.model_copy(update={"members": _load_members(strategy, protocol, within)})
     return protocol.model_copy(update={
         "calls_per_item": strategy.calls_per_item(protocol),
-        "content_hash": _content_hash(data, strategy, protocol),
+        "content_hash": _content_hash({**data, "examples": list(examples)} if examples else data, strategy, protocol),
     })
 
 
@@ -148,6 +162,36 @@ def _templates(raw: Any, source: str) -> dict[str, str]:
         except TemplateError as e:
             raise BadInput(f"{source}: templates.{name}: bad Jinja template ({e})") from None
     return dict(raw)
+
+
+def _examples(raw: Any, source: str, folder: Path | Traversable | None) -> tuple[dict[str, str], ...]:
+    """The few-shot examples of the JSONL file ``raw`` names; a bad line names the file and line."""
+    if not isinstance(raw, str) or not raw.strip():
+        raise BadInput(f"{source}: examples: give the path of a JSONL file of input/output/label records")
+    path = Path(raw)
+    file: Path | Traversable = path if path.is_absolute() or folder is None else folder / raw
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise BadInput(f"{source}: examples: cannot read {raw} ({getattr(e, 'strerror', None) or e})") from None
+    examples = []
+    for lineno, record in json_lines(text, f"{source}: examples: {raw}"):
+        where = f"{source}: examples: {raw}:{lineno}"
+        if not isinstance(record, dict):
+            raise BadInput(f"{where}: a record must be a JSON object")
+        unknown = sorted(set(record) - EXAMPLE_KEYS)
+        if unknown:
+            raise BadInput(f"{where}: unknown key '{unknown[0]}' (allowed: {', '.join(sorted(EXAMPLE_KEYS))})")
+        missing = next((k for k in ("input", "output", "label") if k not in record), None)
+        if missing is not None:
+            raise BadInput(f"{where}: missing key '{missing}'")
+        not_text = next((k for k, v in record.items() if not isinstance(v, str)), None)
+        if not_text is not None:
+            raise BadInput(f"{where}: key '{not_text}' must be text")
+        examples.append(dict(record))
+    if not examples:
+        raise BadInput(f"{source}: examples: {raw} holds no examples")
+    return tuple(examples)
 
 
 def _parser(raw: Any, source: str) -> Parser:

@@ -83,6 +83,8 @@ class Strategy(ABC):
     variables: ClassVar[frozenset[str] | None] = None
     """Variables the templates may use; a misspelt one is refused at load.
     None leaves them unchecked (composites have no templates of their own)."""
+    takes_examples: ClassVar[bool] = False
+    """True when the templates can show few-shot examples (``examples:`` in a spec); others refuse the key."""
     reads: ClassVar[Literal["slot", "score"] | None] = None
     """What the spec's ``parser`` reads from a reply: a ``slot`` (which output
     won: ``llmbar``, ``mtbench``, or a regex with ``first``/``second`` groups),

@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import math
 import shutil
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -222,3 +224,39 @@ def test_a_cell_that_fails_before_judging_closes_its_clients(tmp_path, monkeypat
         done, failed = asyncio.run(run_sweep(spec.model_copy(update={"batch": False}), root))
         assert failed == [] and done == [root / cells(spec)[0].name]  # the failed cell runs again in this process
     assert len(judges) == 2 and judges[1].call_path.backend._client.is_closed()
+
+
+# --- D10: a mock policy's cached answers belong to that policy -----------------------------
+
+
+def test_a_python_policy_that_answers_otherwise_is_never_served_its_old_answers(tmp_path):
+    """The same function object (so the same id()) answering differently: no answer of the first run comes back."""
+    reply = {"text": "Output (a)"}
+
+    def policy(prompt):
+        return reply["text"]
+
+    answers = []
+    for text in ("Output (a)", "Output (b)"):
+        reply["text"] = text
+        judge = judgekit.load_judge("mock:", "llmbar/vanilla", cache=tmp_path / "cache", policy=policy)
+        try:
+            answers.append([o.raw for o in judge.judge("Name a prime.", "7", "8").orders])
+        finally:
+            judge.close()
+    assert answers == [["Output (a)"] * 2, ["Output (b)"] * 2]
+
+
+def test_rules_files_with_other_rules_in_two_processes_do_not_share_answers(tmp_path):
+    script = ("import sys, judgekit\n"
+              "judge = judgekit.load_judge('mock:' + sys.argv[1], 'llmbar/vanilla', cache=sys.argv[2])\n"
+              "print(judge.judge('Name a prime.', '7', '8').orders[0].raw)\n"
+              "judge.close()\n")
+    rules = tmp_path / "rules.yaml"
+    seen = []
+    for reply in ("Output (a)", "Output (b)"):
+        rules.write_text(f"- {{reply: '{reply}'}}\n", encoding="utf-8")
+        done = subprocess.run([sys.executable, "-c", script, str(rules), str(tmp_path / "cache")],
+                              capture_output=True, text=True, timeout=120, check=True)
+        seen.append(done.stdout.strip())
+    assert seen == ["Output (a)", "Output (b)"]

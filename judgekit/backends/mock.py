@@ -11,7 +11,9 @@ when a request asks for them, so every built-in pairwise protocol reads
 them. A rules file (YAML or JSON) is a list of ``{when: TEXT, reply: TEXT}``
 tried in order: the first rule whose ``when`` occurs in the prompt (system
 and user messages) answers; a rule without ``when`` matches anything. From
-Python, ``load_judge("mock:", policy=fn)`` answers ``fn(prompt)``.
+Python, ``load_judge("mock:", policy=fn)`` answers ``fn(prompt)``; those
+answers never enter the response cache, since nothing names a function's
+behaviour (the other policies are cached under their text or the file's hash).
 
 The idea follows llm's ``MockModel`` and inspect_ai's ``mockllm``: the rest
 of the pipeline (rendering, parsing, caching, run dirs, reports) runs for
@@ -49,16 +51,17 @@ class MockBackend(Backend):
         self.rules: list[Rule] = []
         self._endpoint = "mock"
         if policy is not None:
-            self._endpoint = f"mock@policy-{id(policy):x}"  # another function is another judge
+            # A function's answers cannot be told by its name or address (an edited or
+            # new function may sit at the old one's), so none of them is cached.
+            self._endpoint = "mock@policy"
+            self.stores_answers = False
         elif model not in SLOT_REPLIES and not model.startswith("reply="):
-            path = Path(model).expanduser()
-            self.rules = read_rules(path)
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+            self.rules, digest = read_rules(Path(model).expanduser())
             self._endpoint = f"mock@{digest}"  # edited rules are another judge: no stale cached answers
 
     @property
     def endpoint(self) -> str:
-        """Part of the cache key: the rules' content, or which function answers."""
+        """Part of the cache key: the rules' content (a function's answers are not cached)."""
         return self._endpoint
 
     async def complete(self, request: Request) -> Completion:
@@ -84,14 +87,16 @@ class MockBackend(Backend):
         raise BadInput(f"mock:{self.model}: no rule matches the prompt starting {prompt[:60]!r}")
 
 
-def read_rules(path: Path) -> list[Rule]:
-    """The ``{when, reply}`` rules of a file, checked; errors name the file and rule."""
+def read_rules(path: Path) -> tuple[list[Rule], str]:
+    """The ``{when, reply}`` rules of a file, checked, and a hash of the bytes they came from
+    (one read, so the hash names the very rules that answer); errors name the file and rule."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))  # YAML reads JSON too
+        content = path.read_bytes()
+        data = yaml.safe_load(content.decode("utf-8"))  # YAML reads JSON too
     except OSError as e:
         raise BadInput(f"mock:{path}: cannot read the rules file ({e.strerror}); "
                        "policies are first, second, reply=TEXT or a file") from None
-    except yaml.YAMLError as e:
+    except (UnicodeDecodeError, yaml.YAMLError) as e:
         raise BadInput(f"mock:{path}: not valid YAML or JSON ({str(e).splitlines()[0]})") from None
     if not isinstance(data, list) or not data:
         raise BadInput(f"mock:{path}: expected a list of rules {{when: TEXT, reply: TEXT}}")
@@ -103,4 +108,4 @@ def read_rules(path: Path) -> list[Rule]:
         if not isinstance(rule["reply"], str) or not (when is None or isinstance(when, str)):
             raise BadInput(f"mock:{path}: rule {i}: when and reply must be text")
         rules.append((when, rule["reply"]))
-    return rules
+    return rules, hashlib.sha256(content).hexdigest()[:16]

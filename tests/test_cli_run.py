@@ -291,7 +291,7 @@ def test_estimate_every_builtin_protocol_without_calling_anyone(monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # any real call path would fail to build
     for protocol_id in list_protocols():
         protocol = load_protocol(protocol_id)
-        if get_strategy(protocol.strategy).kind == "pointwise":  # rates scored responses, not pairs
+        if get_strategy(protocol.strategy).kind != "pairwise":  # rates scored responses or labelled outputs
             continue
         guess = estimate(protocol, BUNDLED[:2], "openai:gpt-4o-mini")
         assert guess.calls >= 2 and guess.tokens_in > 0, protocol_id

@@ -22,6 +22,7 @@ import yaml
 import judgekit
 from judgekit.data import load_dataset
 from judgekit.judge.spec import list_protocols, load_protocol
+from judgekit.judge.strategies import get_strategy
 from judgekit.resources import protocols_root
 
 MAX_TOKENS = 16
@@ -49,8 +50,8 @@ def representatives() -> list[str]:
     kinds: dict[tuple[str, str], list[str]] = {}
     for protocol_id in list_protocols():
         protocol = load_protocol(protocol_id)
-        if protocol_id.startswith("pointwise/") or protocol.strategy in COMPOSITE_STRATEGIES | SHORTENED:
-            continue  # pointwise rate scored responses (tests/test_pointwise.py); composites below
+        if get_strategy(protocol.strategy).kind != "pairwise" or protocol.strategy in COMPOSITE_STRATEGIES | SHORTENED:
+            continue  # pointwise and classify: tests/test_pointwise.py, tests/test_classify_*.py; composites below
         kinds.setdefault((protocol.strategy, PARSED.get(protocol.strategy, protocol.parser.format)), []).append(
             protocol_id)
     chosen = {kind: min(ids, key=_template_chars) for kind, ids in sorted(kinds.items())}
@@ -96,7 +97,7 @@ def check(protocol, verdicts):
 
 
 def test_every_strategy_and_parser_has_a_representative():
-    built_in = [load_protocol(p) for p in list_protocols() if not p.startswith("pointwise/")]
+    built_in = [p for p in map(load_protocol, list_protocols()) if get_strategy(p.strategy).kind == "pairwise"]
     chosen = [load_protocol(p) for p in REPRESENTATIVES]
     strategies = {p.strategy for p in chosen} | COMPOSITE_STRATEGIES | SHORTENED
     assert {p.strategy for p in built_in} <= strategies

@@ -11,6 +11,7 @@ import math
 import shutil
 import subprocess
 import sys
+import threading
 
 import pytest
 import yaml
@@ -22,7 +23,7 @@ from test_pointwise import MAPPING, _quality, _scored_file
 import judgekit
 from judgekit.backends.base import CallTag, Message, Request
 from judgekit.backends.registry import create_backend
-from judgekit.errors import BadInput
+from judgekit.errors import BadInput, JudgekitError
 from judgekit.records import Example, Manifest, OrderResult, Verdict
 from judgekit.runs.run_dir import RunDir, read_run
 from judgekit.runs.sweep import cells, load_sweep, run_sweep
@@ -260,3 +261,25 @@ def test_rules_files_with_other_rules_in_two_processes_do_not_share_answers(tmp_
                               capture_output=True, text=True, timeout=120, check=True)
         seen.append(done.stdout.strip())
     assert seen == ["Output (a)", "Output (b)"]
+
+
+# --- the Judge handle closes what it opened ------------------------------------------------
+
+
+def judge_threads():
+    return sum(t.name == "judgekit-judge" and t.is_alive() for t in threading.enumerate())
+
+
+@pytest.mark.parametrize("calls", [1, 0])
+def test_a_judge_in_a_with_block_closes_its_connections_and_ends_its_thread(calls):
+    before = judge_threads()
+    with ScriptedServer(answer=oracle_for(BUNDLED)) as server:
+        with judgekit.load_judge("openai:judge", "llmbar/vanilla", base_url=server.openai_url, cache=False) as judge:
+            for e in BUNDLED[:calls]:
+                assert judge.judge(e.instruction, e.response_a, e.response_b).winner == e.gold
+            assert judge_threads() == before + calls
+        assert judge.call_path.backend._client.is_closed()  # a judge never used closes its client too
+        assert judge_threads() == before
+        assert server.total_answered() == 2 * calls
+    with pytest.raises(JudgekitError, match="closed"):
+        judge.judge("Name a prime.", "7", "8")

@@ -25,7 +25,7 @@ from judgekit.backends.cache import ResponseCache
 from judgekit.backends.call_path import CallPath, LiveUsage
 from judgekit.backends.seats import CallPaths, JudgeKey
 from judgekit.backends.registry import create_backend, parse_spec
-from judgekit.errors import BadInput
+from judgekit.errors import BadInput, JudgekitError
 from judgekit.judge.protocol import LabelSet, Protocol
 from judgekit.judge.spec import load_protocol
 from judgekit.records import Example, Manifest, Verdict, content_hash
@@ -60,10 +60,18 @@ class Judge:
         self.params = params or {}
         """Settings that change the answers (sampling, base URL); recorded in manifests."""
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._closed = False
 
     def __repr__(self) -> str:
         return f"Judge({self.spec!r}, protocol={self.protocol.id!r})"
+
+    def __enter__(self) -> Judge:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def live_usages(self) -> list[LiveUsage]:
         """The running usage of each call path the judge owns: its own, then its panel seats'."""
@@ -119,21 +127,35 @@ class Judge:
         await self.paths.aclose()
 
     def close(self) -> None:
-        """Close connections and stop the worker loop (the judge is unusable after)."""
-        if self._loop is not None:
-            self._run(self.aclose())
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._loop = None
+        """Close connections and end the worker thread; the judge is unusable after.
+
+        A judge that never made a call has clients open since ``load_judge``: they close too.
+        """
+        if self._closed:
+            return
+        self._run(self.aclose())
+        with self._lock:
+            self._closed = True
+            loop, thread = self._loop, self._thread
+            self._loop = self._thread = None
+        if loop is not None and thread is not None:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join()
+            loop.close()
 
     def _run(self, coro: Coroutine[Any, Any, T]) -> T:
         return self._submit(coro).result()
 
     def _submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         with self._lock:
+            if self._closed:
+                coro.close()
+                raise JudgekitError(f"{self!r} is closed; load another judge")
             if self._loop is None:
                 self._loop = asyncio.new_event_loop()
-                threading.Thread(target=self._loop.run_forever, name="judgekit-judge", daemon=True).start()
-        return asyncio.run_coroutine_threadsafe(coro, self._loop)
+                self._thread = threading.Thread(target=self._loop.run_forever, name="judgekit-judge", daemon=True)
+                self._thread.start()
+            return asyncio.run_coroutine_threadsafe(coro, self._loop)
 
 
 def load_judge(

@@ -283,3 +283,18 @@ def test_a_judge_in_a_with_block_closes_its_connections_and_ends_its_thread(call
         assert server.total_answered() == 2 * calls
     with pytest.raises(JudgekitError, match="closed"):
         judge.judge("Name a prime.", "7", "8")
+
+
+# --- one name per default protocol ---------------------------------------------------------
+
+
+def test_the_api_and_the_cli_name_their_own_default_protocols(tmp_path, monkeypatch, capsys):
+    from judgekit.cli.run import DEFAULT_RUN_PROTOCOL
+    from judgekit.judge.api import DEFAULT_API_PROTOCOL
+
+    with judgekit.load_judge("mock:first", cache=False) as judge:
+        assert judge.protocol.id == DEFAULT_API_PROTOCOL == "llmbar/vanilla"
+    code, _, err = run_judgekit(monkeypatch, capsys, "run", "--judge", "mock:first", "--dataset", "judgekit/bundled",
+                                "--limit", "2", "--out", tmp_path / "run", "--quiet")
+    assert code == 0, err
+    assert read_run(tmp_path / "run").manifest.protocol == DEFAULT_RUN_PROTOCOL == "logprob/pairwise"

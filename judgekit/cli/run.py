@@ -19,7 +19,11 @@ BATCH_DIR = "batches"
 
 DEFAULT_JUDGE = "local:qwen2.5-coder-1.5b-instruct-q4_k_m"
 """The embedded offline judge (Qwen2.5-Coder-1.5B-Instruct, Q4_K_M, run by llama.cpp)."""
-DEFAULT_PROTOCOL = "logprob/pairwise"
+DEFAULT_RUN_PROTOCOL = "logprob/pairwise"
+"""``judgekit run``'s protocol when --protocol is not given: the order-debiased log-probability
+protocol, which suits the embedded judge. (``load_judge`` defaults to
+``judgekit.judge.api.DEFAULT_API_PROTOCOL``, a text protocol any model answers.)"""
+DEFAULT_PROTOCOL = DEFAULT_RUN_PROTOCOL  # old name, still imported by judgekit/cli/probe.py and bench/
 DEFAULT_DATASET = "llmbar/natural-40"
 """40 LLMBar Natural pairs, shipped with LLMBar's recorded judges' verdicts on them."""
 RECORDED_DIR = "llmbar-natural-40-recorded"
@@ -33,7 +37,7 @@ def run(
     labels: str | None = typer.Option(None, "--labels", help="VALUE=LABEL pairs, e.g. 1=a,2=b,0=tie (labelled outputs: any names in label-set order, e.g. yes=fail,no=pass)."),
     judge: str = typer.Option(DEFAULT_JUDGE, "--judge", "-j", help="PROVIDER:MODEL, e.g. openai:gpt-4o-mini; default the embedded local judge."),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL (vLLM, Ollama, ...)."),
-    protocol: str = typer.Option(DEFAULT_PROTOCOL, "--protocol", "-p", help="Built-in protocol id or a spec file."),
+    protocol: str = typer.Option(DEFAULT_RUN_PROTOCOL, "--protocol", "-p", help="Built-in protocol id or a spec file."),
     limit: int | None = typer.Option(None, "--limit", "-n", min=0, help="Judge only the first N examples."),
     concurrency: int = typer.Option(8, "--concurrency", "-c", min=1, help="Model calls in flight at once."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Run dir; an existing one is resumed."),

@@ -36,7 +36,10 @@ from judgekit.judge.strategies.base import headline_of
 from judgekit.judge.strategies.classify import bind_labels
 from judgekit.version import __version__
 
-DEFAULT_PROTOCOL = "llmbar/vanilla"
+DEFAULT_API_PROTOCOL = "llmbar/vanilla"
+"""The protocol of ``load_judge`` when none is named: a text verdict any chat model gives.
+(``judgekit run`` defaults to another, ``judgekit.cli.run.DEFAULT_RUN_PROTOCOL``, for its embedded judge.)"""
+DEFAULT_PROTOCOL = DEFAULT_API_PROTOCOL  # old name, still imported by judgekit/integrations/inspect_ai.py
 
 T = TypeVar("T")
 Pair = tuple[str, str, str] | Example
@@ -160,7 +163,7 @@ class Judge:
 
 def load_judge(
     spec: str,
-    protocol: str = DEFAULT_PROTOCOL,
+    protocol: str = DEFAULT_API_PROTOCOL,
     *,
     base_url: str | None = None,
     judge_model: str | None = None,

@@ -266,6 +266,10 @@ class Classification(Record):
 
 RunKind = Literal["pairwise", "pointwise", "classify"]
 
+HEADLINES: dict[str, str] = {"pairwise": "accuracy", "pointwise": "item_kendall", "classify": "cohen_kappa"}
+"""Each kind's default headline figure. A pairwise protocol that decides from both orders together is
+headlined by ``accuracy_final`` instead (``judgekit.judge.strategies.base.headline_of``)."""
+
 
 class Manifest(Record):
     """What a run was and how far it got; written as ``manifest.json``."""

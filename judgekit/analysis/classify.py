@@ -36,9 +36,8 @@ from judgekit.agreement.uncertainty import Clusters, Statistic, bootstrap_cis, c
 from judgekit.analysis.kind import Options, bounds, common_fields, estimate, usable_clusters
 from judgekit.analysis.trust import alt_test_summary, calibration_summary
 from judgekit.errors import BadInput
-from judgekit.records import PROBE_KEY, Classification, LabelledOutput, RunRecords
+from judgekit.records import HEADLINES, PROBE_KEY, Classification, LabelledOutput, RunRecords
 
-DEFAULT_HEADLINE = "cohen_kappa"
 RANK_ALIASES = {"kappa": "cohen_kappa", "cohen_kappa": "cohen_kappa", "mcc": "mcc",
                 "balanced_accuracy": "balanced_accuracy", "accuracy": "accuracy"}
 """``--rank-by`` values for classify runs, besides ``f1:LABEL`` and ``headline``."""
@@ -110,7 +109,7 @@ class Classify:
         row = common_fields(run) | {
             "n": len(items.ids), "n_clusters": clusters.n_clusters if clusters is not None else None,
             "ci_method": ci_method(clusters, n_resamples=options.n_resamples, seed=options.seed),
-            "headline": run.manifest.headline or DEFAULT_HEADLINE, "invalid_policy": policy,
+            "headline": run.manifest.headline or HEADLINES["classify"], "invalid_policy": policy,
             "labels": list(labels), "positive_label": run.manifest.positive_label, "n_examples": len(run.examples),
         }
         row |= dict.fromkeys(("accuracy", "accuracy_ci", "balanced_accuracy", "balanced_accuracy_ci", "mcc", "mcc_ci",

@@ -28,10 +28,9 @@ from judgekit.agreement.significance import swap_test
 from judgekit.agreement.uncertainty import Statistic, bootstrap_cis
 from judgekit.analysis.kind import Options, bounds, common_fields, estimate
 from judgekit.errors import BadInput
-from judgekit.records import Rating, RunRecords, ScoredExample
+from judgekit.records import HEADLINES, Rating, RunRecords, ScoredExample
 
 CI_METHOD = "cluster bootstrap (percentile) over inputs"
-DEFAULT_RANK_BY = "item_kendall"
 TABLE_FIGURES = ("item_pearson", "item_spearman", "item_kendall", "system_pearson", "system_spearman",
                  "system_kendall", "mae", "alpha_interval_with_judge")
 """The columns of the correlation table (every figure is in the JSON)."""
@@ -112,7 +111,7 @@ class Pointwise:
         row = common_fields(run) | {
             "n": len({i for found in statistics.values() for i in found.items.ids}),
             "n_clusters": max((c["n_inputs"] for c in criteria.values()), default=0),
-            "ci_method": CI_METHOD, "headline": run.manifest.headline or DEFAULT_RANK_BY,
+            "ci_method": CI_METHOD, "headline": run.manifest.headline or HEADLINES["pointwise"],
             "invalid_rate": invalid / rated if rated else None, "invalid_policy": "exclude",
             "scope": options.criterion or "mean over criteria",
         }

@@ -40,7 +40,7 @@ from judgekit.backends.base import CallTag, Completion, Request
 from judgekit.backends.seats import Caller, CallPaths
 from judgekit.errors import BadInput
 from judgekit.judge.protocol import Member, Protocol
-from judgekit.records import Example, OrderResult, Usage, Verdict
+from judgekit.records import HEADLINES, Example, OrderResult, Usage, Verdict
 from judgekit.judge.strategies.parsing import PatternTimeout
 
 
@@ -121,14 +121,10 @@ class Strategy(ABC):
 _REGISTRY: dict[str, Strategy] = {}
 
 
-HEADLINES = {"pointwise": "item_kendall", "classify": "cohen_kappa"}
-"""The figure that leads a run's row, by kind (pairwise: ``headline_of``)."""
-
-
 def headline_of(strategy: Strategy) -> str:
     """The headline figure of a run of this strategy, written into its manifest when the run starts."""
-    if strategy.kind == "pairwise":
-        return "accuracy_final" if strategy.combines_orders else "accuracy"
+    if strategy.kind == "pairwise" and strategy.combines_orders:
+        return "accuracy_final"
     return HEADLINES[strategy.kind]
 
 

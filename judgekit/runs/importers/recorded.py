@@ -12,8 +12,7 @@ from typing import Any
 
 from judgekit import __version__
 from judgekit.data import Dataset
-from judgekit.judge.strategies.base import HEADLINES
-from judgekit.records import Example, Manifest, Rating, ScoredExample, Verdict
+from judgekit.records import HEADLINES, Example, Manifest, Rating, ScoredExample, Verdict
 from judgekit.runs.run_dir import RunDir
 
 
@@ -26,8 +25,7 @@ def recorded_manifest(dataset: Dataset, *, n_verdicts: int, dataset_id: str | No
     another id than the card's (an LLMBar subset read from a user's folder).
     """
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    kind = fields.get("kind", "pairwise")
-    fields.setdefault("headline", "accuracy" if kind == "pairwise" else HEADLINES[kind])  # as published: per order
+    fields.setdefault("headline", HEADLINES[fields.get("kind", "pairwise")])  # pairwise: per order, as published
     return Manifest(dataset=dataset_id or dataset.id, dataset_hash=dataset.content_hash,
                     package_version=__version__, started_at=now, finished_at=now, complete=True,
                     n_examples=len(dataset.examples), n_verdicts=n_verdicts, **fields)

@@ -298,3 +298,16 @@ def test_the_api_and_the_cli_name_their_own_default_protocols(tmp_path, monkeypa
                                 "--limit", "2", "--out", tmp_path / "run", "--quiet")
     assert code == 0, err
     assert read_run(tmp_path / "run").manifest.protocol == DEFAULT_RUN_PROTOCOL == "logprob/pairwise"
+
+
+# --- one majority for annotators' and judges' votes ----------------------------------------
+
+
+def test_annotators_and_judges_votes_are_counted_by_one_majority():
+    from judgekit.data.examples import majority
+    from judgekit.judge.strategies import common
+
+    assert common.majority is majority
+    assert majority(("b", None, "a", "b")) == "b"  # a missing vote is skipped
+    assert majority(["a", "b", None]) == "tie" and majority(iter(["tie", "a", "tie"])) == "tie"
+    assert majority([None, None]) is None and majority(()) is None

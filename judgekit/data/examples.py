@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic import ValidationError
@@ -30,11 +31,19 @@ def _label(card: Card, row: Row, column: str, name: str) -> Label:
     return card.labels[raw]
 
 
-def majority(votes: tuple[Label, ...]) -> Label | None:
-    """The most frequent vote; a draw between labels counts as ``tie``."""
-    if not votes:
+def majority(votes: Iterable[Label | None]) -> Label | None:
+    """The most frequent vote; a draw for the most votes is ``tie``; None when no vote counts.
+
+    Missing votes (None: an annotator who did not label, a judge's invalid
+    verdict) are skipped. Annotators' votes make a gold label this way and a
+    panel's or samples' votes a verdict (``judge.strategies.common``).
+    ``agreement.reliability.majority_label`` differs on purpose: it asks for
+    more than half of the raters and gives None otherwise, as
+    inter-rater statistics do.
+    """
+    ranked = Counter(vote for vote in votes if vote is not None).most_common()
+    if not ranked:
         return None
-    ranked = Counter(votes).most_common()
     if len(ranked) > 1 and ranked[0][1] == ranked[1][1]:
         return "tie"
     return ranked[0][0]

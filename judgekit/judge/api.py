@@ -19,7 +19,7 @@ import tempfile
 import threading
 from collections.abc import Coroutine, Iterable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 from judgekit.backends.cache import ResponseCache
 from judgekit.backends.call_path import CallPath, LiveUsage
@@ -70,7 +70,7 @@ class Judge:
     def __repr__(self) -> str:
         return f"Judge({self.spec!r}, protocol={self.protocol.id!r})"
 
-    def __enter__(self) -> Judge:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

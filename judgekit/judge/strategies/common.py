@@ -7,10 +7,10 @@ picked; :func:`to_label` maps it back to the canonical a/b frame.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from judgekit.data.examples import majority as majority  # votes count as annotators' do (re-exported)
 from judgekit.judge.protocol import Protocol
 from judgekit.records import Example, OrderResult, Verdict
 from judgekit.judge.strategies.base import Calls
@@ -87,16 +87,6 @@ def verdict(calls: Calls, orders: Sequence[OrderResult], details: dict[str, Any]
         example_id=calls.example.id, winner=winner, orders=tuple(orders),
         invalid_reason=reason, details=details or {}, usage=calls.usage(),
     )
-
-
-def majority(labels: Iterable[str | None]) -> str | None:
-    """The most common valid label; a tie for the top count is ``tie``; no valid label is None."""
-    counts = Counter(label for label in labels if label is not None).most_common()
-    if not counts:
-        return None
-    if len(counts) > 1 and counts[0][1] == counts[1][1]:
-        return "tie"
-    return counts[0][0]
 
 
 def mean_vote(labels: Iterable[str | None]) -> str | None:

@@ -311,3 +311,60 @@ def test_annotators_and_judges_votes_are_counted_by_one_majority():
     assert majority(("b", None, "a", "b")) == "b"  # a missing vote is skipped
     assert majority(["a", "b", None]) == "tie" and majority(iter(["tie", "a", "tie"])) == "tie"
     assert majority([None, None]) is None and majority(()) is None
+
+
+# --- classify runs and refused items replay too --------------------------------------------
+
+CLASSIFY_ROWS = "id,question,answer,hallucinated\n" + "".join(
+    f"q{i},Question {i}?,{'WRONG' if i % 2 else 'right'} answer {i},{'yes' if i % 3 == 0 else 'no'}\n" for i in range(6))
+REFUSED = "right answer 4"
+"""The output the scripted server refuses to judge (HTTP 400)."""
+
+
+@pytest.mark.parametrize("protocol", ["classify/binary", "logprob/classify"])
+def test_a_classify_run_replays_to_the_same_labels_and_refusal_without_calls(tmp_path, monkeypatch, capsys, protocol):
+    def answer(call):
+        if REFUSED in call.prompt:
+            raise ValueError("context length exceeded")
+        wrong = "WRONG" in call.prompt
+        if protocol == "logprob/classify":  # options are lettered in label order: (A) fail, (B) pass
+            return Reply("A)" if wrong else "B)",
+                         logprobs=[{"A": math.log(0.8 if wrong else 0.3), "B": math.log(0.2 if wrong else 0.7)}])
+        return "It invents a fact.\nfail" if wrong else "Fine.\npass"
+
+    data = tmp_path / "labels.csv"
+    data.write_text(CLASSIFY_ROWS, encoding="utf-8")
+
+    def run(judge, out, *extra):
+        code, _, err = run_judgekit(monkeypatch, capsys, "run", "--judge", judge, "--protocol", protocol,
+                                    "--dataset", data, "--labels", "yes=fail,no=pass", "--out", tmp_path / out,
+                                    "--mapping", "id=id,input=question,response=answer,label=hallucinated,positive=fail",
+                                    "--quiet", *extra)
+        assert code == 0, err
+        return [v.model_dump(exclude={"usage"}) for v in read_run(tmp_path / out).verdicts]
+
+    with ScriptedServer(answer=answer) as server:
+        server.status_for_error = 400
+        live = run("openai:judge", "live", "--base-url", server.openai_url)
+        served = server.requests
+        replayed = run(f"replay:{tmp_path / 'live'}", "replayed")
+        assert server.requests == served
+    assert [v["label"] for v in live] == ["pass", "fail", "pass", "fail", None, "fail"]
+    assert live[4]["invalid_reason"] == "refused"
+    assert replayed == pytest.approx(live)
+
+
+def test_a_refused_pairwise_item_replays_as_refused(tmp_path):
+    manifest = Manifest(judge="openai:old", protocol="llmbar/vanilla", dataset="twins", package_version="0",
+                        started_at="2026-12-01T00:00:00+00:00", n_examples=2)
+    run_dir = RunDir.create(tmp_path / "run", manifest, TWINS)
+    run_dir.append(Verdict(example_id="twin/1", winner=None, invalid_reason="refused",
+                           details={"refused": "HTTP 400: context length exceeded"}))
+    run_dir.append(Verdict(example_id="twin/2", winner="a", orders=(
+        OrderResult(swapped=False, raw="Output (a)", winner="a"), OrderResult(swapped=True, raw="Output (b)", winner="a"))))
+    run_dir.update(complete=True, n_verdicts=2)
+    run_dir.close()
+    with judgekit.load_judge(f"replay:{tmp_path / 'run'}", "llmbar/vanilla") as judge:
+        replayed = judgekit.evaluate(judge, TWINS, out=tmp_path / "replayed")
+    assert [(v.winner, v.invalid_reason) for v in replayed.verdicts] == [(None, "refused"), ("a", None)]
+    assert "context length exceeded" in replayed.verdicts[0].details["refused"]

@@ -19,7 +19,10 @@ verdicts also keep each order's next-token distribution
 A pointwise run keeps a Rating per item instead: each criterion's reply is
 ``Rating.criteria[name].raw``, found by the tag's stage (the criterion's
 name). G-Eval's score distribution (``probabilities``) comes back as one
-token position's log-probabilities, from which the same score is read.
+token position's log-probabilities, from which the same score is read. A
+classify run keeps its deciding reply in ``Classification.raw`` (and the
+position its label was read at in ``details["top_logprobs"]``). An item the
+server refused is refused again, so it is recorded as refused once more.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from judgekit.backends.base import Backend, CallTag, Completion, Request
+from judgekit.backends.base import Backend, CallTag, Completion, Refused, Request
 from judgekit.backends.registry import register_backend
 from judgekit.errors import BadInput
 from judgekit.runs.run_dir import read_run
@@ -46,7 +49,9 @@ class ReplayBackend(Backend):
             raise BadInput("judge spec replay: give the recorded run dir, e.g. replay:runs/my-run")
         super().__init__(model, **options)
         self.path = Path(model).expanduser()
-        self.recorded = {v.example_id: v.model_dump(mode="json") for v in read_run(self.path).verdicts}
+        run = read_run(self.path)
+        self.kind = run.manifest.kind
+        self.recorded = {v.example_id: v.model_dump(mode="json") for v in run.verdicts}
 
     @property
     def endpoint(self) -> str:
@@ -57,11 +62,17 @@ class ReplayBackend(Backend):
         if tag is None:
             raise BadInput(f"replay:{self.path}: a request without a call tag cannot be matched to a recording")
         verdict = self._verdict(tag)
-        if "criteria" in verdict:
-            return self._rated(verdict["criteria"], tag)
         details = verdict["details"]
         if isinstance(details.get(tag.stage), str):
             return Completion(text=details[tag.stage], finish_reason="stop")
+        if verdict.get("invalid_reason") == "refused":  # refused again, so the replay records it the same way
+            raise Refused(f"replay:{self.path}", details.get("refused") or verdict.get("raw") or "refused")
+        if self.kind == "pointwise":
+            return self._rated(verdict["criteria"], tag)
+        if self.kind == "classify":  # the deciding call's reply, and the position its label was read at
+            position = details.get("top_logprobs")
+            return Completion(text=verdict["raw"], finish_reason="stop",
+                              top_logprobs=(position,) if position is not None else None)
         order = next((o for o in verdict["orders"] if tag.order and o["swapped"] == (tag.order == "swapped")), None)
         if order is None:
             where = f"{tag.order} order" if tag.order else f"stage {tag.stage!r}"

@@ -157,3 +157,37 @@ def test_a_staged_card_runs_by_id_into_a_classify_run_dir(data_dir, tmp_path, mo
         "classify", ("fail", "pass"), "fail", "cohen_kappa")
     assert [v.label for v in run.verdicts] == ["fail"] * 5 and run.manifest.dataset == "halueval"
     assert len(prompts) == 5 and all("- fail: The answer contains hallucinated content" in p for p in prompts)
+
+
+def test_a_sweep_binds_each_classify_cell_to_its_datasets_labels(tmp_path, monkeypatch, capsys):
+    data = _csv(tmp_path, _rows())
+    card = tmp_path / "mine.yaml"
+    card.write_text(f"id: mine\ndescription: d\nlicense: MIT\ncitation: c\nlocal: {data}\nclassify:\n"
+                    "  id: id\n  input: question\n  response: answer\n  label: hallucinated\n"
+                    "  labels: {'yes': fail, 'no': pass}\n  positive: fail\n", encoding="utf-8")
+    with ScriptedServer(answer=_judge) as server:
+        sweep = tmp_path / "sweep.yaml"
+        sweep.write_text(json.dumps({"root": str(tmp_path / "sweep"), "judges": [
+            {"spec": "openai:judge", "base_url": server.openai_url}], "protocols": ["classify/binary"],
+            "datasets": [str(card)]}), encoding="utf-8")
+        code, _, err = run_judgekit(monkeypatch, capsys, "sweep", sweep, "--quiet")
+    assert code == 0, err
+    (run_path,) = (tmp_path / "sweep").iterdir()
+    run = read_run(run_path)
+    assert run.manifest.labels == ("fail", "pass") and len(run.verdicts) == 16
+    assert sum(v.label is None for v in run.verdicts) == 1
+
+
+def test_evaluate_binds_a_classify_datasets_labels(tmp_path):
+    import judgekit
+    from judgekit.data import load_dataset
+
+    dataset = load_dataset(_csv(tmp_path, _rows()), mapping=MAPPING, labels=LABELS)
+    with ScriptedServer(answer=_judge) as server:
+        judge = judgekit.load_judge("openai:judge", protocol="classify/binary", base_url=server.openai_url)
+        try:
+            run = judgekit.evaluate(judge, dataset, out=tmp_path / "run")
+        finally:
+            judge.close()
+    assert run.manifest.kind == "classify" and run.manifest.positive_label == "fail"
+    assert [v.label for v in run.verdicts[:4]] == ["fail", "pass", "pass", "fail"]

@@ -180,7 +180,7 @@ def cells(spec: SweepSpec) -> list[Cell]:
 async def run_sweep(spec: SweepSpec, root: Path, *, progress: Any = None) -> tuple[list[Path], list[str]]:
     """Run (or resume) every cell under ``root``; return the finished run dirs and
     one line per failed cell. Cells run side by side within the shared budget."""
-    from judgekit.judge.api import load_judge
+    from judgekit.judge.api import label_set_of, load_judge
     from judgekit.backends.cache import ResponseCache
     from judgekit.data import load_dataset
     from judgekit.runs.runner import judge_run, open_run_dir
@@ -196,7 +196,7 @@ async def run_sweep(spec: SweepSpec, root: Path, *, progress: Any = None) -> tup
             entry.spec, cell.protocol, base_url=entry.base_url, judge_model=entry.judge_model,
             temperature=entry.temperature, max_tokens=entry.max_tokens, concurrency=spec.concurrency,
             timeout=entry.timeout, max_retries=entry.max_retries, cache=cache, limiter=limiter,
-            api_key_env=entry.api_key_env,
+            api_key_env=entry.api_key_env, labels=label_set_of(datasets[cell.dataset]),
         )
         run_dir = None
         try:  # a cell that fails before it judges still closes its judge's clients and run dir

@@ -149,6 +149,25 @@ async def test_few_shot_examples_come_from_the_specs_file(tmp_path):
     assert load_protocol(str(spec)).content_hash != first_hash  # the examples are part of the protocol
 
 
+async def test_a_copy_of_a_built_in_spec_takes_few_shot_examples(tmp_path):
+    from judgekit.resources import protocols_root
+
+    (tmp_path / "shots.jsonl").write_text(
+        json.dumps({"input": "Year of the moon landing?", "output": "1969.", "label": "pass"}) + "\n"
+        + json.dumps({"input": "Boiling point?", "output": "90 C at sea level.", "label": "fail",
+                      "context": "Water boils at 100 C at sea level."}) + "\n", encoding="utf-8")
+    spec = tmp_path / "binary-2shot.yaml"
+    text = protocols_root().joinpath("classify", "binary.yaml").read_text(encoding="utf-8")
+    spec.write_text(text.replace("id: classify/binary\n", "") + "examples: shots.jsonl\n", encoding="utf-8")
+    protocol = bind_labels(load_protocol(str(spec)), PASS_FAIL)
+    caller = Scripted(Completion(text="Wrong year.\nfail"))
+    assert (await run_protocol(protocol, OUTPUT, caller)).label == "fail"
+    prompt = caller.requests[0].messages[-1].content
+    assert "Example 1\nInput: Year of the moon landing?\nOutput: 1969.\nLabel: pass" in prompt
+    assert "Example 2\nSource material: Water boils at 100 C at sea level.\nInput: Boiling point?" in prompt
+    assert prompt.index("Example 2") < prompt.index("## Output to judge\nIn 1991.")
+
+
 @pytest.mark.parametrize("shots, message", [
     ([{"input": "q", "output": "o"}], r"shots\.jsonl:1: missing key 'label'"),
     ([{"input": "q", "output": "o", "label": "pass", "why": "x"}], r"shots\.jsonl:1: unknown key 'why'"),

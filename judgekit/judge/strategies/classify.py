@@ -155,7 +155,8 @@ def template_values(protocol: Protocol, example: LabelledOutput) -> dict[str, An
     return {
         "input": example.input, "output": example.output, "context": example.context, "reference": example.reference,
         "labels": list(labels.names), "descriptions": descriptions, "positive_label": labels.positive,
-        "rubric": " ".join(protocol.options.get("rubric", "").split()), "examples": list(protocol.examples),
+        "rubric": " ".join(protocol.options.get("rubric", "").split()),
+        "examples": [{"context": None, **shot} for shot in protocol.examples],
         "choices": [{"key": key, "label": name, "description": descriptions[name]}
                     for key, name in zip(LETTERS, labels.names)],
     }

@@ -133,6 +133,14 @@ def test_one_label_column_is_the_gold_and_bare_labels_name_themselves(tmp_path):
     assert parse_label_names("yes=fail, no=pass,unsure") == {"yes": "fail", "no": "pass", "unsure": "unsure"}
 
 
+def test_a_parquet_list_column_holds_the_annotators_labels(tmp_path):
+    path = tmp_path / "votes.parquet"
+    pd.DataFrame({"out": ["a", "b"], "votes": [[1.0, 0.0, 1.0], [0.0, None, 0.0]]}).to_parquet(path)
+    dataset = load_dataset(str(path), mapping="response=out,label=votes", labels="1=error,0=ok")
+    assert [(e.votes, e.gold) for e in dataset.examples] == [(("error", "ok", "error"), "error"),
+                                                             (("ok", None, "ok"), "ok")]
+
+
 def test_records_of_one_annotator_each_group_into_outputs(tmp_path):
     rows = [{"item": i, "text": t, "flag": f} for i, t, f in
             [(1, "first", 1), (1, "first", 0), (1, "second", 1), (1, "first", 1), (2, "third", 0)]]

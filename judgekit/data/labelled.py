@@ -145,7 +145,7 @@ def _human_labels(f: ClassifyFields, row: Row, name: str) -> tuple[str | None, t
 
 def _label(f: ClassifyFields, row: Row, column: str, value: Any, name: str) -> str | None:
     """A raw label value as its label name; empty is None (not labelled), an unmapped value is bad input."""
-    if value is None or (isinstance(value, str) and not value.strip()):
+    if is_missing(value) or (isinstance(value, str) and not value.strip()):
         return None
     raw = label_key(value)
     if raw not in f.labels:

@@ -26,6 +26,9 @@ BIASES = (
 )
 """Bias fields of a report row, their axis label, and the value of an unbiased judge (None: no fixed one)."""
 
+STAR_BELOW = 0.05
+"""A paired difference is starred (and its table cell shaded) when its Holm-adjusted p is below this."""
+
 _ROW_INCH = 0.32
 """Height per bar: keeps labels legible from 2 to 60 judges."""
 
@@ -150,7 +153,7 @@ def significance_table(leaderboard: Sequence[Mapping[str, Any]],
         if d is None:
             continue
         holm = pair["p_holm"]
-        star = "*" if holm < 0.05 else ""
+        star = "*" if holm < STAR_BELOW else ""
         for row, col, value in ((i, j, d), (j, i, -d)):
             adjusted.loc[row, col] = holm
             text.loc[row, col] = f"{value + 0.0:+.3f}{star}\np={pair['p_value']:.2g} holm={holm:.2g}"

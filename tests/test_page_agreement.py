@@ -1,0 +1,272 @@
+"""One figure, four places: ``report`` JSON, ``compare`` JSON, the HTML page and ``Run.summary()`` agree.
+
+For a pairwise, a pointwise and a classify run dir (two runs each, so compare
+pairs them), every figure ``Run.summary()`` lists is read back from the other
+three with its interval: from the JSON rows, and from the page's cells, which
+carry each number unrounded in ``data-value`` / ``data-low`` / ``data-high``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from conftest import run_judgekit
+
+from judgekit.records import (
+    Classification,
+    CriterionRating,
+    CriterionScores,
+    Example,
+    LabelledOutput,
+    Manifest,
+    OrderResult,
+    Rating,
+    ScoredExample,
+    Usage,
+    Verdict,
+)
+from judgekit.runs.run_dir import RunDir, read_run
+
+HOSTILE = "<script>alert('x')</script> & <b>bold</b>"
+
+_COUNTS = {"n", "n_clusters", "calls", "cache_hits", "retries", "tokens_in", "tokens_out", "cost_usd"}
+"""Rows of ``Run.summary()`` that are counts, not agreement figures: checked against the JSON rows only."""
+_CALL_PATH = {"refused", "timeouts", "prefix_restarts"}
+"""Rows of ``Run.summary()`` read from the verdicts and manifest, in no report row."""
+
+
+def _manifest(kind: str, judge: str, dataset: str, n: int, **fields) -> Manifest:
+    return Manifest(kind=kind, judge=judge, judge_model=judge.split(":")[1], protocol=fields.pop("protocol"),
+                    dataset=dataset, package_version="0", started_at="2026-12-01T00:00:00+00:00", n_examples=n,
+                    usage=Usage(calls=n, tokens_in=10 * n, tokens_out=n, cost_usd=0.001 * n), **fields)
+
+
+def _write(path: Path, manifest: Manifest, examples: list, verdicts: list) -> Path:
+    run_dir = RunDir.create(path, manifest, examples)
+    for verdict in verdicts:
+        run_dir.append(verdict)
+    run_dir.update(complete=True, n_verdicts=len(verdicts))
+    run_dir.close()
+    return path
+
+
+def pairwise_run(path: Path, judge: str, wrong_every: int, *, combined: bool = False) -> Path:
+    """24 pairs, gold alternating a/b; the first order is wrong every ``wrong_every`` items, the second
+    every ``wrong_every + 1``, one second order is invalid. ``combined``: a final verdict headline."""
+    examples = [Example(id=f"pw/{i}", instruction=f"question {i % 8}", response_a=f"A{i}", response_b=f"B{i} " * i,
+                        gold="ab"[i % 2], generator_a="gpt-4o", generator_b="llama-3") for i in range(24)]
+    verdicts = []
+    for i, e in enumerate(examples):
+        other = "b" if e.gold == "a" else "a"
+        first = other if i % wrong_every == 0 else e.gold
+        second = None if i == 5 else (other if i % (wrong_every + 1) == 0 else e.gold)
+        orders = (OrderResult(swapped=False, raw=f"first {i}", winner=first),
+                  OrderResult(swapped=True, raw=f"second {i}", winner=second))
+        final = first if first == second else (e.gold if i % 3 else other)
+        verdicts.append(Verdict(example_id=e.id, winner=final, orders=orders))
+    extra = {"strategy": "logprob", "headline": "accuracy_final"} if combined else {}
+    manifest = _manifest("pairwise", judge, "toy-pairs", len(examples), protocol="llmbar/vanilla", **extra)
+    return _write(path, manifest, examples, verdicts)
+
+
+def pointwise_run(path: Path, judge: str, noise: int) -> Path:
+    """Eight inputs x three systems, two criteria; the judge's score is the human mean moved by a fixed pattern."""
+    examples, ratings = [], []
+    for p in range(8):
+        for s in range(3):
+            q = 1 + (p + 2 * s) % 5
+            criteria = {"fluency": CriterionScores(scores=(q, min(5, q + 1))),
+                        "coherence": CriterionScores(scores=(max(1, q - 1), q))}
+            example = ScoredExample(id=f"pt/{p}/{s}", input_id=f"in{p}", instruction=f"prompt {p}",
+                                    response=f"response {p}/{s}", system=f"sys{s}", criteria=criteria)
+            examples.append(example)
+            shift = ((p * 3 + s * 5) % (2 * noise + 1)) - noise
+            rated = {}
+            for name, human in criteria.items():
+                if (p, s, name) == (2, 1, "fluency"):
+                    rated[name] = CriterionRating(score=None, raw="no score", invalid_reason="unparseable")
+                else:
+                    score = min(5, max(1, round(sum(human.scores) / 2 + shift)))
+                    rated[name] = CriterionRating(score=float(score), raw=f"Score: {score}")
+            ratings.append(Rating(example_id=example.id, criteria=rated))
+    manifest = _manifest("pointwise", judge, "toy-scored", len(examples), protocol="pointwise/likert",
+                         headline="item_kendall")
+    return _write(path, manifest, examples, ratings)
+
+
+def classify_run(path: Path, judge: str, wrong_every: int, *, invalid: tuple[int, ...] = (7,)) -> Path:
+    """30 outputs, a third labelled fail; the judge flips every ``wrong_every``-th label and gives no label
+    on ``invalid``. Outputs and raw texts carry markup that must show as text."""
+    examples = [LabelledOutput(id=f"c/{i}", input=f"question {i}", output=f"output {i} {HOSTILE}",
+                               gold="fail" if i % 3 == 0 else "pass") for i in range(30)]
+    verdicts = []
+    for i, e in enumerate(examples):
+        if i in invalid:
+            verdicts.append(Classification(example_id=e.id, label=None, raw=f"cannot tell {i} {HOSTILE}",
+                                           invalid_reason="unparseable"))
+            continue
+        label = ("pass" if e.gold == "fail" else "fail") if i % wrong_every == 0 else e.gold
+        verdicts.append(Classification(example_id=e.id, label=label, raw=f"Verdict {i}: {label} {HOSTILE}"))
+    manifest = _manifest("classify", judge, "toy-outputs", len(examples), protocol="classify/pass-fail",
+                         labels=("fail", "pass"), positive_label="fail", headline="cohen_kappa")
+    return _write(path, manifest, examples, verdicts)
+
+
+class PageNumbers(HTMLParser):
+    """The numbers a judgekit page carries in data- attributes.
+
+    ``lead``: run -> (ranked figure, value, [low, high]) from the leaderboard;
+    ``cells``: (run, figure) -> (value, [low, high]) from the table of every figure.
+    """
+
+    def __init__(self, page: str) -> None:
+        super().__init__()
+        self.lead: dict[str, tuple[str, float | None, list[float] | None]] = {}
+        self.cells: dict[tuple[str, str], tuple[float | None, list[float] | None]] = {}
+        self._row: tuple[str, str] | None = None
+        self._cell: tuple[str, str] | None = None
+        self.feed(page)
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "tr" and "data-run" in a:
+            self._row = (a["data-run"], a["data-figure"])
+            self.lead[a["data-run"]] = (a["data-figure"], None, None)
+        elif tag == "td" and self._row and "value" in (a.get("class") or "").split():
+            figure, _, ci = self.lead[self._row[0]]
+            self.lead[self._row[0]] = (figure, _number(a.get("data-value")), ci)
+        elif tag == "td" and self._row and "ci" in (a.get("class") or "").split() and "data-low" in a:
+            figure, value, _ = self.lead[self._row[0]]
+            self.lead[self._row[0]] = (figure, value, [float(a["data-low"]), float(a["data-high"])])
+        elif tag == "td" and "data-figure" in a:
+            self._cell = (a["data-run"], a["data-figure"])
+            self.cells[self._cell] = (_number(a.get("data-value")), None)
+        elif tag == "span" and self._cell and "data-low" in a:
+            self.cells[self._cell] = (self.cells[self._cell][0], [float(a["data-low"]), float(a["data-high"])])
+
+    def handle_endtag(self, tag):
+        if tag == "tr":
+            self._row = None
+        elif tag == "td":
+            self._cell = None
+
+
+def _number(text: str | None) -> float | None:
+    return None if text is None else float(text)
+
+
+def _same(a, b) -> bool:
+    """Equal numbers (None and NaN count as "no value"), or equal intervals."""
+    if isinstance(a, list) or isinstance(b, list):
+        return a is not None and b is not None and len(a) == len(b) and all(map(_same, a, b))
+    missing = lambda v: v is None or (isinstance(v, float) and math.isnan(v))
+    if missing(a) or missing(b):
+        return missing(a) and missing(b)
+    return float(a) == float(b)
+
+
+def _four_views(monkeypatch, capsys, tmp_path: Path, runs: list[Path]):
+    """report JSON rows, compare JSON rows (by run), the page's numbers, and each run's summary frame."""
+    code, out, err = run_judgekit(monkeypatch, capsys, "report", *runs, "--format", "json")
+    assert code == 0, err
+    report = {row["run"]: row for row in json.loads(out)["runs"]}
+    code, out, err = run_judgekit(monkeypatch, capsys, "compare", *runs, "--format", "json")
+    assert code == 0, err
+    compared = json.loads(out)
+    board = {row["run"]: row for row in compared["leaderboard"]}
+    page = tmp_path / "page.html"
+    code, _, err = run_judgekit(monkeypatch, capsys, "report", *runs, "--format", "html", "--out", page)
+    assert code == 0, err
+    numbers = PageNumbers(page.read_text(encoding="utf-8"))
+    summaries = {str(run): read_run(run).summary() for run in runs}
+    return report, board, numbers, summaries, compared
+
+
+KINDS = {
+    "pairwise": lambda tmp: [pairwise_run(tmp / "careful", "openai:gpt-4o", 5),
+                             pairwise_run(tmp / "combined", "openai:llama-3", 3, combined=True)],
+    "pointwise": lambda tmp: [pointwise_run(tmp / "close", "openai:gpt-4o", 1),
+                              pointwise_run(tmp / "far", "openai:llama-3", 2)],
+    "classify": lambda tmp: [classify_run(tmp / "strict", "openai:gpt-4o", 6),
+                             classify_run(tmp / "lenient", "openai:llama-3", 3, invalid=(4, 10))],
+}
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_report_compare_page_and_summary_agree_on_every_figure(kind, tmp_path, monkeypatch, capsys):
+    """Each summary figure, value and interval, is the same number in report, compare and on the page."""
+    runs = KINDS[kind](tmp_path)
+    report, board, numbers, summaries, compared = _four_views(monkeypatch, capsys, tmp_path, runs)
+    assert compared["kind"] == kind and len(compared["comparisons"]) == 1
+    for run, frame in summaries.items():
+        headline = frame.attrs["headline"]
+        assert frame.index[2 if "n_clusters" in frame.index else 1] == headline  # after n (and clusters)
+        figure, value, ci = numbers.lead[run]
+        assert figure == board[run]["ranked_by"] == report[run]["headline"] == headline
+        for found in (value, report[run][headline], board[run][headline]):
+            assert _same(found, frame.loc[headline, "value"]), (run, headline, found)
+        for found in (ci, report[run][f"{headline}_ci"], board[run][f"{headline}_ci"]):
+            assert _same(found, frame.loc[headline, ["ci_low", "ci_high"]].tolist()), (run, headline, found)
+        checked = 0
+        for name, (value, low, high) in frame.iterrows():
+            if name in _CALL_PATH:
+                continue
+            expected_ci = None if math.isnan(low) else [low, high]
+            for row in (report[run], board[run]):
+                assert _same(row[name], value), (run, name, row[name], value)
+            if name in _COUNTS:
+                continue
+            page_value, page_ci = numbers.cells[run, name]
+            assert _same(page_value, value), (run, name, page_value, value)
+            assert _same(page_ci, expected_ci) if expected_ci else page_ci is None, (run, name, page_ci)
+            if expected_ci:
+                assert _same(report[run][f"{name}_ci"], expected_ci) and _same(board[run][f"{name}_ci"], expected_ci)
+            checked += 1
+        assert checked >= 4, (run, checked)  # the headline and at least three more figures were compared
+
+
+def test_a_changed_number_on_the_page_is_caught(tmp_path, monkeypatch, capsys):
+    """The page parser reads the figure the page shows: a page whose headline differs is told apart."""
+    runs = KINDS["classify"](tmp_path)
+    _, board, numbers, _, _ = _four_views(monkeypatch, capsys, tmp_path, runs)
+    run = str(runs[0])
+    page = (tmp_path / "page.html").read_text(encoding="utf-8")
+    shown = numbers.lead[run][1]
+    assert _same(shown, board[run]["cohen_kappa"])
+    tampered = PageNumbers(page.replace(f'data-value="{shown}"', 'data-value="0.123"', 1))
+    assert not _same(tampered.lead[run][1], board[run]["cohen_kappa"])
+
+
+def test_page_shows_the_invalid_rate_of_the_verdicts_it_ranks(tmp_path, monkeypatch, capsys):
+    """A combined-verdict run's leaderboard invalid rate is its final verdict's, a per-order run's its orders'."""
+    runs = KINDS["pairwise"](tmp_path)
+    _, board, _, _, _ = _four_views(monkeypatch, capsys, tmp_path, runs)
+    page = (tmp_path / "page.html").read_text(encoding="utf-8")
+    invalid = _lead_invalid(page)
+    combined, per_order = str(runs[1]), str(runs[0])
+    assert board[combined]["ranked_by"] == "accuracy_final" and board[per_order]["ranked_by"] == "accuracy"
+    assert board[combined]["final_invalid_rate"] != board[combined]["invalid_rate"]
+    assert _same(invalid[combined], board[combined]["final_invalid_rate"])
+    assert _same(invalid[per_order], board[per_order]["invalid_rate"])
+
+
+def _lead_invalid(page: str) -> dict[str, float]:
+    found: dict[str, float] = {}
+
+    class Reader(HTMLParser):
+        run = None
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if tag == "tr" and "data-run" in a:
+                Reader.run = a["data-run"]
+            elif tag == "td" and Reader.run and "invalid" in (a.get("class") or "").split():
+                found[Reader.run] = float(a["data-value"])
+                Reader.run = None
+
+    Reader().feed(page)
+    return found

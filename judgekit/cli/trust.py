@@ -26,6 +26,11 @@ class Binning(str, Enum):
     quantile = "quantile"
 
 
+class Sample(str, Enum):
+    confidence = "confidence"
+    random = "random"
+
+
 def register(app: typer.Typer) -> None:
     """Attach trust, route and the plan group to the main app."""
     app.command("trust")(trust_command)
@@ -36,6 +41,7 @@ def register(app: typer.Typer) -> None:
     plan.command("paired")(plan_paired_command)
     plan.command("ci")(plan_ci_command)
     plan.command("above")(plan_above_command)
+    plan.command("estimate")(plan_estimate_command)
     app.add_typer(plan, name="plan")
 
 
@@ -89,20 +95,32 @@ def route_command(
         None, "--threshold", help="Use this confidence threshold instead of finding one."
     ),
     resamples: int = typer.Option(1000, "--resamples", min=1, help="Bootstrap resamples of the coverage CI."),
-    seed: int = typer.Option(0, "--seed", help="Seed of the resamples."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the resamples (--sample random: of the draw)."),
+    sample: Sample = typer.Option(Sample.confidence, "--sample", help="confidence: the items the judge should not "
+                                  "decide; random: --n items drawn uniformly, for judgekit estimate."),
+    n: Optional[int] = typer.Option(None, "--n", help="--sample random: how many items people label."),
 ) -> None:
-    """Write the items the judge should not decide (JSONL + Label Studio task JSON).
+    """Write the items people should label (JSONL + Label Studio task JSON).
 
-    The threshold is the lowest confidence at which the judge's accuracy keeps
-    its Clopper-Pearson lower bound at --target-accuracy, found on the
-    labelled items of --pilot (or of RUN).
+    By default, the items the judge should not decide: the threshold is the
+    lowest confidence at which the judge's accuracy keeps its Clopper-Pearson
+    lower bound at --target-accuracy, found on the labelled items of --pilot
+    (or of RUN). With --sample random, --n items drawn uniformly at random
+    (seeded): the labelled subset judgekit estimate needs. A sample chosen by
+    confidence would break its guarantee (docs/estimate.md).
 
     Example: judgekit route runs/natural-logprob --target-accuracy 0.9 --out to_label.jsonl
+    Example: judgekit route runs/halueval-judge --sample random --n 200 --seed 1 --out to_label.jsonl
     """
     from judgekit.analysis.routing import route, write_tasks
     from judgekit.analysis.trust import run_selective
 
     target_run = read_run(run)
+    if sample is Sample.random:
+        _route_random(target_run, out, n, seed)
+        return
+    if n is not None:
+        raise BadInput("--n: only with --sample random (the confidence route decides how many items go to people)")
     found = None
     if threshold is None:
         _, _, found = run_selective(read_run(pilot) if pilot else target_run, target=target_accuracy,
@@ -125,6 +143,23 @@ def route_command(
                   f"(lower bound {found.accuracy_lower_bound:.3f}) on {found.n_items} labelled items", markup=False)
     err.print(f"judge decides {kept}, people get {len(routed)}: {out} and {studio} "
               f"(Label Studio config: judgekit.analysis.routing.label_studio_config)", markup=False)
+
+
+def _route_random(run: Any, out: Path, n: Optional[int], seed: int) -> None:
+    from judgekit.analysis.estimate import random_sample
+    from judgekit.analysis.routing import Routed, write_tasks
+
+    if n is None:
+        raise BadInput("--n: --sample random needs the number of items to draw")
+    kind = run.manifest.kind
+    if kind not in ("pairwise", "classify"):
+        raise BadInput(f"{run.path}: route writes labelling tasks for pairwise and classify runs, not {kind} ones")
+    routed = [Routed(example, "random_sample", None) for example in random_sample(run, n, seed)]
+    studio = out.with_name(out.stem + ".label-studio.json")
+    write_tasks(routed, out, studio, kind=kind)
+    Console(stderr=True, highlight=False, soft_wrap=True).print(
+        f"{len(routed)} of {len(run.examples)} items drawn uniformly at random (seed {seed}) for people: {out} and "
+        f"{studio}; with their labels, judgekit estimate {run.path} --human {out}", markup=False)
 
 
 def _print_run(f: dict[str, Any], console: Console) -> None:
@@ -273,6 +308,39 @@ def plan_above_command(
     accuracy, source = _accuracy(pilot, accuracy)
     _emit_plan(plan_above(accuracy, baseline=baseline, alpha=alpha, sizes=_sizes(sizes), simulations=simulations,
                           seed=seed), source, format)
+
+
+def plan_estimate_command(
+    half_width: float = typer.Option(..., "--half-width", help="The interval half-width to reach, e.g. 0.03."),
+    pilot: Path = typer.Option(..., "--pilot", help="A judge run with human labels on a random part of it."),
+    human: Path = typer.Option(..., "--human", help="The pilot's human labels (as judgekit estimate reads them)."),
+    mapping: Optional[str] = typer.Option(None, "--mapping", help="As in judgekit estimate (default id=id,label=label)."),
+    labels: Optional[str] = typer.Option(None, "--labels", help="As in judgekit estimate, e.g. yes=fail,no=pass."),
+    target: Optional[str] = typer.Option(None, "--target", help="As in judgekit estimate (default: the run kind's)."),
+    positive: Optional[str] = typer.Option(None, "--positive", help="pass_rate: the label whose rate is estimated."),
+    total: Optional[int] = typer.Option(None, "--total", help="Items the judge will score (default: the pilot's)."),
+    alpha: float = typer.Option(0.05, "--alpha", help="1 - the interval's level."),
+    sizes: str = SIZES,
+    simulate: Optional[bool] = typer.Option(None, "--simulate/--no-simulate",
+                                            help="Resample the pilot (default: when it has under 100 labels)."),
+    simulations: int = typer.Option(1000, "--simulations", min=1, help=_SIMULATIONS_HELP),
+    seed: int = SIMULATION_SEED,
+    format: OutputFormat = FORMAT,
+) -> None:
+    """Random human labels an interval of +/- half-width needs, humans alone and with the judge (PPI++).
+
+    Example: judgekit plan estimate --pilot runs/halueval-judge --human pilot_labels.csv --half-width 0.02
+    """
+    from judgekit.analysis.estimate import plan_figures
+    from judgekit.report.estimate import estimate_json, print_plan
+
+    plan = plan_figures(read_run(pilot), human, half_width=half_width, target=target, positive=positive,
+                        mapping=mapping, labels=labels, alpha=alpha, total=total, sizes=tuple(_sizes(sizes)),
+                        simulate=simulate, simulations=simulations, seed=seed)
+    if format is OutputFormat.json:
+        typer.echo(estimate_json(plan))
+        return
+    print_plan(plan, Console())
 
 
 def _accuracy(pilot: Optional[Path], accuracy: float) -> tuple[float, str]:

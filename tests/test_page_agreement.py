@@ -229,6 +229,21 @@ def test_report_compare_page_and_summary_agree_on_every_figure(kind, tmp_path, m
         assert checked >= 4, (run, checked)  # the headline and at least three more figures were compared
 
 
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_every_number_on_the_page_is_the_json_s(kind, tmp_path, monkeypatch, capsys):
+    """Every cell of the page's table of every figure (biases and usage too) is compare's and report's number."""
+    runs = KINDS[kind](tmp_path)
+    report, board, numbers, _, _ = _four_views(monkeypatch, capsys, tmp_path, runs)
+    assert {run for run, _ in numbers.cells} == set(board) == set(report)
+    for (run, name), (value, ci) in numbers.cells.items():
+        if value is None and ci is None and isinstance(board[run][name], str):
+            continue  # a text cell (judge, protocol, headline)
+        for row in (board[run], report[run]):
+            assert _same(value, row[name]), (run, name, value, row[name])
+            assert _same(ci, row.get(f"{name}_ci")) if ci else not row.get(f"{name}_ci"), (run, name, ci)
+    assert len(numbers.cells) >= 2 * 15
+
+
 def test_a_changed_number_on_the_page_is_caught(tmp_path, monkeypatch, capsys):
     """The page parser reads the figure the page shows: a page whose headline differs is told apart."""
     runs = KINDS["classify"](tmp_path)

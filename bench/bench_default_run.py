@@ -28,7 +28,7 @@ import time
 from judgekit.backends.base import Completion, Request
 from judgekit.backends.local import reusable_prefix
 from judgekit.backends.registry import create_backend
-from judgekit.cli.run import DEFAULT_DATASET, DEFAULT_JUDGE, DEFAULT_PROTOCOL
+from judgekit.cli.run import DEFAULT_DATASET, DEFAULT_JUDGE, DEFAULT_RUN_PROTOCOL
 from judgekit.data import load_dataset
 from judgekit.judge.protocol import Protocol
 from judgekit.protocols import load_protocol
@@ -44,7 +44,7 @@ def main() -> None:
     args = parser.parse_args()
     examples = list(load_dataset(DEFAULT_DATASET).examples)
     engine = create_backend(DEFAULT_JUDGE).engine
-    prompts = [engine.prompt_tokens(request) for request in requests_of(load_protocol(DEFAULT_PROTOCOL), examples)]
+    prompts = [engine.prompt_tokens(request) for request in requests_of(load_protocol(DEFAULT_RUN_PROTOCOL), examples)]
     decoded = floor = 0
     previous: list[int] = []
     for tokens in prompts:

@@ -37,8 +37,8 @@ def probe(
 
     Example: judgekit probe openai:gpt-4o-mini --protocol llmbar/rules --dataset llmbar/natural --limit 20 --out runs/probes
     """
-    from judgekit.judge.api import load_judge
-    from judgekit.cli.run import DEFAULT_DATASET, DEFAULT_PROTOCOL, default_out
+    from judgekit.judge.api import DEFAULT_API_PROTOCOL, load_judge
+    from judgekit.cli.run import DEFAULT_DATASET, DEFAULT_RUN_PROTOCOL, default_out
     from judgekit.data import load_dataset
     from judgekit.records import PROBE_KEY
     from judgekit.runs.probes import load_probes
@@ -63,7 +63,7 @@ def probe(
             dataset_id, pairs = loaded.id, list(loaded.examples)
     else:
         spec = run_or_judge
-        protocol = protocol or (DEFAULT_PROTOCOL if spec.startswith("local") else "llmbar/vanilla")
+        protocol = protocol or (DEFAULT_RUN_PROTOCOL if spec.startswith("local") else DEFAULT_API_PROTOCOL)
         loaded = load_dataset(dataset or DEFAULT_DATASET)
         dataset_id, pairs = loaded.id, list(loaded.examples)
     pairs = stratified(pairs, limit)

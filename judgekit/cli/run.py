@@ -23,7 +23,6 @@ DEFAULT_RUN_PROTOCOL = "logprob/pairwise"
 """``judgekit run``'s protocol when --protocol is not given: the order-debiased log-probability
 protocol, which suits the embedded judge. (``load_judge`` defaults to
 ``judgekit.judge.api.DEFAULT_API_PROTOCOL``, a text protocol any model answers.)"""
-DEFAULT_PROTOCOL = DEFAULT_RUN_PROTOCOL  # old name, still imported by judgekit/cli/probe.py and bench/
 DEFAULT_DATASET = "llmbar/natural-40"
 """40 LLMBar Natural pairs, shipped with LLMBar's recorded judges' verdicts on them."""
 RECORDED_DIR = "llmbar-natural-40-recorded"

@@ -26,7 +26,7 @@ from typing import Any, Literal
 from inspect_ai.scorer import Metric, SampleScore, Score, Target, mean, metric, scorer, stderr
 from inspect_ai.solver import TaskState
 
-from judgekit.judge.api import DEFAULT_PROTOCOL, Judge, load_judge
+from judgekit.judge.api import DEFAULT_API_PROTOCOL, Judge, load_judge
 from judgekit.errors import BadInput
 from judgekit.records import Verdict
 
@@ -51,7 +51,7 @@ def invalid_rate() -> Metric:
 @scorer(metrics=[mean(), stderr(), invalid_rate()])
 def judgekit_scorer(
     judge: str | Judge,
-    protocol: str = DEFAULT_PROTOCOL,
+    protocol: str = DEFAULT_API_PROTOCOL,
     *,
     baseline: str = "target",
     invalid: InvalidPolicy = "wrong",

@@ -39,7 +39,6 @@ from judgekit.version import __version__
 DEFAULT_API_PROTOCOL = "llmbar/vanilla"
 """The protocol of ``load_judge`` when none is named: a text verdict any chat model gives.
 (``judgekit run`` defaults to another, ``judgekit.cli.run.DEFAULT_RUN_PROTOCOL``, for its embedded judge.)"""
-DEFAULT_PROTOCOL = DEFAULT_API_PROTOCOL  # old name, still imported by judgekit/integrations/inspect_ai.py
 
 T = TypeVar("T")
 Pair = tuple[str, str, str] | Example

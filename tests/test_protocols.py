@@ -158,3 +158,14 @@ def test_cli_show_bad_spec_exits_2_with_one_line(tmp_path, run_cli):
     code, out, err = run_cli("protocols", "show", str(path))
     assert code == 2 and out == ""
     assert err.strip().count("\n") == 0 and "unknown key 'colour'" in err
+
+
+def test_parser_formats_are_listed_once():
+    """The spec loader's formats are the parser record's own, and every format reads a slot or a score."""
+    from typing import get_args
+
+    from judgekit.judge.protocol import ParserFormat
+    from judgekit.judge.spec import PARSER_FORMATS, READS
+
+    assert PARSER_FORMATS == get_args(ParserFormat)
+    assert set(READS["slot"]) | set(READS["score"]) == set(PARSER_FORMATS)

@@ -37,7 +37,7 @@ import hashlib
 import json
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import regex
 import yaml
@@ -45,7 +45,7 @@ from jinja2 import TemplateError, meta
 
 from judgekit.backends.base import SamplingParams
 from judgekit.errors import BadInput
-from judgekit.judge.protocol import JINJA, Member, Parser, Protocol
+from judgekit.judge.protocol import JINJA, Member, Parser, ParserFormat, Protocol
 from judgekit.records import json_lines
 from judgekit.resources import protocols_root
 from judgekit.judge.strategies.base import Strategy, get_strategy
@@ -56,7 +56,7 @@ SPEC_KEYS = frozenset({
 })
 EXAMPLE_KEYS = frozenset({"input", "output", "label", "context"})
 """Keys of a few-shot example record; input, output and label are required."""
-PARSER_FORMATS = ("llmbar", "mtbench", "rating", "regex")
+PARSER_FORMATS = get_args(ParserFormat)
 READS = {"slot": ("llmbar", "mtbench", "regex"), "score": ("rating", "regex")}
 """The parser formats that give each kind of answer a strategy reads."""
 PARSER_KEYS = frozenset({"format", "pattern", "min", "max"})

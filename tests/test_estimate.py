@@ -252,6 +252,18 @@ def test_pointwise_mean_score_averages_annotators_and_uses_the_clustered_varianc
         assert c["estimate"] == pytest.approx(p["estimate"]) and c["se"] > p["se"], name
 
 
+def test_a_score_off_the_scale_is_bad_input_and_route_draws_no_pointwise_tasks(tmp_path, monkeypatch, capsys):
+    path, truth = _pointwise_run(tmp_path / "scores", shared_inputs=False)
+    human = _write_labels(tmp_path / "h.csv", [{"id": k, "label": 3} for k in list(truth)[:20]]
+                          + [{"id": "s20", "label": 7}])
+    code, _, err = run_judgekit(monkeypatch, capsys, "estimate", path, "--human", human)
+    assert code == 2 and err.count("\n") == 1
+    assert "h.csv: record 21: field 'label': 7 is outside the scale 1-5 of 'fluency'" in err
+    code, _, err = run_judgekit(monkeypatch, capsys, "route", path, "--sample", "random", "--n", "5", "--out",
+                                tmp_path / "t.jsonl")
+    assert code == 2 and "pairwise and classify runs" in err and not (tmp_path / "t.jsonl").exists()
+
+
 def test_bad_joins_are_one_line_errors_naming_file_record_and_field(halueval_like, tmp_path, monkeypatch, capsys):
     run, labels, truth, said, picked = halueval_like
 

@@ -46,7 +46,6 @@ from judgekit.agreement.ppi import (
     MeanEstimate,
     classical_mean,
     naive_mean,
-    ppi_lambda,
     ppi_mean,
     rogan_gladen,
     z_value,

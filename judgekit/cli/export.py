@@ -10,6 +10,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
+from judgekit.cli.output_file import check_out
 from judgekit.runs.run_dir import read_run
 
 
@@ -28,6 +29,7 @@ def export_command(
     runs: list[Path] = typer.Argument(..., help="Run dirs (from judgekit run or judgekit import)."),
     format: ExportFormat = typer.Option(ExportFormat.csv, "--format", "-f", help="csv, parquet or jsonl."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="File to write (default stdout; parquet needs one)."),
+    force: bool = typer.Option(False, "--force", help="Let --out replace an existing file."),
 ) -> None:
     """One row per (example, presentation order): ids, gold, winners, raw text, margins, scores, usage.
 
@@ -35,6 +37,7 @@ def export_command(
     """
     from judgekit.report.export import to_frame, write_export  # pandas: load only for this command
 
+    check_out(out, force)
     frame = to_frame([read_run(path) for path in runs])
     text = write_export(frame, format.value, out)
     if text is not None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 from enum import Enum
 from pathlib import Path
 from typing import Any, Optional
@@ -11,8 +10,9 @@ from typing import Any, Optional
 import typer
 from rich.console import Console
 
+from judgekit.cli.output_file import check_out, write_text
 from judgekit.errors import BadInput
-from judgekit.runs.run_dir import is_run_dir, read_run
+from judgekit.runs.run_dir import read_run
 
 
 class ReportFormat(str, Enum):
@@ -69,7 +69,7 @@ def report_command(
 
     options = Options(invalid_policy=invalid_policy, n_resamples=resamples, seed=seed, clusters=not item_bootstrap,
                       epsilon=epsilon, target_accuracy=target_accuracy)
-    _check_out(out, force)
+    check_out(out, force)
     read = _read(runs)
     if format is ReportFormat.html:
         _emit(_page(read, options, "judgekit report", "headline"), out)
@@ -104,7 +104,7 @@ def compare_command(
 
     options = Options(invalid_policy=invalid_policy, n_resamples=resamples, seed=seed, clusters=not item_bootstrap,
                       epsilon=epsilon, criterion=criterion, target_accuracy=target_accuracy)
-    _check_out(out, force)
+    check_out(out, force)
     read = _read(runs)
     if format is CompareFormat.html:
         _emit(_page(read, options, "judgekit compare", rank_by), out)
@@ -129,19 +129,6 @@ def _read(paths: list[Path]) -> list:
     return [read_run(path) for path in paths]
 
 
-def _check_out(out: Path | None, force: bool) -> None:
-    """Refuse, before any work, to write into a run dir or over a file the user did not give up."""
-    if out is None:
-        return
-    inside = next((folder for folder in out.absolute().parents if is_run_dir(folder)), None)
-    if inside is not None:
-        raise BadInput(f"--out {out}: is inside the run dir {inside}; write the output elsewhere")
-    if out.is_dir():
-        raise BadInput(f"--out {out}: is a directory; give a file name such as report.html")
-    if out.exists() and not force:
-        raise BadInput(f"--out {out}: already exists; pass --force to replace it")
-
-
 def _emit(rendered: Any, out: Path | None) -> None:
     """Print, or write to ``out`` in one atomic step (a rich table is written as plain text)."""
     if out is None:
@@ -151,21 +138,7 @@ def _emit(rendered: Any, out: Path | None) -> None:
         console = Console(width=200, record=True, file=io.StringIO())
         console.print(rendered)
         rendered = console.export_text()
-    _write(out, rendered)
-
-
-def _write(path: Path, text: str) -> None:
-    """Write through a temporary sibling and rename: a failure never leaves half a file."""
-    if path.is_dir():
-        raise BadInput(f"--out {path}: is a directory; give a file name such as report.html")
-    if not path.parent.is_dir():
-        raise BadInput(f"--out {path}: folder {path.parent} does not exist")
-    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        staging.write_text(text, encoding="utf-8")
-        os.replace(staging, path)
-    finally:
-        staging.unlink(missing_ok=True)
+    write_text(out, rendered)
 
 
 def _show(rendered: Any) -> None:

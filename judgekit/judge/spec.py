@@ -23,7 +23,9 @@ Keys of a spec file::
     continuation: null          # answer prefix the reply must start with
     options: {}                 # strategy-specific settings (stages, members, ...)
     examples: shots.jsonl       # few-shot examples, one JSON object a line (input, output, label;
-                                # context optional), relative to the spec; for strategies that show them
+                                # context and note optional), relative to the spec; for strategies that
+                                # show them. A .yaml/.yml file holds a list of such records instead
+                                # (what ``judgekit fewshot`` writes)
 
 Loading checks the spec against what its strategy declares
 (``judgekit.judge.strategies.base.Strategy``): options, templates, template
@@ -54,8 +56,8 @@ SPEC_KEYS = frozenset({
     "id", "description", "citation", "strategy", "templates", "parser", "params", "orders",
     "ties", "order_conflict", "continuation", "options", "examples",
 })
-EXAMPLE_KEYS = frozenset({"input", "output", "label", "context"})
-"""Keys of a few-shot example record; input, output and label are required."""
+EXAMPLE_KEYS = frozenset({"input", "output", "label", "context", "note"})
+"""Keys of a few-shot example record; input, output and label are required (note: the annotator's)."""
 PARSER_FORMATS = get_args(ParserFormat)
 READS = {"slot": ("llmbar", "mtbench", "regex"), "score": ("rating", "regex")}
 """The parser formats that give each kind of answer a strategy reads."""
@@ -165,9 +167,9 @@ def _templates(raw: Any, source: str) -> dict[str, str]:
 
 
 def _examples(raw: Any, source: str, folder: Path | Traversable | None) -> tuple[dict[str, str], ...]:
-    """The few-shot examples of the JSONL file ``raw`` names; a bad line names the file and line."""
+    """The few-shot examples of the JSONL (or YAML list) file ``raw`` names; a bad record names the file and line."""
     if not isinstance(raw, str) or not raw.strip():
-        raise BadInput(f"{source}: examples: give the path of a JSONL file of input/output/label records")
+        raise BadInput(f"{source}: examples: give the path of a JSONL or YAML file of input/output/label records")
     path = Path(raw)
     file: Path | Traversable = path if path.is_absolute() or folder is None else folder / raw
     try:
@@ -175,8 +177,11 @@ def _examples(raw: Any, source: str, folder: Path | Traversable | None) -> tuple
     except (OSError, UnicodeDecodeError) as e:
         raise BadInput(f"{source}: examples: cannot read {raw} ({getattr(e, 'strerror', None) or e})") from None
     examples = []
-    for lineno, record in json_lines(text, f"{source}: examples: {raw}"):
-        where = f"{source}: examples: {raw}:{lineno}"
+    yaml_file = raw.endswith((".yaml", ".yml"))
+    name = f"{source}: examples: {raw}"
+    records = _yaml_records(text, name) if yaml_file else json_lines(text, name)
+    for lineno, record in records:
+        where = f"{name}: example {lineno}" if yaml_file else f"{name}:{lineno}"
         if not isinstance(record, dict):
             raise BadInput(f"{where}: a record must be a JSON object")
         unknown = sorted(set(record) - EXAMPLE_KEYS)
@@ -192,6 +197,17 @@ def _examples(raw: Any, source: str, folder: Path | Traversable | None) -> tuple
     if not examples:
         raise BadInput(f"{source}: examples: {raw} holds no examples")
     return tuple(examples)
+
+
+def _yaml_records(text: str, name: str) -> list[tuple[int, Any]]:
+    """(position from 1, record) of a YAML file holding a list of records."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise BadInput(f"{name}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(data, list):
+        raise BadInput(f"{name}: a YAML examples file holds a list of input/output/label records")
+    return list(enumerate(data, start=1))
 
 
 def _parser(raw: Any, source: str) -> Parser:

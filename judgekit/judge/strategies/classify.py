@@ -56,7 +56,7 @@ CLASSIFY_VARIABLES = frozenset({"input", "output", "context", "reference", "labe
                                 "positive_label", "rubric", "examples", "choices"})
 """What a classify template may use: the output and its input, the label set (``labels``: names in order;
 ``descriptions``: name -> meaning, '' when none; ``choices``: ``{key, label, description}`` with key the
-option letter), the spec's rubric and the few-shot examples (``{input, output, label, context}``)."""
+option letter), the spec's rubric and the few-shot examples (``{input, output, label, context, note}``)."""
 
 LETTERS = string.ascii_uppercase
 
@@ -156,7 +156,7 @@ def template_values(protocol: Protocol, example: LabelledOutput) -> dict[str, An
         "input": example.input, "output": example.output, "context": example.context, "reference": example.reference,
         "labels": list(labels.names), "descriptions": descriptions, "positive_label": labels.positive,
         "rubric": " ".join(protocol.options.get("rubric", "").split()),
-        "examples": [{"context": None, **shot} for shot in protocol.examples],
+        "examples": [{"context": None, "note": None, **shot} for shot in protocol.examples],
         "choices": [{"key": key, "label": name, "description": descriptions[name]}
                     for key, name in zip(LETTERS, labels.names)],
     }

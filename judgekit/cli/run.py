@@ -12,6 +12,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
+from judgekit.cli.split import Side, SplitRun
 from judgekit.errors import BadInput
 
 BATCH_DIR = "batches"
@@ -58,6 +59,8 @@ def run(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
     batch: bool = typer.Option(False, "--batch", help="Send openai:/anthropic: calls through the provider's batch API (half price, up to 24 h)."),
     batch_poll: float = typer.Option(30.0, "--batch-poll", min=0.01, help="Seconds between polls of a batch's state."),
+    split: Path | None = typer.Option(None, "--split", help="A split dir (judgekit split): judge its side --on; the run is recorded in its ledger.jsonl."),
+    on: Side | None = typer.Option(None, "--on", help="dev or test: the side of --split to judge (each test-side run counts as a look: judgekit versions)."),
 ) -> None:
     """Run a judge over a meta-dataset, write a run dir, print a summary.
 
@@ -70,7 +73,13 @@ def run(
     from judgekit.report.run_summary import summary_table
     from judgekit.runs.runner import LiveProgress, judge_run, open_run_dir
 
-    loaded = load_dataset(dataset, mapping=mapping, labels=labels, limit=limit)
+    on_split = SplitRun.open(split, on, other_data=dataset != DEFAULT_DATASET or mapping is not None or labels is not None,
+                             limit=limit)
+    if on_split is not None:
+        loaded = on_split.data(limit)
+        on_split.check(protocol)
+    else:
+        loaded = load_dataset(dataset, mapping=mapping, labels=labels, limit=limit)
     check_fit(loaded, protocol)
     examples = list(loaded.examples)
     if not examples:
@@ -95,6 +104,8 @@ def run(
     if not batch and (run_dir.path / BATCH_DIR).is_dir() and (open_batches := unfinished_batches(run_dir.path)):
         raise BadInput(f"{run_dir.path}: batches {', '.join(open_batches)} are still out; resume with --batch "
                        "(a live resume would pay for their requests twice)")
+    if on_split is not None:
+        on_split.started(run_dir.path, run_dir.manifest)
     if loaded.id == DEFAULT_DATASET and todo:
         print_references(console, run_dir.path, [e.id for e in examples], judge, todo)
     if not quiet:
@@ -121,6 +132,8 @@ def run(
     start = time.monotonic()
     finished = asyncio.run(go())
     elapsed = time.monotonic() - start
+    if on_split is not None:
+        on_split.finished(finished)
     if loaded.id == DEFAULT_DATASET:
         print_leaderboard(console, finished, elapsed)
     else:

@@ -149,7 +149,14 @@ def test_rogan_gladen_in_the_command_counts_invalid_verdicts_as_not_saying_the_l
     rate = np.mean([said[i] == "fail" for i in range(len(truth)) if i not in lab])
     assert rg["judge_rate"] == pytest.approx(rate)
     assert rg["estimate"] == pytest.approx((rate + rg["specificity"] - 1) / (rg["sensitivity"] + rg["specificity"] - 1))
-    assert data["target"] == "pass_rate:fail"
+    assert data["target"] == "pass_rate:fail" and rg["interval"] == "delta"
+    boot = estimate_figures(read_run(run), labels, mapping="id=item,label=verdict", labels="yes=fail,no=pass",
+                            positive="fail", rogan_gladen_interval="bootstrap", n_resamples=500, seed=2,
+                            methods=("rogan-gladen",))
+    assert list(boot["methods"]) == ["rogan-gladen"]
+    shown = boot["methods"]["rogan-gladen"]
+    assert shown["interval"] == "bootstrap" and shown["se"] is None and shown["estimate"] == rg["estimate"]
+    assert shown["ci"][0] < rg["estimate"] < shown["ci"][1] and shown["ci"] != rg["ci"]
 
 
 def test_a_join_by_content_gives_the_same_figures_as_by_id_and_the_runs_own_gold_is_ignored(tmp_path):

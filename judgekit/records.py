@@ -39,6 +39,8 @@ SLOTS_KEY = "probe_slots"
 
 Label = Literal["a", "b", "tie"]
 LABELS: tuple[str, ...] = ("a", "b", "tie")
+OrderConflict = Literal["tie", "invalid", "mean"]
+"""How a pairwise verdict's final winner combines its presentation orders (``judgekit.judge.orders``)."""
 
 
 class Record(BaseModel):
@@ -267,8 +269,9 @@ class Classification(Record):
 RunKind = Literal["pairwise", "pointwise", "classify"]
 
 HEADLINES: dict[str, str] = {"pairwise": "accuracy", "pointwise": "item_kendall", "classify": "cohen_kappa"}
-"""Each kind's default headline figure. A pairwise protocol that decides from both orders together is
-headlined by ``accuracy_final`` instead (``judgekit.judge.strategies.base.headline_of``)."""
+"""Each kind's default headline figure. A pairwise protocol that decides from both orders together, or
+combines them by a declared ``order_conflict`` rule, is headlined by ``accuracy_final`` instead
+(``judgekit.judge.strategies.base.headline_of``)."""
 
 
 class Manifest(Record):
@@ -304,6 +307,9 @@ class Manifest(Record):
     """The protocol's strategy, written when the run starts: analysis never reloads a spec."""
     headline: str | None = None
     """The figure that leads the run's row and ranks it by default (set with ``strategy``)."""
+    order_conflict: OrderConflict | None = None
+    """Pairwise: the declared rule that made each final verdict from its orders (``tie``, ``invalid``, ``mean``);
+    such a run is headlined by ``accuracy_final``. None: no rule declared, the orders count one by one."""
     labels: tuple[str, ...] = ()
     """Classify runs: the declared label set, in order."""
     positive_label: str | None = None

@@ -9,6 +9,7 @@ serves every run kind; what differs lives behind ``judgekit.analysis.kind``.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from itertools import combinations
 from typing import Any
@@ -16,19 +17,72 @@ from typing import Any
 from judgekit.agreement.significance import adjust_p_values
 from judgekit.analysis.kind import Kind, Options
 from judgekit.analysis.kinds import kind_of
-from judgekit.records import RunRecords
+from judgekit.errors import BadInput
+from judgekit.records import RunInMemory, RunRecords, Usage
 
-__all__ = ["ALPHA", "Options", "compare", "report"]
+__all__ = ["ALPHA", "Options", "compare", "grouped_rows", "groups", "report"]
 
 ALPHA = 0.05
 """Level of ``tied_with_best``: Holm-adjusted p against the top row at or above it."""
 
 
-def report(runs: Sequence[RunRecords], options: Options = Options()) -> dict[str, Any]:
-    """``{"kind": ..., "runs": [row, ...]}`` plus the kind's extras: the JSON of ``judgekit report``."""
+def report(runs: Sequence[RunRecords], options: Options = Options(), *, by: str | None = None) -> dict[str, Any]:
+    """``{"kind": ..., "runs": [row, ...]}`` plus the kind's extras: the JSON of ``judgekit report``.
+
+    With ``by`` (an item field such as ``subset``, or a metadata key), each row also has ``groups``:
+    the group's value -> the row of the run on that group's items alone, every figure with its interval.
+    """
     kind = kind_of(runs)
     rows = [kind.row(run, options) for run in runs]
-    return {"kind": kind.name, "runs": rows} | kind.extras(runs, rows, options)
+    data = {"kind": kind.name, "runs": rows} | kind.extras(runs, rows, options)
+    if by is not None:
+        data["by"] = by
+        for row, groups in zip(rows, grouped_rows(runs, by, options), strict=True):
+            row["groups"] = groups
+    return data
+
+
+def grouped_rows(runs: Sequence[RunRecords], by: str, options: Options = Options()) -> list[dict[str, dict[str, Any]]]:
+    """For each run, the group's value -> the kind's row of the run restricted to that group's items."""
+    kind = kind_of(runs)
+    return [{value: kind.row(group, options) for value, group in groups(run, by).items()} for run in runs]
+
+
+def groups(run: RunRecords, by: str) -> dict[str, RunInMemory]:
+    """The run split by the items' value of ``by`` (a record field, else a metadata key), values in sorted order.
+
+    Each part is the run seen on its items only: their verdicts, and a manifest counting them, with
+    the usage of those verdicts. An item without the field is in the group ``(none)``.
+    """
+    if not run.examples:
+        return {}
+    fields = type(run.examples[0]).model_fields
+    if by == "metadata" or (by not in fields and not any(by in e.metadata for e in run.examples)):
+        keys = sorted({k for e in run.examples for k in e.metadata})
+        shown = ", ".join(f for f in fields if f != "metadata")
+        raise BadInput(f"--by: '{by}' is neither a field of {run.path}'s items ({shown}) nor a metadata key "
+                       f"({', '.join(keys) or 'none'})")
+    members: dict[str, list] = {}
+    for example in run.examples:
+        value = getattr(example, by) if by in fields else example.metadata.get(by)
+        members.setdefault(_group_name(value), []).append(example)
+    parts = {}
+    for value in sorted(members):
+        ids = {e.id for e in members[value]}
+        verdicts = [v for v in run.verdicts if v.example_id in ids]
+        manifest = run.manifest.model_copy(update={
+            "n_examples": len(ids), "n_verdicts": len(verdicts), "usage": sum((v.usage for v in verdicts), Usage())})
+        parts[value] = RunInMemory(run.path, manifest, members[value], verdicts)
+    return parts
+
+
+def _group_name(value: Any) -> str:
+    """A group's value as a JSON key: text as is, numbers without a spurious ``.0``, nothing as ``(none)``."""
+    if value is None or value == "":
+        return "(none)"
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return value if isinstance(value, str) else json.dumps(value) if isinstance(value, (list, dict)) else str(value)
 
 
 def compare(runs: Sequence[RunRecords], options: Options = Options(), *, rank_by: str = "headline") -> dict[str, Any]:

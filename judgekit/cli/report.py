@@ -57,12 +57,16 @@ def report_command(
     item_bootstrap: bool = typer.Option(False, "--item-bootstrap", help=_ITEMS_HELP),
     epsilon: float = typer.Option(0.2, "--epsilon", help=_EPSILON_HELP),
     target_accuracy: float = typer.Option(0.9, "--target-accuracy", help=_TARGET_HELP),
+    by: Optional[str] = typer.Option(None, "--by", help="Also give every figure per group of items: an item field (subset, system, cluster, ...) or a metadata key."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help=_OUT_HELP),
     force: bool = typer.Option(False, "--force", help=_FORCE_HELP),
 ) -> None:
     """The headline figure first, then accuracies (with CIs), agreement, invalid and tie rates, kappa, biases, cost.
 
+    With --by FIELD, each run's figures per group too (JSON: runs[i].groups.VALUE, each a whole row).
+
     Example: judgekit report runs/gpt4-vanilla runs/gpt4-cot --format html --out report.html
+    Example: judgekit report runs/pandalm-gpt35 --by cmp_key --format markdown
     """
     from judgekit.analysis.compare import Options, report  # numpy/pandas: load only for this command
     from judgekit.report.tables import render_report
@@ -72,9 +76,9 @@ def report_command(
     check_out(out, force)
     read = _read(runs)
     if format is ReportFormat.html:
-        _emit(_page(read, options, "judgekit report", "headline"), out)
+        _emit(_page(read, options, "judgekit report", "headline", by), out)
     else:
-        _emit(render_report(report(read, options), format.value), out)
+        _emit(render_report(report(read, options, by=by), format.value), out)
 
 
 def compare_command(
@@ -112,12 +116,12 @@ def compare_command(
         _emit(render_compare(compare(read, options, rank_by=rank_by), format.value), out)
 
 
-def _page(runs: list, options: Any, title: str, rank_by: str) -> str:
+def _page(runs: list, options: Any, title: str, rank_by: str, by: str | None = None) -> str:
     """The HTML page (matplotlib loads only when a page is asked for)."""
     from judgekit.analysis.page import page_data
     from judgekit.report.html import render_html
 
-    return render_html(page_data(runs, options, rank_by=rank_by), title=title)
+    return render_html(page_data(runs, options, rank_by=rank_by, by=by), title=title)
 
 
 def _read(paths: list[Path]) -> list:

@@ -123,7 +123,8 @@ class ClassifyFields(_Strict):
     response: str
     context: tuple[str, ...] = ()
     reference: str | None = None
-    label: tuple[str, ...] = Field(min_length=1)
+    label: tuple[str, ...] = ()
+    """No column: unlabelled outputs (judged, or their recorded judgments imported, but not scored)."""
     group: tuple[str, ...] = ()
     system: str | None = None
     cluster: str | None = None

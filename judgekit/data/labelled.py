@@ -131,7 +131,10 @@ def _column_of(f: ClassifyFields, field: str) -> str:
 
 
 def _human_labels(f: ClassifyFields, row: Row, name: str) -> tuple[str | None, tuple[str | None, ...]]:
-    """(gold, votes): one gold column; or the annotators' labels, from several columns or one list cell."""
+    """(gold, votes): one gold column; or the annotators' labels, from several columns or one list cell; or
+    none at all (no label column)."""
+    if not f.label:
+        return None, ()
     if len(f.label) == 1:
         column = f.label[0]
         cell = lookup(row, column, name)

@@ -169,10 +169,13 @@ def _scale(item: str, value: str) -> tuple[float, float]:
 
 
 def parse_labels(text: str) -> dict[str, str]:
-    """``"1=a,2=b,0=tie"`` -> ``{"1": "a", "2": "b", "0": "tie"}``."""
+    """``"1=a,2=b,0=tie"`` -> ``{"1": "a", "2": "b", "0": "tie"}``.
+
+    The label follows the last ``=``, so a raw value may hold one (Arena-Hard's ``A=B=tie``).
+    """
     result: dict[str, str] = {}
     for item in filter(None, (s.strip() for s in text.split(","))):
-        raw, sep, label = item.partition("=")
+        raw, sep, label = item.rpartition("=")
         if not sep or label.strip() not in LABELS:
             raise BadInput(f"--labels: '{item}' is not VALUE=LABEL with LABEL one of a, b, tie")
         result[raw.strip()] = label.strip()

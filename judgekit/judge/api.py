@@ -109,7 +109,8 @@ class Judge:
         return Manifest(
             kind=strategy.kind,
             strategy=strategy.name,
-            headline=headline_of(strategy),
+            headline=headline_of(strategy, self.protocol),
+            order_conflict=self.protocol.order_conflict if strategy.kind == "pairwise" else None,
             judge=self.spec,
             judge_model=self.judge_model,
             protocol=self.protocol.id,

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict
 
 from judgekit.backends.base import Message, SamplingParams
 from judgekit.errors import BadInput
+from judgekit.records import OrderConflict
 
 MAX_RENDERED_CHARS = 2_000_000
 """Longest prompt a template may render (about 500k tokens, past any model's context)."""
@@ -113,9 +114,11 @@ class Protocol(BaseModel):
     params: SamplingParams = SamplingParams()
     orders: Literal["both", "original"] = "both"
     ties: bool = False
-    order_conflict: Literal["tie", "invalid"] = "tie"
-    """Final winner when the two orders' (valid) winners differ: ``tie`` reads as
-    "inconsistent, neither preferred"; ``invalid`` makes the verdict invalid."""
+    order_conflict: OrderConflict | None = None
+    """How the final verdict combines the orders (``judgekit.judge.orders``): ``tie`` (disagreeing
+    orders tie), ``invalid`` (they make the verdict invalid) or ``mean`` (the sign of the summed votes).
+    A protocol that declares a rule is headlined by its final verdict (``accuracy_final``); None: the
+    orders count one by one (LLMBar's per-order accuracy) and the final verdict follows ``tie``."""
     continuation: str | None = None
     options: dict[str, Any] = {}
     examples: tuple[dict[str, str], ...] = ()

@@ -46,6 +46,7 @@ _PAIRWISE_LEADERBOARD = (
     ("alt_test_shown", "alt-test"),
 )
 _TEXT_COLUMNS = ("run", "judge", "protocol", "dataset", "row", "figure", "headline", "ranked_by", "ci_method", "probe",
+                 "group",
                  "target", "alt_test_shown", "invalid_policy", "criterion", "scope", "human", "labels_shown",
                  "base_rates_shown", "positive_label")
 
@@ -56,7 +57,7 @@ def render_report(data: dict[str, Any], fmt: str) -> str | Table | Group:
         return _json(data)
     columns = _REPORT_COLUMNS[data["kind"]]
     rows = [_shown(row, row["headline"]) for row in data["runs"]]
-    extra = _EXTRA_SECTIONS[data["kind"]](data)
+    extra = _EXTRA_SECTIONS[data["kind"]](data) + _group_sections(data)
     if fmt == "table":  # figures down, runs across: reads well at terminal width
         table = _table("Agreement with human labels", *_transpose(columns, rows))
         more = [_table(title, [c for c in cols if any(r.get(c[0]) is not None for r in found)], found)
@@ -152,6 +153,30 @@ def _classify_sections(data: dict[str, Any]) -> list[tuple[str, tuple, list[dict
                          **{k: per_class.get(k) for k in ("precision", "recall", "f1", "support")}})
         sections.append((f"Confusion · {_short_run(row['run'])}", columns, rows))
     return sections
+
+
+_GROUP_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "pairwise": (("n", "n"), ("headline_value", "headline"), ("headline_ci", "95% CI"),
+                 ("accuracy_final", "final"), ("accuracy_final_ci", "final CI"), ("final_invalid_rate", "f.inv"),
+                 ("accuracy", "acc"), ("accuracy_ci", "acc CI"), ("positional_agreement", "agree"),
+                 ("invalid_rate", "invalid"), ("tie_rate", "tie"), ("cohen_kappa", "kappa")),
+    "pointwise": (("n", "n"), ("n_clusters", "inputs"), ("headline_value", "headline"), ("headline_ci", "95% CI"),
+                  ("invalid_rate", "invalid"), *((f, _HEADERS[f]) for f in _POINTWISE_FIGURES)),
+    "classify": (("n", "n"), ("headline_value", "headline"), ("headline_ci", "95% CI"),
+                 ("cohen_kappa", "kappa"), ("accuracy", "acc"), ("accuracy_ci", "acc CI"),
+                 ("balanced_accuracy", "bal. acc"), ("mcc", "MCC"), ("invalid_rate", "invalid")),
+}
+"""The columns of a per-group table (``report --by``): each group's row, its headline first."""
+
+
+def _group_sections(data: dict[str, Any]) -> list[tuple[str, tuple, list[dict[str, Any]]]]:
+    """One table per run with one row per group (``report --by``); none without ``by``."""
+    if "by" not in data:
+        return []
+    columns = (("group", data["by"]), *_GROUP_COLUMNS[data["kind"]])
+    return [(f"By {data['by']} · {_short_run(row['run'])} (headline: {row['headline']})", columns,
+             [{"group": value, **_shown(group, row["headline"])} for value, group in row["groups"].items()])
+            for row in data["runs"]]
 
 
 def _pairwise_sections(data: dict[str, Any]) -> list[tuple[str, tuple, list[dict[str, Any]]]]:

@@ -75,7 +75,8 @@ class Strategy(ABC):
     ``classify``: LabelledOutputs in, Classifications out."""
     combines_orders: ClassVar[bool] = False
     """Pairwise: True when the final verdict decides from both presentation orders together (summed
-    margins, a synthesis call), so the run's headline is the final verdict's accuracy."""
+    margins, a synthesis call), so the run's headline is the final verdict's accuracy (as it is for any
+    protocol whose spec declares an ``order_conflict`` rule)."""
     options: ClassVar[frozenset[str]] = frozenset()
     """Keys a spec's ``options`` may hold; any other key is refused at load."""
     templates: ClassVar[tuple[str, ...]] = ()
@@ -121,9 +122,13 @@ class Strategy(ABC):
 _REGISTRY: dict[str, Strategy] = {}
 
 
-def headline_of(strategy: Strategy) -> str:
-    """The headline figure of a run of this strategy, written into its manifest when the run starts."""
-    if strategy.kind == "pairwise" and strategy.combines_orders:
+def headline_of(strategy: Strategy, protocol: Protocol) -> str:
+    """The headline figure of a run of this protocol, written into its manifest when the run starts.
+
+    A pairwise protocol is judged by its final verdict when that verdict is its decision: the strategy
+    decides from both orders together, or the spec declares how the orders combine (``order_conflict``).
+    """
+    if strategy.kind == "pairwise" and (strategy.combines_orders or protocol.order_conflict is not None):
         return "accuracy_final"
     return HEADLINES[strategy.kind]
 

@@ -11,6 +11,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from judgekit.data.examples import majority as majority  # votes count as annotators' do (re-exported)
+from judgekit.judge.orders import final_winner
+from judgekit.judge.orders import mean_vote as mean_vote  # panels and votes average as the mean rule does
 from judgekit.judge.protocol import Protocol
 from judgekit.records import Example, OrderResult, Verdict
 from judgekit.judge.strategies.base import Calls
@@ -66,18 +68,9 @@ async def judge_order(calls: Calls, swapped: bool, template: str = "compare", **
 
 
 def combine_orders(protocol: Protocol, orders: Sequence[OrderResult]) -> tuple[str | None, str | None]:
-    """(final winner, invalid reason) from the per-order winners.
-
-    Any invalid order makes the verdict invalid. Orders that agree give their
-    winner; orders that disagree follow ``protocol.order_conflict``: ``tie``
-    (the judge is inconsistent, so neither response is preferred) or ``invalid``.
-    """
-    if not orders or any(o.winner is None for o in orders):
-        return None, "unparseable"
-    winners = {o.winner for o in orders}
-    if len(winners) == 1:
-        return winners.pop(), None
-    return ("tie", None) if protocol.order_conflict == "tie" else (None, "order_conflict")
+    """(final winner, invalid reason) from the per-order winners, by the spec's ``order_conflict``
+    (``judgekit.judge.orders``: ``tie`` when none is declared, ``invalid`` or ``mean``)."""
+    return final_winner([o.winner for o in orders], protocol.order_conflict)
 
 
 def verdict(calls: Calls, orders: Sequence[OrderResult], details: dict[str, Any] | None = None) -> Verdict:
@@ -87,15 +80,6 @@ def verdict(calls: Calls, orders: Sequence[OrderResult], details: dict[str, Any]
         example_id=calls.example.id, winner=winner, orders=tuple(orders),
         invalid_reason=reason, details=details or {}, usage=calls.usage(),
     )
-
-
-def mean_vote(labels: Iterable[str | None]) -> str | None:
-    """The sign of the mean preference (a = +1, tie = 0, b = -1) over the valid labels."""
-    values = [{"a": 1, "tie": 0, "b": -1}[label] for label in labels if label is not None]
-    if not values:
-        return None
-    mean = sum(values) / len(values)
-    return "a" if mean > 0 else "b" if mean < 0 else "tie"
 
 
 def total_calls(counts: Iterable[int | str]) -> int | str:

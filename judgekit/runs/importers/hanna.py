@@ -12,6 +12,10 @@ The recorded values are means over a few samples per story. Some lie below 1
 code. A recorded value outside the 1-5 scale is therefore an invalid rating
 (reason ``out_of_range``, the value kept as its raw text); values inside the
 scale are taken as recorded, though some may hide a failed sample too.
+
+A preset of ``judgekit import scores``: one run is ``judgekit import scores
+$JUDGEKIT_DATA_DIR/hanna/hanna_metric_scores_llm.csv --dataset hanna --format
+csv-lists --mapping "judge.relevance=ChatGPT RE 1,judge.coherence=ChatGPT CH 1,..."``.
 """
 
 from __future__ import annotations
@@ -19,11 +23,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from judgekit.data import Dataset, load_dataset
-from judgekit.data.files import read_rows
+from judgekit.data import load_dataset
 from judgekit.errors import BadInput
-from judgekit.runs.importers.recorded import recorded_manifest, staged, write_run
-from judgekit.records import CriterionRating, Manifest, Rating, ScoredExample
+from judgekit.records import Manifest, Rating, ScoredExample
+from judgekit.runs.importers.judgments import JudgeColumns
+from judgekit.runs.importers.recorded import source_file, staged, write_run
+from judgekit.runs.importers.table import Table, read_table, recorded
 
 DATASET = "hanna"
 LLMS = ("Beluga-13B", "OrcaPlatypus", "Mistral-7B", "Llama-13B", "ChatGPT")
@@ -31,7 +36,6 @@ PROMPTS = (1, 2, 3, 4)
 CODES = {"relevance": "RE", "coherence": "CH", "empathy": "EM", "surprise": "SU",
          "engagement": "EG", "complexity": "CX"}
 """Criterion name (the dataset card's) -> the code in HANNA's column names."""
-INVALID_POLICY = "exclude"
 
 
 @dataclass(frozen=True)
@@ -58,9 +62,8 @@ def read_hanna(path: str | Path | None = None, *, llms: tuple[str, ...] = LLMS,
         if prompt not in PROMPTS:
             raise BadInput(f"--prompt: {prompt} is not one of {', '.join(map(str, PROMPTS))}")
     dataset = load_dataset(DATASET, path=path)
-    file = Path(dataset.source.split(": ", 1)[1])
-    rows = read_rows(file.read_bytes(), str(file), "csv-lists")
-    return [_imported(dataset, rows, file, llm, prompt) for llm in llms for prompt in prompts]
+    table = read_table(source_file(dataset), "pointwise", {}, dataset=dataset, fmt="csv-lists")
+    return [_imported(table, llm, prompt) for llm in llms for prompt in prompts]
 
 
 def import_hanna(out: str | Path, path: str | Path | None = None, *, llms: tuple[str, ...] = LLMS,
@@ -78,31 +81,8 @@ def import_hanna(out: str | Path, path: str | Path | None = None, *, llms: tuple
     return [out / one.name for one in imported]
 
 
-def _imported(dataset: Dataset, rows, file: Path, llm: str, prompt: int) -> Imported:
-    if len(rows) != len(dataset.examples):
-        raise BadInput(f"{file}: {len(rows)} stories but the hanna card read {len(dataset.examples)}")
-    ratings = []
-    for row, example in zip(rows, dataset.examples, strict=True):
-        criteria = {}
-        for criterion, code in CODES.items():
-            column = f"{llm} {code} {prompt}"
-            if column not in row.data:
-                raise BadInput(f"{file}: field '{column}': missing (not HANNA's LLM score file?)")
-            criteria[criterion] = _rating(row.data[column], example.criteria[criterion], file, row.where, column)
-        ratings.append(Rating(example_id=example.id, criteria=criteria))
-    manifest = recorded_manifest(
-        dataset, dataset_id=DATASET, n_verdicts=len(ratings), kind="pointwise", judge=f"hanna:{llm}",
-        judge_model=llm, protocol=f"hanna/prompt-{prompt}", invalid_policy=INVALID_POLICY,
-        params={"hanna_llm": llm, "hanna_prompt": prompt}, source=str(file.resolve()),
-    )
-    return Imported(manifest, dataset.examples, tuple(ratings))
-
-
-def _rating(value, human, file: Path, where: str, column: str) -> CriterionRating:
-    try:
-        score = float(value)
-    except (TypeError, ValueError):
-        raise BadInput(f"{file}: {where}: field '{column}': {value!r} is not a number") from None
-    if not human.low <= score <= human.high:
-        return CriterionRating(score=None, raw=repr(score), invalid_reason="out_of_range")
-    return CriterionRating(score=score, raw=repr(score))
+def _imported(table: Table, llm: str, prompt: int) -> Imported:
+    columns = {criterion: (f"{llm} {code} {prompt}",) for criterion, code in CODES.items()}
+    one = recorded(table, JudgeColumns(scores=columns, judge_model=llm), judge_name=f"hanna:{llm}",
+                   protocol=f"hanna/prompt-{prompt}", params={"hanna_llm": llm, "hanna_prompt": prompt})
+    return Imported(one.manifest, one.examples, one.verdicts)

@@ -12,7 +12,16 @@ from typing import Any
 
 from judgekit import __version__
 from judgekit.data import Dataset
-from judgekit.records import HEADLINES, Example, Manifest, Rating, ScoredExample, Verdict
+from judgekit.records import (
+    HEADLINES,
+    Classification,
+    Example,
+    LabelledOutput,
+    Manifest,
+    Rating,
+    ScoredExample,
+    Verdict,
+)
 from judgekit.runs.run_dir import RunDir
 
 
@@ -21,7 +30,8 @@ def recorded_manifest(dataset: Dataset, *, n_verdicts: int, dataset_id: str | No
     """The manifest of recorded verdicts: complete, started and finished now, on ``dataset``'s examples.
 
     A recorded pairwise run is headlined by the per-order mean accuracy, as
-    LLMBar and PandaLM report their judges. ``dataset_id`` names the dataset when the importer was asked for it by
+    LLMBar and PandaLM report their judges, unless its orders were combined by a
+    declared rule (``headline`` given). ``dataset_id`` names the dataset when the importer was asked for it by
     another id than the card's (an LLMBar subset read from a user's folder).
     """
     now = datetime.now(UTC).isoformat(timespec="seconds")
@@ -31,8 +41,9 @@ def recorded_manifest(dataset: Dataset, *, n_verdicts: int, dataset_id: str | No
                     n_examples=len(dataset.examples), n_verdicts=n_verdicts, **fields)
 
 
-def write_run(path: Path, manifest: Manifest, examples: Sequence[Example] | Sequence[ScoredExample],
-              verdicts: Sequence[Verdict] | Sequence[Rating]) -> None:
+def write_run(path: Path, manifest: Manifest,
+              examples: Sequence[Example] | Sequence[ScoredExample] | Sequence[LabelledOutput],
+              verdicts: Sequence[Verdict] | Sequence[Rating] | Sequence[Classification]) -> None:
     """A new run dir holding recorded verdicts, its lock released."""
     run_dir = RunDir.create(path, manifest, examples)
     for verdict in verdicts:
@@ -57,3 +68,8 @@ def staged(out: Path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def source_file(dataset: Dataset) -> Path:
+    """The data file a dataset loaded from a file was read from (the first part of its ``source``)."""
+    return Path(dataset.source.split(": ", 1)[1].split("; ", 1)[0])

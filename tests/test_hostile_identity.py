@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run_judgekit
+from servers import ScriptedServer, scripted_server  # noqa: F401  (fixture)
 
 from judgekit.runs.run_dir import read_run
 
@@ -42,3 +43,56 @@ def test_export_never_overwrites_a_run_file_or_an_existing_file_without_force(mo
     code, _, err = run_judgekit(monkeypatch, capsys, "export", mock_run, "--out", kept, "--force")
     assert code == 0, err
     assert kept.read_text(encoding="utf-8").startswith("run,judge,protocol")
+
+
+def _server_run(url, out, *extra):
+    base = ("--base-url", url) if url else ()
+    return ("run", "--judge", "openai:judge", *base, "--protocol", "llmbar/vanilla", "--dataset", "judgekit/bundled",
+            "--out", out, "--quiet", *extra)
+
+
+def _stops_after(server, answers):
+    """Make ``server`` answer ``answers`` calls, then fail every later one (HTTP 500)."""
+    given = []
+
+    def answer(call):
+        if len(given) >= answers:
+            raise RuntimeError("scripted outage")
+        given.append(call)
+        return "Output (a)"
+
+    server.answer = answer
+
+
+def test_a_server_chosen_by_openai_base_url_is_part_of_the_run(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "run"
+    with ScriptedServer() as first, ScriptedServer(answer=lambda call: "Output (b)") as second:
+        _stops_after(first, 8)
+        monkeypatch.setenv("OPENAI_BASE_URL", first.openai_url)
+        code, _, err = run_judgekit(monkeypatch, capsys, *_server_run(None, out, "--max-retries", "0"))
+        assert code == 1 and len(read_run(out).verdicts) == 4, err
+        monkeypatch.setenv("OPENAI_BASE_URL", second.openai_url)
+        code, _, err = run_judgekit(monkeypatch, capsys, *_server_run(None, out))
+        assert code == 2 and "field 'params'" in err, err
+        assert second.requests == 0 and len(read_run(out).verdicts) == 4
+    assert read_run(out).manifest.params["base_url"] == first.openai_url
+
+
+def test_query_values_of_a_base_url_keep_deployments_apart_but_never_reach_the_disk(tmp_path, monkeypatch, capsys,
+                                                                                    scripted_server):
+    alpha, beta = (f"{scripted_server.openai_url}?deployment={name}" for name in ("alpha", "beta"))
+    code, _, err = run_judgekit(monkeypatch, capsys, *_server_run(alpha, tmp_path / "alpha", "--limit", "3"))
+    assert code == 0, err
+    scripted_server.reset_counters()
+    code, _, err = run_judgekit(monkeypatch, capsys, *_server_run(beta, tmp_path / "beta", "--limit", "3"))
+    assert code == 0, err
+    assert scripted_server.total_answered() == 6  # beta asked its own questions, not served alpha's answers
+    assert {q["deployment"] for q in scripted_server.queries} == {"beta"}
+    code, _, err = run_judgekit(monkeypatch, capsys, *_server_run(beta, tmp_path / "alpha", "--limit", "3"))
+    assert code == 2 and "field 'params'" in err and "=alpha" not in err and "=beta" not in err
+    for run in ("alpha", "beta"):
+        for name in ("manifest.json", "examples.jsonl", "verdicts.jsonl"):
+            text = (tmp_path / run / name).read_text(encoding="utf-8")
+            assert "deployment=alpha" not in text and "deployment=beta" not in text
+    code, _, err = run_judgekit(monkeypatch, capsys, "probe", tmp_path / "alpha", "--probes", "order", "--quiet")
+    assert code == 2 and "pass --base-url" in err  # the stored hash is no URL to call

@@ -19,6 +19,7 @@ from judgekit.backends.adaptive import AdaptiveLimit
 from judgekit.backends.base import Message, Request
 from judgekit.backends.call_path import CallPath
 from judgekit.backends.registry import create_backend
+from judgekit.backends.urls import fingerprint
 from judgekit.data import load_dataset
 from judgekit.errors import JudgekitError
 from judgekit.runs.run_dir import read_run
@@ -203,7 +204,8 @@ def test_credentials_in_the_url_are_refused_in_one_line_and_never_shown(tmp_path
         assert code == 0, err
         assert all(call_query == {"api-key": secret} for call_query in server.queries)
     manifest = json.loads((tmp_path / "b" / "manifest.json").read_text())
-    assert manifest["params"]["base_url"] == server.openai_url + "?api-key=***"
+    assert manifest["params"]["base_url"] == fingerprint(with_query)  # told apart from other keys, never shown
+    assert manifest["params"]["base_url"].startswith(server.openai_url + "?api-key=sha256-")
     for path in (tmp_path / "b").iterdir():
         assert secret not in path.read_text(), path
     assert secret not in out + err

@@ -23,7 +23,7 @@ from judgekit.backends import sdk
 from judgekit.backends.base import Backend, Completion, Request, RetryDecision
 from judgekit.backends.call_path import UnreadableReply
 from judgekit.backends.registry import register_backend
-from judgekit.backends.urls import redact
+from judgekit.backends.urls import fingerprint, redact
 from judgekit.errors import BadInput
 
 ANTHROPIC_URL = "https://api.anthropic.com"
@@ -58,6 +58,10 @@ class AnthropicBackend(Backend):
     @property
     def endpoint(self) -> str:
         return redact(self.base_url)
+
+    @property
+    def endpoint_id(self) -> str:
+        return fingerprint(self.base_url)
 
     def arguments(self, request: Request) -> tuple[dict[str, Any], bool]:
         """The SDK call's arguments, and whether the prefill lost trailing whitespace (batches send the same)."""

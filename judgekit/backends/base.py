@@ -136,8 +136,14 @@ class Backend(ABC):
 
     @property
     def endpoint(self) -> str:
-        """Where calls go; part of the cache key (a base URL, or a file path)."""
+        """Where calls go, as shown to people (a base URL without its secrets, or a file path)."""
         return self.provider
+
+    @property
+    def endpoint_id(self) -> str:
+        """Where calls go, as the cache key and a run's identity tell servers apart: ``endpoint``,
+        but with a URL's query values hashed rather than masked (``urls.fingerprint``)."""
+        return self.endpoint
 
     @abstractmethod
     async def complete(self, request: Request) -> Completion:

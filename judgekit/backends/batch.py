@@ -117,6 +117,10 @@ class BatchBackend(Backend):
     def endpoint(self) -> str:
         return self.live.endpoint
 
+    @property
+    def endpoint_id(self) -> str:
+        return self.live.endpoint_id
+
     def should_retry(self, error: BaseException) -> RetryDecision:
         return RetryDecision(retry=False)  # transient trouble is retried here, batch by batch
 
@@ -127,7 +131,7 @@ class BatchBackend(Backend):
     async def complete(self, request: Request) -> Completion:
         if not self._started:
             self._start()
-        key = cache_key(self.live.provider, self.live.model, self.live.endpoint, request)
+        key = cache_key(self.live.provider, self.live.model, self.live.endpoint_id, request)
         if key in self._answers:
             return self._answers.pop(key)
         waiter = self._waiting.get(key)

@@ -35,6 +35,7 @@ entries are simply never matched again."""
 
 # What makes two calls "the same" (all in the key):
 #   provider, model, endpoint  - a different server or model answers differently
+#                                (query values hashed in: ?deployment=a and =b differ)
 #   messages                   - the whole conversation, in order, with roles
 #   sampling params            - temperature, max_tokens, top_logprobs, stop, extras
 #   sample index               - the k-th draw at temperature > 0 is its own answer

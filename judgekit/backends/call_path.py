@@ -128,7 +128,7 @@ class CallPath:
     async def complete(self, request: Request) -> Completion:
         """The answer to ``request``: from the cache, from an identical call in flight,
         or from the backend (retried until it succeeds or is hopeless)."""
-        key = cache_key(self.backend.provider, self.backend.model, self.backend.endpoint, request)
+        key = cache_key(self.backend.provider, self.backend.model, self.backend.endpoint_id, request)
         if self.cache is not None:
             hit = self.cache.get(key)
             if hit is not None:

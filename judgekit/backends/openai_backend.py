@@ -31,7 +31,7 @@ from judgekit.backends import sdk
 from judgekit.backends.base import Backend, Completion, Request, RetryDecision
 from judgekit.backends.call_path import UnreadableReply
 from judgekit.backends.registry import register_backend
-from judgekit.backends.urls import redact
+from judgekit.backends.urls import fingerprint, redact
 from judgekit.errors import BadInput
 
 OPENAI_URL = "https://api.openai.com/v1"
@@ -72,6 +72,10 @@ class OpenAIBackend(Backend):
     @property
     def endpoint(self) -> str:
         return redact(self.base_url)
+
+    @property
+    def endpoint_id(self) -> str:
+        return fingerprint(self.base_url)
 
     def arguments(self, request: Request) -> dict[str, Any]:
         """The SDK call's keyword arguments (the batch API sends the same request as a JSONL line)."""

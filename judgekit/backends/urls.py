@@ -3,10 +3,15 @@
 A URL may carry credentials as userinfo (``http://user:sk-...@host/v1``) or as
 query values (``...?api-key=sk-...``). Neither may reach a manifest, a log line
 or an error message, so everything outside the HTTP client sees ``redact(url)``.
+Query values also choose what answers (``?deployment=alpha``), so what tells two
+servers apart (the cache key, a run's identity) sees ``fingerprint(url)``: the
+values hashed, never masked.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from judgekit.errors import BadInput
@@ -14,6 +19,21 @@ from judgekit.errors import BadInput
 
 def redact(url: str) -> str:
     """``url`` without userinfo and with every query value replaced by ``***``."""
+    return _with_query(url, lambda value: "***")
+
+
+def fingerprint(url: str) -> str:
+    """``redact(url)`` with each query value replaced by a short hash of it instead of ``***``.
+
+    Two URLs that differ only in a query value get different fingerprints, and
+    the value cannot be read back from one (a key's hash reveals nothing of a
+    random key; a guessable value such as a deployment name is no secret).
+    """
+    return _with_query(url, lambda value: "sha256-" + hashlib.sha256(value.encode("utf-8")).hexdigest()[:16])
+
+
+def _with_query(url: str, shown: Callable[[str], str]) -> str:
+    """``url`` without userinfo, and each query value as ``shown`` gives it."""
     parts = urlsplit(url)
     host = parts.hostname or ""
     if ":" in host:
@@ -23,7 +43,7 @@ def redact(url: str) -> str:
     except ValueError:
         port = None
     netloc = f"{host}:{port}" if port is not None else host
-    query = urlencode([(k, "***") for k, _ in parse_qsl(parts.query, keep_blank_values=True)], safe="*")
+    query = urlencode([(k, shown(v)) for k, v in parse_qsl(parts.query, keep_blank_values=True)], safe="*")
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 

@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from judgekit.cli.options import FORMAT, OutputFormat
+from judgekit.errors import BadInput
 
 DEFAULT_PROBES = "verbosity,verbosity-restate,verbosity-repeat,injection,authority,formatting,self-identification,identical,order"
 
@@ -53,7 +54,11 @@ def probe(
         source = read_run(run_or_judge)
         spec, protocol = source.manifest.judge, protocol or source.manifest.protocol
         judge_model = judge_model or source.manifest.judge_model
-        base_url = base_url or source.manifest.params.get("base_url")
+        stored_url = source.manifest.params.get("base_url")
+        if base_url is None and stored_url and "?" in stored_url:
+            raise BadInput(f"{run_or_judge}: the run's server URL has query values, which a run dir keeps only "
+                           "as hashes; pass --base-url")
+        base_url = base_url or stored_url
         params = {k: source.manifest.params[k] for k in ("temperature", "max_tokens") if k in source.manifest.params}
         # a probe run's own base pairs, so probing it again resumes it
         dataset_id = source.manifest.dataset.removesuffix("+probes")

@@ -219,8 +219,8 @@ def load_judge(
     main = call_path(spec, base_url)
     paths = CallPaths(main, {seat: call_path(*seat) for seat in seats})
     params: dict[str, Any] = {"temperature": loaded.params.temperature, "max_tokens": loaded.params.max_tokens}
-    if base_url:
-        params["base_url"] = main.backend.endpoint  # normalised and without credentials
+    if base_url or not getattr(main.backend, "own_service", True):  # --base-url, or OPENAI_BASE_URL and the like
+        params["base_url"] = main.backend.endpoint_id  # normalised; credentials refused, query values hashed
     name = spec if parse_spec(spec)[1] else f"{provider}:{main.backend.model}"  # a bare provider: name its model
     return Judge(name, loaded, paths, judge_model=judge_model, params=params)
 

@@ -181,6 +181,17 @@ class ClassifyFields(_Strict):
         return tuple(dict.fromkeys(self.labels.values()))
 
 
+class VerifySource(_Strict):
+    """The labels are a program's verdicts on model responses, not a column of the data (IFEval)."""
+
+    program: Literal["ifeval"]
+    """The verifier: ``ifeval`` checks IFEval's instructions (``local`` holds IFEval's input file)."""
+    responses: str
+    """The response file judged (``prompt``, ``response``), found like ``local``."""
+    level: Literal["instruction", "prompt"] = "instruction"
+    """One output per (response, instruction), or one per response with its instructions as a checklist."""
+
+
 class Join(_Strict):
     """Another file whose records attach to the dataset's by a shared key."""
 
@@ -214,6 +225,8 @@ class Card(_Strict):
     """Instead of ``fields``: the data are responses with human scores (pointwise)."""
     classify: ClassifyFields | None = None
     """Instead of ``fields``: the data are single outputs with human labels from a label set (classify)."""
+    verify: VerifySource | None = None
+    """With ``classify``: the records are made, and labelled, by a program checking responses."""
     records: str | None = None
     """A JSON file holding one object: the dotted path to its list of records (``instances``)."""
     labels: dict[str, Label] = Field(default_factory=lambda: {x: x for x in LABELS})
@@ -239,6 +252,8 @@ class Card(_Strict):
                              "(labelled outputs), or 'parts'")
         if not (self.hub or self.local or self.bundled):
             raise ValueError("a card needs one of 'hub', 'local', 'bundled' (or 'parts')")
+        if self.verify is not None and self.classify is None:
+            raise ValueError("'verify' labels single outputs: the card needs 'classify' (its label set)")
         return self
 
 
@@ -276,7 +291,8 @@ def _anchor(card: Card, base: Path) -> Card:
 
     joins = tuple(j.model_copy(update={"path": absolute(j.path)}) for j in card.joins)
     local = absolute(card.local) if card.local else None
-    return card.model_copy(update={"local": local, "joins": joins})
+    verified = card.verify.model_copy(update={"responses": absolute(card.verify.responses)}) if card.verify else None
+    return card.model_copy(update={"local": local, "joins": joins, "verify": verified})
 
 
 def builtin_cards() -> dict[str, Card]:

@@ -96,6 +96,7 @@ def load_dataset(
     mapping: str | Mapping[str, Any] | None = None,
     labels: str | Mapping[str, str] | None = None,
     limit: int | None = None,
+    responses: str | Path | None = None,
 ) -> Dataset:
     """Load a meta-dataset by built-in id, card (file or object), data file, or ``hf:OWNER/NAME[:CONFIG][@SPLIT]``.
 
@@ -105,11 +106,15 @@ def load_dataset(
     mapping with ``label`` describes labelled outputs (classify):
     ``"input=prompt,response=answer,label=h1+h2+h3,positive=fail"`` with
     ``labels`` naming the label set (``"yes=fail,no=pass"``, or ``"pass,fail"``).
+    ``responses`` replaces a program-verified card's response file (any
+    model's IFEval responses for ``ifeval``).
     """
     if limit is not None and limit < 0:
         raise BadInput(f"--limit: must be >= 0, got {limit}")
     cards = builtin_cards()
     card = _card_for(spec, cards)
+    if responses is not None:
+        card = _with_responses(card, Path(responses))
     if mapping is not None or labels is not None:
         if card.parts:
             raise BadInput(f"--mapping/--labels: {card.id} combines other datasets; map each part instead")
@@ -130,6 +135,24 @@ def load_dataset(
     if limit is not None:
         dataset = Dataset(dataset.id, dataset.examples[:limit], dataset.card, dataset.source)
     return dataset
+
+
+def data_file(card: Card) -> Path:
+    """Where a card's own data file is right now (an explicit file, the data dir); bad input naming the fix."""
+    found = _locate(card, None)
+    if found.kind not in ("path", "data dir"):
+        raise _not_found(card)
+    return Path(found.file)
+
+
+def _with_responses(card: Card, responses: Path) -> Card:
+    if card.verify is None:
+        raise BadInput(f"--responses: {card.id} is labelled by people, not by a program; --responses replaces the "
+                       "response file of a program-verified dataset (ifeval, ifeval/prompts)")
+    if not responses.is_file():
+        raise BadInput(f"--responses: {responses}: file not found")
+    verified = card.verify.model_copy(update={"responses": str(responses.resolve())})
+    return card.model_copy(update={"verify": verified})
 
 
 def parse_mapping(text: str) -> dict[str, Any]:
@@ -447,6 +470,9 @@ def _load_card(card: Card, explicit: Path | None) -> Dataset:
         name = str(found.file)
         rows = read_rows(found.file.read_bytes(), name, format_of(found.file.name, card.format), card.records)
         source = f"{found.kind}: {found.file}"
+        if card.verify is not None:
+            rows, verified = _verified(card, rows, name, found.root)
+            source += f"; {verified}"
     if card.scored is not None:
         return Dataset(card.id, tuple(to_scored_examples(card, rows, name)), card, source)
     if card.classify is not None:
@@ -455,6 +481,19 @@ def _load_card(card: Card, explicit: Path | None) -> Dataset:
     if used:
         source += "; joined " + ", ".join(used)
     return Dataset(card.id, tuple(to_examples(card, rows, name, joined)), card, source)
+
+
+def _verified(card: Card, rows: list[Row], name: str, root: Path | None) -> tuple[list[Row], str]:
+    """A program-verified card's records: the responses joined to the inputs and checked (``data.ifeval``)."""
+    from judgekit.data.ifeval import verified_rows  # the verifier loads NLTK: only for these cards
+
+    responses = Path(card.verify.responses)
+    if not responses.is_absolute():
+        if root is None or not (root / responses).is_file():
+            raise BadInput(f"{card.id}: response file {responses} not found: set {DATA_DIR_ENV} to a folder "
+                           "holding it or pass --responses FILE")
+        responses = root / responses
+    return verified_rows(rows, name, responses, card.verify.level)
 
 
 def _hub_rows(card: Card) -> list[Row]:

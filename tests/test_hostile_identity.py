@@ -96,3 +96,20 @@ def test_query_values_of_a_base_url_keep_deployments_apart_but_never_reach_the_d
             assert "deployment=alpha" not in text and "deployment=beta" not in text
     code, _, err = run_judgekit(monkeypatch, capsys, "probe", tmp_path / "alpha", "--probes", "order", "--quiet")
     assert code == 2 and "pass --base-url" in err  # the stored hash is no URL to call
+
+
+def test_a_resume_retries_what_a_run_stopped_for_refusals_had_refused(tmp_path, monkeypatch, capsys,
+                                                                      scripted_server):
+    def refuse(call):
+        raise ValueError("unknown field 'logprobs' for this deployment")
+
+    scripted_server.answer, scripted_server.status_for_error = refuse, 400
+    args = _server_run(scripted_server.openai_url, tmp_path / "run", "--limit", "5", "--concurrency", "1")
+    code, _, err = run_judgekit(monkeypatch, capsys, *args)
+    assert code == 1 and "were all refused" in err
+    scripted_server.answer, scripted_server.status_for_error = (lambda call: "Output (a)"), None
+    code, _, err = run_judgekit(monkeypatch, capsys, *args)
+    assert code == 0, err
+    run = read_run(tmp_path / "run")
+    assert run.manifest.complete and [v.invalid_reason for v in run.verdicts] == [None] * 5
+    assert "refused by the server" not in err

@@ -159,7 +159,7 @@ def test_a_server_refusing_everything_stops_the_run(tmp_path, monkeypatch, capsy
         server.status_for_error = 400
         code, out, err = run_judgekit(monkeypatch, capsys, *run_args(server, tmp_path / "run", "--concurrency", 1))
     assert code == 1 and "unknown field logprobs" in err and "requests rather than the items" in err
-    assert len(read_run(tmp_path / "run").verdicts) == 2
+    assert read_run(tmp_path / "run").verdicts == []  # refusals are kept only once an item is answered
 
 
 class TooLong(Exception):

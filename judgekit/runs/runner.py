@@ -94,7 +94,10 @@ async def judge_run(
     and the run goes on: a pairwise verdict is made here; a pointwise strategy
     makes the Rating itself, since only it knows which criteria it rates.
     Refused items with none answered among them stop the run
-    (:data:`REFUSALS_BEFORE_STOP`), whatever the kind. On any other failure
+    (:data:`REFUSALS_BEFORE_STOP`), whatever the kind; until this session has
+    an answered item its refusals are held back, not written, so a run stopped
+    for refusals asks them again when resumed (the server may be fixed by then).
+    On any other failure
     (or cancellation) the manifest is left saying incomplete, with the counts
     so far, and the error propagates. Either way the run dir's lock is
     released at the end.
@@ -127,6 +130,7 @@ async def judge_run(
         async with asyncio.TaskGroup() as group:
             for _ in range(max(1, min(workers, len(todo)))):
                 group.create_task(worker())
+        state.release_held()
         run_dir.update(complete=True, finished_at=now(), n_verdicts=len(run_dir.verdicts), usage=state.total())
     except BaseExceptionGroup as group_error:
         state.flush()
@@ -150,17 +154,31 @@ class _State:
         self.last_flush = time.monotonic()
         self.answered = 0
         self.refusals = 0
+        self.held: list[Verdict | Rating] = []
+        """Refusals not yet written: none of this session's items has been answered so far."""
 
     def record(self, verdict: Verdict | Rating) -> None:
         """Append a verdict; stop the run instead when nothing but refusals has come back."""
-        if verdict.refused:
+        if verdict.refused and self.answered == 0:
             self.refusals += 1
-            if self.answered == 0 and self.refusals >= REFUSALS_BEFORE_STOP:
+            if self.refusals >= REFUSALS_BEFORE_STOP:
                 raise Refused(self.run_dir.manifest.judge, f"{verdict.details['refused']}; the first "
                               f"{self.refusals} items were all refused, so the requests rather than the items "
                               "are wrong for this server")
-        else:
+            self.held.append(verdict)
+            return
+        if not verdict.refused:
             self.answered += 1
+            self.release_held()
+        self._append(verdict)
+
+    def release_held(self) -> None:
+        """Write the refusals held back: an answered item (or the run's end) shows they are the items'."""
+        for verdict in self.held:
+            self._append(verdict)
+        self.held.clear()
+
+    def _append(self, verdict: Verdict | Rating) -> None:
         self.run_dir.append(verdict)
         self.usage = self.usage + verdict.usage
         if time.monotonic() - self.last_flush > MANIFEST_EVERY_S:

@@ -99,13 +99,12 @@ class Split:
 
 def write_split(dataset: Dataset, out: Path, *, test_share: float, seed: int, created_at: str,
                 package_version: str) -> SplitInfo:
-    """Split ``dataset`` into ``out`` (which must not exist): built beside it, then renamed into place."""
+    """Split ``dataset`` into ``out`` (which must not exist; its parents are made): built beside it, then renamed
+    into place, so a split dir is never half written."""
     if not 0 < test_share < 1:
         raise BadInput(f"--test: the test share must be between 0 and 1, got {test_share:g}")
     if out.exists():
         raise BadInput(f"{out}: already exists; a split is made once (choose another --out)")
-    if not out.parent.is_dir():
-        raise BadInput(f"--out {out}: folder {out.parent} does not exist")
     items = list(dataset.examples)
     keys = [cluster_key(e) for e in items]
     strata = [stratum(e) for e in items]
@@ -122,8 +121,9 @@ def write_split(dataset: Dataset, out: Path, *, test_share: float, seed: int, cr
                           [strata[i] for i in sides[name]]) for name in SIDES},
     )
     staging = out.with_name(f".{out.name}.partial-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
         for name in SIDES:
             write_jsonl(staging / f"{name}.jsonl", [items[i] for i in sides[name]])

@@ -6,6 +6,9 @@ CLI (a ``mock:`` judge, or the real OpenAI SDK against a loopback server).
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -113,3 +116,30 @@ def test_a_resume_retries_what_a_run_stopped_for_refusals_had_refused(tmp_path, 
     run = read_run(tmp_path / "run")
     assert run.manifest.complete and [v.invalid_reason for v in run.verdicts] == [None] * 5
     assert "refused by the server" not in err
+
+
+DIES_WHILE_STARTING = """
+import os, signal, sys
+from pathlib import Path
+import judgekit.runs.run_dir as run_dir
+from judgekit.records import Example, Manifest
+
+def write_then_die(path, records):
+    path.write_bytes(b"x" * 5_000_000)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+run_dir.write_jsonl = write_then_die
+manifest = Manifest(judge="mock:first", protocol="p", dataset="d", package_version="0", started_at="now", n_examples=1)
+run_dir.RunDir.create(Path(sys.argv[1]), manifest, [Example(id="e", instruction="i", response_a="a", response_b="b")])
+"""
+
+
+def test_a_start_killed_half_way_leaves_nothing_a_later_run_keeps(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "runs" / "mine"
+    died = subprocess.run([sys.executable, "-c", DIES_WHILE_STARTING, str(out)], timeout=60)
+    assert died.returncode == -signal.SIGKILL
+    [partial] = out.parent.iterdir()
+    assert partial.name.startswith(".mine.partial-") and (partial / "examples.jsonl").stat().st_size == 5_000_000
+    code, _, err = run_judgekit(monkeypatch, capsys, *MOCK_RUN, "--out", out)
+    assert code == 0, err
+    assert sorted(p.name for p in out.parent.iterdir()) == ["mine"]

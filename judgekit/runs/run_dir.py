@@ -10,7 +10,8 @@ Layout (DESIGN "Run directory"):
   batch's state, so a killed run polls the same batches (``backends.batch``).
 
 A run dir is created atomically (built in a temporary sibling, then renamed),
-so a directory named like a run is never half set up. Verdict lines are
+so a directory named like a run is never half set up; the sibling of a start
+killed half-way is removed by the next start at the same place. Verdict lines are
 appended and flushed one by one; a kill -9 can leave at most one torn last
 line, which resuming drops.
 
@@ -24,6 +25,7 @@ its verdicts with the first one's.
 from __future__ import annotations
 
 import fcntl
+import glob
 import json
 import os
 import shutil
@@ -138,6 +140,7 @@ class RunDir:
         except PermissionError:
             raise BadInput(f"{path}: cannot create the folder (permission denied)") from None
         tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+        _clear_abandoned_starts(path)
         shutil.rmtree(tmp, ignore_errors=True)
         try:
             tmp.mkdir()
@@ -263,6 +266,40 @@ def _lock(folder: Path, run: Path, *, wait: bool) -> Any:
     handle.write(f"{os.getpid()}\n")
     handle.flush()
     return handle
+
+
+def _clear_abandoned_starts(path: Path) -> None:
+    """Remove the temporary dirs that starts of a run at ``path`` left when their process died half-way."""
+    for partial in path.parent.glob(f".{glob.escape(path.name)}.partial-*"):
+        if _abandoned(partial):
+            shutil.rmtree(partial, ignore_errors=True)
+
+
+def _abandoned(partial: Path) -> bool:
+    """Whether nobody is building ``partial`` any more: nobody holds its lock (the OS drops a lock when
+    its holder dies, kill -9 included), or it has no lock yet and the process named in it is gone."""
+    try:
+        with (partial / LOCK).open("r", encoding="utf-8") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return False
+            return True
+    except FileNotFoundError:
+        pid = partial.name.rpartition("-")[2]
+        return pid.isdigit() and not _alive(int(pid))
+    except OSError:
+        return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 def _first_file(path: Path) -> Path:

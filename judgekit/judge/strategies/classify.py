@@ -26,11 +26,17 @@ arXiv 2005.14165).
   embedded model and any backend returning ``top_logprobs``; without them
   the Classification is invalid (``no_answer_logprobs``).
 - ``classify_checklist``: yes/no items (the spec's ``options.items``, else
-  decomposed from the input by the judge, as InFoBench, Qin et al. 2024,
-  arXiv 2401.03601); the output passes only when every item passes (the
-  all-constraints-met aggregation of DeCRIM, Ferraz et al. 2024, arXiv
+  the output's own program-checkable instructions (``INSTRUCTIONS_KEY``),
+  else decomposed from the input by the judge, as InFoBench, Qin et al.
+  2024, arXiv 2401.03601); the output passes only when every item passes
+  (the all-constraints-met aggregation of DeCRIM, Ferraz et al. 2024, arXiv
   2410.06458). Needs a two-label set with a positive (problem) label: any
-  failed item gives the positive label.
+  failed item gives the positive label. With ``verify: program`` an item
+  that maps to a registered IFEval instruction is answered by its checker
+  and the judge is asked only the rest (code where it can, a judge where it
+  cannot: RLCF, Viswanathan et al. 2025, arXiv 2507.18624); each answer
+  says its ``source``, and ``details`` count ``decided_by`` source and give
+  the item-level DRFR (satisfied / items).
 
 An item the server refuses is an invalid Classification (``refused``, the
 server's reason as raw text and in ``details["refused"]``).
@@ -270,9 +276,10 @@ class LogprobClassify(_Classify):
 
 @register("classify_checklist")
 class ChecklistClassify(_Classify):
-    """Yes/no items (the spec's, else decomposed from the input); the output passes only if all pass."""
+    """Yes/no items (the spec's, the data's instructions, else decomposed from the input); the output passes
+    only if all pass. With ``verify: program``, items a program can check are answered by it."""
 
-    options = frozenset({"rubric", "labels", "items"})
+    options = frozenset({"rubric", "labels", "items", "verify"})
     variables = CLASSIFY_VARIABLES | {"items"}
 
     def required_templates(self, protocol: Protocol) -> tuple[str, ...]:
@@ -287,6 +294,9 @@ class ChecklistClassify(_Classify):
         if items is not None and (not isinstance(items, list) or not items
                                   or not all(isinstance(i, str) and i.strip() for i in items)):
             raise BadInput(f"{protocol.source}: options.items: a list of yes/no questions (YES = the output passes it)")
+        if protocol.options.get("verify", "program") != "program":
+            raise BadInput(f"{protocol.source}: options.verify: 'program' (check items a program can check by "
+                           "program, ask the judge the rest) or leave it out (the judge answers every item)")
 
     def check_labels(self, protocol: Protocol, labels: LabelSet) -> None:
         if len(labels.names) != 2 or labels.positive is None:
@@ -297,25 +307,65 @@ class ChecklistClassify(_Classify):
     async def run(self, protocol: Protocol, example: LabelledOutput, calls: Calls) -> Classification:
         labels = bound(protocol)
         values = template_values(protocol, example)
+        instructions = [] if protocol.options.get("items") else list(example.metadata.get(INSTRUCTIONS_KEY) or ())
         items, details = list(protocol.options.get("items") or ()), {"item_source": "spec"}
+        if instructions:
+            items, details = [i["description"] for i in instructions], {"item_source": "data"}
+        program = (program_answers(example, instructions) if protocol.options.get("verify") == "program"
+                   and instructions else [None] * len(items))
         try:
             if not items:
                 decomposed = await calls.ask("decompose", **values)
                 items, details = parse_list(decomposed.text), {"item_source": "judge", "decompose": decomposed.text}
+                program = [None] * len(items)
                 if not items:
                     return Classification(example_id=example.id, label=None, raw=decomposed.text,
                                           invalid_reason="no_items", details=details, usage=calls.usage())
-            reply = await calls.ask("check", **values, items=items)
+            asked = [item for item, found in zip(items, program, strict=True) if found is None or found["passed"] is None]
+            reply = await calls.ask("check", **values, items=asked) if asked else None
         except Refused as refusal:
             return refused(example, refusal, calls, details)
-        parsed = parse_numbered(reply.text, YES_NO)
-        answers = [{"item": item, "passed": parsed[i][0] if i in parsed else None, "reason": parsed.get(i, (None, ""))[1]}
-                   for i, item in enumerate(items, start=1)]
-        details = {**details, "items": items, "answers": answers}
-        if any(a["passed"] is None for a in answers):
-            return Classification(example_id=example.id, label=None, raw=reply.text, invalid_reason="unparseable",
+        parsed = iter(parse_numbered(reply.text, YES_NO).get(i, (None, "")) for i in range(1, len(asked) + 1)) \
+            if reply is not None else iter(())
+        answers = []
+        for item, found in zip(items, program, strict=True):
+            if found is not None and found["passed"] is not None:
+                answers.append({"item": item, **found})
+                continue
+            passed, reason = next(parsed)
+            answers.append({"item": item, "passed": passed, "reason": reason, "source": "judge",
+                            **({"unverifiable": found["unverifiable"]} if found is not None else {})})
+        raw = reply.text if reply is not None else "every item decided by program"
+        decided = [a for a in answers if a["passed"] is not None]
+        details = {**details, "items": items, "answers": answers,
+                   "decided_by": {source: sum(a["source"] == source for a in answers) for source in ("program", "judge")},
+                   "drfr": sum(a["passed"] for a in decided) / len(answers) if len(decided) == len(answers) else None}
+        if len(decided) < len(answers):
+            return Classification(example_id=example.id, label=None, raw=raw, invalid_reason="unparseable",
                                   details=details, usage=calls.usage())
         passing = next(name for name in labels.names if name != labels.positive)
         label = passing if all(a["passed"] for a in answers) else labels.positive
-        return Classification(example_id=example.id, label=label, raw=reply.text, details=details,
-                              usage=calls.usage())
+        return Classification(example_id=example.id, label=label, raw=raw, details=details, usage=calls.usage())
+
+
+INSTRUCTIONS_KEY = "instructions"
+"""An output's metadata key for its checklist as program-checkable instructions: a list of ``{instruction_id,
+kwargs, description}`` (IFEval's ids and arguments; the ``ifeval/prompts`` dataset carries them). The
+descriptions are the checklist's items."""
+
+
+def program_answers(example: LabelledOutput, instructions: list[dict[str, Any]]) -> list[dict[str, Any] | None]:
+    """Per item, the program's answer (``passed`` None when it cannot check it, with the reason), or None for an
+    item no program checks. Strict mode: the response as written."""
+    from judgekit.data import verify  # loads NLTK and the checkers: only for protocols that verify
+
+    answers: list[dict[str, Any] | None] = []
+    for index, instruction in enumerate(instructions):
+        if not verify.is_registered(instruction["instruction_id"]):
+            answers.append(None)
+            continue
+        found = verify.check(instruction["instruction_id"], instruction.get("kwargs") or {}, prompt=example.input,
+                             response=example.output, seed=f"{example.id}/{index}")
+        answers.append({"passed": found.strict, "reason": found.unverifiable or "", "source": "program",
+                        "unverifiable": found.unverifiable})
+    return answers

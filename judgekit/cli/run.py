@@ -35,6 +35,7 @@ def run(
     dataset: str = typer.Option(DEFAULT_DATASET, "--dataset", "-d", help="Meta-dataset id, card or data file."),
     mapping: str | None = typer.Option(None, "--mapping", help="FIELD=COLUMN pairs for a data file, e.g. instruction=prompt,response_a=out1,response_b=out2,gold=label (scored files: input=,response=,score.NAME=col+col; labelled outputs: input=,response=,label=col or h1+h2+h3,positive=LABEL)."),
     labels: str | None = typer.Option(None, "--labels", help="VALUE=LABEL pairs, e.g. 1=a,2=b,0=tie (labelled outputs: any names in label-set order, e.g. yes=fail,no=pass)."),
+    responses: Path | None = typer.Option(None, "--responses", help="A program-verified dataset (ifeval, ifeval/prompts): judge these responses instead (IFEval's format: prompt, response)."),
     judge: str = typer.Option(DEFAULT_JUDGE, "--judge", "-j", help="PROVIDER:MODEL, e.g. openai:gpt-4o-mini; default the embedded local judge."),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL (vLLM, Ollama, ...)."),
     protocol: str = typer.Option(DEFAULT_RUN_PROTOCOL, "--protocol", "-p", help="Built-in protocol id or a spec file."),
@@ -79,7 +80,7 @@ def run(
         loaded = on_split.data(limit)
         on_split.check(protocol)
     else:
-        loaded = load_dataset(dataset, mapping=mapping, labels=labels, limit=limit)
+        loaded = load_dataset(dataset, mapping=mapping, labels=labels, limit=limit, responses=responses)
     check_fit(loaded, protocol)
     examples = list(loaded.examples)
     if not examples:

@@ -130,6 +130,8 @@ def split_mapping(text: str, kind: RunKind) -> SplitMapping:
         key, sep, value = (part.strip() for part in item.partition("="))
         if not sep:
             raise BadInput(f"--mapping: '{item}' is not FIELD=COLUMN")
+        if key in items or key in found or (key.startswith("judge.") and key.removeprefix("judge.") in scores):
+            raise BadInput(f"--mapping: '{key}' is given twice")
         if key.startswith("judge."):
             if kind != "pointwise":
                 raise BadInput(f"--mapping: '{item}': judge.CRITERION names recorded scores (--kind scored)")
@@ -149,8 +151,6 @@ def split_mapping(text: str, kind: RunKind) -> SplitMapping:
             if not value:
                 raise BadInput(f"--mapping: '{item}': judge_model=NAME names the judge's base model")
             found[key] = value
-        elif key in items:
-            raise BadInput(f"--mapping: '{key}' is given twice")
         else:
             items[key] = value
     judge = JudgeColumns(order1=found.get("order1"), order2=found.get("order2"), raw1=found.get("raw1"),

@@ -303,6 +303,9 @@ class Manifest(Record):
     """Sampling and runner settings that shaped the run (no secrets)."""
     source: str | None = None
     """Where recorded outputs came from (e.g. an imported LLMBar folder)."""
+    run_id: str | None = None
+    """Made when the run dir is created; every verdict line carries it (its ``run`` key), so reading
+    refuses a manifest copied over another run's. None in run dirs made before it existed."""
     strategy: str | None = None
     """The protocol's strategy, written when the run starts: analysis never reloads a spec."""
     headline: str | None = None
@@ -375,13 +378,6 @@ def write_jsonl(path: Path, records: Iterable[BaseModel]) -> None:
         for record in records:
             f.write(record.model_dump_json() + "\n")
     tmp.replace(path)
-
-
-def append_jsonl(path: Path, record: BaseModel) -> None:
-    """Append one record and flush it, so a crash loses at most this line."""
-    with path.open("a", encoding="utf-8") as f:
-        f.write(record.model_dump_json() + "\n")
-        f.flush()
 
 
 def read_jsonl(path: Path, model: type[Record]) -> Iterator[Any]:

@@ -6,6 +6,8 @@ CLI (a ``mock:`` judge, or the real OpenAI SDK against a loopback server).
 
 from __future__ import annotations
 
+import json
+import shutil
 import signal
 import subprocess
 import sys
@@ -143,3 +145,26 @@ def test_a_start_killed_half_way_leaves_nothing_a_later_run_keeps(tmp_path, monk
     code, _, err = run_judgekit(monkeypatch, capsys, *MOCK_RUN, "--out", out)
     assert code == 0, err
     assert sorted(p.name for p in out.parent.iterdir()) == ["mine"]
+
+
+def test_a_manifest_copied_over_another_runs_is_refused_on_read(mock_run, tmp_path, monkeypatch, capsys):
+    other = tmp_path / "other"
+    second = [a if a != "mock:first" else "mock:second" for a in MOCK_RUN]
+    code, _, err = run_judgekit(monkeypatch, capsys, *second, "--out", other)
+    assert code == 0, err
+    assert all(line.startswith('{"run":"') for line in (other / "verdicts.jsonl").read_text().splitlines())
+    shutil.copy(mock_run / "manifest.json", other / "manifest.json")
+    code, _, err = run_judgekit(monkeypatch, capsys, "report", other)
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "verdicts.jsonl:1: field 'run'" in err
+    code, _, err = run_judgekit(monkeypatch, capsys, *MOCK_RUN, "--out", other)  # nor resumed
+    assert code == 2 and "field 'run'" in err
+    legacy = tmp_path / "legacy"  # a run dir from before run ids: neither side has one, and it still reads
+    shutil.copytree(mock_run, legacy)
+    manifest = json.loads((legacy / "manifest.json").read_text())
+    del manifest["run_id"]
+    (legacy / "manifest.json").write_text(json.dumps(manifest))
+    lines = [json.loads(line) for line in (legacy / "verdicts.jsonl").read_text().splitlines()]
+    (legacy / "verdicts.jsonl").write_text("".join(json.dumps({k: v for k, v in line.items() if k != "run"}) + "\n"
+                                                   for line in lines))
+    assert len(read_run(legacy).verdicts) == 4

@@ -26,6 +26,11 @@ def _verdict(i, winner="a"):
     return Verdict(example_id=f"ex{i}", winner=winner, orders=(OrderResult(swapped=False, raw="Output (a)", winner=winner),))
 
 
+def _line(run_dir, text):
+    """A hand-written verdict line of ``run_dir``, as ``RunDir.append`` starts it: with the run's id."""
+    return f'{{"run":"{run_dir.manifest.run_id}",{text[1:]}'
+
+
 def test_create_append_finish_read(tmp_path):
     run_dir = RunDir.create(tmp_path / "run", _manifest(), _examples())
     run_dir.append(_verdict(0))
@@ -59,7 +64,7 @@ def test_resume_drops_torn_line_and_keeps_appending(tmp_path):
 
 def test_resume_terminates_an_unterminated_whole_line(tmp_path):
     run_dir = RunDir.create(tmp_path / "run", _manifest(), _examples())
-    (tmp_path / "run" / "verdicts.jsonl").write_text(_verdict(0).model_dump_json())
+    (tmp_path / "run" / "verdicts.jsonl").write_text(_line(run_dir, _verdict(0).model_dump_json()))
     run_dir.close()
     resumed = RunDir.resume(tmp_path / "run", _manifest(), _examples())
     assert resumed.done_ids() == {"ex0"}
@@ -100,10 +105,10 @@ def test_read_run_errors_name_file_and_line(tmp_path):
     verdicts.write_text(verdicts.read_text() + '{"example_id": "ex1"')
     with pytest.raises(BadInput, match=r"verdicts.jsonl:2: truncated line in a run marked complete"):
         read_run(tmp_path / "run")
-    verdicts.write_text('{"example_id": "ex1", "winner": "c"}\n')
+    verdicts.write_text(_line(run_dir, '{"example_id": "ex1", "winner": "c"}\n'))
     with pytest.raises(BadInput, match=r"verdicts.jsonl:1: field 'winner'"):
         read_run(tmp_path / "run")
-    verdicts.write_text(_verdict(7).model_dump_json() + "\n")
+    verdicts.write_text(_line(run_dir, _verdict(7).model_dump_json()) + "\n")
     with pytest.raises(BadInput, match="'ex7' is not in examples.jsonl"):
         read_run(tmp_path / "run")
     manifest = tmp_path / "run" / "manifest.json"

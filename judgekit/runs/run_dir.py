@@ -5,7 +5,9 @@ Layout (DESIGN "Run directory"):
 - ``manifest.json``: the Manifest record (what was judged, by whom, how far it got);
 - ``examples.jsonl``: a snapshot of the examples judged, so a run can be
   re-analysed without the dataset;
-- ``verdicts.jsonl``: one Verdict per line, appended as results arrive;
+- ``verdicts.jsonl``: one Verdict per line, appended as results arrive, each
+  beginning with the run's id (``{"run": ...}``, the manifest's ``run_id``):
+  reading refuses lines of another run;
 - ``batches/``: only for runs sent through a provider batch API, each
   batch's state, so a killed run polls the same batches (``backends.batch``).
 
@@ -28,7 +30,9 @@ import fcntl
 import glob
 import json
 import os
+import re
 import shutil
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +50,6 @@ from judgekit.records import (
     Record,
     ScoredExample,
     Verdict,
-    append_jsonl,
     describe_validation_error,
     read_jsonl,
     write_jsonl,
@@ -107,7 +110,7 @@ def read_run(path: str | Path) -> Run:
     manifest = _read_manifest(path / MANIFEST)
     example_type, verdict_type = record_types(manifest)
     examples = list(read_jsonl(path / EXAMPLES, example_type))
-    verdicts, torn = _read_verdicts(path / VERDICTS, verdict_type)
+    verdicts, torn = _read_verdicts(path / VERDICTS, verdict_type, manifest.run_id)
     if torn is not None and manifest.complete:
         raise BadInput(f"{path / VERDICTS}:{torn}: truncated line in a run marked complete")
     _check_verdict_ids(path / VERDICTS, examples, verdicts)
@@ -133,6 +136,7 @@ class RunDir:
         path = Path(path)
         if path.exists():
             raise BadInput(f"{path}: already exists")
+        manifest = manifest.model_copy(update={"run_id": manifest.run_id or uuid.uuid4().hex})
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError):
@@ -198,7 +202,7 @@ class RunDir:
                 f"{path / EXAMPLES}: the run holds {len(stored_examples)} examples, "
                 f"not the {len(examples)} asked for (different dataset, --limit or order); use another --out"
             )
-        verdicts, torn = _read_verdicts(path / VERDICTS, verdict_type)
+        verdicts, torn = _read_verdicts(path / VERDICTS, verdict_type, stored.run_id)
         _mend_tail(path / VERDICTS, torn is not None)
         _check_verdict_ids(path / VERDICTS, stored_examples, verdicts)
         return cls(path, stored, stored_examples, verdicts, lock)
@@ -213,7 +217,9 @@ class RunDir:
     def append(self, verdict: Verdict) -> None:
         """Record one verdict durably (one flushed line)."""
         try:
-            append_jsonl(self.path / VERDICTS, verdict)
+            with (self.path / VERDICTS).open("a", encoding="utf-8") as f:
+                f.write(_line(verdict, self.manifest.run_id))
+                f.flush()
         except OSError as e:
             raise JudgekitError(f"{self.path / VERDICTS}: cannot write ({e.strerror.lower()})") from None
         self.verdicts.append(verdict)
@@ -332,7 +338,13 @@ def _read_manifest(path: Path) -> Manifest:
         raise BadInput(f"{path}: {describe_validation_error(e)}") from None
 
 
-def _read_verdicts(path: Path, model: type[Record] = Verdict) -> tuple[list, int | None]:
+def _line(verdict: Record, run_id: str | None) -> str:
+    """One verdict line: the record's JSON with the run's id as its first key."""
+    record = verdict.model_dump_json()
+    return f'{{"run":{json.dumps(run_id)},{record[1:]}\n' if run_id is not None else record + "\n"
+
+
+def _read_verdicts(path: Path, model: type[Record], run_id: str | None) -> tuple[list, int | None]:
     """Read verdict lines; return them and the line number of a torn last line, if any."""
     try:
         text = path.read_text(encoding="utf-8", errors="replace")
@@ -345,16 +357,43 @@ def _read_verdicts(path: Path, model: type[Record] = Verdict) -> tuple[list, int
         if not line.strip():
             continue
         try:
-            verdicts.append(model.model_validate_json(line))
+            verdicts.append(model.model_validate_json(_own_record(line, run_id, f"{path}:{lineno}")))
         except ValidationError as e:
             raise BadInput(f"{path}:{lineno}: {describe_validation_error(e)}") from None
     # A last line with no newline may be a write cut short by a kill: torn if unreadable.
     if tail.strip():
         try:
-            verdicts.append(model.model_validate_json(tail))
-        except ValidationError:
+            verdicts.append(model.model_validate_json(_own_record(tail, run_id, f"{path}:{len(lines) + 1}")))
+        except (ValidationError, BadInput):
+            if _is_json(tail):
+                raise
             return verdicts, len(lines) + 1
     return verdicts, None
+
+
+def _own_record(line: str, run_id: str | None, where: str) -> str:
+    """A verdict line's record JSON without its run id; BadInput for a line of another run (or of none)."""
+    if run_id is not None and line.startswith(own := f'{{"run":{json.dumps(run_id)},'):
+        return "{" + line[len(own):]
+    if (found := _RUN_KEY.match(line)) is not None:
+        raise BadInput(f"{where}: field 'run': {found[1]!r} is another run's id ({MANIFEST} says {run_id!r}); "
+                       "the manifest and the verdicts come from different runs")
+    if run_id is not None:
+        raise BadInput(f"{where}: field 'run': missing ({MANIFEST} says {run_id!r}); "
+                       "the manifest and the verdicts come from different runs")
+    return line
+
+
+_RUN_KEY = re.compile(r'\{"run":("(?:[^"\\]|\\.)*"|null),')
+"""The run id a verdict line starts with."""
+
+
+def _is_json(line: str) -> bool:
+    try:
+        json.loads(line)
+    except ValueError:
+        return False
+    return True
 
 
 def _mend_tail(path: Path, torn: bool) -> None:

@@ -20,7 +20,7 @@ app = typer.Typer(
 )
 
 _COMMAND_MODULES = ("datasets", "agreement", "importer", "report", "run", "sweep", "protocols", "export", "trust",
-                    "probe", "estimate", "split", "verify")
+                    "probe", "estimate", "split", "versions", "fewshot", "verify")
 
 
 def _register_commands() -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-MAPPING = "id=id,input=question,response=answer,label=verdict,positive=fail"
+MAPPING = "id=id,input=question,response=answer,label=verdict,positive=fail,metadata=comment"
 LABELS = "fail,pass"
 LEADS = {"v1": "Answer to check:", "v2": "Answer to check, claim by claim:",
          "v3": "Answer to check, claim by claim, like the examples:"}
@@ -37,15 +37,17 @@ params: {{temperature: 0.0, max_tokens: 64}}
 
 
 def write_labelled_csv(path: Path, questions: int = 30, per_question: int = 3) -> Path:
-    """``questions`` x ``per_question`` answers (each question a cluster); about a third are human fails."""
+    """``questions`` x ``per_question`` answers (each question a cluster); about a third are human fails, each
+    with the annotator's comment."""
     with path.open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=["id", "question", "answer", "verdict"])
+        writer = csv.DictWriter(f, fieldnames=["id", "question", "answer", "verdict", "comment"])
         writer.writeheader()
         for q in range(questions):
             for a in range(per_question):
                 i = q * per_question + a
+                fail = i % 4 == 0 or i % 7 == 0
                 writer.writerow({"id": f"a{i}", "question": f"Question number {q}?", "answer": f"Answer {i} to {q}.",
-                                 "verdict": "fail" if i % 4 == 0 or i % 7 == 0 else "pass"})
+                                 "verdict": "fail" if fail else "pass", "comment": f"number {i} is made up" if fail else ""})
     return path
 
 

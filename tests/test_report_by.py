@@ -117,7 +117,7 @@ def test_every_format_shows_the_groups_and_the_page_holds_the_json_figures(panda
     code, _, err = cli(*args, "--format", "html", "--out", tmp_path / "page.html")
     assert code == 0, err
     page = (tmp_path / "page.html").read_text(encoding="utf-8")
-    cells = re.findall(r'<tr data-group="([^"]+)">.*?data-figure="accuracy" data-value="([^"]+)"', page, re.S)
+    cells = re.findall(r'<tr data-group="([^"]+)">.*?data-figure="accuracy" data-value="([^"]+)"', page, re.DOTALL)
     assert {group: float(value) for group, value in cells} == {g: row["accuracy"] for g, row in groups.items()}
 
 

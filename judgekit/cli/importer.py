@@ -61,6 +61,13 @@ _LABELS_HELP = ("Raw values of gold labels and verdicts, e.g. \"0=a,1=b,2=tie,A>
 _DATASET_HELP = "Take the items from this dataset (built-in id or card) and only the judge's columns from FILE."
 _FORMAT_HELP = "FILE's format when its name does not say: json, jsonl, csv, csv-lists (HANNA's list cells), parquet."
 _SCALE_HELP = "A recorded score outside the scale: invalid (left out, reported) or keep (taken as recorded)."
+_ORDER2_HELP = ("Pairs: does order2 name the slot as displayed (first shown = response_b) or the original response? "
+                "(default: display)")
+_CONFLICT_HELP = ("Pairs: combine the two orders into the final verdict by this rule and headline the run by it "
+                  "(accuracy_final): tie, invalid or mean (the sign of the summed votes). Default: the orders count "
+                  "one by one.")
+_SCORES_MAPPING_HELP = ("Columns: input=COL,response=COL,system=COL,score.C=h1+h2+..,judge.C=COL (or s1+s2+.., "
+                        "samples averaged),scale=LO-HI[,id=COL,judge_model=NAME]; with --dataset only id and judge.C.")
 
 
 def verdicts_command(
@@ -71,9 +78,9 @@ def verdicts_command(
     kind: ImportKind = typer.Option(ImportKind.pairwise, "--kind", help="pairwise, classify or scored."),
     dataset: Optional[str] = typer.Option(None, "--dataset", help=_DATASET_HELP),
     format: Optional[str] = typer.Option(None, "--format", help=_FORMAT_HELP),
-    order2_in: Optional[Order2In] = typer.Option(None, "--order2-in", help="Pairs: does order2 name the slot as displayed (first shown = response_b) or the original response? (default: display)"),
-    order_conflict: Optional[OrderConflict] = typer.Option(None, "--order-conflict", help="Pairs: combine the two orders into the final verdict by this rule, and headline the run by it (accuracy_final): tie, invalid or mean (the sign of the summed votes). Default: the orders count one by one."),
-    out_of_scale: Optional[OutOfScale] = typer.Option(None, "--out-of-scale", help="Scored: " + _SCALE_HELP + " (default: invalid)"),
+    order2_in: Optional[Order2In] = typer.Option(None, "--order2-in", help=_ORDER2_HELP),
+    order_conflict: Optional[OrderConflict] = typer.Option(None, "--order-conflict", help=_CONFLICT_HELP),
+    out_of_scale: Optional[OutOfScale] = typer.Option(None, "--out-of-scale", help=f"Scored: {_SCALE_HELP} (default: invalid)"),
 ) -> None:
     """Import any project's recorded judgments (pairwise verdicts, labels or scores) by a mapping of columns.
 
@@ -82,7 +89,8 @@ def verdicts_command(
     from judgekit.runs.importers.table import import_recorded
 
     if kind is not ImportKind.pairwise and (order2_in or order_conflict):
-        raise BadInput(f"--{'order2-in' if order2_in else 'order-conflict'}: applies to pairwise verdicts, not --kind {kind.value}")
+        option = "--order2-in" if order2_in else "--order-conflict"
+        raise BadInput(f"{option}: applies to pairwise verdicts, not --kind {kind.value}")
     if kind is not ImportKind.scored and out_of_scale:
         raise BadInput(f"--out-of-scale: applies to recorded scores (--kind scored), not --kind {kind.value}")
     run = import_recorded(file, out, mapping, kind=kind.value, labels=labels, dataset=dataset, fmt=format,
@@ -95,7 +103,7 @@ def verdicts_command(
 def scores_command(
     file: Path = typer.Argument(..., help=_FILE_HELP),
     out: Path = typer.Option(..., "--out", "-o", help="The run dir to create (must not exist)."),
-    mapping: str = typer.Option(..., "--mapping", help="Columns: input=COL,response=COL,system=COL,score.C=h1+h2+..,judge.C=COL (or s1+s2+.. samples, averaged),scale=LO-HI[,id=COL,judge_model=NAME]; with --dataset only id and judge.C."),
+    mapping: str = typer.Option(..., "--mapping", help=_SCORES_MAPPING_HELP),
     dataset: Optional[str] = typer.Option(None, "--dataset", help=_DATASET_HELP),
     format: Optional[str] = typer.Option(None, "--format", help=_FORMAT_HELP),
     out_of_scale: OutOfScale = typer.Option(OutOfScale.invalid, "--out-of-scale", help=_SCALE_HELP),

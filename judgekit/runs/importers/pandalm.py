@@ -21,7 +21,12 @@ from judgekit.data import load_dataset
 from judgekit.errors import BadInput
 from judgekit.runs.importers.judgments import JudgeColumns
 from judgekit.runs.importers.recorded import source_file
-from judgekit.runs.importers.table import check_new, read_table, recorded, write_recorded
+from judgekit.runs.importers.table import (
+    check_new,
+    read_table,
+    recorded,
+    write_recorded,
+)
 from judgekit.runs.run_dir import Run
 
 JUDGES: dict[str, tuple[str, str, str]] = {

@@ -33,7 +33,14 @@ from judgekit.data.labelled import lookup
 from judgekit.data.loader import parse_label_names, parse_labels
 from judgekit.errors import BadInput
 from judgekit.judge.orders import ORDER_CONFLICTS
-from judgekit.records import Classification, Manifest, OrderConflict, Rating, RunKind, Verdict
+from judgekit.records import (
+    Classification,
+    Manifest,
+    OrderConflict,
+    Rating,
+    RunKind,
+    Verdict,
+)
 from judgekit.runs.importers.judgments import (
     OUT_OF_SCALE,
     JudgeColumns,
@@ -217,8 +224,8 @@ def recorded(table: Table, judge: JudgeColumns, *, order2_in: Order2In = "displa
     elif kind == "classify":
         fields = {"labels": dataset.labels, "positive_label": dataset.positive_label}
     manifest = recorded_manifest(
-        dataset, n_verdicts=len(verdicts), kind=kind, judge=judge_name or f"recorded:{judge.judge_model or table.file.stem}",
-        judge_model=judge.judge_model, protocol=protocol, params={**settings, **(params or {})},
+        dataset, n_verdicts=len(verdicts), kind=kind, judge_model=judge.judge_model, protocol=protocol,
+        judge=judge_name or f"recorded:{judge.judge_model or table.file.stem}", params={**settings, **(params or {})},
         source=str(table.file.resolve()), **fields,
     )
     return Recorded(manifest, dataset.examples, verdicts)

@@ -8,8 +8,9 @@ this kind's implementation of ``judgekit.analysis.kind.Kind``.
 
 Which figure matters (``headline_figure``) is written in the run's manifest
 when the run starts: a protocol whose strategy turns both presentation orders
-into one decision (summed log-probability margins, a synthesis call) is judged
-by that verdict, ``accuracy_final``. A protocol that judges the orders
+into one decision (summed log-probability margins, a synthesis call), or whose
+spec declares how they combine (``order_conflict``), is judged by that
+verdict, ``accuracy_final``. A protocol that judges the orders
 separately and LLMBar's recorded runs are judged, as LLMBar reports them, by
 ``accuracy``, the per-order mean; so is a single-order protocol, whose one
 order is its verdict. Analysis never reloads a spec to find out.

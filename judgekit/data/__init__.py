@@ -38,6 +38,10 @@ become :class:`~judgekit.records.Example`. Keys (unknown keys are rejected)::
       descriptions: {fail: ..., pass: ...}  # what each label means, for the judge's prompt
       extract: {instance: REGEX}     # named groups of the pattern become columns
       metadata: [ID]                 # a dotted name reaches into nested objects
+    verify:                          # with classify: a program labels model responses (data/ifeval.py)
+      program: ifeval                # local holds IFEval's inputs; labels are the checkers' verdicts
+      responses: ifeval/.../gpt4.jsonl   # the responses judged, found like local (run --responses replaces it)
+      level: instruction             # one output per (response, instruction), or prompt: one per response
     allow_empty_responses: false     # true where the humans judged empty outputs
     joins:                           # extra files keyed to the records, used when present
       - {path: ..., match: [_row, index], fields: {generator_a: ..., metadata: [...]}}

@@ -68,5 +68,5 @@ def write_model(path: Path, split_dir: Path, accuracy: dict[str, float], seed: i
         for item, u in zip(items, luck):
             label = item["gold"] if u < share else ("pass" if item["gold"] == "fail" else "fail")
             rules.append({"when": f"{LEADS[version]}\n{item['output']}\n", "reply": f"Looked at it.\n{label}"})
-    path.write_text(json.dumps(rules), encoding="utf-8")
+    path.write_text(json.dumps(rules, ensure_ascii=False), encoding="utf-8")  # read as YAML: no \\u escapes
     return path

@@ -41,7 +41,7 @@ NOTEBOOK_PARAMS = [pytest.param(p, id=p.stem, marks=_marks(p)) for p in PATHS]
 
 
 def test_the_notebooks_are_there_and_clean():
-    assert [p.stem[:2] for p in PATHS] == ["01", "02", "03", "04", "05", "06"]
+    assert [p.stem[:2] for p in PATHS] == ["01", "02", "03", "04", "05", "06", "07"]
     for path in PATHS:
         notebook = nbformat.read(path, as_version=4)
         nbformat.validate(notebook)

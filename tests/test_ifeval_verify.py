@@ -158,3 +158,61 @@ def test_an_unknown_instruction_is_reported_unverifiable(tmp_path, monkeypatch, 
     assert rhyme["unverifiable"] == f"{verify.LIBRARY} has no checker for 'style:rhyme'" and rhyme["strict"] is None
     assert (comma["strict"], comma["loose"]) == (False, False)
     assert found["per_instruction"]["style:rhyme"] == {"n": 1, "strict": 0.0, "loose": 0.0, "unverifiable": 1}
+
+
+def test_a_users_card_labels_its_own_responses_by_program(tmp_path):
+    """A card of one's own with ``verify``: relative paths are the card's folder's; labels come from the checker."""
+    from judgekit.data import load_dataset
+
+    _jsonl(tmp_path / "inputs.jsonl", [{"key": "a", "prompt": "No commas please.", "kwargs": [{}],
+                                        "instruction_id_list": ["punctuation:no_comma"]},
+                                       {"key": "b", "prompt": "Shout.", "kwargs": [{}],
+                                        "instruction_id_list": ["change_case:english_capital"]}])
+    _jsonl(tmp_path / "answers.jsonl", [{"prompt": "Shout.", "response": "HELLO THERE FRIEND"},
+                                        {"prompt": "No commas please.", "response": "Fine, sure."}])
+    card = tmp_path / "card.yaml"
+    card.write_text("id: mine\ndescription: d\nlocal: inputs.jsonl\nlicense: x\ncitation: y\n"
+                    "verify: {program: ifeval, responses: answers.jsonl}\n"
+                    "classify: {id: item, input: task, response: response, label: strict, labels: {pass: pass, fail: fail},"
+                    " positive: fail, cluster: key, metadata: [instruction_id]}\n", encoding="utf-8")
+    loaded = load_dataset(str(card))
+    assert [(e.id, e.gold, e.cluster, e.metadata["instruction_id"]) for e in loaded.examples] == [
+        ("mine/b:0", "pass", "b", "change_case:english_capital"), ("mine/a:0", "fail", "a", "punctuation:no_comma")]
+    assert "Check this one instruction of it: Your entire response should be in English, and in all capital letters." \
+        in loaded.examples[0].input
+    assert f"verdicts by {verify.LIBRARY}" in loaded.source
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("run", "--dataset", "halueval", "--responses", "r.jsonl", "--judge", "mock:first"),
+     "--responses: halueval is labelled by people, not by a program"),
+    (("verify", "ifeval", "r.jsonl"), "ifeval: data not found: set JUDGEKIT_DATA_DIR"),
+    (("verify", "ifeval-pairs", "r.jsonl", "r.jsonl", "--out", "o", "--names", "x,x"), "--names: two different names"),
+])
+def test_misuse_is_a_one_line_error(tmp_path, monkeypatch, capsys, args, message):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("JUDGEKIT_DATA_DIR", str(tmp_path / "nowhere"))
+    (tmp_path / "r.jsonl").write_text('{"prompt": "p", "response": "r"}\n', encoding="utf-8")
+    code, out, err = run_judgekit(monkeypatch, capsys, *args)
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_card_with_verify_needs_a_label_set(tmp_path):
+    from judgekit.data import load_dataset
+    from judgekit.errors import BadInput
+
+    card = tmp_path / "card.yaml"
+    card.write_text("id: mine\ndescription: d\nlocal: inputs.jsonl\nlicense: x\ncitation: y\n"
+                    "verify: {program: ifeval, responses: answers.jsonl}\nfields: {}\n", encoding="utf-8")
+    with pytest.raises(BadInput, match="'verify' labels single outputs: the card needs 'classify'"):
+        load_dataset(str(card))
+
+
+def test_the_staged_ifeval_sets_hold_provenances_counts(data_dir):
+    from judgekit.data import load_dataset, summarize
+
+    instructions = summarize(load_dataset("ifeval"))
+    assert (instructions["n"], instructions["gold"], instructions["clusters"]) == (
+        834, {"pass": 697, "fail": 135, "none": 2}, 541)
+    prompts = summarize(load_dataset("ifeval/prompts"))
+    assert (prompts["n"], prompts["gold"]) == (541, {"pass": 416, "fail": 123, "none": 2})

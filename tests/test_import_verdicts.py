@@ -271,3 +271,22 @@ def test_options_that_do_not_apply_and_an_existing_out_are_refused(tmp_path, cli
     (tmp_path / "taken").mkdir()
     one_line(cli("import", "verdicts", file, "--mapping", PAIR_MAPPING, "--out", tmp_path / "taken"),
              "already exists")
+
+
+def test_arena_hard_style_labels_summed_over_both_orders(tmp_path, cli):
+    """Five-level labels (A>>B ... B>>A, A=B a tie) in display slots, combined by the vote sum."""
+    rows = [("1", "Q1", "x1", "y1", "a", "A>B", "B>A"),    # a; swapped: the second shown (x) wins -> a
+            ("2", "Q2", "x2", "y2", "b", "A=B", "A>>B"),   # tie; swapped: the first shown (y) wins -> b
+            ("3", "Q3", "x3", "y3", "a", "A>B", "A>B"),    # a; swapped: y wins -> b: opposite, a tie
+            ("4", "Q4", "x4", "y4", "b", "", "A>B")]       # no verdict; swapped: y -> b
+    file = _write_csv(tmp_path / "arena.csv", ["id", "q", "x", "y", "human", "game1", "game2"], rows)
+    code, _, err = cli("import", "verdicts", file, "--out", tmp_path / "run", "--order-conflict", "mean",
+                       "--mapping", "id=id,instruction=q,response_a=x,response_b=y,gold=human,order1=game1,order2=game2",
+                       "--labels", "A>>B=a,A>B=a,A=B=tie,B>A=b,B>>A=b,a=a,b=b")
+    assert code == 0, err
+    run = read_run(tmp_path / "run")
+    assert [[o.winner for o in v.orders] for v in run.verdicts] == [["a", "a"], ["tie", "b"], ["a", "b"], [None, "b"]]
+    assert [v.winner for v in run.verdicts] == ["a", "b", "tie", "b"]
+    row = report([run])["runs"][0]
+    assert row["headline"] == "accuracy_final" and row["accuracy_final"] == pytest.approx(3 / 4)
+    assert row["accuracy"] == pytest.approx(5 / 8)  # per order: 2 of 4 as stored, 3 of 4 swapped

@@ -36,7 +36,7 @@ def render_versions(data: dict[str, Any], fmt: str) -> str | Group:
         lines = [f"### {_title(data)}", "", "| " + " | ".join(h for _, h in columns) + " |",
                  "|" + " --- |" * len(columns)]
         lines += ["| " + " | ".join(row[k].replace("|", "\\|") for k, _ in columns) + " |" for row in rows]
-        return "\n".join([*lines, "", *notes]) + "\n"
+        return "\n".join(lines) + "\n\n" + "\n\n".join(notes) + "\n"
     table = Table(title=_title(data), title_justify="left")
     for name, header in columns:
         numbers = name in ("test_runs", "delta", "p", "holm", "cost", "tokens")

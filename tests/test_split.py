@@ -120,6 +120,10 @@ def test_pairs_and_scored_responses_split_and_their_sides_run(tmp_path, monkeypa
     test = read_split(tmp_path / "pairs-split").test
     assert run.manifest.dataset == "pairs:test" and run.manifest.dataset_hash == info_hash(tmp_path / "pairs-split")
     assert run.examples == list(test.examples)
+    code, out, err = run_judgekit(monkeypatch, capsys, "versions", tmp_path / "pairs-split", "--format", "json")
+    assert code == 0, err
+    shown = json.loads(out)["versions"][0]["test"]
+    assert (shown["figure"], shown["value"], shown["n"]) == ("accuracy", 0.5, 12)  # first slot: right in one order
 
 
 def info_hash(split_dir, side="test"):

@@ -157,6 +157,8 @@ def test_an_edited_side_is_refused_by_its_hash_and_nothing_runs(tmp_path, monkey
     (("--split", "S", "--on", "test", "--limit", "3"),
      "--limit: a test-side run judges the whole test side (its figure is the one reported)"),
     (("--split", "nowhere", "--on", "dev"), "nowhere: not a split dir (no such directory; make one with judgekit split)"),
+    (("--split", "S", "--on", "dev", "--out", "S/runs/v1"),
+     "--out S/runs/v1: is inside the split dir S, which judgekit never writes; put runs elsewhere"),
 ])
 def test_run_options_that_do_not_go_with_a_split_are_refused(tmp_path, monkeypatch, capsys, args, message):
     data = write_labelled_csv(tmp_path / "labels.csv")

@@ -75,7 +75,7 @@ def run(
     from judgekit.runs.runner import LiveProgress, judge_run, open_run_dir
 
     on_split = SplitRun.open(split, on, other_data=dataset != DEFAULT_DATASET or mapping is not None or labels is not None,
-                             limit=limit)
+                             limit=limit, out=out)
     if on_split is not None:
         loaded = on_split.data(limit)
         on_split.check(protocol)

@@ -93,8 +93,9 @@ class SplitRun:
         self.on = on
 
     @classmethod
-    def open(cls, split: Path | None, on: Side | None, *, other_data: bool, limit: int | None) -> SplitRun | None:
-        """None without --split; refuses --on without --split, and data options beside it."""
+    def open(cls, split: Path | None, on: Side | None, *, other_data: bool, limit: int | None,
+             out: Path | None) -> SplitRun | None:
+        """None without --split; refuses --on without --split, data options beside it, and an --out inside it."""
         if split is None:
             if on is not None:
                 raise BadInput("--on: names a side of a split; give the split with --split DIR")
@@ -105,6 +106,9 @@ class SplitRun:
             raise BadInput("--split: the split holds the data; drop --dataset, --mapping and --labels")
         if on is Side.test and limit is not None:
             raise BadInput("--limit: a test-side run judges the whole test side (its figure is the one reported)")
+        if out is not None and split.resolve() in out.absolute().resolve().parents:
+            raise BadInput(f"--out {out}: is inside the split dir {split}, which judgekit never writes; put runs "
+                           "elsewhere")
         return cls(split, on)
 
     def data(self, limit: int | None) -> Any:

@@ -49,7 +49,7 @@ def test_a_staged_set_splits_with_clusters_whole_and_every_label_share_within_3_
         for name, n in shares.items():
             assert abs(counts[name] / len(side) - n / len(whole)) <= 0.03, (name, counts, shares)
     assert info["test"]["n"] == len(test) and info["dev"]["n"] == len(dev)
-    assert info["test"]["strata"] == dict(Counter(stratum(e) for e in test))
+    assert info["test"]["labels"] == dict(Counter(stratum(e) for e in test))
     assert info["test"]["clusters"] == len({cluster_key(e) for e in test})
     assert info["test"]["content_hash"] == content_hash(test) and info["dev"]["content_hash"] == content_hash(dev)
     assert info["source_hash"] == load_dataset(dataset).content_hash
@@ -110,7 +110,7 @@ def test_pairs_and_scored_responses_split_and_their_sides_run(tmp_path, monkeypa
     code, info, err = _split(monkeypatch, capsys, scored, "--mapping", "input=prompt,response=text,system=model,"
                              "score.quality=s1+s2,scale=1-5", "--out", tmp_path / "scored-split")
     assert code == 0, err
-    assert info["kind"] == "pointwise" and set(info["test"]["strata"]) <= {f"score {i}" for i in range(1, 6)}
+    assert info["kind"] == "pointwise" and set(info["test"]["labels"]) <= {f"score {i}" for i in range(1, 6)}
 
     code, out, err = run_judgekit(monkeypatch, capsys, "run", "--judge", "mock:first", "--protocol", "llmbar/vanilla",
                                   "--split", tmp_path / "pairs-split", "--on", "test", "--out", tmp_path / "run",

@@ -67,16 +67,16 @@ def split_command(
 
 
 def _sides_table(info: Any) -> Table:
-    strata = sorted({name for side in (info.dev, info.test) for name in side.strata})
+    strata = sorted({name for side in (info.dev, info.test) for name in side.labels})
     total = info.dev.n + info.test.n
     table = Table(title=f"{info.source} ({info.kind}): {total} items split {1 - info.test_share:g} / "
                         f"{info.test_share:g}, seed {info.seed}", title_justify="left")
     for header in ("side", "items", "clusters", *strata, "content hash"):
         table.add_column(header, justify="left" if header in ("side", "content hash") else "right")
-    whole = {name: info.dev.strata.get(name, 0) + info.test.strata.get(name, 0) for name in strata}
+    whole = {name: info.dev.labels.get(name, 0) + info.test.labels.get(name, 0) for name in strata}
     for name, side in (("dev", info.dev), ("test", info.test)):
         table.add_row(name, str(side.n), str(side.clusters),
-                      *(f"{side.strata.get(s, 0)} ({side.strata.get(s, 0) / side.n:.1%})" for s in strata),
+                      *(f"{side.labels.get(s, 0)} ({side.labels.get(s, 0) / side.n:.1%})" for s in strata),
                       side.content_hash[:19])
     table.add_row("whole", str(total), str(info.dev.clusters + info.test.clusters),
                   *(f"{whole[s]} ({whole[s] / total:.1%})" for s in strata), info.source_hash[:19])

@@ -5,7 +5,7 @@ Layout of a split dir (``judgekit split``):
 - ``dev.jsonl``, ``test.jsonl``: the items of each side, as the records a run
   snapshots (Example, ScoredExample or LabelledOutput lines);
 - ``split.json``: the :class:`SplitInfo` record: the source, the seed and
-  share asked for, each side's size, clusters, strata counts and content
+  share asked for, each side's size, clusters, label counts and content
   hash (``records.content_hash``, the same hash a run's manifest gives its
   dataset), and the source's card, so a side loads as a dataset of its own;
 - ``ledger.jsonl``: appended by runs on the split (``judgekit.runs.ledger``).
@@ -58,8 +58,9 @@ class SideSummary(Record):
 
     n: int
     clusters: int
-    strata: dict[str, int]
-    """Items per stratum: the gold label (``none`` when unlabelled), or the score band of scored responses."""
+    labels: dict[str, int]
+    """Items per stratum balanced: the gold label (``none`` when unlabelled); for scored responses the
+    rounded human score (``score 3``)."""
     content_hash: str
     """``records.content_hash`` of the side's items: what a run on it records as its dataset hash."""
 
@@ -186,7 +187,7 @@ def _snippet(text: str, width: int = 40) -> str:
 
 
 def _summary(items: Sequence[Any], keys: Sequence[str], strata: Sequence[str]) -> SideSummary:
-    return SideSummary(n=len(items), clusters=len(set(keys)), strata=dict(sorted(Counter(strata).items())),
+    return SideSummary(n=len(items), clusters=len(set(keys)), labels=dict(sorted(Counter(strata).items())),
                        content_hash=content_hash(items))
 
 

@@ -8,9 +8,10 @@ import pytest
 from conftest import run_judgekit
 from servers import ScriptedServer
 
+from judgekit.backends.base import Refused
 from judgekit.data import load_dataset
 from judgekit.errors import BadInput
-from judgekit.judge.protocol import MAX_RENDERED_CHARS
+from judgekit.judge.sandbox import MAX_RENDERED_CHARS
 from judgekit.protocols import load_protocol
 from judgekit.runs.run_dir import read_run
 from judgekit.judge.strategies import parsing
@@ -61,7 +62,7 @@ def test_a_catastrophic_pattern_is_an_invalid_verdict_not_a_hung_run(tmp_path, m
 def test_a_template_that_renders_a_huge_prompt_is_refused_naming_it(tmp_path, compare):
     protocol = load_protocol(spec(tmp_path, compare=compare))
     start = time.monotonic()
-    with pytest.raises(BadInput, match=r"mine\.yaml: templates\.compare: "):
+    with pytest.raises((BadInput, Refused), match=r"mine\.yaml: templates\.compare: "):  # Refused: that item
         protocol.messages("compare", instruction=EXAMPLE.instruction, output_1="a", output_2="b", reference=None)
     assert time.monotonic() - start < 5
 

@@ -9,9 +9,11 @@ protocols already loaded, so a run's overrides reach every member
 Templates are rendered in a sandboxed Jinja environment with the instruction
 and responses passed as plain variables: Jinja never re-reads a variable's
 value as a template, so ``{{ ... }}`` inside a response stays literal text.
-A rendering is bounded too: ``{{ 'x' * 10**9 }}`` or a loop that repeats text
-stops at MAX_RENDERED_CHARS with an error naming the template, instead of
-building a prompt of gigabytes.
+A rendering is bounded too (``judgekit.judge.sandbox``): in size, time and
+integer size, so ``{{ 'x' * 10**9 }}`` or a loop without end is one line
+naming the template, not gigabytes or a hang; a prompt longer than
+MAX_RENDERED_CHARS (a huge field) refuses that one item, as a server's HTTP
+400 would.
 """
 
 from __future__ import annotations
@@ -21,32 +23,12 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from jinja2 import StrictUndefined, Template, TemplateError
-from jinja2.exceptions import SecurityError
-from jinja2.sandbox import SandboxedEnvironment
 from pydantic import BaseModel, ConfigDict
 
-from judgekit.backends.base import Message, SamplingParams
+from judgekit.backends.base import Message, Refused, SamplingParams
 from judgekit.errors import BadInput
+from judgekit.judge.sandbox import BoundedSandbox, TooLong, render
 from judgekit.records import OrderConflict
-
-MAX_RENDERED_CHARS = 2_000_000
-"""Longest prompt a template may render (about 500k tokens, past any model's context)."""
-
-
-class BoundedSandbox(SandboxedEnvironment):
-    """Jinja's sandbox, refusing arithmetic whose result would be huge before computing it."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**" and isinstance(right, int) and abs(right) > 64:
-            raise SecurityError(f"exponent {right} is too large for a template")
-        if operator == "*":
-            sequence, count = (left, right) if isinstance(right, int) else (right, left)
-            if isinstance(count, int) and hasattr(sequence, "__len__") and len(sequence) * count > MAX_RENDERED_CHARS:
-                raise SecurityError(f"repeating {len(sequence)} characters {count} times exceeds {MAX_RENDERED_CHARS:,}")
-        return super().call_binop(context, operator, left, right)
-
 
 JINJA = BoundedSandbox(undefined=StrictUndefined, keep_trailing_newline=False, autoescape=False)
 
@@ -146,9 +128,20 @@ class Protocol(BaseModel):
         return self.model_copy(update={"params": replace(self.params, **overrides), "members": members})
 
     def render(self, template: str, **values: Any) -> str:
-        """One template filled with plain values (never evaluated as templates)."""
+        """One template filled with plain values (never evaluated as templates).
+
+        A prompt past the size cap because of this item's fields is :class:`Refused` (that item is
+        invalid, the run goes on, as after a server's HTTP 400); one past it with every field empty,
+        and any other failure, is the template's: BadInput naming the file and template.
+        """
+        compiled = _compiled(self.templates[template])
         try:
-            return _bounded(_compiled(self.templates[template]).generate(**values))
+            return render(compiled, values)
+        except TooLong as e:
+            if not _fits(compiled, {k: "" if isinstance(v, str) else v for k, v in values.items()}):
+                raise BadInput(f"{self.source}: templates.{template}: {e}, even with every field empty") from None
+            where = f"{self.source}: templates.{template}"
+            raise Refused(where, f"{where} {e} for this item: a field is too long for any model") from None
         except TemplateError as e:
             raise BadInput(f"{self.source}: templates.{template}: {e}") from None
 
@@ -163,15 +156,12 @@ class Protocol(BaseModel):
 Member.model_rebuild()
 
 
-def _bounded(pieces: Any) -> str:
-    """Join a rendering's pieces, stopping once they pass MAX_RENDERED_CHARS."""
-    out, size = [], 0
-    for piece in pieces:
-        size += len(piece)
-        if size > MAX_RENDERED_CHARS:
-            raise SecurityError(f"renders more than {MAX_RENDERED_CHARS:,} characters")
-        out.append(piece)
-    return "".join(out)
+def _fits(template: Template, values: dict[str, Any]) -> bool:
+    try:
+        render(template, values)
+    except TemplateError:
+        return False
+    return True
 
 
 @lru_cache(maxsize=256)

@@ -198,8 +198,12 @@ class Calls:
         call's text is its order's ``raw`` instead.
         """
         order = None if swapped is None else order_name(swapped)
+        try:
+            messages = self.protocol.messages(template, **values)
+        except BadInput as e:
+            raise BadInput(f"{e} (rendering example {self.example.id!r})") from None
         request = Request(
-            messages=self.protocol.messages(template, **values),
+            messages=messages,
             params=self.protocol.params,
             continuation=self.protocol.continuation,
             sample=self.sample,

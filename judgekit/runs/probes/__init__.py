@@ -49,14 +49,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, TemplateError, meta
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from judgekit.errors import BadInput
-from judgekit.judge.protocol import BoundedSandbox, _bounded
+from judgekit.judge.sandbox import BoundedSandbox, render
 from judgekit.records import BASE_KEY, KIND_KEY, PROBE_KEY, SLOTS_KEY, TARGET_KEY, Example
 
 UNKNOWN_MODEL = "this assistant"
+TEMPLATE_VARIABLES = frozenset({"response", "other", "instruction", "judge_model"})
+"""What a probe's template may use besides its ``choices``."""
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
 
@@ -130,8 +132,8 @@ class Probe(BaseModel):
         try:
             for name, options in self.choices.items():
                 pick = options[_index(f"{self.id}|{example.id}|{side}|{seed}|{name}", len(options))]
-                values[name] = _bounded(_compiled(pick).generate(values))
-            return _bounded(_compiled(self.template or "").generate(values)).strip()
+                values[name] = render(_compiled(pick), values)
+            return render(_compiled(self.template or ""), values).strip()
         except TemplateError as e:
             raise BadInput(f"{self._source or self.id}: rendering pair {example.id}: {e}") from None
 
@@ -193,9 +195,14 @@ def _parse(source: Path | Traversable) -> Probe:
     if probe.kind == "template":
         if not probe.template:
             raise BadInput(f"{source}: key 'template': a template probe needs a template")
+        known = {*TEMPLATE_VARIABLES, *probe.choices}
         try:
             for text in (probe.template, *(c for options in probe.choices.values() for c in options)):
                 _compiled(text)
+                unknown = sorted(meta.find_undeclared_variables(_JINJA.parse(text)) - known)
+                if unknown:
+                    raise BadInput(f"{source}: key 'template': unknown variable '{unknown[0]}' "
+                                   f"(available: {', '.join(sorted(known))})")
         except TemplateError as e:
             raise BadInput(f"{source}: key 'template': not a valid template ({e})") from None
         if any(not options for options in probe.choices.values()):

@@ -1,0 +1,118 @@
+"""Issue 28, hangs, memory and tracebacks from templates: what a hostile spec, probe or data file
+must not do to the machine running judgekit.
+
+A spec that would loop for minutes or allocate gigabytes runs in a child process capped at
+1.5 GB of address space and waited for with a wall-clock bound, so the test fails (instead of
+hanging or swapping the machine) on code that lets it through.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import run_judgekit
+
+from judgekit.runs.run_dir import read_run
+
+JUDGEKIT = str(Path(sys.executable).parent / "judgekit")
+MEMORY_CAP = 1_500_000_000
+
+
+def _spec(tmp_path: Path, compare: str) -> Path:
+    path = tmp_path / "spec.yaml"
+    path.write_text(json.dumps({"description": "hostile", "citation": "none", "strategy": "pairwise",
+                                "templates": {"compare": compare}}), encoding="utf-8")
+    return path
+
+
+def _run(protocol: Path, out: Path, *extra: str) -> tuple[str, ...]:
+    return ("run", "--judge", "mock:first", "--protocol", str(protocol), "--dataset", "judgekit/bundled",
+            "--limit", "2", "--out", str(out), "--quiet", *extra)
+
+
+def bounded_judgekit(*args: str, seconds: float = 60) -> tuple[int, str]:
+    """``judgekit ARGS`` in a child capped at MEMORY_CAP: its exit code and stderr, or a failed test after ``seconds``."""
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
+
+    try:
+        done = subprocess.run([JUDGEKIT, *args], capture_output=True, text=True, timeout=seconds, preexec_fn=cap)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"judgekit {' '.join(args[:1])} still running after {seconds:g} s")
+    return done.returncode, done.stderr
+
+
+BOMBS = {
+    "nested loops without output": "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+    "lipsum": "{{ lipsum(10**8) }}",
+    "nested powers": "{{ ((9**64)**64)**64 }}",
+    "doubling in a namespace": "{% set ns = namespace(s='x') %}{% for i in range(40) %}"
+                               "{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s }}",
+    "a repeated list joined": "{% set s = 'x' * 1000000 %}{{ ([s, s, s] * 2000)|join }}",
+    "a format width": "{{ '%2000000000s'|format('x') }}",
+    "a method's width": "{{ 'x'.center(2000000000) }}",
+    "a macro calling itself twice": "{% macro f(n) %}{% if n > 0 %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}"
+                                    "{% endmacro %}{{ f(60) }}",
+}
+
+
+@pytest.mark.parametrize("bomb", BOMBS.values(), ids=BOMBS.keys())
+def test_a_template_that_would_hang_or_take_gigabytes_is_one_line_naming_file_and_template(tmp_path, bomb):
+    code, err = bounded_judgekit(*_run(_spec(tmp_path, bomb + "{{ output_1 }}{{ output_2 }}"), tmp_path / "run"))
+    assert code == 2 and len(err.strip().splitlines()) == 1, err[-2000:]
+    assert "spec.yaml: templates.compare: " in err and "(rendering example 'judgekit/bundled/" in err
+
+
+TRACEBACKS = {
+    "import": ("{% import 'other.j2' as o %}", "{% import %} is not allowed"),
+    "include": ("{% include 'other.j2' %}", "{% include %} is not allowed"),
+    "extends": ("{% extends 'base.j2' %}", "{% extends %} is not allowed"),
+    "a recursive macro": ("{% macro f() %}{{ f() }}{% endmacro %}{{ f() }}", "RecursionError"),
+    "a number too long to print": ("{{ 7 ** 9000 }}", "ValueError: Exceeds the limit"),
+    "division by zero": ("{{ 1 / 0 }}", "ZeroDivisionError"),
+}
+
+
+@pytest.mark.parametrize("body,message", TRACEBACKS.values(), ids=TRACEBACKS.keys())
+def test_template_errors_are_one_line_not_a_traceback(tmp_path, monkeypatch, capsys, body, message):
+    code, _, err = run_judgekit(monkeypatch, capsys, *_run(_spec(tmp_path, body + "{{ output_1 }}{{ output_2 }}"),
+                                                          tmp_path / "run"))
+    assert code == 2 and len(err.strip().splitlines()) == 1, err
+    assert "spec.yaml: templates.compare: " in err and message in err
+    assert "Traceback" not in err
+
+
+def test_an_item_whose_prompt_passes_the_cap_is_an_invalid_verdict_and_the_run_goes_on(tmp_path, monkeypatch, capsys):
+    rows = [{"id": f"p{i}", "instruction": "Pick one.", "response_a": "x" * (3_000_000 if i == 1 else 10),
+             "response_b": "y", "gold": "a"} for i in range(4)]
+    data = tmp_path / "pairs.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    code, _, err = run_judgekit(monkeypatch, capsys, "run", "--judge", "mock:first", "--protocol", "llmbar/vanilla",
+                                "--dataset", data, "--out", tmp_path / "run", "--quiet")
+    assert code == 0, err
+    run = read_run(tmp_path / "run")
+    assert run.manifest.complete and [v.invalid_reason for v in run.verdicts] == [None, "refused", None, None]
+    assert "templates.compare renders more than 2,000,000 characters" in run.verdicts[1].details["refused"]
+    assert f"{run.verdicts[1].example_id}: " in err
+
+
+PROBE_BOMBS = {
+    "undefined": ("{{ nope }}", "unknown variable 'nope'"),
+    "include": ("{% include 'x' %}", "{% include %} is not allowed"),
+}
+
+
+@pytest.mark.parametrize("template,message", PROBE_BOMBS.values(), ids=PROBE_BOMBS.keys())
+def test_a_probe_template_is_checked_when_loaded(tmp_path, template, message):
+    from judgekit.errors import BadInput
+    from judgekit.runs.probes import load_probe
+
+    path = tmp_path / "mine.yaml"
+    path.write_text(json.dumps({"id": "mine", "description": "d", "citation": "c", "template": template}))
+    with pytest.raises(BadInput, match=f"mine.yaml: key 'template': .*{message}"):
+        load_probe(path)

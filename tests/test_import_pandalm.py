@@ -52,3 +52,15 @@ def test_existing_out_and_unknown_judge_are_bad_input(tmp_path, monkeypatch, cap
     assert code == 2 and "not a recorded PandaLM judge" in err and not (tmp_path / "x").exists()
     code, _, err = run_judgekit(monkeypatch, capsys, "import", "pandalm", "--judge", "pandalm-7b", "--out", tmp_path)
     assert code == 2 and "already exists" in err
+
+
+def test_compare_pairs_every_item_though_71_groups_repeat_their_texts(tmp_path, monkeypatch, capsys, data_dir):
+    """Duplicated texts pair one to one in order; a map from text to one id paired 900 of the 999 items."""
+    for judge in ("gpt-3.5-turbo", "pandalm-7b"):
+        code, _, err = run_judgekit(monkeypatch, capsys, "import", "pandalm", "--judge", judge, "--out", tmp_path / judge)
+        assert code == 0, err
+    code, out, err = run_judgekit(monkeypatch, capsys, "compare", tmp_path / "gpt-3.5-turbo", tmp_path / "pandalm-7b",
+                                  "--format", "json", "--resamples", "50")
+    assert code == 0, err
+    (pair,) = json.loads(out)["comparisons"]
+    assert pair["n"] == 999

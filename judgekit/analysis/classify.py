@@ -33,7 +33,7 @@ from judgekit.agreement.classification import (
 )
 from judgekit.agreement.significance import paired_test
 from judgekit.agreement.uncertainty import Clusters, Statistic, bootstrap_cis, ci_method
-from judgekit.analysis.kind import Options, bounds, common_fields, estimate, usable_clusters
+from judgekit.analysis.kind import Options, bounds, common_fields, estimate, match_by_content, usable_clusters
 from judgekit.analysis.trust import alt_test_summary, calibration_summary
 from judgekit.errors import BadInput
 from judgekit.records import HEADLINES, PROBE_KEY, Classification, LabelledOutput, RunRecords
@@ -231,12 +231,7 @@ def _annotators(items: LabelledItems, labels: tuple[str, ...]) -> dict[str, Any]
 
 def _shared(items_1: LabelledItems, items_2: LabelledItems) -> tuple[LabelledItems, LabelledItems] | str | None:
     """Both runs' items on the outputs they share by content (input, output, context, label), in run 1's order."""
-    by_key = dict(zip(items_2.content, items_2.ids, strict=True))
-    keep_1, keep_2 = [], []
-    for item, key in zip(items_1.ids, items_1.content, strict=True):
-        if key in by_key:
-            keep_1.append(item)
-            keep_2.append(by_key.pop(key))
+    keep_1, keep_2 = match_by_content(items_1.content, items_1.ids, items_2.content, items_2.ids)
     if not keep_1:
         common = len(set(items_1.ids) & set(items_2.ids))
         return (f"different datasets: {common} output ids in common but no output with the same texts and label"

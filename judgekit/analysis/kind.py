@@ -18,6 +18,7 @@ is None.
 from __future__ import annotations
 
 import math
+from collections import defaultdict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -133,6 +134,26 @@ def usable_clusters(keys: Sequence[str]) -> Clusters | None:
     """
     found = cluster_codes(keys)
     return found if found.clustered and found.n_clusters > 1 else None
+
+
+def match_by_content(keys_1: Sequence[str], ids_1: Sequence[str], keys_2: Sequence[str],
+                     ids_2: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The ids of two runs' items with the same content, aligned, in run 1's order.
+
+    Items are the same when their content keys are (texts and labels, never ids:
+    two files may give one id to different texts). Items repeating one content
+    within a run pair up one to one in the order each run holds them, so a
+    dataset's duplicated texts (PandaLM has 71 such groups) all count.
+    """
+    waiting: dict[str, deque[str]] = defaultdict(deque)
+    for key, item in zip(keys_2, ids_2, strict=True):
+        waiting[key].append(item)
+    keep_1, keep_2 = [], []
+    for key, item in zip(keys_1, ids_1, strict=True):
+        if waiting.get(key):
+            keep_1.append(item)
+            keep_2.append(waiting[key].popleft())
+    return keep_1, keep_2
 
 
 def estimate(interval: Interval | None) -> float | None:

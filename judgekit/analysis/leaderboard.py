@@ -16,7 +16,7 @@ from typing import Any
 
 from judgekit.agreement import adjust_p_values, proportion_ci
 from judgekit.agreement.selective import selective_curve
-from judgekit.analysis.kind import Options
+from judgekit.analysis.kind import Options, match_by_content
 from judgekit.analysis.pairwise import PAIRWISE, content_keys, judged_items
 from judgekit.analysis.trust import confidences
 from judgekit.errors import BadInput
@@ -90,15 +90,14 @@ def confident_half(run: RunRecords) -> dict[str, Any] | None:
 def _restricted(other: RunRecords, anchor: RunRecords) -> RunInMemory:
     """``other`` on the examples ``anchor`` judged (matched by content), refused unless the labels agree."""
     items, theirs = judged_items(anchor), judged_items(other)
-    by_key = dict(zip(content_keys(other, theirs), theirs.ids, strict=True))
-    gold = dict(zip(theirs.ids, theirs.gold, strict=True))
-    keep = set()
-    for key, item, label in zip(content_keys(anchor, items), items.ids, items.gold, strict=True):
-        if key not in by_key:
-            raise BadInput(f"{other.path}: has no verdict for {item}; cannot pair it with this run")
-        if gold[by_key[key]] != label:
-            raise BadInput(f"{other.path}: gold labels differ on the same items; not the same dataset")
-        keep.add(by_key[key])
+    mine, matched = match_by_content(content_keys(anchor, items), items.ids, content_keys(other, theirs), theirs.ids)
+    if len(mine) < len(items.ids):
+        missing = next(item for item in items.ids if item not in set(mine))
+        raise BadInput(f"{other.path}: has no verdict for {missing}; cannot pair it with this run")
+    gold, label = dict(zip(theirs.ids, theirs.gold, strict=True)), dict(zip(items.ids, items.gold, strict=True))
+    if any(gold[theirs_id] != label[mine_id] for mine_id, theirs_id in zip(mine, matched, strict=True)):
+        raise BadInput(f"{other.path}: gold labels differ on the same items; not the same dataset")
+    keep = set(matched)
     return RunInMemory(other.path, other.manifest, [e for e in other.examples if e.id in keep],
                          [v for v in other.verdicts if v.example_id in keep])
 

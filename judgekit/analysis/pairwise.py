@@ -43,7 +43,7 @@ from judgekit.agreement import (
     pairwise_summary,
     self_preference_excess,
 )
-from judgekit.analysis.kind import Options, bounds, common_fields, estimate, usable_clusters
+from judgekit.analysis.kind import Options, bounds, common_fields, estimate, match_by_content, usable_clusters
 from judgekit.analysis.probes import has_probes, probe_table
 from judgekit.analysis.trust import TrustOptions, alt_test_summary, calibration_summary, trust_figures
 from judgekit.data.examples import majority
@@ -425,12 +425,8 @@ def shared_items(run_1: RunRecords, run_2: RunRecords) -> tuple[JudgedItems, Jud
     A reason (str) when they share ids but not texts or gold labels; None when they share nothing.
     """
     items_1, items_2 = judged_items(run_1), judged_items(run_2)
-    by_text_2 = dict(zip(content_keys(run_2, items_2), items_2.ids, strict=True))
-    shared_1, shared_2 = [], []
-    for item, key in zip(items_1.ids, content_keys(run_1, items_1), strict=True):
-        if key in by_text_2:
-            shared_1.append(item)
-            shared_2.append(by_text_2.pop(key))
+    shared_1, shared_2 = match_by_content(content_keys(run_1, items_1), items_1.ids,
+                                          content_keys(run_2, items_2), items_2.ids)
     if not shared_1:
         common = len(set(items_1.ids) & set(items_2.ids))
         return (f"different datasets: {common} example ids in common but no example with the same texts"

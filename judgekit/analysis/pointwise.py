@@ -26,7 +26,7 @@ import numpy as np
 from judgekit.agreement.scores import FIGURES, Counts, ScoreAgreement, score_statistics
 from judgekit.agreement.significance import swap_test
 from judgekit.agreement.uncertainty import Statistic, bootstrap_cis
-from judgekit.analysis.kind import Options, bounds, common_fields, estimate
+from judgekit.analysis.kind import Options, bounds, common_fields, estimate, match_by_content
 from judgekit.errors import BadInput
 from judgekit.records import HEADLINES, Rating, RunRecords, ScoredExample
 
@@ -237,14 +237,10 @@ def _shared(run_1: RunRecords, run_2: RunRecords) -> tuple[list[str], list[str]]
     """Ids of the responses both runs rated with the same text and human scores, aligned, in run_1's order."""
     rated_1 = {v.example_id for v in run_1.verdicts}
     rated_2 = {v.example_id for v in run_2.verdicts}
-    by_key_2 = {_content_key(e): e.id for e in run_2.examples if e.id in rated_2}
-    keep_1, keep_2 = [], []
-    for e in run_1.examples:
-        other = by_key_2.pop(_content_key(e), None) if e.id in rated_1 else None
-        if other is not None:
-            keep_1.append(e.id)
-            keep_2.append(other)
-    return keep_1, keep_2
+    one = [e for e in run_1.examples if e.id in rated_1]
+    two = [e for e in run_2.examples if e.id in rated_2]
+    return match_by_content([_content_key(e) for e in one], [e.id for e in one],
+                            [_content_key(e) for e in two], [e.id for e in two])
 
 
 def _content_key(example: ScoredExample) -> str:

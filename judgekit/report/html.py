@@ -25,7 +25,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from matplotlib.figure import Figure
 
-from judgekit import __version__
+from judgekit.version import __version__
 from judgekit.report.plots import (
     STAR_BELOW,
     accuracy_figure,

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from judgekit import __version__
+from judgekit.version import __version__
 from judgekit.data import Dataset
 from judgekit.records import (
     HEADLINES,

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import json
 import resource
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
-from conftest import run_judgekit
+from conftest import KILLS_PROCESSES, run_judgekit
+from servers import ScriptedServer
 
 from judgekit.runs.run_dir import read_run
 
@@ -116,3 +119,55 @@ def test_a_probe_template_is_checked_when_loaded(tmp_path, template, message):
     path.write_text(json.dumps({"id": "mine", "description": "d", "citation": "c", "template": template}))
     with pytest.raises(BadInput, match=f"mine.yaml: key 'template': .*{message}"):
         load_probe(path)
+
+
+def _cpu_ticks(pid: int) -> int:
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def _wait_for(condition, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"no {what} after {seconds:g} s")
+        time.sleep(0.02)
+
+
+@KILLS_PROCESSES
+def test_sigterm_stops_a_run_in_the_middle_of_rendering_a_prompt(tmp_path):
+    slow = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}{{ output_1 }}{{ output_2 }}"
+    out = tmp_path / "run"
+    process = subprocess.Popen([JUDGEKIT, *_run(_spec(tmp_path, slow), out)], stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(lambda: (out / "manifest.json").exists(), 60, "run dir")
+        rendering = _cpu_ticks(process.pid)
+        _wait_for(lambda: _cpu_ticks(process.pid) > rendering + 50, 10, "half a second of rendering")
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=3)  # well inside the 5 s a rendering may take
+    finally:
+        process.kill()
+    assert process.returncode == 143 and err.strip() == "terminated", err
+    assert not read_run(out).manifest.complete
+
+
+@KILLS_PROCESSES
+def test_sigterm_stops_a_run_whose_process_ignores_ctrl_c(tmp_path):
+    """A script's background job (``cmd &``) or nohup starts with SIGINT ignored; SIGTERM must still stop it."""
+    out = tmp_path / "run"
+    with ScriptedServer(answer=lambda call: "Output (a)", latency=0.2) as server:
+        args = ("run", "--judge", "openai:judge", "--base-url", server.openai_url, "--protocol", "llmbar/vanilla",
+                "--dataset", "judgekit/bundled", "--concurrency", "1", "--out", str(out), "--quiet")
+        process = subprocess.Popen([JUDGEKIT, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                   preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+        try:
+            verdicts = out / "verdicts.jsonl"
+            _wait_for(lambda: verdicts.exists() and len(verdicts.read_text().splitlines()) >= 2, 60, "verdicts")
+            process.send_signal(signal.SIGTERM)
+            _, err = process.communicate(timeout=30)
+        finally:
+            process.kill()
+    assert process.returncode == 143 and err.strip() == "terminated", err
+    run = read_run(out)
+    assert not run.manifest.complete and run.manifest.n_verdicts == len(run.verdicts) < 48

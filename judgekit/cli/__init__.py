@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import signal
 import sys
-import threading
+from typing import Any
 
 import typer
 from rich.console import Console
 
 from judgekit.errors import JudgekitError
+from judgekit.judge import stop
 
 app = typer.Typer(
     name="judgekit",
@@ -38,23 +39,33 @@ def main() -> None:
 
     SIGTERM (``kill``, a container stopping) ends a command the way Ctrl-C
     does: the run stops, flushes its verdicts and an honest manifest, and the
-    process exits 143 (128 + SIGTERM) instead of dying mid-write.
+    process exits 143 (128 + SIGTERM) instead of dying mid-write. It does so
+    even where Ctrl-C is ignored (``nohup``, a script's background job), and
+    in the middle of rendering a prompt (``judgekit.judge.stop``).
     """
-    terminated = threading.Event()
-
-    def on_sigterm(signum: int, frame: object) -> None:
-        terminated.set()
-        signal.raise_signal(signal.SIGINT)  # the interrupt path every command already handles
-
-    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    stop.requested.clear()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         code = _run_app()
     finally:
         signal.signal(signal.SIGTERM, previous)
+    terminated = stop.requested.is_set()
+    stop.requested.clear()
     if code == 130:
         _stopped(terminated)
     if isinstance(code, int) and code:
         sys.exit(code)
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    """Stop as Ctrl-C does: through SIGINT's handler (asyncio's cancels the run), or by raising
+    KeyboardInterrupt where SIGINT is ignored, since then nothing else would stop the process."""
+    stop.requested.set()
+    interrupt = signal.getsignal(signal.SIGINT)
+    if callable(interrupt):
+        interrupt(signal.SIGINT, frame)
+    else:
+        raise KeyboardInterrupt
 
 
 def _run_app() -> int | None:
@@ -70,9 +81,9 @@ def _run_app() -> int | None:
         sys.exit(e.exit_code)
 
 
-def _stopped(terminated: threading.Event) -> None:
+def _stopped(terminated: bool) -> None:
     """Ctrl-C (typer returns 130 for it when not standalone) or SIGTERM: say which, exit 130 or 143."""
-    if terminated.is_set():
+    if terminated:
         Console(stderr=True).print("terminated", markup=False)
         sys.exit(143)
     Console(stderr=True).print("interrupted", markup=False)

@@ -16,6 +16,7 @@ COLUMNS = (
     ("vs", "vs"), ("delta", "Δ"), ("p", "p"), ("holm", "Holm p"), ("cost", "$/1k items"), ("tokens", "tokens/1k items"),
 )
 """The table's columns; ``dev`` and ``test`` are headed by the figure they show."""
+NUMBERS = ("test_runs", "delta", "p", "holm", "cost", "tokens")
 
 _ENV = Environment(loader=PackageLoader("judgekit.report", "templates"), autoescape=select_autoescape(["html", "j2"]),
                    trim_blocks=True, lstrip_blocks=True)
@@ -29,9 +30,10 @@ def render_versions(data: dict[str, Any], fmt: str) -> str | Group:
     shared = next(iter(figures)) if len(figures) == 1 else None
     columns = [(k, f"{h} {shared}" if k in ("dev", "test") and shared else h) for k, h in COLUMNS]
     rows = [_cells(row, named=shared is None) for row in data["versions"]]
-    notes = _notes(data)
-    if fmt == "html":
-        return _ENV.get_template("versions.html.j2").render(data=data, columns=columns, rows=rows, notes=notes)
+    if fmt == "html":  # the page shows the looks and the warning above the table
+        return _ENV.get_template("versions.html.j2").render(data=data, columns=columns, rows=rows, notes=_notes(data),
+                                                            numbers=NUMBERS)
+    notes = _looks(data) + _notes(data)
     if fmt == "markdown":
         lines = [f"### {_title(data)}", "", "| " + " | ".join(h for _, h in columns) + " |",
                  "|" + " --- |" * len(columns)]
@@ -39,8 +41,7 @@ def render_versions(data: dict[str, Any], fmt: str) -> str | Group:
         return "\n".join(lines) + "\n\n" + "\n\n".join(notes) + "\n"
     table = Table(title=_title(data), title_justify="left")
     for name, header in columns:
-        numbers = name in ("test_runs", "delta", "p", "holm", "cost", "tokens")
-        table.add_column(header, justify="right" if numbers else "left", no_wrap=name != "judge")
+        table.add_column(header, justify="right" if name in NUMBERS else "left", no_wrap=name != "judge")
     for row in rows:
         table.add_row(*(row[k] for k, _ in columns))
     return Group(table, *(Text(note) for note in notes))
@@ -86,15 +87,18 @@ def _comparison(pair: dict[str, Any] | None) -> dict[str, str]:
             "holm": f"{pair['p_holm']:.2g}"}
 
 
+def _looks(data: dict[str, Any]) -> list[str]:
+    """How many versions looked at the test side, and the warning when more than one did."""
+    looks = [f"Looks at the test side: {data['looks']} version{'s' if data['looks'] != 1 else ''}."]
+    return looks + ([f"Warning: {data['warning']}"] if data["warning"] else [])
+
+
 def _notes(data: dict[str, Any]) -> list[str]:
     notes = []
     if data["final"]:
         final = next(row for row in data["versions"] if row["final"])
         notes.append(f"Final (named before looking): {final['name']} {final['short']}, test {_figure(final['test'])}, "
                      f"n={final['test']['n'] if final['test'] else 0}.")
-    notes.append(f"Looks at the test side: {data['looks']} version{'s' if data['looks'] != 1 else ''}.")
-    if data["warning"]:
-        notes.append(f"Warning: {data['warning']}")
     tests = sorted({c["test"] for c in data["comparisons"] if c["test"]})
     if data["comparisons"]:
         notes.append(f"Paired tests (vs: the version compared with; Δ: this one's test figure minus that one's): "

@@ -9,12 +9,13 @@ import os
 import stat
 from collections import Counter
 
+import numpy as np
 import pytest
 from conftest import run_judgekit
 from stand_in import LABELS, MAPPING, write_labelled_csv
 
 from judgekit.data import load_dataset
-from judgekit.data.split import cluster_key, stratum
+from judgekit.data.split import assign_test, cluster_key, stratum
 from judgekit.data.split_dir import read_split
 from judgekit.records import content_hash
 from judgekit.runs.ledger import LEDGER
@@ -167,3 +168,22 @@ def test_run_options_that_do_not_go_with_a_split_are_refused(tmp_path, monkeypat
     code, _, err = run_judgekit(monkeypatch, capsys, "run", "--judge", "mock:reply=pass", "--protocol",
                                 "classify/binary", *args)
     assert code == 2 and err.strip() == f"error: {message}"
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_clusters_of_mixed_labels_and_sizes_split_within_one_cluster_and_3_points(seed):
+    """Without staged data: 60 clusters of 1 to 12 items, three skewed labels mixed inside clusters."""
+    rng = np.random.default_rng(100 + seed)
+    keys, strata = [], []
+    for c in range(60):
+        for _ in range(int(rng.integers(1, 13))):
+            keys.append(f"c{c}")
+            strata.append(str(rng.choice(["a", "b", "tie"], p=[0.6, 0.3, 0.1])))
+    in_test = assign_test(keys, strata, 0.3, seed)
+    assert all(len({t for k, t in zip(keys, in_test) if k == key}) == 1 for key in set(keys))
+    assert abs(sum(in_test) - 0.3 * len(keys)) <= max(Counter(keys).values())
+    whole = Counter(strata)
+    for side in (True, False):
+        counts = Counter(s for s, t in zip(strata, in_test) if t == side)
+        n = sum(counts.values())
+        assert all(abs(counts[name] / n - whole[name] / len(keys)) <= 0.03 for name in whole), (counts, whole)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from judgekit.cli.options import FORMAT, OutputFormat
-from judgekit.data import Availability, list_datasets, load_dataset, summarize
+
+if TYPE_CHECKING:
+    from judgekit.data import Availability
 
 
 def register(app: typer.Typer) -> None:
@@ -30,6 +32,8 @@ def list_command(
 
     Example: judgekit datasets list --format json
     """
+    from judgekit.data import list_datasets
+
     rows = [_list_row(a) for a in list_datasets()]
     if format is OutputFormat.json:
         typer.echo(json.dumps({"datasets": rows}, indent=2))
@@ -55,6 +59,8 @@ def show_command(
 
     Example: judgekit datasets show pandalm --limit 100
     """
+    from judgekit.data import load_dataset, summarize
+
     loaded = load_dataset(dataset, path=path, mapping=mapping, labels=labels, limit=limit)
     summary = summarize(loaded, examples=examples, width=120 if format is OutputFormat.table else 200)
     if format is OutputFormat.json:

@@ -10,7 +10,6 @@ import typer
 from rich.console import Console
 
 from judgekit.cli.options import FORMAT, OutputFormat
-from judgekit.runs.run_dir import read_run
 
 
 class Interval(str, Enum):
@@ -59,6 +58,7 @@ def estimate_command(
     """
     from judgekit.analysis.estimate import METHODS, estimate_figures
     from judgekit.report.estimate import estimate_json, print_estimate
+    from judgekit.runs.run_dir import read_run
 
     figures = estimate_figures(
         read_run(run), human, target=target, positive=positive, mapping=mapping, labels=labels,

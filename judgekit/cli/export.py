@@ -11,7 +11,6 @@ import typer
 from rich.console import Console
 
 from judgekit.cli.output_file import check_out
-from judgekit.runs.run_dir import read_run
 
 
 class ExportFormat(str, Enum):
@@ -36,6 +35,7 @@ def export_command(
     Example: judgekit export runs/gpt4-vanilla runs/gpt4-cot --format parquet --out verdicts.parquet
     """
     from judgekit.report.export import to_frame, write_export  # pandas: load only for this command
+    from judgekit.runs.run_dir import read_run
 
     check_out(out, force)
     frame = to_frame([read_run(path) for path in runs])

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import typer
 from rich.console import Console
 
 from judgekit.errors import BadInput
-from judgekit.runs.importers.hanna import LLMS, PROMPTS, import_hanna
-from judgekit.runs.importers.llmbar import import_llmbar
-from judgekit.runs.importers.pandalm import JUDGES, import_pandalm
-from judgekit.runs.run_dir import Run
+
+if TYPE_CHECKING:
+    from judgekit.runs.run_dir import Run
 
 
 def register(app: typer.Typer) -> None:
@@ -66,6 +65,9 @@ _ORDER2_HELP = ("Pairs: does order2 name the slot as displayed (first shown = re
 _CONFLICT_HELP = ("Pairs: combine the two orders into the final verdict by this rule and headline the run by it "
                   "(accuracy_final): tie, invalid or mean (the sign of the summed votes). Default: the orders count "
                   "one by one.")
+_HANNA_LLMS_HELP = "Only these judges (Beluga-13B, OrcaPlatypus, Mistral-7B, Llama-13B, ChatGPT); repeatable."
+_PANDALM_JUDGE_HELP = "The recorded judge: gpt-3.5-turbo, pandalm-7b."
+"""The importers' names, spelled out so that help needs no importer (a test checks they match)."""
 _SCORES_MAPPING_HELP = ("Columns: input=COL,response=COL,system=COL,score.C=h1+h2+..,judge.C=COL (or s1+s2+.., "
                         "samples averaged),scale=LO-HI[,id=COL,judge_model=NAME]; with --dataset only id and judge.C.")
 
@@ -141,6 +143,8 @@ def llmbar_command(
 
     Example: judgekit import llmbar LLMBar/Dataset/LLMBar/Natural/evaluators/GPT-4/Vanilla --out runs/gpt4-vanilla
     """
+    from judgekit.runs.importers.llmbar import import_llmbar
+
     run = import_llmbar(evaluator_dir, out, judge_model=judge_model)
     invalid = sum(v.winner is None for v in run.verdicts)
     Console(stderr=True).print(
@@ -153,25 +157,29 @@ def llmbar_command(
 def hanna_command(
     out: Path = typer.Option(..., "--out", "-o", help="Folder to create (must not exist): one run dir per LLM and prompt."),
     path: Optional[Path] = typer.Option(None, "--path", help="hanna_metric_scores_llm.csv, or a folder holding hanna/ (default: JUDGEKIT_DATA_DIR)."),
-    llm: Optional[list[str]] = typer.Option(None, "--llm", help=f"Only these judges ({', '.join(LLMS)}); repeatable."),
+    llm: Optional[list[str]] = typer.Option(None, "--llm", help=_HANNA_LLMS_HELP),
     prompt: Optional[list[int]] = typer.Option(None, "--prompt", help="Only these prompt variants (1-4); repeatable."),
 ) -> None:
     """Import HANNA's recorded LLM scores (5 LLMs x 4 prompts, 6 criteria) as pointwise run dirs.
 
     Example: judgekit import hanna --out runs/hanna && judgekit compare runs/hanna/*
     """
+    from judgekit.runs.importers.hanna import LLMS, PROMPTS, import_hanna
+
     made = import_hanna(out, path, llms=tuple(llm or LLMS), prompts=tuple(prompt or PROMPTS))
     Console(stderr=True).print(f"imported {len(made)} recorded HANNA judges into {out}", markup=False, highlight=False)
 
 
 def pandalm_command(
-    judge: str = typer.Option(..., "--judge", help=f"The recorded judge: {', '.join(JUDGES)}."),
+    judge: str = typer.Option(..., "--judge", help=_PANDALM_JUDGE_HELP),
     out: Path = typer.Option(..., "--out", "-o", help="The run dir to create (must not exist)."),
 ) -> None:
     """Import one of PandaLM's recorded judges (three human votes per item kept, for the alt-test).
 
     Example: judgekit import pandalm --judge gpt-3.5-turbo --out runs/pandalm-gpt35
     """
+    from judgekit.runs.importers.pandalm import import_pandalm
+
     run = import_pandalm(judge, out)
     invalid = sum(v.winner is None for v in run.verdicts)
     Console(stderr=True).print(

@@ -10,11 +10,12 @@ import os
 from pathlib import Path
 
 from judgekit.errors import BadInput
-from judgekit.runs.run_dir import is_run_dir
 
 
 def check_out(out: Path | None, force: bool) -> None:
     """Refuse, before any work, to write into a run dir or over a file the user did not give up."""
+    from judgekit.runs.run_dir import is_run_dir
+
     if out is None:
         return
     inside = next((folder for folder in out.absolute().parents if is_run_dir(folder)), None)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any, Optional
@@ -38,6 +37,8 @@ def probe(
 
     Example: judgekit probe openai:gpt-4o-mini --protocol llmbar/rules --dataset llmbar/natural --limit 20 --out runs/probes
     """
+    import asyncio
+
     from judgekit.judge.api import DEFAULT_API_PROTOCOL, load_judge
     from judgekit.cli.run import DEFAULT_DATASET, DEFAULT_RUN_PROTOCOL, default_out
     from judgekit.data import load_dataset

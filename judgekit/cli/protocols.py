@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from judgekit.cli.options import FORMAT, OutputFormat
-from judgekit.protocols import Protocol, list_protocols, load_protocol
+
+if TYPE_CHECKING:
+    from judgekit.protocols import Protocol
 
 
 def register(app: typer.Typer) -> None:
@@ -28,6 +30,8 @@ def list_command(
 
     Example: judgekit protocols list
     """
+    from judgekit.protocols import list_protocols, load_protocol
+
     protocols = [load_protocol(i) for i in list_protocols()]
     if format is OutputFormat.json:
         rows = [{k: describe(p)[k] for k in ("id", "strategy", "calls_per_item", "description")} for p in protocols]
@@ -49,6 +53,8 @@ def show_command(
 
     Example: judgekit protocols show llmbar/cot
     """
+    from judgekit.protocols import load_protocol
+
     info = describe(load_protocol(protocol))
     if format is OutputFormat.json:
         typer.echo(json.dumps(info, indent=2, ensure_ascii=False))

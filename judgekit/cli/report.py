@@ -12,7 +12,6 @@ from rich.console import Console
 
 from judgekit.cli.output_file import check_out, write_text
 from judgekit.errors import BadInput
-from judgekit.runs.run_dir import read_run
 
 
 class ReportFormat(str, Enum):
@@ -125,6 +124,8 @@ def _page(runs: list, options: Any, title: str, rank_by: str, by: str | None = N
 
 
 def _read(paths: list[Path]) -> list:
+    from judgekit.runs.run_dir import read_run
+
     seen: set[Path] = set()
     for path in paths:
         if path.resolve() in seen:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 from datetime import datetime
@@ -67,6 +66,8 @@ def run(
 
     Example: judgekit run --judge openai:gpt-4o-mini --dataset llmbar/natural --protocol llmbar/rules
     """
+    import asyncio
+
     from judgekit.judge.api import label_set_of, load_judge
     from judgekit.backends.registry import parse_spec
     from judgekit.data import load_dataset

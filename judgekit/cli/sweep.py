@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import typer
@@ -20,6 +19,8 @@ def sweep(
 
     Example: judgekit sweep sweeps/llmbar.yaml --out runs/llmbar-sweep
     """
+    import asyncio
+
     from judgekit.analysis.compare import compare
     from judgekit.report.tables import render_compare
     from judgekit.runs.run_dir import read_run

@@ -13,7 +13,6 @@ from rich.table import Table
 
 from judgekit.cli.options import FORMAT, OutputFormat
 from judgekit.errors import BadInput
-from judgekit.runs.run_dir import read_run
 
 
 class Method(str, Enum):
@@ -71,6 +70,7 @@ def trust_command(
     Example: judgekit trust runs/natural-logprob --target-accuracy 0.9 --format json
     """
     from judgekit.analysis.trust import TrustOptions, trust_figures  # numpy/scikit-learn: load only for this command
+    from judgekit.runs.run_dir import read_run
 
     options = TrustOptions(epsilon=epsilon, q=q, min_items=min_items, target_accuracy=target_accuracy,
                            n_bins=bins, binning=binning.value, method=method.value, folds=folds,
@@ -114,6 +114,7 @@ def route_command(
     """
     from judgekit.analysis.routing import route, write_tasks
     from judgekit.analysis.trust import run_selective
+    from judgekit.runs.run_dir import read_run
 
     target_run = read_run(run)
     if sample is Sample.random:
@@ -222,6 +223,7 @@ def plan_alt_test_command(
     """
     from judgekit.agreement.plan import alt_test_differences, plan_alt_test, simulated_pool
     from judgekit.analysis.trust import alt_test_pool_of
+    from judgekit.runs.run_dir import read_run
 
     if pilot is not None:
         pool, source = alt_test_pool_of(read_run(pilot)), f"pilot {pilot}"
@@ -255,6 +257,7 @@ def plan_paired_command(
     """
     from judgekit.agreement.plan import paired_cells, plan_paired
     from judgekit.analysis.kinds import kind_of
+    from judgekit.runs.run_dir import read_run
 
     if pilot:
         if len(pilot) != 2:
@@ -333,6 +336,7 @@ def plan_estimate_command(
     """
     from judgekit.analysis.estimate import plan_figures
     from judgekit.report.estimate import estimate_json, print_plan
+    from judgekit.runs.run_dir import read_run
 
     plan = plan_figures(read_run(pilot), human, half_width=half_width, target=target, positive=positive,
                         mapping=mapping, labels=labels, alpha=alpha, total=total, sizes=tuple(_sizes(sizes)),
@@ -347,6 +351,7 @@ def _accuracy(pilot: Optional[Path], accuracy: float) -> tuple[float, str]:
     if pilot is None:
         return accuracy, f"assumed: accuracy {accuracy:g}"
     from judgekit.analysis.trust import correctness
+    from judgekit.runs.run_dir import read_run
 
     right = correctness(read_run(pilot))
     if not right:

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
-import yaml
 from rich.console import Console
 from rich.table import Table
 
@@ -125,6 +124,8 @@ def _card(out: Path, names: tuple[str, str], summary: dict[str, Any]) -> dict[st
 
 def _write_pairs(out: Path, pairs: list[dict[str, Any]], card: dict[str, Any]) -> None:
     """Both files written under temporary names, then renamed: never half a dataset."""
+    import yaml
+
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:

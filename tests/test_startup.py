@@ -1,0 +1,65 @@
+"""Every command a user types pays judgekit's start-up: printing help loads no library a command needs only
+when it runs (issue 29: ``judgekit --help`` and ``datasets list`` in at most 0.3 s, bench/README.md)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import run_judgekit
+
+HEAVY = ("pydantic", "yaml", "jinja2", "regex", "numpy", "pandas", "pyarrow", "scipy", "statsmodels", "sklearn",
+         "matplotlib", "openai", "anthropic", "aiohttp", "httpx", "llama_cpp", "sqlite3", "asyncio",
+         "judgekit.records", "judgekit.data", "judgekit.judge.spec", "judgekit.backends", "judgekit.runs",
+         "judgekit.analysis", "judgekit.agreement", "judgekit.report")
+"""What a command loads when it runs: none of it is needed to print help."""
+
+
+def loaded_after(code: str) -> list[str]:
+    """The HEAVY modules a fresh interpreter holds after running ``code``."""
+    probe = f"import sys\n{code}\nprint(__import__('json').dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_the_heavy_list_would_catch_a_heavy_import():
+    assert loaded_after("import judgekit.records") == ["judgekit.records", "pydantic"]
+
+
+def test_importing_the_cli_loads_no_heavy_module():
+    assert loaded_after("import judgekit.cli") == []
+
+
+def help_loads(*args: str) -> list[str]:
+    code = ("import contextlib, io, judgekit.cli\n"
+            f"sys.argv = ['judgekit', *{args!r}]\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n"
+            "    try:\n        judgekit.cli.main()\n    except SystemExit as e:\n        assert not e.code, e.code")
+    return loaded_after(code)
+
+
+def test_printing_help_loads_no_heavy_module():
+    assert help_loads("--help") == []
+
+
+@pytest.mark.parametrize("args", [["run", "--help"], ["import", "hanna", "--help"], ["datasets", "--help"],
+                                  ["plan", "paired", "--help"], ["report", "--help"]])
+def test_a_command_s_help_loads_only_what_typer_parses_options_with(args):
+    """typer (0.29) coerces every option it parses, even the group's own --help flag, through a pydantic
+    TypeAdapter: pydantic itself is typer's, not ours."""
+    assert help_loads(*args) == ["pydantic"]
+
+
+def test_import_help_names_every_recorded_judge(monkeypatch, capsys):
+    """The import commands spell the importers' names out (so help imports no importer): they must match."""
+    from judgekit.runs.importers.hanna import LLMS
+    from judgekit.runs.importers.pandalm import JUDGES
+
+    for command, names in (("hanna", LLMS), ("pandalm", JUDGES)):
+        code, out, _ = run_judgekit(monkeypatch, capsys, "import", command, "--help")
+        assert code == 0
+        listed = " ".join(out.split())
+        assert all(name in listed for name in names), (command, names, listed)

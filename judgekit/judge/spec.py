@@ -52,6 +52,9 @@ from judgekit.records import json_lines
 from judgekit.resources import protocols_root
 from judgekit.judge.strategies.base import Strategy, get_strategy
 
+_YAML = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader where PyYAML was built with it: the same data, about ten times faster."""
+
 SPEC_KEYS = frozenset({
     "id", "description", "citation", "strategy", "templates", "parser", "params", "orders",
     "ties", "order_conflict", "continuation", "options", "examples",
@@ -114,7 +117,7 @@ def parse_spec(text: str, *, source: str, builtin_id: str | None, within: tuple[
     ``folder`` is where a relative ``examples:`` file is found (the spec's own folder).
     """
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_YAML)
     except yaml.YAMLError as e:
         raise BadInput(f"{source}: not valid YAML ({str(e).splitlines()[0]})") from None
     if not isinstance(data, dict):
@@ -202,7 +205,7 @@ def _examples(raw: Any, source: str, folder: Path | Traversable | None) -> tuple
 def _yaml_records(text: str, name: str) -> list[tuple[int, Any]]:
     """(position from 1, record) of a YAML file holding a list of records."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_YAML)
     except yaml.YAMLError as e:
         raise BadInput(f"{name}: not valid YAML ({str(e).splitlines()[0]})") from None
     if not isinstance(data, list):

@@ -37,7 +37,6 @@ from itertools import chain
 from typing import NamedTuple
 
 import numpy as np
-from scipy.stats import rankdata
 
 from judgekit.agreement.uncertainty import Interval, Statistic, bootstrap_cis, ratio
 from judgekit.errors import BadInput
@@ -86,6 +85,8 @@ def correlation(x: np.ndarray, y: np.ndarray, method: str) -> np.ndarray:
         x, y = np.round(x, 9), np.round(y, 9)
     constant = np.all(x == x[..., :1], axis=-1) | np.all(y == y[..., :1], axis=-1)
     if method == "spearman":
+        from scipy.stats import rankdata  # heavy (a second of imports): load on use
+
         x, y = rankdata(x, axis=-1), rankdata(y, axis=-1)
     if method == "kendall":
         i, j = np.triu_indices(x.shape[-1], k=1)

@@ -11,6 +11,7 @@ import threading
 import pytest
 from servers import Fault, ScriptedServer
 from test_cli_run import oracle_for
+from test_defects_backends import client_closed
 
 import judgekit
 from judgekit.data import load_dataset
@@ -135,6 +136,6 @@ def test_panel_seats_share_the_run_cache_and_are_closed_with_it(recorded, tmp_pa
         seats = list(judge.paths.others.values())
         judge.close()
         assert all(p.max_retries == 0 and p.cache is judge.call_path.cache for p in seats)
-        assert all(p.backend._client.is_closed() for p in [judge.call_path, *seats])
+        assert all(client_closed(p.backend) for p in [judge.call_path, *seats])
     assert len(recorder.calls) == 6  # the second run was answered from the shared cache
     assert verdict.usage.cache_hits == 6

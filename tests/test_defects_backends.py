@@ -33,6 +33,11 @@ TWINS = [Example(id=f"twin/{i}", instruction="Name a prime.", response_a="7", re
 """Two items whose prompts are the same word for word."""
 
 
+def client_closed(backend) -> bool:
+    """The backend's SDK client is closed, or was never made (it is made on the first call the cache cannot answer)."""
+    return "_client" not in vars(backend) or backend._client.is_closed()
+
+
 def record(path, examples, raws):
     """A finished llmbar/vanilla run dir whose example i answered ``raws[i]`` in both orders."""
     manifest = Manifest(judge="openai:old", protocol="llmbar/vanilla", dataset="twins", package_version="0",
@@ -218,13 +223,13 @@ def test_a_cell_that_fails_before_judging_closes_its_clients(tmp_path, monkeypat
         done, failed = asyncio.run(run_sweep(spec, root))
         assert done == [] and len(failed) == 1
         assert ("is a file" if fails_in == "open_run_dir" else "no key for the batch API") in failed[0]
-        assert len(judges) == 1 and judges[0].call_path.backend._client.is_closed()
+        assert len(judges) == 1 and client_closed(judges[0].call_path.backend)
 
         if fails_in == "open_run_dir":
             (root / cells(spec)[0].name).unlink()
         done, failed = asyncio.run(run_sweep(spec.model_copy(update={"batch": False}), root))
         assert failed == [] and done == [root / cells(spec)[0].name]  # the failed cell runs again in this process
-    assert len(judges) == 2 and judges[1].call_path.backend._client.is_closed()
+    assert len(judges) == 2 and client_closed(judges[1].call_path.backend)
 
 
 # --- D10: a mock policy's cached answers belong to that policy -----------------------------
@@ -278,7 +283,7 @@ def test_a_judge_in_a_with_block_closes_its_connections_and_ends_its_thread(call
             for e in BUNDLED[:calls]:
                 assert judge.judge(e.instruction, e.response_a, e.response_b).winner == e.gold
             assert judge_threads() == before + calls
-        assert judge.call_path.backend._client.is_closed()  # a judge never used closes its client too
+        assert client_closed(judge.call_path.backend)  # a judge never used has no client left open either
         assert judge_threads() == before
         assert server.total_answered() == 2 * calls
     with pytest.raises(JudgekitError, match="closed"):

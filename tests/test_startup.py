@@ -63,3 +63,11 @@ def test_import_help_names_every_recorded_judge(monkeypatch, capsys):
         assert code == 0
         listed = " ".join(out.split())
         assert all(name in listed for name in names), (command, names, listed)
+
+
+def test_an_sdk_backend_imports_its_sdk_at_its_first_call_not_before():
+    """A rerun answered from the cache makes no call, so it never pays the SDK's imports."""
+    made = loaded_after("from judgekit.backends.registry import create_backend\n"
+                        "create_backend('openai:m', base_url='http://127.0.0.1:9/v1')\n"
+                        "create_backend('anthropic:m', base_url='http://127.0.0.1:9')")
+    assert "judgekit.backends" in made and not {"openai", "anthropic", "aiohttp"} & set(made)

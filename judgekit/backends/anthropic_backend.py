@@ -10,14 +10,14 @@ so asking for ``top_logprobs`` is an error rather than a silent None. The key
 ``base_url`` gets the variable named by ``api_key_env`` or a placeholder, and is
 waited for longer (``sdk.SELF_HOSTED_TIMEOUT``). The SDK's own retries
 are off because the call path owns retrying. As for ``openai:``, the SDK's
-aiohttp transport carries the calls (cheaper per call at high concurrency).
+aiohttp transport carries the calls (cheaper per call at high concurrency),
+and the SDK is imported on the first call the cache cannot answer.
 """
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
-
-import anthropic
 
 from judgekit.backends import sdk
 from judgekit.backends.base import Backend, Completion, Request, RetryDecision
@@ -48,7 +48,15 @@ class AnthropicBackend(Backend):
             key_env=api_key_env,
         )
         self.api_key_env = api_key_env
-        self._client = sdk.client(anthropic, anthropic.AsyncAnthropic, self.key(), self.base_url, timeout)
+        self.key()  # a missing key is said now, not at the first call
+        self._timeout = timeout
+
+    @cached_property
+    def _client(self) -> Any:
+        """The SDK client, made on the first call the cache cannot answer."""
+        import anthropic
+
+        return sdk.client(anthropic, anthropic.AsyncAnthropic, self.key(), self.base_url, self._timeout)
 
     def key(self) -> str:
         """The key for this server (the batch client asks too): see ``sdk.api_key``."""
@@ -90,6 +98,8 @@ class AnthropicBackend(Backend):
         return args, trimmed
 
     async def complete(self, request: Request) -> Completion:
+        import anthropic
+
         args, trimmed = self.arguments(request)
         try:
             response = await self._client.messages.create(**args)
@@ -114,7 +124,10 @@ class AnthropicBackend(Backend):
         )
 
     def should_retry(self, error: BaseException) -> RetryDecision:
+        import anthropic
+
         return sdk.retry_decision(anthropic, error)
 
     async def aclose(self) -> None:
-        await self._client.close()
+        if "_client" in self.__dict__:  # made on the first call
+            await self._client.close()

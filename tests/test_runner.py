@@ -23,7 +23,7 @@ from judgekit.records import Example, Manifest
 from judgekit.runs.run_dir import read_run
 from judgekit.report.run_summary import summary_table
 from judgekit.runs.runner import judge_run, open_run_dir
-from judgekit.analysis.summary import summary_frame as summarize
+from judgekit.analysis.summary import run_summary, summary_frame as summarize
 from judgekit.judge.strategies import run_protocol
 
 EXAMPLES = [
@@ -147,7 +147,9 @@ async def test_summary_of_a_first_slot_judge(scripted_server, tmp_path):
     low, high = frame.loc["accuracy", ["ci_low", "ci_high"]]
     assert low == expected == high  # every item is right in exactly one order: no spread
     assert frame.loc["calls", "value"] == 24
-    table = summary_table(summarize(run), run.manifest, elapsed_s=1.5)
+    summary = run_summary(run)
+    table = summary_table(summary.figures, run.manifest, headline=summary.headline, ci_method=summary.ci_method,
+                          elapsed_s=1.5)
     assert table.row_count == len(frame) + 1
 
 

@@ -9,6 +9,9 @@ import sys
 
 import pytest
 from conftest import run_judgekit
+from servers import ScriptedServer, oracle_for
+
+from judgekit.data import load_dataset
 
 HEAVY = ("pydantic", "yaml", "jinja2", "regex", "numpy", "pandas", "pyarrow", "scipy", "statsmodels", "sklearn",
          "matplotlib", "openai", "anthropic", "aiohttp", "httpx", "llama_cpp", "sqlite3", "asyncio",
@@ -71,3 +74,21 @@ def test_an_sdk_backend_imports_its_sdk_at_its_first_call_not_before():
                         "create_backend('openai:m', base_url='http://127.0.0.1:9/v1')\n"
                         "create_backend('anthropic:m', base_url='http://127.0.0.1:9')")
     assert "judgekit.backends" in made and not {"openai", "anthropic", "aiohttp"} & set(made)
+
+
+def test_a_rerun_answered_from_the_cache_loads_no_sdk_pandas_or_scipy(tmp_path, monkeypatch, capsys):
+    """The whole rerun, its end-of-run table included, in a fresh process (issue 29: a cached rerun in 1 s)."""
+    monkeypatch.setenv("JUDGEKIT_CACHE_DIR", str(tmp_path / "cache"))
+    with ScriptedServer(answer=oracle_for(load_dataset("judgekit/bundled").examples)) as server:
+        args = ["run", "--judge", "openai:judge", "--base-url", server.openai_url, "--dataset", "judgekit/bundled",
+                "--protocol", "llmbar/vanilla", "--limit", "6", "--quiet", "--out"]
+        assert run_judgekit(monkeypatch, capsys, *args, tmp_path / "first")[0] == 0
+        answered = server.total_answered()
+        made = loaded_after("import contextlib, io, judgekit.cli\n"
+                            f"sys.argv = ['judgekit', *{[*args, str(tmp_path / 'rerun')]!r}]\n"
+                            "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+                            "    try:\n        judgekit.cli.main()\n    except SystemExit as e:\n"
+                            "        assert not e.code, e.code\n"
+                            "assert 'accuracy' in out.getvalue()")
+        assert server.total_answered() == answered == 12
+    assert "judgekit.analysis" in made and not {"openai", "aiohttp", "pandas", "scipy"} & set(made), made

@@ -29,12 +29,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from judgekit.errors import BadInput
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 ALIGNMENTS: tuple[str, ...] = ("accuracy", "neg_rmse")
 PASS_RATE = 0.5
@@ -231,11 +233,15 @@ def _values(annotators: pd.DataFrame, candidates: pd.DataFrame, alignment: str) 
 
 
 def _labels(frame: pd.DataFrame) -> np.ndarray:
+    import pandas as pd  # heavy: load on use
+
     values = frame.to_numpy(dtype=object)
     return np.where(pd.isna(values), None, values)
 
 
 def _numbers(frame: pd.DataFrame) -> np.ndarray:
+    import pandas as pd  # heavy: load on use
+
     out = np.full(frame.shape, np.nan)
     values = frame.to_numpy(dtype=object)
     for (row, col), value in np.ndenumerate(values):
@@ -251,6 +257,8 @@ def _numbers(frame: pd.DataFrame) -> np.ndarray:
 
 
 def _missing(values: np.ndarray) -> np.ndarray:
+    import pandas as pd  # heavy: load on use
+
     return pd.isna(values)
 
 

@@ -13,7 +13,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from judgekit.agreement.labels import INVALID, TIE, A, B, Winners, check_same_length, encode
 from judgekit.agreement.uncertainty import Clusters, Interval, Statistic, bootstrap_cis, ratio
@@ -198,11 +197,13 @@ def own_side(generator_a: Sequence[str | None], generator_b: Sequence[str | None
     target = model_family(judge_model)
     if target is None:
         raise BadInput("judge_model: empty model name")
-    # Normalise each distinct name once; missing names get code -1, i.e. the trailing None.
-    codes, names = pd.factorize(pd.Series([*generator_a, *generator_b], dtype=object))
-    families = np.array([model_family(name) for name in names] + [None], dtype=object)[codes]
-    fam_a, fam_b = families[: len(generator_a)], families[len(generator_a) :]
-    known = pd.notna(fam_a) & pd.notna(fam_b)
+    seen: dict[object, str | None] = {}  # each distinct name normalised once
+    families = [seen[name] if name in seen else seen.setdefault(name, model_family(name))
+                for name in [*generator_a, *generator_b]]
+    known_sides = np.array([family is not None for family in families], dtype=bool)
+    fam = np.array(families, dtype=object)
+    fam_a, fam_b = fam[: len(generator_a)], fam[len(generator_a) :]
+    known = known_sides[: len(generator_a)] & known_sides[len(generator_a) :]
     own_a, own_b = fam_a == target, fam_b == target
     return np.where(known & own_a & ~own_b, A, np.where(known & own_b & ~own_a, B, INVALID)).astype(np.int8)
 
@@ -254,6 +255,8 @@ def _excess_statistic(target: Statistic, others: list[Statistic]) -> Statistic:
 def _numbers(values: Sequence[float], name: str) -> np.ndarray:
     array = np.asarray(values)
     if array.dtype.kind not in "iuf":
+        import pandas as pd  # heavy: lengths are nearly always numbers already
+
         array = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy()
     array = array.astype(np.float64)
     if np.isnan(array).any():

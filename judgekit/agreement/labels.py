@@ -8,13 +8,16 @@ once, rejecting anything else with an error that names the array and position.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
-import pandas as pd
 
 from judgekit.errors import BadInput
 
-Winners = Sequence[object] | np.ndarray | pd.Series
+if TYPE_CHECKING:
+    import pandas as pd
+
+Winners = Union[Sequence[object], np.ndarray, "pd.Series"]
 """Per-item winners: "a", "b", "tie", or None/NaN for an invalid verdict."""
 
 LABELS: tuple[str, ...] = ("a", "b", "tie")
@@ -22,6 +25,7 @@ A, B, TIE = 0, 1, 2
 INVALID = 3
 """Code of an invalid verdict; it is also the fourth category of a confusion table."""
 N_CODES = 4
+_CODES = {label: code for code, label in enumerate(LABELS)}
 
 
 def encode(values: Winners, *, name: str = "labels") -> np.ndarray:
@@ -33,16 +37,25 @@ def encode(values: Winners, *, name: str = "labels") -> np.ndarray:
     arr = np.asarray(values, dtype=object)
     if arr.ndim != 1:
         raise BadInput(f"{name}: expected a 1-D array of winners, got shape {arr.shape}")
-    found, uniques = pd.factorize(arr)  # missing values (None/NaN) get -1
-    lookup = np.full(len(uniques) + 1, INVALID, dtype=np.int8)  # index -1: missing -> invalid
-    for u, value in enumerate(uniques):
-        if value not in LABELS:
-            position = int(np.flatnonzero(found == u)[0])
+    codes = np.array([_CODES.get(v, INVALID) if isinstance(v, str) else INVALID for v in arr], dtype=np.int8)
+    for position in np.flatnonzero(codes == INVALID).tolist():
+        if not _missing(arr[position]):
             raise BadInput(
                 f"{name}[{position}]: winner {arr[position]!r} is not one of a, b, tie (or missing for invalid)"
             )
-        lookup[u] = LABELS.index(value)
-    return lookup[found]
+    return codes
+
+
+def _missing(value: object) -> bool:
+    """None or NaN, as pandas counts them (pandas itself is asked only about other values: pd.NA, NaT)."""
+    if value is None or (isinstance(value, float) and value != value):
+        return True
+    if isinstance(value, str):
+        return False
+    import pandas as pd  # heavy, and a run's winners are labels, None or NaN
+
+    found = pd.isna(value)
+    return np.ndim(found) == 0 and bool(found)  # a list holds values, it is not one missing value
 
 
 def check_same_length(**arrays: np.ndarray) -> int:

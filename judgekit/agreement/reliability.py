@@ -13,15 +13,17 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import combinations
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import krippendorff
 import numpy as np
-import pandas as pd
 
 from judgekit.agreement.pairwise import kappa_from_table
 from judgekit.agreement.uncertainty import ratio
 from judgekit.errors import BadInput
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 LEVELS: tuple[str, ...] = ("nominal", "ordinal", "interval")
 MISSING = -1
@@ -75,6 +77,8 @@ def code_ratings(ratings: pd.DataFrame | np.ndarray, *, labels: Sequence[object]
     Raises BadInput naming row, column and value for a rating outside
     ``labels``.
     """
+    import pandas as pd  # heavy: load on use
+
     frame = _as_frame(ratings)
     values = frame.to_numpy(dtype=object)
     missing = pd.isna(values)
@@ -260,6 +264,8 @@ def _strict_majority(codes: np.ndarray, k: int) -> np.ndarray:
 
 
 def _as_frame(ratings: pd.DataFrame | np.ndarray) -> pd.DataFrame:
+    import pandas as pd  # heavy: load on use
+
     if isinstance(ratings, pd.DataFrame):
         return ratings
     array = np.asarray(ratings, dtype=object)

@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 import math
-
-import pandas as pd
+from typing import TYPE_CHECKING, NamedTuple
 
 from judgekit.analysis.kind import Options
 from judgekit.analysis.kinds import KINDS
 from judgekit.records import RunRecords
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 _USAGE = ("calls", "cache_hits", "retries", "tokens_in", "tokens_out", "cost_usd")
 
 
-def summary_frame(run: RunRecords, options: Options = Options()) -> pd.DataFrame:
+class RunSummary(NamedTuple):
+    """What the end-of-run table shows; plain data, so a run's last step loads no pandas."""
+
+    figures: dict[str, tuple[float, float, float]]
+    """Figure -> (value, CI low, CI high), the headline first; NaN where a figure has no interval."""
+    headline: str
+    ci_method: str
+    complete: bool
+
+
+def run_summary(run: RunRecords, options: Options = Options()) -> RunSummary:
     """Figures (value, CI bounds) of the run's kind, the headline first; the numbers are ``Kind.row``'s.
 
     Figures the run cannot define are left out. Refusals, timeouts and (when
@@ -37,6 +49,15 @@ def summary_frame(run: RunRecords, options: Options = Options()) -> pd.DataFrame
     rows["timeouts"] = (usage.timeouts, math.nan, math.nan)
     if usage.prefix_restarts:  # only then: a warning, not a figure every run needs
         rows["prefix_restarts"] = (usage.prefix_restarts, math.nan, math.nan)
-    frame = pd.DataFrame.from_dict(rows, orient="index", columns=["value", "ci_low", "ci_high"])
-    frame.attrs |= {"headline": first, "ci_method": row["ci_method"], "complete": row["complete"]}
+    return RunSummary(rows, first, row["ci_method"], row["complete"])
+
+
+def summary_frame(run: RunRecords, options: Options = Options()) -> pd.DataFrame:
+    """``run_summary`` as a DataFrame (columns value, ci_low, ci_high; the headline, CI method and
+    completeness in ``attrs``): what ``Run.summary()`` returns."""
+    import pandas as pd  # heavy: load on use
+
+    summary = run_summary(run, options)
+    frame = pd.DataFrame.from_dict(summary.figures, orient="index", columns=["value", "ci_low", "ci_high"])
+    frame.attrs |= {"headline": summary.headline, "ci_method": summary.ci_method, "complete": summary.complete}
     return frame

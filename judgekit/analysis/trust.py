@@ -19,10 +19,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from judgekit.agreement.alt_test import AltTest, alt_test, alt_test_json
 from judgekit.agreement.calibration import Calibration, brier_score, calibration, expected_calibration_error
@@ -31,10 +30,14 @@ from judgekit.agreement.selective import SelectiveCurve, TargetCoverage, coverag
 from judgekit.errors import BadInput
 from judgekit.records import LABELS, PROBE_KEY, Example, RunRecords, Verdict
 
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def annotator_votes(run: RunRecords) -> pd.DataFrame:
     """One row per judged example with votes, one column per vote position (None: no vote)."""
+    import pandas as pd  # heavy: load on use
+
     judged = {v.example_id for v in run.verdicts}
     examples = [e for e in run.examples if e.votes and e.id in judged and PROBE_KEY not in e.metadata]
     width = max((len(e.votes) for e in examples), default=0)
@@ -53,6 +56,8 @@ def run_alt_test(
     run: RunRecords, *, epsilon: float = 0.2, q: float = 0.05, min_items: int = 30, name: str | None = None
 ) -> AltTest:
     """The alt-test of the run's judge (its final labels; invalid ones left out) against the votes."""
+    import pandas as pd  # heavy: load on use
+
     votes = annotator_votes(run)
     winners = {v.example_id: v.decision for v in run.verdicts}
     judge = pd.DataFrame({name or run.path.name: [winners[i] for i in votes.index]}, index=votes.index, dtype=object)

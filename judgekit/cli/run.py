@@ -71,7 +71,7 @@ def run(
     from judgekit.judge.api import label_set_of, load_judge
     from judgekit.backends.registry import parse_spec
     from judgekit.data import load_dataset
-    from judgekit.analysis.summary import summary_frame
+    from judgekit.analysis.summary import run_summary
     from judgekit.report.run_summary import summary_table
     from judgekit.runs.runner import LiveProgress, judge_run, open_run_dir
 
@@ -139,7 +139,9 @@ def run(
     if loaded.id == DEFAULT_DATASET:
         print_leaderboard(console, finished, elapsed)
     else:
-        console.print(summary_table(summary_frame(finished), finished.manifest, elapsed_s=elapsed))
+        summary = run_summary(finished)
+        console.print(summary_table(summary.figures, finished.manifest, headline=summary.headline,
+                                    ci_method=summary.ci_method, elapsed_s=elapsed))
     print_refusals(Console(stderr=True), finished.verdicts)
     print_prefix_warning(Console(stderr=True), handle.protocol.continuation, finished.manifest.usage)
     console.print(f"run dir: {finished.path}", highlight=False, soft_wrap=True)

@@ -406,6 +406,54 @@ def json_lines(text: str, name: str) -> Iterator[tuple[int, Any]]:
             raise BadInput(f"{name}:{lineno}: invalid JSON ({e.msg})") from None
 
 
+MAX_YAML_ALIAS_VALUES = 1_000_000
+"""Values that YAML aliases may add to a document: a 1 KB file nesting aliases ten deep would
+otherwise become ten billion values the moment anything walks it (a hash, validation)."""
+
+
+def load_yaml(text: str) -> Any:
+    """``yaml.safe_load(text)``, refusing (as a ``yaml.YAMLError``) aliases that expand past
+    MAX_YAML_ALIAS_VALUES, aliases that contain themselves, and nesting Python cannot follow."""
+    import yaml  # only the readers of YAML files pay for it
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)  # libyaml's parser where installed
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_aliases(node, yaml)
+        return loader.construct_document(node)
+    except RecursionError:
+        raise yaml.YAMLError("nested too deeply to read") from None
+    finally:
+        loader.dispose()
+
+
+def _check_aliases(root: Any, yaml: Any) -> None:
+    """Count the values of a composed YAML document with every alias expanded, without expanding any."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, children_counted = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            children = [child for pair in node.value for child in pair]
+        else:
+            children = node.value if isinstance(node, yaml.SequenceNode) else []
+        if not children_counted:
+            if id(node) in sizes:
+                continue
+            if id(node) in open_nodes:
+                raise yaml.YAMLError("an alias refers to a value that contains it")
+            open_nodes.add(id(node))
+            stack.append((node, True))
+            stack.extend((child, False) for child in children)
+            continue
+        sizes[id(node)] = 1 + sum(sizes[id(child)] for child in children)
+        if sizes[id(node)] > MAX_YAML_ALIAS_VALUES + len(sizes):
+            raise yaml.YAMLError(f"aliases expand to more than {MAX_YAML_ALIAS_VALUES:,} values")
+
+
 def describe_validation_error(error: ValidationError) -> str:
     """One line naming the first bad field and what is wrong with it."""
     first = error.errors()[0]

@@ -171,3 +171,38 @@ def test_sigterm_stops_a_run_whose_process_ignores_ctrl_c(tmp_path):
     assert process.returncode == 143 and err.strip() == "terminated", err
     run = read_run(out)
     assert not run.manifest.complete and run.manifest.n_verdicts == len(run.verdicts) < 48
+
+
+def _alias_bomb(depth: int = 10) -> str:
+    """A list of ten lists of ten lists ... deep: under 1 KB of YAML that expands to 10**depth strings."""
+    anchors = ['&a0 ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    anchors += [f"&a{i} [" + ", ".join([f"*a{i - 1}"] * 10) + "]" for i in range(1, depth)]
+    return "[" + ", ".join(anchors) + "]"
+
+
+def test_a_yaml_alias_bomb_is_one_line_not_a_hang(tmp_path):
+    spec = tmp_path / "bomb.yaml"
+    spec.write_text("description: d\ncitation: c\nstrategy: pairwise\n"
+                    "templates: {compare: '{{ output_1 }}{{ output_2 }}'}\n"
+                    f"params:\n  stop: {_alias_bomb()}\n", encoding="utf-8")
+    assert len(spec.read_bytes()) < 1400
+    code, err = bounded_judgekit("protocols", "show", str(spec))
+    assert code == 2 and len(err.strip().splitlines()) == 1, err[-2000:]
+    assert "bomb.yaml: not valid YAML (aliases expand to more than 1,000,000 values" in err
+
+
+@pytest.mark.parametrize("stop,message", [("[1, {a: b}]", "params.stop: must be text or a list of texts"),
+                                          ("[]", None), ("'###'", None), ("['a', 'b']", None)])
+def test_stop_sequences_are_texts(tmp_path, stop, message):
+    from judgekit.errors import BadInput
+    from judgekit.protocols import load_protocol
+
+    spec = tmp_path / "stop.yaml"
+    spec.write_text("description: d\ncitation: c\nstrategy: pairwise\n"
+                    f"templates: {{compare: '{{{{ output_1 }}}}{{{{ output_2 }}}}'}}\nparams: {{stop: {stop}}}\n")
+    if message is not None:
+        with pytest.raises(BadInput, match=f"stop.yaml: {message}"):
+            load_protocol(spec)
+    else:
+        expected = {"[]": (), "'###'": ("###",), "['a', 'b']": ("a", "b")}[stop]
+        assert load_protocol(spec).params.stop == expected

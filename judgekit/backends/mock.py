@@ -32,6 +32,7 @@ import yaml
 from judgekit.backends.base import Backend, Completion, Request
 from judgekit.backends.registry import register_backend
 from judgekit.errors import BadInput
+from judgekit.records import load_yaml
 
 SLOT_REPLIES = {"first": ("Output (a)\n[[A]]", "a", "b"), "second": ("Output (b)\n[[B]]", "b", "a")}
 """Policy -> (reply, the label token it favours, the other one)."""
@@ -92,7 +93,7 @@ def read_rules(path: Path) -> tuple[list[Rule], str]:
     (one read, so the hash names the very rules that answer); errors name the file and rule."""
     try:
         content = path.read_bytes()
-        data = yaml.safe_load(content.decode("utf-8"))  # YAML reads JSON too
+        data = load_yaml(content.decode("utf-8"))  # YAML reads JSON too
     except OSError as e:
         raise BadInput(f"mock:{path}: cannot read the rules file ({e.strerror}); "
                        "policies are first, second, reply=TEXT or a file") from None

@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from judgekit.errors import BadInput
+from judgekit.records import load_yaml
 
 _DATED_SUFFIX = re.compile(r"-(\d|latest|preview)")
 """What may follow a listed name for the price to apply: a date or version tag."""
@@ -50,12 +51,12 @@ class PriceTable:
         """The shipped table, then ``override`` (default: ``$JUDGEKIT_PRICES``) on top."""
         table = cls()
         shipped = files("judgekit.backends").joinpath("prices.yaml").read_text(encoding="utf-8")
-        table.update(_parse(yaml.safe_load(shipped), "prices.yaml"))
+        table.update(_parse(load_yaml(shipped), "prices.yaml"))
         override = override or os.environ.get("JUDGEKIT_PRICES")
         if override:
             path = Path(override)
             try:
-                data = yaml.safe_load(path.read_text(encoding="utf-8"))
+                data = load_yaml(path.read_text(encoding="utf-8"))
             except (OSError, yaml.YAMLError) as e:
                 raise BadInput(f"{path}: cannot read price table: {e.__class__.__name__}") from e
             table.update(_parse(data, str(path)))

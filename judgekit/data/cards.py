@@ -16,11 +16,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from judgekit.errors import BadInput
-from judgekit.records import LABELS, Label
+from judgekit.records import LABELS, Label, load_yaml
 from judgekit.resources import meta_datasets_root
 
-_YAML = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-"""libyaml's safe loader where PyYAML was built with it: the same data, about ten times faster."""
 
 CANONICAL_FIELDS = (
     "id", "instruction", "response_a", "response_b", "gold", "votes",
@@ -268,7 +266,7 @@ def load_card(path: Path) -> Card:
 def _parse_card(source: Path | Traversable) -> Card:
     """Read and validate one card file: unknown or missing keys name the key."""
     try:
-        raw = yaml.load(source.read_text(encoding="utf-8"), Loader=_YAML)
+        raw = load_yaml(source.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as e:
         raise BadInput(f"{source}: cannot read card ({e})") from None
     except yaml.YAMLError as e:

@@ -36,6 +36,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from judgekit.errors import BadInput
+from judgekit.records import load_yaml
 
 
 class JudgeEntry(BaseModel):
@@ -87,7 +88,7 @@ def load_sweep(path: str | Path) -> SweepSpec:
     """Read and validate a sweep file; a bad key or value is a BadInput naming it."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise BadInput(f"{path}: file not found") from None
     except yaml.YAMLError as e:

@@ -54,7 +54,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from judgekit.errors import BadInput
 from judgekit.judge.sandbox import BoundedSandbox, render
-from judgekit.records import BASE_KEY, KIND_KEY, PROBE_KEY, SLOTS_KEY, TARGET_KEY, Example
+from judgekit.records import BASE_KEY, KIND_KEY, PROBE_KEY, SLOTS_KEY, TARGET_KEY, Example, load_yaml
 
 UNKNOWN_MODEL = "this assistant"
 TEMPLATE_VARIABLES = frozenset({"response", "other", "instruction", "judge_model"})
@@ -180,7 +180,7 @@ def load_probes(names: Sequence[str]) -> list[Probe]:
 
 def _parse(source: Path | Traversable) -> Probe:
     try:
-        raw = yaml.safe_load(source.read_text(encoding="utf-8"))
+        raw = load_yaml(source.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
         raise BadInput(f"{source}: cannot read probe spec ({str(e).splitlines()[0]})") from None
     if not isinstance(raw, dict):

@@ -92,3 +92,24 @@ def test_a_rerun_answered_from_the_cache_loads_no_sdk_pandas_or_scipy(tmp_path, 
                             "assert 'accuracy' in out.getvalue()")
         assert server.total_answered() == answered == 12
     assert "judgekit.analysis" in made and not {"openai", "aiohttp", "pandas", "scipy"} & set(made), made
+
+
+def test_each_command_is_built_from_the_module_that_registers_it():
+    """``judgekit.cli.COMMANDS`` names, for each command, the one module a run of it builds: it must be complete."""
+    import importlib
+    from pathlib import Path
+
+    import typer
+
+    from judgekit.cli import COMMANDS
+
+    registered = {}
+    for path in sorted((Path(__file__).parents[1] / "judgekit" / "cli").glob("*.py")):
+        module = importlib.import_module(f"judgekit.cli.{path.stem}")
+        if not hasattr(module, "register"):
+            continue
+        commands = typer.Typer()
+        module.register(commands)
+        names = [c.name for c in commands.registered_commands] + [g.name for g in commands.registered_groups]
+        registered |= dict.fromkeys(names, path.stem)
+    assert registered == COMMANDS

@@ -4,34 +4,59 @@ from __future__ import annotations
 
 import signal
 import sys
+from functools import cache
+from importlib import import_module
 from typing import Any
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from judgekit.errors import JudgekitError
 from judgekit.judge import stop
 
+COMMANDS = {
+    "datasets": "datasets", "agreement": "agreement", "import": "importer", "report": "report", "compare": "report",
+    "run": "run", "sweep": "sweep", "protocols": "protocols", "export": "export", "trust": "trust", "route": "trust",
+    "plan": "trust", "probe": "probe", "estimate": "estimate", "split": "split", "versions": "versions",
+    "fewshot": "fewshot", "verify": "verify",
+}
+"""Each command by the ``judgekit.cli`` module that registers it (``register(app)``)."""
+
+
+class _Commands(TyperGroup):
+    """Builds only the module of the command being run: typer's building of every command's
+    options is a good part of any command's start-up. Help and unknown names build them all."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return _built(tuple(dict.fromkeys(COMMANDS.values()))).list_commands(ctx)
+
+    def get_command(self, ctx: Any, name: str) -> Any:
+        modules = (COMMANDS[name],) if name in COMMANDS else tuple(dict.fromkeys(COMMANDS.values()))
+        return _built(modules).get_command(ctx, name)
+
+
+@cache
+def _built(modules: tuple[str, ...]) -> TyperGroup:
+    commands = typer.Typer()
+    for name in modules:
+        import_module(f"judgekit.cli.{name}").register(commands)
+    return typer.main.get_group(commands)
+
+
+def _no_options() -> None:
+    """The top level takes no options of its own: everything is a command."""
+
+
 app = typer.Typer(
     name="judgekit",
     help="Meta-evaluate LLM judges against human labels.",
+    cls=_Commands,
+    callback=_no_options,
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-_COMMAND_MODULES = ("datasets", "agreement", "importer", "report", "run", "sweep", "protocols", "export", "trust",
-                    "probe", "estimate", "split", "versions", "fewshot", "verify")
-
-
-def _register_commands() -> None:
-    from importlib import import_module
-
-    for name in _COMMAND_MODULES:
-        import_module(f"judgekit.cli.{name}").register(app)
-
-
-_register_commands()
 
 
 def main() -> None:

@@ -156,7 +156,18 @@ def _parquet_rows(data: bytes, name: str) -> list[Row]:
         frame = pd.read_parquet(io.BytesIO(data))
     except (OSError, ValueError, pa.ArrowException) as e:
         raise BadInput(f"{name}: not readable as Parquet ({str(e).splitlines()[0]})") from None
-    return [Row(f"record {i + 1}", i, r) for i, r in enumerate(frame.to_dict("records"))]
+    return [Row(f"record {i + 1}", i, {c: _python(v) for c, v in r.items()})
+            for i, r in enumerate(frame.to_dict("records"))]
+
+
+def _python(value: Any) -> Any:
+    """A Parquet cell with its arrays as lists (a list column reads as numpy arrays), at any depth:
+    a list is then a list everywhere, never unwrapped to its one element or failing as a scalar."""
+    if getattr(value, "ndim", 0):
+        return [_python(v) for v in value.tolist()]
+    if isinstance(value, dict):
+        return {k: _python(v) for k, v in value.items()}
+    return value
 
 
 def require(row: Row, column: str, name: str) -> Any:

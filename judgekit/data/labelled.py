@@ -81,8 +81,6 @@ def lookup(row: Row, column: str, name: str) -> Any:
             if not isinstance(value, dict) or part not in value:
                 raise BadInput(f"{name}: {row.where}: field '{column}': missing")
             value = value[part]
-    if getattr(value, "ndim", 0):  # a list cell read from Parquet is an array
-        value = value.tolist()
     return None if is_missing(value) else plain(value)
 
 

@@ -25,3 +25,14 @@ def test_a_parquet_list_where_text_belongs_is_one_line(tmp_path, monkeypatch, ca
                   "response_b": ["z", "w"], "gold": ["a", "b"]}).to_parquet(path)
     err = _one_line(*run_judgekit(monkeypatch, capsys, "datasets", "show", path)[::2])
     assert "pairs.parquet: record 1: field 'instruction': expected text, got list" in err
+
+
+def test_a_lone_surrogate_in_json_lines_is_one_line(tmp_path, monkeypatch, capsys):
+    rows = [{"id": "a", "instruction": "fine", "response_a": "x", "response_b": "y", "gold": "a"},
+            {"id": "b", "instruction": "fine", "response_a": "x", "response_b": "bad \ud800 here", "gold": "b"}]
+    path = tmp_path / "pairs.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")  # json.dumps escapes it: \ud800
+    err = _one_line(*run_judgekit(monkeypatch, capsys, "run", "--judge", "mock:first", "--protocol", "llmbar/vanilla",
+                                  "--dataset", path, "--out", tmp_path / "run", "--quiet")[::2])
+    assert "pairs.jsonl: line 2: field 'response_b': a lone surrogate" in err
+    assert not (tmp_path / "run").exists()

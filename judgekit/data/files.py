@@ -83,7 +83,27 @@ def _jsonl_rows(text: str, name: str) -> list[Row]:
 def _object(record: Any, name: str, where: str) -> dict[str, Any]:
     if not isinstance(record, dict):
         raise BadInput(f"{name}: {where}: a record must be a JSON object, got {type(record).__name__}")
+    for field, value in record.items():
+        if not _is_text(value):
+            raise BadInput(f"{name}: {where}: field '{field}': a lone surrogate (a \\uD800-\\uDFFF escape "
+                           "without its pair) is not text")
     return record
+
+
+def _is_text(value: Any) -> bool:
+    """Whether every string in a JSON value is real text: JSON may escape half a UTF-16 pair
+    (``"\\ud800"``), which no file, hash or request can encode."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_is_text(k) and _is_text(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_is_text(v) for v in value)
+    return True
 
 
 def _csv_rows(text: str, name: str) -> list[Row]:

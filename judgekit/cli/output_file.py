@@ -14,10 +14,11 @@ from judgekit.errors import BadInput
 
 def check_out(out: Path | None, force: bool) -> None:
     """Refuse, before any work, to write into a run dir or over a file the user did not give up."""
-    from judgekit.runs.run_dir import is_run_dir
+    from judgekit.runs.run_dir import checked_place, is_run_dir
 
     if out is None:
         return
+    checked_place(out)
     inside = next((folder for folder in out.absolute().parents if is_run_dir(folder)), None)
     if inside is not None:
         raise BadInput(f"--out {out}: is inside the run dir {inside}; write the output elsewhere")
@@ -33,9 +34,12 @@ def write_text(path: Path, text: str) -> None:
         raise BadInput(f"--out {path}: is a directory; give a file name such as report.html")
     if not path.parent.is_dir():
         raise BadInput(f"--out {path}: folder {path.parent} does not exist")
-    staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    staging = path.with_name(f".{path.name[:200]}.{os.getpid()}.tmp")
     try:
         staging.write_text(text, encoding="utf-8")
         os.replace(staging, path)
+    except OSError as e:
+        raise BadInput(f"--out {path}: cannot write ({e.strerror.lower()})") from None
     finally:
-        staging.unlink(missing_ok=True)
+        if staging.exists():  # (unlinking a missing file on a read-only file system fails too)
+            staging.unlink()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 from datetime import datetime
@@ -73,8 +74,11 @@ def run(
     from judgekit.data import load_dataset
     from judgekit.analysis.summary import run_summary
     from judgekit.report.run_summary import summary_table
+    from judgekit.runs.run_dir import checked_place
     from judgekit.runs.runner import LiveProgress, judge_run, open_run_dir
 
+    if out is not None:
+        checked_place(out)  # before anything looks there: a name too long makes every look an OSError
     on_split = SplitRun.open(split, on, other_data=dataset != DEFAULT_DATASET or mapping is not None or labels is not None,
                              limit=limit, out=out)
     if on_split is not None:
@@ -290,10 +294,14 @@ def batch_saving(live: float | None, batched: float | None, judge: str) -> str:
 
 
 def default_out(judge: str, protocol: str, dataset: str) -> Path:
-    """``runs/<timestamp>-<judge>-<protocol>-<dataset>``, made safe for file names."""
+    """``runs/<timestamp>-<judge>-<protocol>-<dataset>``, made safe for file names, and cut (with a
+    hash of the whole) where long ids would pass the 255 bytes a file name may have."""
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     name = "-".join([stamp, judge, Path(protocol).stem if protocol.endswith((".yaml", ".yml")) else protocol, dataset])
-    return Path("runs") / re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", name)
+    if len(name) > 120:
+        name = f"{name[:107]}-{hashlib.sha256(name.encode()).hexdigest()[:12]}"
+    return Path("runs") / name
 
 
 def register(app: typer.Typer) -> None:

@@ -180,16 +180,19 @@ def write_export(frame: pd.DataFrame, fmt: str, out: Path | None) -> str | None:
         if fmt == "parquet":
             raise BadInput("export --format parquet: needs --out FILE (parquet is binary)")
         return _text(frame, fmt)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
+    tmp = out.with_name(f".{out.name[:200]}.tmp")
     try:
+        out.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "parquet":
             frame.to_parquet(tmp, index=False)
         else:
             tmp.write_text(_text(frame, fmt), encoding="utf-8")
         tmp.replace(out)
+    except OSError as e:
+        raise BadInput(f"--out {out}: cannot write ({e.strerror.lower()})") from None
     finally:
-        tmp.unlink(missing_ok=True)
+        if tmp.exists():  # (unlinking a missing file on a read-only file system fails too)
+            tmp.unlink()
     return None
 
 

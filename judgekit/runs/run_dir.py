@@ -133,39 +133,61 @@ class RunDir:
     @classmethod
     def create(cls, path: str | Path, manifest: Manifest, examples: Sequence[Example]) -> RunDir:
         """Make a new run dir atomically, locked; the parent folders are created if needed."""
-        path = Path(path)
+        path = checked_place(path)
         if path.exists():
             raise BadInput(f"{path}: already exists")
+        if path.is_symlink():
+            raise BadInput(f"{path}: is a symbolic link to {os.readlink(path)}, which does not exist; "
+                           "create that folder or choose another --out")
         manifest = manifest.model_copy(update={"run_id": manifest.run_id or uuid.uuid4().hex})
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError):
             raise BadInput(f"{path}: {_first_file(path.parent)} is a file, not a folder") from None
-        except PermissionError:
-            raise BadInput(f"{path}: cannot create the folder (permission denied)") from None
-        tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+        except OSError as e:
+            raise BadInput(f"{path}: cannot create the folder ({_reason(e)})") from None
+        tmp = path.with_name(f"{_partial_prefix(path)}{os.getpid()}")
         _clear_abandoned_starts(path)
         shutil.rmtree(tmp, ignore_errors=True)
         try:
             tmp.mkdir()
-        except PermissionError:
-            raise BadInput(f"{path}: cannot write in {path.parent} (permission denied)") from None
+        except OSError as e:
+            raise BadInput(f"{path}: cannot write in {path.parent} ({_reason(e)})") from None
         lock = None
         try:
             lock = _lock(tmp, path, wait=False)
-            write_jsonl(tmp / EXAMPLES, examples)
-            (tmp / VERDICTS).touch()
-            _write_manifest(tmp / MANIFEST, manifest)
+            _write_start(tmp, path, manifest, examples)
             try:
                 tmp.rename(path)
-            except OSError:  # another run created it between our check and now
-                raise BadInput(f"{path}: another run created it just now; run again to resume it") from None
+            except OSError as e:
+                if path.exists():  # another run created it between our check and now
+                    raise BadInput(f"{path}: another run created it just now; run again to resume it") from None
+                raise BadInput(f"{path}: cannot create it ({_reason(e)})") from None
         except BaseException:
             if lock is not None:
                 lock.close()
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return cls(path, manifest, list(examples), [], lock)
+
+    @classmethod
+    def create_inside(cls, folder: str | Path, manifest: Manifest, examples: Sequence[Example]) -> RunDir:
+        """Make a new run dir in an empty folder that must stay where it is (a mount point, a symbolic
+        link's target, a folder the user made), locked; the manifest is written last, so the folder
+        looks like a run only once it holds all of one. Leftovers of a start killed here are replaced."""
+        folder = checked_place(folder)
+        if not is_empty_place(folder):
+            raise BadInput(f"{folder}: exists and is not a judgekit run directory; choose another --out")
+        manifest = manifest.model_copy(update={"run_id": manifest.run_id or uuid.uuid4().hex})
+        lock = _lock(folder, folder, wait=False)
+        try:
+            _write_start(folder, folder, manifest, examples)
+        except BaseException:
+            for name in _START_FILES:
+                (folder / name).unlink(missing_ok=True)
+            lock.close()
+            raise
+        return cls(folder, manifest, list(examples), [], lock)
 
     @classmethod
     def resume(cls, path: str | Path, manifest: Manifest, examples: Sequence[Example], *, wait: bool = False) -> RunDir:
@@ -252,7 +274,8 @@ def _lock(folder: Path, run: Path, *, wait: bool) -> Any:
     """Hold ``folder/.lock`` exclusively (the open file is the lock), recording our pid in it."""
     try:
         if not os.access(folder, os.W_OK):
-            raise PermissionError(13, "Read-only folder")
+            raise PermissionError(13, "Read-only file system" if os.statvfs(folder).f_flag & os.ST_RDONLY
+                                  else "Read-only folder")
         handle = (folder / LOCK).open("a+", encoding="utf-8")
     except OSError as e:
         raise BadInput(f"{run}: cannot write to the run dir ({e.strerror.lower()})") from None
@@ -274,9 +297,59 @@ def _lock(folder: Path, run: Path, *, wait: bool) -> Any:
     return handle
 
 
+MAX_NAME_BYTES = 255
+"""The longest file name the usual file systems take (ext4, XFS, APFS, NTFS)."""
+MAX_PATH_BYTES = 4096
+_START_FILES = (EXAMPLES, EXAMPLES + ".tmp", VERDICTS, MANIFEST + ".tmp")
+"""What a start writes before its manifest: a folder holding only these (and ``.lock``) is still empty."""
+_FOLDER_FURNITURE = frozenset({"lost+found"})
+"""What a freshly made file system holds at its root: a mount point with only this is empty."""
+
+
+def checked_place(path: str | Path) -> Path:
+    """``path`` as a Path, or BadInput when no file system takes it (a name over 255 bytes)."""
+    path = Path(path)
+    too_long = next((part for part in path.parts if len(os.fsencode(part)) > MAX_NAME_BYTES), None)
+    if too_long is not None:
+        raise BadInput(f"{path}: the name '{too_long[:40]}...' is {len(os.fsencode(too_long)):,} bytes; "
+                       f"file systems take at most {MAX_NAME_BYTES}")
+    if len(os.fsencode(str(path.absolute()))) > MAX_PATH_BYTES:
+        raise BadInput(f"{path}: the path is longer than the {MAX_PATH_BYTES:,} bytes file systems take")
+    return path
+
+
+def is_empty_place(folder: Path) -> bool:
+    """Whether a folder holds nothing of anyone's: at most a file system's furniture and leftovers
+    of a run's start that nobody is writing any more."""
+    names = {entry.name for entry in folder.iterdir()} - _FOLDER_FURNITURE
+    if not names <= {LOCK, *_START_FILES} or MANIFEST in names:
+        return False
+    return not names or LOCK not in names or _abandoned(folder)
+
+
+def _write_start(folder: Path, run: Path, manifest: Manifest, examples: Sequence[Example]) -> None:
+    """The examples, an empty verdict file, then the manifest (last: it makes the folder a run)."""
+    try:
+        write_jsonl(folder / EXAMPLES, examples)
+        (folder / VERDICTS).write_bytes(b"")
+    except OSError as e:
+        raise BadInput(f"{run}: cannot write the run dir ({_reason(e)})") from None
+    _write_manifest(folder / MANIFEST, manifest)
+
+
+def _reason(error: OSError) -> str:
+    """Why the file system said no, in a few words (EPERM and EACCES both read "permission denied")."""
+    return "permission denied" if isinstance(error, PermissionError) else (error.strerror or str(error)).lower()
+
+
+def _partial_prefix(path: Path) -> str:
+    """The start of a start's temporary sibling's name (short enough to leave room for the pid)."""
+    return f".{path.name[:200]}.partial-"
+
+
 def _clear_abandoned_starts(path: Path) -> None:
     """Remove the temporary dirs that starts of a run at ``path`` left when their process died half-way."""
-    for partial in path.parent.glob(f".{glob.escape(path.name)}.partial-*"):
+    for partial in path.parent.glob(f"{glob.escape(_partial_prefix(path))}*"):
         if _abandoned(partial):
             shutil.rmtree(partial, ignore_errors=True)
 

@@ -36,7 +36,7 @@ from judgekit.backends.registry import parse_spec
 from judgekit.errors import BadInput
 from judgekit.judge.protocol import Protocol
 from judgekit.records import Example, Manifest, Rating, Usage, Verdict
-from judgekit.runs.run_dir import Run, RunDir, is_run_dir
+from judgekit.runs.run_dir import Run, RunDir, checked_place, is_run_dir
 from judgekit.judge.strategies import run_protocol
 
 MANIFEST_EVERY_S = 2.0
@@ -60,15 +60,13 @@ def open_run_dir(out: str | Path, manifest: Manifest, examples: Sequence[Example
 
     Another run writing ``out`` is a BadInput, or with ``wait`` a wait for it to end.
     """
-    out = Path(out)
+    out = checked_place(out)
     if is_run_dir(out):
         return RunDir.resume(out, manifest, examples, wait=wait)
     if out.exists() and not out.is_dir():
         raise BadInput(f"{out}: is a file, not a run directory; choose another --out")
-    if out.exists() and any(out.iterdir()):
-        raise BadInput(f"{out}: exists and is not a judgekit run directory; choose another --out")
-    if out.exists():
-        out.rmdir()
+    if out.exists():  # an empty folder, a mount point or a symbolic link to a folder: the run goes inside
+        return RunDir.create_inside(out, manifest, examples)
     return RunDir.create(out, manifest, examples)
 
 

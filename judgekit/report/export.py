@@ -198,8 +198,27 @@ def write_export(frame: pd.DataFrame, fmt: str, out: Path | None) -> str | None:
 
 def _text(frame: pd.DataFrame, fmt: str) -> str:
     if fmt == "csv":
-        return frame.to_csv(index=False, na_rep="")
+        return _formulas_as_text(frame).to_csv(index=False, na_rep="", lineterminator="\r\n")  # RFC 4180: a lone \r is quoted too
     return frame.to_json(orient="records", lines=True, force_ascii=False)
+
+
+FORMULA_START = "^[=+\\-@\t\r']"
+"""A cell a spreadsheet would run as a formula (OWASP's list: = + - @ tab, carriage return), or one
+that starts with the quote that marks the others."""
+
+
+def _formulas_as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text cells that start like a formula, with a ``'`` in front: a spreadsheet shows them as text.
+
+    A judge's reply is steered by the texts it judges, so a prompt injection could otherwise make
+    an exported cell run ``=HYPERLINK(...)`` or a command (OWASP, "CSV Injection"). A cell that
+    already starts with ``'`` gets one more, so :func:`read_export` takes exactly one off any cell.
+    """
+    frame = frame.copy()
+    for column in frame.columns[frame.dtypes == "string"]:
+        marked = frame[column].str.contains(FORMULA_START, regex=True, na=False)
+        frame.loc[marked, column] = "'" + frame.loc[marked, column]
+    return frame
 
 
 def read_export(path: str | Path) -> pd.DataFrame:
@@ -215,6 +234,9 @@ def read_export(path: str | Path) -> pd.DataFrame:
         frame = pd.read_parquet(path)
     elif suffix == "csv":
         frame = pd.read_csv(path, dtype=columns, keep_default_na=False, na_values={c: [""] for c in columns})
+        for column in frame.columns[frame.dtypes == "string"]:  # undo _formulas_as_text
+            quoted = frame[column].str.startswith("'", na=False)
+            frame.loc[quoted, column] = frame.loc[quoted, column].str[1:]
         if "order_index" in columns:
             frame.loc[frame["order_index"].notna() & frame["raw"].isna(), "raw"] = ""
     elif suffix in ("jsonl", "json"):

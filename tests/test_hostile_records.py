@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import re
 
 import pytest
 from conftest import run_judgekit
@@ -39,3 +41,22 @@ def test_csv_export_neutralises_formulas_and_reads_back_the_same_text(tmp_path, 
     assert list(read_export(tmp_path / "v.csv")["raw"]) == FORMULAS
     code, out, _ = run_judgekit(monkeypatch, capsys, "export", run)  # stdout too
     assert code == 0 and "\n" + str(run) in out and "'=HYPERLINK(" in out
+
+
+HOSTILE_NAME = "<img src=x onerror=alert(1)> | [click](javascript:alert(2)) \\| `x`\nnext line"
+
+
+def test_markdown_tables_show_names_as_text(tmp_path, monkeypatch, capsys):
+    run = _run_with_raws(tmp_path, ["Output (a)", "Output (b)"])
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["judge"] = manifest["protocol"] = HOSTILE_NAME
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    for command in ("report", "compare"):
+        code, out, err = run_judgekit(monkeypatch, capsys, command, run, "--format", "markdown")
+        assert code == 0, err
+        assert "<img" not in out and "[click](" not in out and "\nnext line" not in out
+        assert "&lt;img src=x onerror=alert(1)&gt;" in out
+        for table in out.split("### ")[1:]:
+            rows = [line for line in table.splitlines() if line.startswith("|")]
+            widths = {len(re.findall(r"(?<!\\)\|", row)) for row in rows}  # unescaped bars: the columns
+            assert len(widths) == 1, table

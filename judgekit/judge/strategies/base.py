@@ -40,7 +40,7 @@ from judgekit.backends.base import CallTag, Completion, Request
 from judgekit.backends.seats import Caller, CallPaths
 from judgekit.errors import BadInput
 from judgekit.judge.protocol import Member, Protocol
-from judgekit.records import HEADLINES, Example, OrderResult, Usage, Verdict
+from judgekit.records import HEADLINES, Example, OrderResult, Rating, Usage, Verdict
 from judgekit.judge.strategies.parsing import PatternTimeout
 
 
@@ -218,10 +218,33 @@ class Calls:
         caller = self.paths.for_judge(member.judge, member.base_url, self.caller)
         calls = Calls(member.protocol, self.example, self.paths, caller=caller, sample=member.sample,
                       member=(*self.member_path, member.name))
-        return await get_strategy(member.protocol.strategy).run(member.protocol, self.example, calls)
+        return with_empty_reason(await get_strategy(member.protocol.strategy).run(member.protocol, self.example, calls),
+                                 calls.completions)
 
     def usage(self) -> Usage:
         return usage_of(self.completions)
+
+
+NORMAL_ENDS = frozenset({None, "stop", "end_turn", "stop_sequence"})
+"""Finish reasons of a reply that ended as the model meant it to."""
+
+
+def with_empty_reason(record: Any, completions: list[Completion]) -> Any:
+    """An invalid record whose calls include an empty reply that ended otherwise (``content_filter``,
+    ``length``, a refusal), with that finish reason as its invalid reason: it says why there was
+    nothing to read, where "unparseable" would hide it. Other records are returned as they are."""
+    reason = next((c.finish_reason for c in completions if not c.text.strip() and c.finish_reason not in NORMAL_ENDS),
+                  None)
+    if reason is None:
+        return record
+    if isinstance(record, Rating):
+        criteria = {name: rated.model_copy(update={"invalid_reason": reason})
+                    if rated.score is None and not rated.raw.strip() and rated.invalid_reason != "refused" else rated
+                    for name, rated in record.criteria.items()}
+        return record.model_copy(update={"criteria": criteria})
+    if record.decision is None and record.invalid_reason not in ("refused", "regex_timeout"):
+        return record.model_copy(update={"invalid_reason": reason})
+    return record
 
 
 def usage_of(completions: list[Completion]) -> Usage:
@@ -244,7 +267,8 @@ async def run_protocol(protocol: Protocol, example: Example, paths: Caller | Cal
     paths = paths if isinstance(paths, CallPaths) else CallPaths(paths)
     calls = Calls(protocol, example, paths)
     try:
-        return await get_strategy(protocol.strategy).run(protocol, example, calls)
+        return with_empty_reason(await get_strategy(protocol.strategy).run(protocol, example, calls),
+                                 calls.completions)
     except PatternTimeout as e:  # a user pattern that backtracks without end: this item is invalid, not the run
         order = OrderResult(swapped=False, raw=e.text, winner=None)
         return Verdict(example_id=example.id, winner=None, orders=(order,), invalid_reason="regex_timeout",

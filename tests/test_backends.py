@@ -207,3 +207,25 @@ async def test_refused_request_is_a_runtime_error_with_the_servers_reason(script
         await path.complete(ask("hello"))
     await path.aclose()
     assert not isinstance(info.value, BadInput)
+
+
+def test_an_openai_reply_is_read_from_its_json_and_a_reply_without_choices_is_unreadable():
+    """openai: reads the reply's JSON itself (the SDK's reply models cost CPU per call): every field, and a
+    body of the wrong shape is an UnreadableReply (retried by the call path), never a KeyError."""
+    from judgekit.backends.call_path import UnreadableReply
+
+    backend = create_backend("openai:m", base_url="http://127.0.0.1:9/v1")
+    reply = {"choices": [{"message": {"role": "assistant", "content": "Output (a)"}, "finish_reason": "stop",
+                          "logprobs": {"content": [{"token": "a", "logprob": -0.1,
+                                                    "top_logprobs": [{"token": "a", "logprob": -0.1},
+                                                                     {"token": "b", "logprob": -2.3}]},
+                                                   {"token": ")", "logprob": -0.01, "top_logprobs": []}]}}],
+             "usage": {"prompt_tokens": 12, "completion_tokens": 3}}
+    assert backend.read_reply(reply) == Completion(text="Output (a)", tokens_in=12, tokens_out=3,
+                                                   finish_reason="stop",
+                                                   top_logprobs=({"a": -0.1, "b": -2.3}, {")": -0.01}))
+    bare = backend.read_reply({"choices": [{"message": {"content": None}}], "usage": None})
+    assert (bare.text, bare.tokens_in, bare.tokens_out, bare.top_logprobs) == ("", 0, 0, None)
+    for wrong in ({}, {"choices": []}, {"choices": [{}]}, {"choices": [{"message": None}]}, [], "text", None):
+        with pytest.raises(UnreadableReply, match="reply without choices"):
+            backend.read_reply(wrong)

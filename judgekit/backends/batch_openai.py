@@ -14,7 +14,6 @@ import json
 from typing import Any
 
 import openai
-from openai.types.chat import ChatCompletion
 
 from judgekit.backends import sdk
 from judgekit.backends.base import Request
@@ -82,7 +81,7 @@ class OpenAIBatches(BatchAPI):
         response, error = item.get("response") or {}, item.get("error") or {}
         status = response.get("status_code")
         if status == 200:
-            return Outcome(self.backend.read_reply(ChatCompletion.model_validate(response["body"])))
+            return Outcome(self.backend.read_reply(response["body"]))
         code = error.get("code")
         if code in NOT_RUN:
             return Outcome(failure=NOT_RUN[code], message=error.get("message") or code)

@@ -96,11 +96,13 @@ class Call:
 @dataclass(frozen=True)
 class Reply:
     """A scripted answer; ``logprobs`` gives, per generated word, alternatives -> log-probability;
-    ``finish_reason`` is OpenAI's (``content_filter``, ``length``), sent as Anthropic's ``stop_reason`` too."""
+    ``finish_reason`` is OpenAI's (``content_filter``, ``length``), sent as Anthropic's ``stop_reason`` too;
+    ``tokens`` (prompt, completion) is the usage to report instead of the counted one."""
 
     text: str
     logprobs: list[dict[str, float]] | None = None
     finish_reason: str = "stop"
+    tokens: tuple[Any, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -431,19 +433,22 @@ def _render_openai(call: Call, reply: Reply) -> dict:
                 for alts in table
             ]
         }
-    prompt_tokens = sum(len(m["content"].split()) for m in call.messages) + len(call.system.split())
+    prompt_tokens, completion_tokens = reply.tokens or (
+        sum(len(m["content"].split()) for m in call.messages) + len(call.system.split()), len(words))
     return {
         "id": "chatcmpl-scripted",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": call.model,
         "choices": [choice],
-        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(words), "total_tokens": prompt_tokens + len(words)},
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                  "total_tokens": prompt_tokens + completion_tokens if reply.tokens is None else 0},
     }
 
 
 def _render_anthropic(call: Call, reply: Reply) -> dict:
-    prompt_tokens = sum(len(m["content"].split()) for m in call.messages) + len(call.system.split())
+    prompt_tokens, completion_tokens = reply.tokens or (
+        sum(len(m["content"].split()) for m in call.messages) + len(call.system.split()), len(reply.text.split()))
     return {
         "id": "msg_scripted",
         "type": "message",
@@ -452,7 +457,7 @@ def _render_anthropic(call: Call, reply: Reply) -> dict:
         "content": [{"type": "text", "text": reply.text}],
         "stop_reason": "end_turn" if reply.finish_reason == "stop" else reply.finish_reason,
         "stop_sequence": None,
-        "usage": {"input_tokens": prompt_tokens, "output_tokens": len(reply.text.split())},
+        "usage": {"input_tokens": prompt_tokens, "output_tokens": completion_tokens},
     }
 
 

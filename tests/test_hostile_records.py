@@ -79,3 +79,19 @@ def test_an_empty_reply_keeps_its_finish_reason_as_the_invalid_reason(tmp_path, 
     assert code == 0, err
     reasons = [v.invalid_reason for v in read_run(tmp_path / "run").verdicts]
     assert reasons == [None, "content_filter", None]
+
+
+@pytest.mark.parametrize("tokens", [(-5, 10**12), (10**12, -1)], ids=["negative in, huge out", "huge in, negative out"])
+def test_server_reported_usage_is_bounded_by_what_was_asked(tmp_path, monkeypatch, capsys, tokens):
+    with ScriptedServer(answer=lambda call: Reply("Output (a)", tokens=tokens)) as server:
+        code, _, err = run_judgekit(monkeypatch, capsys, "run", "--judge", "openai:gpt-4o-mini", "--base-url",
+                                    server.openai_url, "--protocol", "llmbar/vanilla", "--dataset", "judgekit/bundled",
+                                    "--limit", "2", "--out", tmp_path / "run", "--quiet")
+    assert code == 0, err
+    run = read_run(tmp_path / "run")
+    prompt_bytes = max(len(e.instruction.encode()) + len(e.response_a.encode()) + len(e.response_b.encode())
+                       for e in BUNDLED[:2])
+    for verdict in run.verdicts:
+        assert 0 <= verdict.usage.tokens_in <= 2 * (prompt_bytes + 2_000 + 10_000)  # two calls: texts, template, overhead
+        assert 0 <= verdict.usage.tokens_out <= 2 * 16  # llmbar/vanilla asks for 16 tokens a call
+    assert run.manifest.usage.cost_usd < 0.01

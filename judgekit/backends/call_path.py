@@ -223,7 +223,7 @@ class CallPath:
         start = time.monotonic()
         if not self.backend.interruptible:
             completion = await self.backend.complete(request)
-            return self._account(completion, time.monotonic() - start)
+            return self._account(believable(completion, request), time.monotonic() - start)
         call = asyncio.ensure_future(self.backend.complete(request))
         if not self.usage.in_flight:
             self.usage.waiting_since = start
@@ -247,7 +247,7 @@ class CallPath:
         self.usage.last_reply_at = time.monotonic()  # an error status is a sign of life too
         completion = call.result()
         self._answered = True
-        return self._account(completion, time.monotonic() - start)
+        return self._account(believable(completion, request), time.monotonic() - start)
 
     def _advice(self, error: BaseException, overloaded: bool) -> str:
         """What to change when a run gives up on an overloaded or slow server."""
@@ -282,6 +282,29 @@ class CallPath:
     async def aclose(self) -> None:
         """Close the backend's connections (the cache is owned by whoever opened it)."""
         await self.backend.aclose()
+
+
+PROMPT_OVERHEAD_TOKENS = 10_000
+"""Tokens a server may add to a prompt of its own (chat template, a system prompt it injects)."""
+
+
+def believable(completion: Completion, request: Request) -> Completion:
+    """``completion`` with the token counts a server reported kept within what the request allows.
+
+    Usage is the server's word, and cost follows from it: a count that is not a whole number, or
+    negative, is 0; one above what the call could use (a token per byte of the prompt plus
+    PROMPT_OVERHEAD_TOKENS in, ``max_tokens`` or the reply's bytes out) is that bound, and logged.
+    """
+    prompt_bytes = sum(len(m.content.encode("utf-8", "replace")) for m in request.messages)
+    bounds = (prompt_bytes + len((request.continuation or "").encode()) + PROMPT_OVERHEAD_TOKENS,
+              max(request.params.max_tokens, len(completion.text.encode("utf-8", "replace"))))
+    counts = (completion.tokens_in, completion.tokens_out)
+    kept = tuple(min(n, bound) if isinstance(n, int) and n >= 0 else 0 for n, bound in zip(counts, bounds))
+    if kept == counts:
+        return completion
+    log.warning("%s: the server reported %s tokens in and %s out, which this call cannot have used; counted as %s "
+                "and %s", request.purpose or "call", *counts, *kept)
+    return replace(completion, tokens_in=kept[0], tokens_out=kept[1])
 
 
 def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:

@@ -95,3 +95,27 @@ def test_server_reported_usage_is_bounded_by_what_was_asked(tmp_path, monkeypatc
         assert 0 <= verdict.usage.tokens_in <= 2 * (prompt_bytes + 2_000 + 10_000)  # two calls: texts, template, overhead
         assert 0 <= verdict.usage.tokens_out <= 2 * 16  # llmbar/vanilla asks for 16 tokens a call
     assert run.manifest.usage.cost_usd < 0.01
+
+
+@pytest.mark.parametrize("name,spec_id", [("mine.yaml", "llmbar/vanilla"), ("decompose-critique.yaml", None)])
+def test_a_user_spec_cannot_take_a_built_in_protocols_id(tmp_path, name, spec_id):
+    from judgekit.errors import BadInput
+    from judgekit.protocols import load_protocol
+
+    spec = {"description": "mine", "citation": "none", "strategy": "pairwise",
+            "templates": {"compare": "{{ output_1 }} {{ output_2 }}"}, **({"id": spec_id} if spec_id else {})}
+    path = tmp_path / name
+    path.write_text(json.dumps(spec))
+    taken = spec_id or "decompose-critique"
+    with pytest.raises(BadInput, match=f"{name}: key 'id': '{taken}' is a built-in protocol's id"):
+        load_protocol(path)
+
+
+def test_a_user_probe_cannot_take_a_built_in_probes_id(tmp_path):
+    from judgekit.errors import BadInput
+    from judgekit.runs.probes import load_probe
+
+    path = tmp_path / "mine.yaml"
+    path.write_text(json.dumps({"id": "verbosity", "description": "d", "citation": "c", "template": "{{ response }}!"}))
+    with pytest.raises(BadInput, match="mine.yaml: key 'id': 'verbosity' is a built-in probe's id"):
+        load_probe(path)

@@ -129,6 +129,8 @@ def parse_spec(text: str, *, source: str, builtin_id: str | None, within: tuple[
     spec_id = data.get("id") or builtin_id or Path(source).stem
     if builtin_id is not None and spec_id != builtin_id:
         raise BadInput(f"{source}: key 'id' is '{spec_id}' but the file's id is '{builtin_id}'")
+    if builtin_id is None and spec_id in list_protocols():  # two runs would show one name for two prompts
+        raise BadInput(f"{source}: key 'id': '{spec_id}' is a built-in protocol's id; give the spec its own id")
     examples = _examples(data["examples"], source, folder) if "examples" in data else ()
     fields = {
         **{k: v for k, v in data.items() if k not in ("params", "parser", "templates", "examples")},

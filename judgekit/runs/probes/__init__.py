@@ -165,7 +165,10 @@ def load_probe(id_or_path: str | Path) -> Probe:
         return _parse(probes_root().joinpath(f"{name}.yaml"))
     path = Path(name)
     if path.suffix in (".yaml", ".yml") and path.is_file():
-        return _parse(path)
+        probe = _parse(path)
+        if probe.id in list_probes():  # its rows would read as the built-in probe's
+            raise BadInput(f"{path}: key 'id': '{probe.id}' is a built-in probe's id; give the probe its own id")
+        return probe
     raise BadInput(f"--probes: unknown probe {name!r} (built in: {', '.join(list_probes())}; or a .yaml spec file)")
 
 

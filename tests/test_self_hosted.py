@@ -100,6 +100,27 @@ async def test_adaptive_limit_halves_once_per_wave_and_creeps_back():
     assert limit.limit == 2 and limit.lowest == 2
 
 
+async def test_a_released_slot_wakes_one_waiter_and_a_cancelled_one_hands_it_on():
+    """Waking every waiter at each release cost as much as the queue was long (issue 29: at concurrency 1,024
+    a run spent more CPU waking waiters than calling); a woken waiter that is cancelled passes its turn."""
+    limit = AdaptiveLimit(1)
+    await limit.acquire()
+    waiting = [asyncio.create_task(limit.acquire()) for _ in range(50)]
+    await asyncio.sleep(0)
+    limit.release()
+    assert len(limit._waiters) == 49  # the others sleep on
+    await asyncio.sleep(0)
+    assert [task.done() for task in waiting] == [True] + [False] * 49
+    limit.release()
+    waiting[1].cancel()  # woken for the slot, cancelled before it could take it
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert waiting[1].cancelled() and waiting[2].done() and limit.active == 1
+    for task in waiting[3:]:
+        task.cancel()
+    await asyncio.gather(*waiting, return_exceptions=True)
+
+
 def test_retries_and_timeouts_land_in_the_manifest_and_summary(tmp_path, monkeypatch, capsys):
     with ScriptedServer(answer=oracle_for(BUNDLED)) as server:
         server.inject(Fault.server_error(503), Fault.slow(3.0), Fault.server_error(500))

@@ -60,6 +60,18 @@ def test_key_changes_with_each_keyed_field(field):
     assert KEYED[field].startswith("jk-cache-v1:")
 
 
+def test_a_key_is_the_same_hash_across_versions():
+    """Changing how a key is computed (not what goes in it) must not orphan every stored answer."""
+    request = Request((Message("system", "Judge fairly."), Message("user", "Which is better? ü")),
+                      SamplingParams(temperature=0.7, max_tokens=64, top_logprobs=5, stop=("\n\n",),
+                                     extra=(("seed", 3), ("top_k", {"a": [1, 2]}))), sample=2, continuation="Output (")
+    assert key(request, model="gpt-4o-mini", endpoint="http://127.0.0.1:9/v1") == (
+        "jk-cache-v1:6c59fcd966d3e5adec2acdd9907a4f1d823b406ede13a5545b8fe73199ea9c42")
+    assert key(Request((Message("user", "x"),)), provider="anthropic", model="claude",
+               endpoint="https://api.anthropic.com") == (
+        "jk-cache-v1:0649292c7ac3286ce4d07217749e33f4293ff1f81515109af77d081da40bc029")
+
+
 def test_all_keyed_variants_are_distinct():
     assert len(set(KEYED.values())) == len(KEYED)
 

@@ -5,6 +5,10 @@ every request after ``--latency`` seconds, as a saturated GPU deployment
 behind a router would look from the client. Each case runs in a fresh child
 process so its peak memory is its own, in one of two modes:
 
+- ``sdk``: N distinct requests straight to the ``openai:`` backend's
+  ``complete`` from ``concurrency`` workers: the official SDK client (aiohttp
+  transport) posting the JSON body and the reply's JSON read, nothing of the
+  call path, so it is what the SDK itself costs per call;
 - ``callpath``: N distinct requests through one CallPath (no cache), the
   shared road every model call takes (SDK client, retries, accounting);
 - ``runner``: the whole run, ``judge_run`` with the built-in ``llmbar/vanilla``
@@ -14,9 +18,11 @@ process so its peak memory is its own, in one of two modes:
 
 Reported: wall / ideal (ideal = N x latency / concurrency), client CPU
 seconds per call (user + system of the child during the timed part), the
-child's peak RSS, and the server's peak concurrency.
+child's peak RSS, and the server's peak concurrency; with ``--repeats R``
+each case runs R times in turn and the row holds the medians (CPU per call
+moves with the machine's load; the median of several runs less so).
 
-    .venv/bin/python bench/bench_scale.py [--latency 0.5] [--calls-per-slot 8]
+    .venv/bin/python bench/bench_scale.py [--latency 0.5] [--calls-per-slot 8] [--repeats 1] [--modes sdk,callpath,runner]
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ import argparse
 import asyncio
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,7 +40,8 @@ import urllib.request
 from pathlib import Path
 
 SERVER = Path(__file__).resolve().parents[1] / "tests" / "servers.py"
-CASES = [("callpath", 256), ("callpath", 1024), ("runner", 256), ("runner", 1024)]
+MODES = ("sdk", "callpath", "runner")
+CONCURRENCIES = (256, 1024)
 
 
 def server_stats(url: str, reset: bool = False) -> dict:
@@ -45,6 +53,27 @@ def server_stats(url: str, reset: bool = False) -> dict:
 def cpu_s() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
+
+
+async def sdk_case(url: str, concurrency: int, calls: int) -> tuple[float, float, bool]:
+    from judgekit.backends.base import Message, Request
+    from judgekit.backends.registry import create_backend
+
+    backend = create_backend("openai:bench", base_url=url + "/v1")
+    await backend.complete(Request((Message("user", "warm-up"),)))
+    prompts = iter(enumerate(f"item {i}" for i in range(calls)))
+    texts: list[str] = [""] * calls
+
+    async def worker() -> None:
+        for i, prompt in prompts:
+            texts[i] = (await backend.complete(Request((Message("user", prompt),)))).text
+
+    server_stats(url, reset=True)
+    cpu, start = cpu_s(), time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    wall, cpu = time.perf_counter() - start, cpu_s() - cpu
+    await backend.aclose()
+    return wall, cpu, texts == [f"echo: item {i}" for i in range(calls)]
 
 
 async def callpath_case(url: str, concurrency: int, calls: int) -> tuple[float, float, bool]:
@@ -91,13 +120,13 @@ def _warm_up():
 
 
 def child(mode: str, url: str, concurrency: int, calls: int) -> None:
-    case = callpath_case if mode == "callpath" else runner_case
+    case = {"sdk": sdk_case, "callpath": callpath_case, "runner": runner_case}[mode]
     wall, cpu, ok = asyncio.run(case(url, concurrency, calls))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"wall": wall, "cpu": cpu, "ok": ok, "peak_mb": peak_mb}))
 
 
-def main(latency: float, calls_per_slot: int) -> int:
+def main(latency: float, calls_per_slot: int, repeats: int, modes: list[str]) -> int:
     print(f"latency {latency} s; load average before: {open('/proc/loadavg').read().split()[:3]}")
     print("| mode | concurrency | calls | ideal s | wall s | wall / ideal | client CPU ms / call | peak RSS MB "
           "| server peak |")
@@ -107,17 +136,23 @@ def main(latency: float, calls_per_slot: int) -> int:
     failed = 0
     try:
         url = server.stdout.readline().strip()
-        for mode, concurrency in CASES:
+        cases = [(mode, concurrency) for concurrency in CONCURRENCIES for mode in modes]
+        runs: dict[tuple[str, int], list[dict]] = {case: [] for case in cases}
+        for _ in range(repeats):  # in turn, so a change of load touches every case alike
+            for mode, concurrency in cases:
+                calls = concurrency * calls_per_slot
+                out = subprocess.run([sys.executable, __file__, "--child", mode, url, str(concurrency), str(calls)],
+                                     capture_output=True, text=True, check=True).stdout
+                result = json.loads(out.strip().splitlines()[-1])
+                runs[mode, concurrency].append(result | {"peak": server_stats(url)["peak_concurrency"]})
+        for (mode, concurrency), results in runs.items():
             calls = concurrency * calls_per_slot
-            out = subprocess.run([sys.executable, __file__, "--child", mode, url, str(concurrency), str(calls)],
-                                 capture_output=True, text=True, check=True).stdout
-            result = json.loads(out.strip().splitlines()[-1])
-            peak = server_stats(url)["peak_concurrency"]
             ideal = calls * latency / concurrency
-            failed += not result["ok"]
-            print(f"| {mode} | {concurrency:,} | {calls:,} | {ideal:.2f} | {result['wall']:.2f} "
-                  f"| {result['wall'] / ideal:.2f} | {1000 * result['cpu'] / calls:.2f} | {result['peak_mb']:.0f} "
-                  f"| {peak:,} |{'' if result['ok'] else ' WRONG ANSWERS'}", flush=True)
+            ok = all(r["ok"] for r in results)
+            failed += not ok
+            wall, cpu, mb, peak = (statistics.median(r[k] for r in results) for k in ("wall", "cpu", "peak_mb", "peak"))
+            print(f"| {mode} | {concurrency:,} | {calls:,} | {ideal:.2f} | {wall:.2f} | {wall / ideal:.2f} "
+                  f"| {1000 * cpu / calls:.2f} | {mb:.0f} | {peak:,.0f} |{'' if ok else ' WRONG ANSWERS'}", flush=True)
     finally:
         server.terminate()
         server.wait(10)
@@ -132,5 +167,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency", type=float, default=0.5, help="seconds the server waits per answer")
     parser.add_argument("--calls-per-slot", type=int, default=8, help="calls = concurrency x this")
+    parser.add_argument("--repeats", type=int, default=1, help="runs of each case; the rows hold medians")
+    parser.add_argument("--modes", default=",".join(MODES), help="comma-separated: sdk, callpath, runner")
     options = parser.parse_args()
-    sys.exit(main(options.latency, options.calls_per_slot))
+    sys.exit(main(options.latency, options.calls_per_slot, options.repeats, options.modes.split(",")))

@@ -29,7 +29,8 @@ API (all attributes are safe to read from the test's thread):
 - ``latency``: seconds every successful answer waits before replying.
 - ``one_at_a_time``: computes answers one after another (``latency`` each), as
   llama.cpp's Python server does, and finishes an answer whose client has
-  gone (``computed`` counts every answer worked out, delivered or not).
+  gone (``computed`` counts every answer worked out, delivered or not); ``warmup`` seconds are added
+  to the first answer it works out (a model loading).
 - ``capacity``: if set, a request arriving while that many are being handled
   gets a 429 without Retry-After (a server that sheds load).
 - ``inject(*faults, prompt=None)``: queue faults. Without ``prompt`` they hit
@@ -48,7 +49,8 @@ API (all attributes are safe to read from the test's thread):
   (API keys received, to prove the client sent one), ``request_times``
   (monotonic arrival time of each request), ``queries`` (each request's
   URL query), ``computed`` (answers worked
-  out, including abandoned ones; ``abandoned()`` = computed - delivered).
+  out, including abandoned ones; ``abandoned()`` = computed - delivered), ``peak_queued`` (the
+  most answers a one-at-a-time server had to work out at once, abandoned ones included).
   ``max_answers_per_prompt()`` and ``total_answered()`` summarise ``answered``;
   ``reset_counters()`` zeroes everything but the configuration.
 - Over HTTP too, for a server in another process: ``GET /_stats`` returns
@@ -177,6 +179,7 @@ class ScriptedServer:
         self.answer = answer
         self.latency = latency
         self.one_at_a_time = one_at_a_time
+        self.warmup = 0.0
         self.capacity: int | None = None
         self.status_for_error: int | None = None
         self._engine: asyncio.Lock | None = None
@@ -210,6 +213,7 @@ class ScriptedServer:
             self.request_times: list[float] = []
             self.queries: list[dict[str, str]] = []
             self.computed = 0
+            self.peak_queued = 0
 
     def max_answers_per_prompt(self) -> int:
         return max(self.answered.values(), default=0)
@@ -322,6 +326,7 @@ class ScriptedServer:
             if self.one_at_a_time:
                 work = asyncio.ensure_future(self._compute())
                 self._computing.add(work)
+                self.peak_queued = max(self.peak_queued, len(self._computing))
                 work.add_done_callback(self._computing.discard)
                 await asyncio.shield(work)  # a client that leaves does not stop the work
             elif self.latency:
@@ -343,7 +348,7 @@ class ScriptedServer:
 
     async def _compute(self) -> None:
         async with self._engine:
-            await asyncio.sleep(self.latency)
+            await asyncio.sleep(self.latency + (self.warmup if self.computed == 0 else 0.0))
             with self._lock:
                 self.computed += 1
 

@@ -15,6 +15,10 @@ answers one at a time):
   ``timeout`` times the concurrency ceiling, the longest a fair queue can hold it.
 - Concurrency adapts (:mod:`judgekit.backends.adaptive`): timeouts and
   "too many requests" halve the calls in flight, answers win them back.
+- An abandoned call still counts as in flight until the server has had time
+  to finish it (it answers a call sent later, or ``timeout`` times the
+  ceiling passes): a server that answers in turn works on it anyway, so a
+  retry sent at once would queue behind its own abandoned copy.
 """
 
 from __future__ import annotations
@@ -78,6 +82,14 @@ class LiveUsage:
         return time.monotonic() - max(self.waiting_since, self.last_reply_at or self.waiting_since)
 
 
+@dataclass(eq=False)
+class _HeldSlot:
+    """A concurrency slot kept by an abandoned attempt (see :meth:`CallPath._hold`)."""
+
+    sent: float
+    timer: asyncio.TimerHandle | None = None
+
+
 class CallPath:
     """Wraps one backend; ``await complete(request)`` from as many tasks as you like.
 
@@ -123,6 +135,8 @@ class CallPath:
         self._in_flight: dict[tuple[str, CallTag | None], asyncio.Future[Completion]] = {}
         """Calls being made, by cache key (and by tag, for a backend that answers by tag)."""
         self._answered = False
+        self._held: list[_HeldSlot] = []
+        """Slots of abandoned attempts, freed once the server has had time to finish them."""
         self.usage = LiveUsage()
 
     async def complete(self, request: Request) -> Completion:
@@ -178,8 +192,9 @@ class CallPath:
 
     async def _call_with_retries(self, request: Request) -> Completion:
         for attempt in range(self.max_retries + 1):
-            overloaded = False
+            overloaded = abandoned = False
             epoch = await self.slots.acquire()
+            sent, queued = time.monotonic(), self.slots.active
             try:
                 if self._limiter is None:
                     completion = await self._attempt(request)
@@ -190,7 +205,7 @@ class CallPath:
                 raise  # the backend already turned a hopeless error into one clear line
             except (TimeoutError, asyncio.TimeoutError) as e:
                 self.usage.timeouts += 1
-                error, wait, overloaded = e, None, True
+                error, wait, overloaded, abandoned = e, None, True, True
             except UnreadableReply as e:
                 error, wait = e, None
             except Exception as e:
@@ -204,7 +219,10 @@ class CallPath:
                 self.slots.succeeded()
                 return completion
             finally:
-                self.slots.release()
+                if abandoned:
+                    self._hold(sent, queued)
+                else:
+                    self.slots.release()
             if overloaded:
                 self.slots.overloaded(epoch)
             if attempt == self.max_retries:
@@ -247,7 +265,35 @@ class CallPath:
         self.usage.last_reply_at = time.monotonic()  # an error status is a sign of life too
         completion = call.result()
         self._answered = True
+        self._free_held(sent_before=time.monotonic())
         return self._account(believable(completion, request), time.monotonic() - start)
+
+    def _hold(self, sent: float, queued: int) -> None:
+        """Keep the slot of an attempt abandoned at a timeout: the server may still be working on it.
+
+        A server answering in turn had at most ``queued`` of our calls (this one included) when it
+        was sent, each answered within the timeout or the call would have timed out sooner: by
+        ``timeout`` times that after sending, it is done with it. A server that has not replied at
+        all yet has shown no pace: it gets the longest a fair queue may take, ``timeout`` times the
+        concurrency ceiling."""
+        held = _HeldSlot(sent)
+        replied = self.usage.last_reply_at is not None
+        delay = max(0.0, sent + self.timeout * (queued if replied else self.concurrency) - time.monotonic())
+        held.timer = asyncio.get_running_loop().call_later(delay, self._free, held)
+        self._held.append(held)
+
+    def _free_held(self, sent_before: float) -> None:
+        """An answer to a call sent at ``sent_before``: a server that answers in turn is past every
+        attempt sent earlier, and one that answers in parallel has had as long for them."""
+        for held in [h for h in self._held if h.sent < sent_before]:
+            self._free(held)
+
+    def _free(self, held: _HeldSlot) -> None:
+        if held in self._held:
+            self._held.remove(held)
+            if held.timer is not None:
+                held.timer.cancel()
+            self.slots.release()
 
     def _advice(self, error: BaseException, overloaded: bool) -> str:
         """What to change when a run gives up on an overloaded or slow server."""
@@ -281,6 +327,8 @@ class CallPath:
 
     async def aclose(self) -> None:
         """Close the backend's connections (the cache is owned by whoever opened it)."""
+        for held in list(self._held):
+            self._free(held)
         await self.backend.aclose()
 
 

@@ -99,12 +99,14 @@ class Call:
 class Reply:
     """A scripted answer; ``logprobs`` gives, per generated word, alternatives -> log-probability;
     ``finish_reason`` is OpenAI's (``content_filter``, ``length``), sent as Anthropic's ``stop_reason`` too;
-    ``tokens`` (prompt, completion) is the usage to report instead of the counted one."""
+    ``tokens`` (prompt, completion) is the usage to report instead of the counted one; ``choices=False``
+    sends OpenAI's reply with an empty ``choices`` list (what a content filter may send)."""
 
     text: str
     logprobs: list[dict[str, float]] | None = None
     finish_reason: str = "stop"
     tokens: tuple[Any, Any] | None = None
+    choices: bool = True
 
 
 @dataclass(frozen=True)
@@ -445,7 +447,7 @@ def _render_openai(call: Call, reply: Reply) -> dict:
         "object": "chat.completion",
         "created": int(time.time()),
         "model": call.model,
-        "choices": [choice],
+        "choices": [choice] if reply.choices else [],
         "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                   "total_tokens": prompt_tokens + completion_tokens if reply.tokens is None else 0},
     }

@@ -8,7 +8,7 @@ import time
 import pytest
 from servers import Call, Reply, ScriptedServer, scripted_server  # noqa: F401  (fixture)
 
-from judgekit.backends.base import Backend, Completion, Message, Request, SamplingParams
+from judgekit.backends.base import Backend, Completion, Message, Refused, Request, SamplingParams
 from judgekit.backends.call_path import CallPath
 from judgekit.backends.registry import PROVIDERS, create_backend, parse_spec, register_backend
 from judgekit.errors import BadInput, JudgekitError
@@ -226,6 +226,8 @@ def test_an_openai_reply_is_read_from_its_json_and_a_reply_without_choices_is_un
                                                    top_logprobs=({"a": -0.1, "b": -2.3}, {")": -0.01}))
     bare = backend.read_reply({"choices": [{"message": {"content": None}}], "usage": None})
     assert (bare.text, bare.tokens_in, bare.tokens_out, bare.top_logprobs) == ("", 0, 0, None)
-    for wrong in ({}, {"choices": []}, {"choices": [{}]}, {"choices": [{"message": None}]}, [], "text", None):
+    for wrong in ({}, {"choices": [{}]}, {"choices": [{"message": None}]}, [], "text", None):
         with pytest.raises(UnreadableReply, match="reply without choices"):
             backend.read_reply(wrong)
+    with pytest.raises(Refused, match="no choices"):  # the server's answer (a content filter): not paid for again
+        backend.read_reply({"choices": []})

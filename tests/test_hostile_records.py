@@ -119,3 +119,12 @@ def test_a_user_probe_cannot_take_a_built_in_probes_id(tmp_path):
     path.write_text(json.dumps({"id": "verbosity", "description": "d", "citation": "c", "template": "{{ response }}!"}))
     with pytest.raises(BadInput, match="mine.yaml: key 'id': 'verbosity' is a built-in probe's id"):
         load_probe(path)
+
+
+def test_a_reply_holding_half_a_surrogate_pair_is_stored(tmp_path, monkeypatch, capsys):
+    with ScriptedServer(answer=lambda call: "Output (a) \ud800") as server:
+        code, _, err = run_judgekit(monkeypatch, capsys, "run", "--judge", "openai:judge", "--base-url",
+                                    server.openai_url, "--protocol", "llmbar/vanilla", "--dataset", "judgekit/bundled",
+                                    "--limit", "1", "--out", tmp_path / "run", "--quiet")
+    assert code == 0, err
+    assert read_run(tmp_path / "run").verdicts[0].orders[0].raw == "Output (a) \ufffd"

@@ -336,23 +336,51 @@ PROMPT_OVERHEAD_TOKENS = 10_000
 """Tokens a server may add to a prompt of its own (chat template, a system prompt it injects)."""
 
 
-def believable(completion: Completion, request: Request) -> Completion:
-    """``completion`` with the token counts a server reported kept within what the request allows.
+MAX_CHARS_PER_TOKEN = 256
+"""More text than any token holds (tokenizers' longest are runs of a few dozen characters)."""
 
-    Usage is the server's word, and cost follows from it: a count that is not a whole number, or
-    negative, is 0; one above what the call could use (a token per byte of the prompt plus
-    PROMPT_OVERHEAD_TOKENS in, ``max_tokens`` or the reply's bytes out) is that bound, and logged.
+
+def believable(completion: Completion, request: Request) -> Completion:
+    """``completion`` kept within what the request allows: what a server sends is its word only.
+
+    - Text: a reply longer than ``max_tokens`` tokens could be (MAX_CHARS_PER_TOKEN each, plus
+      4,096) is cut there, and so are log-probabilities past ``max_tokens``, so a 20 MB reply to a
+      16-token request is not stored whole; half a UTF-16 pair becomes U+FFFD (it cannot be stored).
+    - Usage, which cost follows from: a count that is not a whole number, or negative, is 0; one
+      above what the call could use (a token per byte of the prompt plus PROMPT_OVERHEAD_TOKENS in;
+      ``max_tokens`` or the reply's bytes out) is that bound.
+
+    Anything changed is logged.
     """
-    prompt_bytes = sum(len(m.content.encode("utf-8", "replace")) for m in request.messages)
-    bounds = (prompt_bytes + len((request.continuation or "").encode()) + PROMPT_OVERHEAD_TOKENS,
-              max(request.params.max_tokens, len(completion.text.encode("utf-8", "replace"))))
+    max_tokens = request.params.max_tokens
+    text, logprobs = _text(completion.text[: max_tokens * MAX_CHARS_PER_TOKEN + 4096]), completion.top_logprobs
+    if logprobs is not None:
+        logprobs = tuple({_text(token): p for token, p in alternatives.items()} for alternatives in logprobs[:max_tokens])
+    prompt_bytes = sum(_bytes(m.content) for m in request.messages) + _bytes(request.continuation or "")
+    bounds = (prompt_bytes + PROMPT_OVERHEAD_TOKENS, max(max_tokens, _bytes(text)))
     counts = (completion.tokens_in, completion.tokens_out)
     kept = tuple(min(n, bound) if isinstance(n, int) and n >= 0 else 0 for n, bound in zip(counts, bounds))
-    if kept == counts:
+    if kept == counts and text == completion.text and logprobs == completion.top_logprobs:
         return completion
-    log.warning("%s: the server reported %s tokens in and %s out, which this call cannot have used; counted as %s "
-                "and %s", request.purpose or "call", *counts, *kept)
-    return replace(completion, tokens_in=kept[0], tokens_out=kept[1])
+    log.warning("%s: the server's reply (%s characters, %s tokens in and %s out) is more than this call allows; "
+                "kept %s characters, %s and %s tokens", request.purpose or "call", len(completion.text), *counts,
+                len(text), *kept)
+    return replace(completion, text=text, top_logprobs=logprobs, tokens_in=kept[0], tokens_out=kept[1])
+
+
+def _bytes(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+
+
+def _text(value: str) -> str:
+    """``value`` with any half of a UTF-16 surrogate pair as U+FFFD (JSON can carry one; UTF-8 cannot)."""
+    if value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    return value
 
 
 def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:

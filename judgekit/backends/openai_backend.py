@@ -29,7 +29,7 @@ from functools import cached_property
 from typing import Any
 
 from judgekit.backends import sdk
-from judgekit.backends.base import Backend, Completion, Request, RetryDecision
+from judgekit.backends.base import Backend, Completion, Refused, Request, RetryDecision
 from judgekit.backends.call_path import UnreadableReply
 from judgekit.backends.registry import register_backend
 from judgekit.backends.urls import fingerprint, redact
@@ -123,7 +123,12 @@ class OpenAIBackend(Backend):
         return self.read_reply(response)
 
     def read_reply(self, reply: Any) -> Completion:
-        """A chat completion's JSON (a live reply, or the body of a batch's output line) as a Completion."""
+        """A chat completion's JSON (a live reply, or the body of a batch's output line) as a Completion.
+
+        An empty ``choices`` list is the server's answer, not a garbled one (a content filter sends
+        it): retrying pays for it again, so the item is refused instead."""
+        if isinstance(reply, dict) and reply.get("choices") == []:
+            raise Refused(f"openai:{self.model} at {self.endpoint}", "the reply holds no choices (a content filter?)")
         try:
             choice = reply["choices"][0]
             content = choice["message"]["content"]

@@ -204,11 +204,28 @@ class Join(_Strict):
     fields: JoinFields
 
 
+_HUB_PART = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?"
+_HUB_ID = re.compile(f"{_HUB_PART}(?:/{_HUB_PART})?")
+
+
+def is_hub_id(text: str) -> bool:
+    """Whether ``text`` is a hub repo id (``OWNER/NAME``, the hub's characters): the ``datasets``
+    library reads a local folder for anything else, so a path must never pass for one."""
+    return bool(_HUB_ID.fullmatch(text)) and ".." not in text and "--" not in text
+
+
 class HubSource(_Strict):
     id: str
     config: str | None = None
     split: str = "train"
     revision: str | None = None
+
+    @field_validator("id")
+    @classmethod
+    def _a_hub_id(cls, value: str) -> str:
+        if not is_hub_id(value):
+            raise ValueError(f"'{value}' is not a hub dataset id (OWNER/NAME); give a local file by its path")
+        return value
 
 
 class Card(_Strict):

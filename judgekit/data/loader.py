@@ -24,6 +24,7 @@ from judgekit.data.cards import (
     HubSource,
     ScoredFields,
     builtin_cards,
+    is_hub_id,
     label_key,
     load_card,
 )
@@ -345,8 +346,9 @@ def _unknown(spec: str) -> Card:
 def _hub_card(spec: str) -> Card:
     name, _, split = spec[3:].partition("@")
     repo, _, config = name.partition(":")
-    if not repo:
-        raise BadInput(f"'{spec}': expected hf:OWNER/NAME[:CONFIG][@SPLIT]")
+    if not is_hub_id(repo):
+        raise BadInput(f"'{spec}': '{repo}' is not a hub dataset id; expected hf:OWNER/NAME[:CONFIG][@SPLIT] "
+                       "(a local file is given by its path)")
     hub = HubSource(id=repo, config=config or None, split=split or "train")
     return Card(id=spec, description=f"HF hub dataset {repo}", hub=hub, fields=Fields(),
                 license="see the hub page", citation="")

@@ -32,7 +32,7 @@ from rich.text import Text
 from judgekit.backends.base import Completion, Refused, Request
 from judgekit.backends.call_path import CallPath, LiveUsage
 from judgekit.backends.prices import PriceTable
-from judgekit.backends.registry import parse_spec
+from judgekit.backends.registry import backend_class, parse_spec
 from judgekit.errors import BadInput
 from judgekit.judge.protocol import Protocol
 from judgekit.records import Example, Manifest, Rating, Usage, Verdict
@@ -239,7 +239,10 @@ class _DryCallPath:
 
 def estimate(protocol: Protocol, examples: Sequence[Example], judge_spec: str) -> Estimate:
     """Calls and tokens a run would spend (an empty reply stands in for every answer,
-    so protocols whose later calls depend on earlier answers may need more)."""
+    so protocols whose later calls depend on earlier answers may need more). An unknown provider is
+    BadInput here too: a plan for a run that cannot start is no plan."""
+    provider, model = parse_spec(judge_spec)
+    backend_class(provider)
     dry = _DryCallPath()  # serves every seat of a panel too
 
     async def render_all() -> None:
@@ -247,7 +250,6 @@ def estimate(protocol: Protocol, examples: Sequence[Example], judge_spec: str) -
             await run_protocol(protocol, example, dry)
 
     asyncio.run(render_all())
-    provider, model = parse_spec(judge_spec)
     tokens_in = dry.chars // 4
     prices = PriceTable.load()
     cost = prices.cost(provider, model, tokens_in, dry.max_out)

@@ -168,3 +168,24 @@ def test_a_manifest_copied_over_another_runs_is_refused_on_read(mock_run, tmp_pa
     (legacy / "verdicts.jsonl").write_text("".join(json.dumps({k: v for k, v in line.items() if k != "run"}) + "\n"
                                                    for line in lines))
     assert len(read_run(legacy).verdicts) == 4
+
+
+def test_a_specs_panel_seat_at_another_server_never_gets_the_runs_key(tmp_path, monkeypatch, capsys):
+    """--api-key-env names the key of --base-url's server; a spec file could seat a panel member of the same
+    provider at any other URL (or at the provider's own host), which must not receive that key."""
+    secret = "sk-mine-0123456789abcdef"
+    monkeypatch.setenv("MY_SERVER_KEY", secret)
+    with ScriptedServer(answer=lambda call: "Output (a)") as mine, \
+            ScriptedServer(answer=lambda call: "Output (a)") as elsewhere:
+        spec = tmp_path / "jury.yaml"
+        members = [{"name": "here", "judge": "default", "protocol": "llmbar/vanilla"},
+                   {"name": "there", "judge": "openai:judge", "protocol": "llmbar/vanilla",
+                    "base_url": elsewhere.openai_url}]
+        spec.write_text(json.dumps({"description": "a jury", "citation": "none", "strategy": "panel",
+                                    "options": {"members": members}}))
+        code, _, err = run_judgekit(monkeypatch, capsys, *_server_run(mine.openai_url, tmp_path / "run", "--limit",
+                                                                      "1", "--api-key-env", "MY_SERVER_KEY"),
+                                    "--protocol", spec)
+        assert code == 0, err
+        assert mine.seen_keys == {secret} and elsewhere.requests > 0
+        assert secret not in elsewhere.seen_keys

@@ -186,7 +186,8 @@ def load_judge(
     seconds of server silence tolerated (None: the backend's default, longer
     for self-hosted servers).
     Other keyword arguments go to the backend (e.g. ``api_key_env``), and to
-    the backends of panel members of the same provider. ``labels`` is the
+    the backends of panel members of the same provider at the same server
+    (never to a seat elsewhere: the key named is that server's). ``labels`` is the
     label set a classify protocol judges with (``label_set_of(dataset)``).
 
     Every judge the protocol seats gets its call path here, with the same
@@ -212,7 +213,10 @@ def load_judge(
         limiter = asyncio.Semaphore(concurrency)
 
     def call_path(judge: str, url: str | None) -> CallPath:
-        options = backend_options if parse_spec(judge)[0] == provider else {}
+        # The run's backend options (api_key_env above all) are for the run's own server: a seat a spec
+        # puts at another server, or the provider's own host, must not be handed that server's key.
+        same_server = parse_spec(judge)[0] == provider and (url or "").rstrip("/") == (base_url or "").rstrip("/")
+        options = backend_options if same_server else {}
         return CallPath(create_backend(judge, base_url=url, **options), cache=response_cache,
                         concurrency=concurrency, limiter=limiter, timeout=timeout, max_retries=max_retries)
 

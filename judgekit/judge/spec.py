@@ -9,7 +9,7 @@ that data package).
 
 Keys of a spec file::
 
-    id: llmbar/vanilla          # optional; built-ins must match their path
+    id: llmbar/vanilla          # optional; built-ins must match their path, others may not take a built-in's
     description: one line
     citation: the paper the idea comes from
     strategy: pairwise          # pairwise, staged, swap_synthesize, rating, votes, ...

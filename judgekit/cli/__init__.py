@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
 from functools import cache
@@ -107,7 +108,13 @@ def _run_app() -> int | None:
 
 
 def _stopped(terminated: bool) -> None:
-    """Ctrl-C (typer returns 130 for it when not standalone) or SIGTERM: say which, exit 130 or 143."""
+    """Ctrl-C (typer returns 130 for it when not standalone) or SIGTERM: say which, exit 130 or 143.
+
+    A stop can land inside a running task (where Ctrl-C is ignored, SIGTERM raises KeyboardInterrupt
+    wherever the event loop is); asyncio would then log that task's "exception never retrieved" with a
+    traceback as the process exits. The stop was asked for, so that report is muted: the one line stays.
+    """
+    logging.getLogger("asyncio").disabled = True
     if terminated:
         Console(stderr=True).print("terminated", markup=False)
         sys.exit(143)

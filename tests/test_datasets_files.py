@@ -95,18 +95,21 @@ def test_mapping_overrides_a_cards_columns(tmp_path):
 
 
 def test_hub_route_reads_through_hf_datasets(tmp_path, monkeypatch):
-    # `datasets.load_dataset` takes a local folder the same way as a hub id, so the
-    # hub route runs end to end here without the network.
+    # `datasets.load_dataset` takes a local folder the same way as a hub id; the hub id is pointed at
+    # one here (an hf: id itself may never be a path), so the hub route runs end to end without the network.
     import datasets
 
     monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "hf-cache")
     folder = tmp_path / "hubby"
     _write(folder, "parquet").rename(folder / "train.parquet")
-    dataset = load_dataset(f"hf:{folder}", mapping=MAPPING, labels=LABELS)
-    assert dataset.source == f"hub: {folder}"
+    real = datasets.load_dataset
+    monkeypatch.setattr(datasets, "load_dataset",
+                        lambda repo, *args, **kwargs: real(str(folder) if repo == "someone/hubby" else repo, *args, **kwargs))
+    dataset = load_dataset("hf:someone/hubby", mapping=MAPPING, labels=LABELS)
+    assert dataset.source == "hub: someone/hubby"
     assert [e.gold for e in dataset.examples] == ["a", "b", "tie"]
     assert dataset.examples[2].votes == ("a", "b", "tie")
-    assert dataset.examples[0].id == f"hf:{folder}/q1"
+    assert dataset.examples[0].id == "hf:someone/hubby/q1"
 
 
 def test_hub_spec_without_network_is_bad_input(monkeypatch):

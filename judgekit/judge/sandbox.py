@@ -129,7 +129,7 @@ class BoundedSandbox(SandboxedEnvironment):
             if len(left) + len(right) > MAX_RENDERED_CHARS:
                 raise TooLong(f"joining {len(left):,} and {len(right):,} exceeds {MAX_RENDERED_CHARS:,}")
         elif operator == "%" and isinstance(left, str):
-            _check_percent_widths(left, right)
+            _check_percent_widths(left)
         return super().call_binop(context, operator, left, right)
 
     def wrap_str_format(self, value: Any) -> Any:
@@ -190,7 +190,7 @@ def _check_product(left: Any, right: Any) -> None:
 _PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[#0 +-]*(\*|\d+)?(?:\.(\*|\d+))?")
 
 
-def _check_percent_widths(text: str, values: Any) -> None:
+def _check_percent_widths(text: str) -> None:
     """``'%2000000000s' % x`` pads to gigabytes: refuse widths and precisions past the cap."""
     total = 0
     for width, precision in _PERCENT_SPEC.findall(text):
@@ -267,7 +267,7 @@ def _indent(s: str, width: int | str = 4, first: bool = False, blank: bool = Fal
 
 def _format(value: str, *args: Any, **kwargs: Any) -> str:
     _tick()
-    _check_percent_widths(str(value), args or kwargs)
+    _check_percent_widths(str(value))
     return do_format(value, *args, **kwargs)
 
 

@@ -134,6 +134,10 @@ class Backend(ABC):
         self.model = model
         self.options = options
 
+    def prepare(self) -> None:
+        """Load what calls need (an SDK and its client) before the first one: the call path times a
+        server's silence, which an import on the event loop must not count as."""
+
     @property
     def endpoint(self) -> str:
         """Where calls go, as shown to people (a base URL without its secrets, or a file path)."""

@@ -238,6 +238,7 @@ class CallPath:
 
     async def _attempt(self, request: Request) -> Completion:
         """One call to the backend, abandoned when the server has been silent for the timeout."""
+        self.backend.prepare()
         start = time.monotonic()
         if not self.backend.interruptible:
             completion = await self.backend.complete(request)

@@ -66,6 +66,9 @@ class OpenAIBackend(Backend):
         self.key()  # a missing key is said now, not at the first call
         self._timeout = timeout
 
+    def prepare(self) -> None:
+        self._client  # noqa: B018 (made once, here rather than inside a timed attempt)
+
     @cached_property
     def _client(self) -> Any:
         """The SDK client, made on the first call the cache cannot answer."""

@@ -41,7 +41,8 @@ def imports(name: str, path: Path, known: set[str]) -> set[str]:
             if node.level:
                 anchor = name.split(".")[: len(name.split(".")) - node.level + (1 if is_package else 0)]
                 base = ".".join([*anchor, *([base] if base else [])])
-            targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in known else base for alias in node.names]
+            # ``from pkg import module`` runs pkg/__init__.py first: an edge to the package as well
+            targets = [base] + [f"{base}.{alias.name}" for alias in node.names if f"{base}.{alias.name}" in known]
         else:
             continue
         for target in targets:
@@ -90,7 +91,7 @@ def test_the_checker_sees_imports_inside_functions_and_type_checking_ones(tmp_pa
     module.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from judgekit.runs import run_dir as rundir\n"
                       "def f():\n    from judgekit.judge import api\n    from . import records\n", encoding="utf-8")
     known = {"judgekit", "judgekit.judge.api", "judgekit.runs.run_dir", "judgekit.records", "judgekit.m"}
-    assert imports("judgekit.m", module, known) == {"judgekit.judge.api", "judgekit.records", "judgekit.runs.run_dir"}
+    assert imports("judgekit.m", module, known) == {"judgekit", "judgekit.judge.api", "judgekit.records", "judgekit.runs.run_dir"}
 
 
 STAGES = ("data", "judge", "backends", "runs", "agreement", "analysis", "report", "cli", "integrations")

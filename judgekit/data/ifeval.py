@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from judgekit.data import verify
+from judgekit.data.verify import LIBRARY, bad_kwargs, check, describe, is_registered
 from judgekit.data.files import Row, format_of, read_rows
 from judgekit.errors import BadInput
 from judgekit.resources import meta_datasets_root
@@ -141,7 +141,7 @@ def figures(checks: Sequence[Sequence[InstructionCheck]]) -> dict[str, Any]:
         types.setdefault(c.instruction_id, []).append(c)
     n_prompts, n_items = len(checks), len(items)
     return {
-        "verifier": verify.LIBRARY,
+        "verifier": LIBRARY,
         "n_prompts": n_prompts,
         "n_instructions": n_items,
         "n_unverifiable": sum(c.unverifiable is not None for c in items),
@@ -200,7 +200,7 @@ def verified_rows(rows: list[Row], name: str, responses: Path, level: str) -> tu
     answers = read_answers(responses, prompts)
     checks = check_answers(answers)
     made = instruction_rows(answers, checks) if level == "instruction" else prompt_rows(answers, checks)
-    return made, f"responses {responses}, verdicts by {verify.LIBRARY}"
+    return made, f"responses {responses}, verdicts by {LIBRARY}"
 
 
 @dataclass(frozen=True)
@@ -262,15 +262,15 @@ def _swapped(key: Any) -> bool:
 def _check(answer: Answer, index: int) -> InstructionCheck:
     p = answer.prompt
     instruction_id, kwargs = p.instructions[index]
-    found = verify.check(instruction_id, kwargs, prompt=p.prompt, response=answer.response, seed=_seed(p, index))
+    found = check(instruction_id, kwargs, prompt=p.prompt, response=answer.response, seed=_seed(p, index))
     return InstructionCheck(p.key, index, instruction_id, found.strict, found.loose, found.unverifiable)
 
 
 def _description(prompt: Prompt, index: int) -> str:
     instruction_id, kwargs = prompt.instructions[index]
-    if not verify.is_registered(instruction_id):
+    if not is_registered(instruction_id):
         return instruction_id
-    return verify.describe(instruction_id, kwargs, seed=_seed(prompt, index))
+    return describe(instruction_id, kwargs, seed=_seed(prompt, index))
 
 
 def _seed(prompt: Prompt, index: int) -> str:
@@ -289,7 +289,7 @@ def _prompt(row: Row, name: str) -> Prompt:
     if not isinstance(kwargs, list) or len(kwargs) != len(ids) or not all(isinstance(k, dict) for k in kwargs):
         raise BadInput(f"{where}: field 'kwargs': expected one argument object per instruction ({len(ids)})")
     for i, (instruction_id, arguments) in enumerate(zip(ids, kwargs)):
-        wrong = verify.bad_kwargs(instruction_id, arguments) if verify.is_registered(instruction_id) else None
+        wrong = bad_kwargs(instruction_id, arguments) if is_registered(instruction_id) else None
         if wrong:
             raise BadInput(f"{where}: field 'kwargs[{i}]': {wrong}")
     return Prompt(key, _text(row, "prompt", name), tuple(zip(ids, kwargs)))

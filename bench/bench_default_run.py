@@ -31,9 +31,9 @@ from judgekit.backends.registry import create_backend
 from judgekit.cli.run import DEFAULT_DATASET, DEFAULT_JUDGE, DEFAULT_RUN_PROTOCOL
 from judgekit.data import load_dataset
 from judgekit.judge.protocol import Protocol
+from judgekit.judge.strategies import run_protocol
 from judgekit.protocols import load_protocol
 from judgekit.records import Example
-from judgekit.judge.strategies import run_protocol
 
 TARGET_S = 240.0
 

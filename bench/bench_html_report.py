@@ -14,10 +14,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from judgekit.analysis.compare import Options
 from judgekit.analysis.page import page_data
 from judgekit.report.html import render_html
 from judgekit.runs.importers.llmbar import dataset_for, import_llmbar, load_subset
-from judgekit.analysis.compare import Options
 
 TARGET_S, TARGET_MB = 60.0, 25.0
 

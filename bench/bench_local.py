@@ -31,10 +31,10 @@ from judgekit.backends.call_path import CallPath
 from judgekit.backends.local import Engine
 from judgekit.backends.registry import create_backend
 from judgekit.data import load_dataset
+from judgekit.judge.strategies import run_protocol
 from judgekit.protocols import load_protocol
 from judgekit.records import Manifest
 from judgekit.runs.runner import judge_run, now, open_run_dir
-from judgekit.judge.strategies import run_protocol
 
 STAGED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
 

@@ -81,9 +81,9 @@ def phases(data: Path, out: Path, base_url: str, concurrency: int) -> None:
     import asyncio
 
     import judgekit
+    from judgekit.analysis.summary import summary_frame as summarize
     from judgekit.data import load_dataset
     from judgekit.runs.runner import judge_run, open_run_dir
-    from judgekit.analysis.summary import summary_frame as summarize
 
     judge = judgekit.load_judge("openai:bench", "llmbar/vanilla", base_url=base_url, concurrency=concurrency)
     dataset, load_s, load_mb = traced(lambda: load_dataset(str(data)))

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from judgekit.runs.run_dir import read_run
 from judgekit.analysis.trust import TrustOptions, trust_figures
+from judgekit.runs.run_dir import read_run
 
 
 def main() -> None:

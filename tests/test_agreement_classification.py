@@ -19,7 +19,6 @@ from statsmodels.stats.inter_rater import aggregate_raters
 from statsmodels.stats.inter_rater import fleiss_kappa as sm_fleiss_kappa
 from statsmodels.stats.proportion import proportion_confint
 
-from judgekit.errors import BadInput
 from judgekit.agreement.classification import (
     classification_agreement,
     multi_annotator_summary,
@@ -30,6 +29,7 @@ from judgekit.agreement.uncertainty import (
     mean_statistic,
     resample_weights,
 )
+from judgekit.errors import BadInput
 
 BINARY = ("fail", "pass")
 HUMAN = ["pass", "pass", "fail", "pass", "fail", "fail", "pass", "pass", "fail", "pass"]

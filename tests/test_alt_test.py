@@ -15,7 +15,6 @@ from statsmodels.stats.multitest import multipletests
 from judgekit.agreement.alt_test import alt_test
 from judgekit.errors import BadInput
 
-
 GPT = {"1": "a", "2": "b", "Tie": "tie", "garbage": None}
 HUMAN = {0: "tie", 1: "a", 2: "b"}
 ANNOTATORS = ["annotator1", "annotator2", "annotator3"]

@@ -7,14 +7,14 @@ import math
 from pathlib import Path
 
 import pytest
-
 from conftest import run_judgekit
+from servers import Reply, ScriptedServer
+
 from judgekit.analysis.compare import Options, compare
 from judgekit.analysis.pairwise import headline_cells, run_row
 from judgekit.analysis.trust import calibration_summary, confidences
 from judgekit.records import PROBE_KEY, Example, Manifest, OrderResult, Usage, Verdict
 from judgekit.runs.run_dir import RunDir, read_run
-from servers import Reply, ScriptedServer
 
 STARTED = "2026-12-01T00:00:00+00:00"
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from scipy import stats
 
-from judgekit.analysis.pointwise_pairs import pairs_from_scores, pointwise_as_pairwise
-from judgekit.runs.importers.hanna import read_hanna
-from judgekit.records import CriterionRating, CriterionScores, Manifest, Rating, ScoredExample
 from judgekit.analysis.compare import Options, compare
 from judgekit.analysis.pairwise import run_row
+from judgekit.analysis.pointwise_pairs import pairs_from_scores, pointwise_as_pairwise
+from judgekit.records import CriterionRating, CriterionScores, Manifest, Rating, ScoredExample
+from judgekit.runs.importers.hanna import read_hanna
 from judgekit.runs.run_dir import Run
 
 

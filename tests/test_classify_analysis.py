@@ -7,11 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_judgekit
 from sklearn.metrics import balanced_accuracy_score, cohen_kappa_score, confusion_matrix, matthews_corrcoef
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 
-from conftest import run_judgekit
 from judgekit.analysis.compare import Options, compare
 from judgekit.analysis.summary import summary_frame
 from judgekit.records import Classification, LabelledOutput, Manifest, Usage

@@ -24,10 +24,10 @@ from servers import ScriptedServer, oracle_for
 
 from judgekit.cli import main
 from judgekit.data import load_dataset
+from judgekit.judge.strategies import get_strategy
 from judgekit.protocols import list_protocols, load_protocol
 from judgekit.runs.run_dir import read_run
 from judgekit.runs.runner import estimate
-from judgekit.judge.strategies import get_strategy
 
 JUDGEKIT = str(Path(sys.executable).parent / "judgekit")
 SECRET = "sk-test-9f8e7d6c5b4a-do-not-store"

@@ -8,12 +8,12 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from conftest import run_judgekit as judgekit
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 
 from judgekit.runs.importers.llmbar import import_llmbar
 from judgekit.runs.run_dir import RunDir, read_run
-from conftest import run_judgekit as judgekit
 
 NATURAL = "llmbar/Dataset/LLMBar/Natural/evaluators"
 MTBENCH = "llmbar/Dataset/Processed/MT-Bench/evaluators"

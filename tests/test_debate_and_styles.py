@@ -16,9 +16,9 @@ from judgekit.agreement.pairwise import accuracy, positional_agreement
 from judgekit.backends.base import Completion
 from judgekit.backends.call_path import CallPath
 from judgekit.backends.registry import create_backend
+from judgekit.judge.strategies import run_protocol
 from judgekit.protocols import load_protocol
 from judgekit.records import Example
-from judgekit.judge.strategies import run_protocol
 
 SPECS = ["reife/multi-role-round1", "reife/multi-role-round2", "styles/alpacaeval", "styles/arena-hard",
          "styles/wildbench"]
@@ -129,7 +129,6 @@ async def test_a_recorded_debate_replays_exactly(natural, tmp_path):
 
 def test_debate_specs_are_checked(tmp_path):
     from judgekit.errors import BadInput
-
     from judgekit.resources import protocols_root
 
     base = (protocols_root() / "reife/multi-role-round1.yaml").read_text(encoding="utf-8")

@@ -14,11 +14,11 @@ from conftest import run_judgekit
 from servers import ScriptedServer
 from test_cli_run import oracle_for
 
+from judgekit.analysis.leaderboard import leaderboard
 from judgekit.cli.run import DEFAULT_DATASET, DEFAULT_JUDGE, RECORDED_DIR
 from judgekit.data import load_dataset
-from judgekit.runs.importers.llmbar_sample import PER_LABEL, build_sample, recorded_runs, select
-from judgekit.analysis.leaderboard import leaderboard
 from judgekit.resources import meta_datasets_root
+from judgekit.runs.importers.llmbar_sample import PER_LABEL, build_sample, recorded_runs, select
 from judgekit.runs.run_dir import read_run
 
 SAMPLE = load_dataset(DEFAULT_DATASET)

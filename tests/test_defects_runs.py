@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-
 from conftest import run_judgekit
 from scipy import stats
 from servers import ScriptedServer

@@ -14,8 +14,8 @@ from servers import scripted_server  # noqa: F401  (fixture)
 from test_cli_run import oracle_for
 
 from judgekit.data import load_dataset
-from judgekit.report.export import COLUMNS, read_export
 from judgekit.records import Example, Manifest, OrderResult, Usage, Verdict
+from judgekit.report.export import COLUMNS, read_export
 from judgekit.runs.run_dir import RunDir, read_run
 
 EXAMPLES = [

@@ -12,9 +12,9 @@ from judgekit.backends.base import Refused
 from judgekit.data import load_dataset
 from judgekit.errors import BadInput
 from judgekit.judge.sandbox import MAX_RENDERED_CHARS
+from judgekit.judge.strategies import parsing
 from judgekit.protocols import load_protocol
 from judgekit.runs.run_dir import read_run
-from judgekit.judge.strategies import parsing
 
 EXAMPLE = load_dataset("judgekit/bundled").examples[0]
 CATASTROPHIC = "^(?P<first>(a|a)+)(?P<second>x)?$"

@@ -10,11 +10,11 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import run_judgekit as judgekit
 
 from judgekit.data import load_dataset
 from judgekit.runs.importers.llmbar import import_llmbar, protocol_for, read_evaluator_dir
 from judgekit.runs.run_dir import read_run
-from conftest import run_judgekit as judgekit
 
 NATURAL = "llmbar/Dataset/LLMBar/Natural/evaluators"
 GPTINST = "llmbar/Dataset/LLMBar/Adversarial/GPTInst/evaluators"

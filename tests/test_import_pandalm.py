@@ -9,8 +9,8 @@ import pytest
 from conftest import run_judgekit
 
 from judgekit.agreement import alt_test
-from judgekit.runs.run_dir import read_run
 from judgekit.analysis.trust import annotator_votes, has_annotators, run_alt_test
+from judgekit.runs.run_dir import read_run
 
 HUMAN = {0: "tie", 1: "a", 2: "b"}
 GPT = {"1": "a", "2": "b", "Tie": "tie", "garbage": None}

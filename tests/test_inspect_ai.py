@@ -63,7 +63,8 @@ def solver_model():
 
 
 def run_eval(scorer, tmp_path, samples=None):
-    from inspect_ai import Task, eval as inspect_eval
+    from inspect_ai import Task
+    from inspect_ai import eval as inspect_eval
     from inspect_ai.dataset import Sample
     from inspect_ai.log import read_eval_log
     from inspect_ai.solver import generate

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from sklearn.metrics import cohen_kappa_score
 
-from judgekit.runs.importers.llmbar import dataset_for, import_llmbar, load_subset
 from judgekit.analysis.compare import Options
 from judgekit.analysis.pairwise import run_row
+from judgekit.runs.importers.llmbar import dataset_for, import_llmbar, load_subset
 from judgekit.runs.run_dir import read_run
 
 EXPECTED_RUNS = 219

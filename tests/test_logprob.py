@@ -9,10 +9,10 @@ from servers import Reply, scripted_server  # noqa: F401  (fixture)
 from judgekit.backends.base import Completion
 from judgekit.backends.call_path import CallPath
 from judgekit.backends.registry import create_backend
-from judgekit.protocols import load_protocol
-from judgekit.records import Example
 from judgekit.judge.strategies import run_protocol
 from judgekit.judge.strategies.margins import answer_distribution, label_logprob, order_result, slot_margin
+from judgekit.protocols import load_protocol
+from judgekit.records import Example
 
 PAIRS = [
     Example(id="p1", instruction="Name a prime.", response_a="7", response_b="9", gold="a"),

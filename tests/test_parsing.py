@@ -2,7 +2,14 @@
 
 import pytest
 
-from judgekit.judge.strategies.parsing import parse_list, parse_llmbar, parse_mtbench, parse_numbered, parse_regex, parse_score
+from judgekit.judge.strategies.parsing import (
+    parse_list,
+    parse_llmbar,
+    parse_mtbench,
+    parse_numbered,
+    parse_regex,
+    parse_score,
+)
 
 
 @pytest.mark.parametrize("reply, slot", [

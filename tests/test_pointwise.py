@@ -11,11 +11,11 @@ from conftest import run_judgekit
 from servers import Reply, ScriptedServer
 
 from judgekit.backends.base import Completion
+from judgekit.judge.strategies import get_strategy
+from judgekit.judge.strategies.pointwise import score_distribution
 from judgekit.protocols import load_protocol
 from judgekit.records import CriterionScores
 from judgekit.runs.run_dir import read_run
-from judgekit.judge.strategies import get_strategy
-from judgekit.judge.strategies.pointwise import score_distribution
 
 SCALE = CriterionScores(scores=(3.0,), low=1, high=5)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from judgekit.data import load_dataset
-from judgekit.runs.importers.recorded import recorded_manifest, staged, write_run
 from judgekit.records import OrderResult, Verdict
+from judgekit.runs.importers.recorded import recorded_manifest, staged, write_run
 from judgekit.runs.run_dir import read_run
 
 

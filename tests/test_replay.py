@@ -9,11 +9,11 @@ from judgekit.backends.base import CallTag, Completion, Message, Request
 from judgekit.backends.call_path import CallPath
 from judgekit.backends.registry import create_backend
 from judgekit.errors import BadInput
+from judgekit.judge.strategies import run_protocol
 from judgekit.protocols import load_protocol
 from judgekit.records import Example, Manifest, OrderResult, Verdict
 from judgekit.runs.run_dir import RunDir
 from judgekit.runs.runner import judge_run, open_run_dir
-from judgekit.judge.strategies import run_protocol
 
 EXAMPLES = [
     Example(id="x/1", instruction="Say hi.", response_a="hi", response_b="bye", gold="a"),

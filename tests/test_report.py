@@ -8,15 +8,14 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import run_judgekit as judgekit
 from sklearn.metrics import cohen_kappa_score
 
-from judgekit.runs.importers.llmbar import import_llmbar
-from judgekit.records import Example, Manifest, OrderResult, Usage, Verdict
 from judgekit.analysis.compare import Options
-from judgekit.analysis.pairwise import REPORT_FIELDS, run_row
-from judgekit.analysis.pairwise import REPORT_EXTRAS
+from judgekit.analysis.pairwise import REPORT_EXTRAS, REPORT_FIELDS, run_row
+from judgekit.records import Example, Manifest, OrderResult, Usage, Verdict
+from judgekit.runs.importers.llmbar import import_llmbar
 from judgekit.runs.run_dir import RunDir, read_run
-from conftest import run_judgekit as judgekit
 
 PALM_MTBENCH = "llmbar/Dataset/Processed/MT-Bench/evaluators/PaLM2/Vanilla_NoRules"
 DESIGN_FIELDS = ["run", "judge", "protocol", "dataset", "n", "n_clusters", "ci_method", "complete", "accuracy",

@@ -10,15 +10,15 @@ import json
 from pathlib import Path
 
 import pytest
+from conftest import run_judgekit
 
+from judgekit.analysis.compare import compare
+from judgekit.analysis.pairwise import Options, run_row
 from judgekit.data import load_dataset
+from judgekit.records import Example, Manifest, OrderResult, Usage, Verdict
 from judgekit.runs.importers.llmbar import import_llmbar
 from judgekit.runs.importers.pandalm import import_pandalm
-from judgekit.records import Example, Manifest, OrderResult, Usage, Verdict
-from judgekit.analysis.compare import compare
 from judgekit.runs.run_dir import RunDir, read_run
-from judgekit.analysis.pairwise import Options, run_row
-from conftest import run_judgekit
 
 MTBENCH = "llmbar/Dataset/Processed/MT-Bench/evaluators/GPT-4/Vanilla_NoRules"
 

@@ -14,17 +14,18 @@ from servers import Fault, scripted_server  # noqa: F401  (fixture)
 from sklearn.metrics import accuracy_score
 from test_cli_run import oracle_for
 
+from judgekit.analysis.summary import run_summary
+from judgekit.analysis.summary import summary_frame as summarize
 from judgekit.backends.cache import ResponseCache
 from judgekit.backends.call_path import CallPath
 from judgekit.backends.registry import create_backend
 from judgekit.errors import BadInput
+from judgekit.judge.strategies import run_protocol
 from judgekit.protocols import load_protocol
 from judgekit.records import Example, Manifest
-from judgekit.runs.run_dir import read_run
 from judgekit.report.run_summary import summary_table
+from judgekit.runs.run_dir import read_run
 from judgekit.runs.runner import judge_run, open_run_dir
-from judgekit.analysis.summary import run_summary, summary_frame as summarize
-from judgekit.judge.strategies import run_protocol
 
 EXAMPLES = [
     Example(id=f"ex{i}", instruction=f"task {i}", response_a=f"alpha {i} end", response_b=f"beta {i} end",

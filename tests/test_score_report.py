@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import run_judgekit
 from scipy import stats
 
-from conftest import run_judgekit
+from judgekit.analysis.compare import Options, compare
 from judgekit.analysis.page import page_data
 from judgekit.report.html import render_html
 from judgekit.runs.importers.hanna import CODES, LLMS, PROMPTS, import_hanna
-from judgekit.analysis.compare import Options, compare
 from judgekit.runs.run_dir import read_run
 
 SCIPY = {"pearson": stats.pearsonr, "spearman": stats.spearmanr, "kendall": stats.kendalltau}

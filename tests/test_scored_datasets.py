@@ -7,12 +7,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import run_judgekit
 
 from judgekit.data import load_dataset, summarize
 from judgekit.errors import BadInput
 from judgekit.runs.importers.hanna import import_hanna, read_hanna
 from judgekit.runs.run_dir import read_run
-from conftest import run_judgekit
 
 CRITERIA = ("relevance", "coherence", "empathy", "surprise", "engagement", "complexity")
 

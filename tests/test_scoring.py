@@ -14,12 +14,12 @@ import re
 from pathlib import Path
 
 import pytest
+from conftest import run_judgekit
 from servers import ScriptedServer
 
 import judgekit
 from judgekit.runs.importers.llmbar import import_llmbar
 from judgekit.runs.run_dir import read_run
-from conftest import run_judgekit
 
 SWAP = "llmbar/Dataset/LLMBar/Natural/evaluators/GPT-4/Swap"
 

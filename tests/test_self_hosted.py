@@ -12,8 +12,8 @@ import time
 
 import pytest
 from conftest import run_judgekit
-from servers import Fault, Reply, ScriptedServer, oracle_for
 from rich.progress import Progress
+from servers import Fault, Reply, ScriptedServer, oracle_for
 
 from judgekit.backends.adaptive import AdaptiveLimit
 from judgekit.backends.base import Message, Request

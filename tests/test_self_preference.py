@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from judgekit.runs.importers.llmbar import import_llmbar, load_subset
 from judgekit.analysis.compare import Options, compare
+from judgekit.runs.importers.llmbar import import_llmbar, load_subset
 from judgekit.runs.run_dir import read_run
 
 SUBSET = "llmbar/Dataset/Processed/MT-Bench"

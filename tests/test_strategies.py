@@ -18,9 +18,9 @@ import pytest
 from judgekit.agreement.pairwise import accuracy, positional_agreement
 from judgekit.backends.base import CallTag, Completion, Request
 from judgekit.backends.seats import CallPaths
+from judgekit.judge.strategies import run_protocol
 from judgekit.protocols import load_protocol
 from judgekit.records import Example
-from judgekit.judge.strategies import run_protocol
 
 PAIRWISE_FAMILY = [
     "llmbar/vanilla", "llmbar/rules", "llmbar/cot", "llmbar/metrics", "llmbar/reference",

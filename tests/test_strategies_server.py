@@ -16,9 +16,9 @@ from test_strategies import Oracle, _natural
 
 import judgekit
 from judgekit.cli import main
+from judgekit.judge.strategies import get_strategy
 from judgekit.protocols import list_protocols, load_protocol
 from judgekit.runs.run_dir import read_run
-from judgekit.judge.strategies import get_strategy
 
 N = 12
 """Items per protocol: enough for both labels, small enough for CI."""

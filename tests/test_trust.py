@@ -11,12 +11,12 @@ from conftest import run_judgekit
 
 from judgekit.agreement.calibration import calibration
 from judgekit.agreement.selective import coverage_at_accuracy
-from judgekit.data import load_dataset
-from judgekit.runs.importers.labels import read_labels
-from judgekit.records import Example, Manifest, OrderResult, Verdict
 from judgekit.analysis.routing import route
-from judgekit.runs.run_dir import RunDir, read_run
 from judgekit.analysis.trust import confidences
+from judgekit.data import load_dataset
+from judgekit.records import Example, Manifest, OrderResult, Verdict
+from judgekit.runs.importers.labels import read_labels
+from judgekit.runs.run_dir import RunDir, read_run
 
 N = 120
 

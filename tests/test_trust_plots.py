@@ -10,9 +10,9 @@ from conftest import run_judgekit
 from test_trust import _logprob_run, _write
 
 from judgekit.agreement.alt_test import alt_test_json
+from judgekit.analysis.trust import TrustOptions, run_alt_test, trust_figures
 from judgekit.data.examples import majority
 from judgekit.records import Example, OrderResult, Verdict
-from judgekit.analysis.trust import TrustOptions, run_alt_test, trust_figures
 from judgekit.report.trust_html import trust_section
 from judgekit.report.trust_plots import coverage_figure, reliability_figure
 

@@ -8,8 +8,8 @@ import shutil
 
 import pytest
 from conftest import run_judgekit
-from statsmodels.stats.multitest import multipletests
 from stand_in import LABELS, MAPPING, write_labelled_csv, write_model, write_spec
+from statsmodels.stats.multitest import multipletests
 
 from judgekit.analysis.classify import CLASSIFY
 from judgekit.analysis.compare import Options, report

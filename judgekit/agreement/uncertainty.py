@@ -28,7 +28,6 @@ import numpy as np
 
 from judgekit.errors import BadInput
 
-
 _DRAW_BLOCK = 1 << 16
 """Indices drawn at once by ``resample_weights``: bounds its scratch memory."""
 

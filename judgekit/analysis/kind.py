@@ -23,9 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from judgekit.records import RunRecords, Usage
-
 from judgekit.agreement.uncertainty import Clusters, cluster_codes
+from judgekit.records import RunRecords, Usage
 
 if TYPE_CHECKING:
     from judgekit.agreement.uncertainty import Interval

@@ -22,7 +22,16 @@ from collections.abc import Sequence
 from itertools import combinations
 
 from judgekit.errors import BadInput
-from judgekit.records import CriterionRating, Example, Label, OrderResult, RunInMemory, RunRecords, ScoredExample, Verdict
+from judgekit.records import (
+    CriterionRating,
+    Example,
+    Label,
+    OrderResult,
+    RunInMemory,
+    RunRecords,
+    ScoredExample,
+    Verdict,
+)
 
 
 def pairs_from_scores(examples: Sequence[ScoredExample], criterion: str) -> list[Example]:

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from judgekit.analysis.trust import confidences_of_all
 from judgekit.errors import BadInput
 from judgekit.records import Example, LabelledOutput, RunRecords
-from judgekit.analysis.trust import confidences_of_all
 
 SHOWN_FIELDS = {"pairwise": ("instruction", "response_a", "response_b"), "classify": ("input", "context", "output")}
 """The texts of an item a person reads to label it, by run kind."""

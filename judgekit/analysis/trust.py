@@ -15,7 +15,6 @@ annotator, an approximation worth stating next to the figures.
 
 from __future__ import annotations
 
-
 import math
 from collections.abc import Callable
 from dataclasses import dataclass

@@ -203,7 +203,7 @@ class CallPath:
                         completion = await self._attempt(request)
             except JudgekitError:
                 raise  # the backend already turned a hopeless error into one clear line
-            except (TimeoutError, asyncio.TimeoutError) as e:
+            except TimeoutError as e:
                 self.usage.timeouts += 1
                 error, wait, overloaded, abandoned = e, None, True, True
             except UnreadableReply as e:

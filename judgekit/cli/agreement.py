@@ -45,19 +45,19 @@ def agreement_command(
     raters: str = typer.Option(
         ..., "--raters", help="Comma-separated rater columns, e.g. annotator1,annotator2,judge."
     ),
-    gold: Optional[str] = typer.Option(
+    gold: str | None = typer.Option(
         None, "--gold", help="Column holding the gold label; adds each rater's accuracy and kappa against it."
     ),
     level: Level = typer.Option(
         Level.nominal, "--level", help="Krippendorff's alpha level: nominal, ordinal or interval."
     ),
-    labels: Optional[str] = typer.Option(
+    labels: str | None = typer.Option(
         None,
         "--labels",
         help="Declared label set in order, e.g. a,b,tie; any other label is an error. "
         "Default: the labels seen, sorted.",
     ),
-    alt_test: Optional[str] = typer.Option(
+    alt_test: str | None = typer.Option(
         None,
         "--alt-test",
         help="Comma-separated candidate (judge) columns to test as a replacement for the --raters annotators "

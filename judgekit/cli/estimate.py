@@ -26,17 +26,17 @@ def estimate_command(
     run: Path = typer.Argument(..., help="The judge run: its verdicts on every item (labelled or not)."),
     human: Path = typer.Option(..., "--human", help="Human labels on a uniformly random subset of the run's items "
                                                     "(CSV, JSONL or Parquet)."),
-    mapping: Optional[str] = typer.Option(
+    mapping: str | None = typer.Option(
         None, "--mapping", help="The human file's columns: id=COL (or content columns, e.g. input=q,response=a) and "
                                 "label=COL (label=h1+h2+h3 for several annotators). Default: id=id,label=label."),
-    labels: Optional[str] = typer.Option(None, "--labels", help="Raw values to the run's labels, e.g. yes=fail,no=pass "
+    labels: str | None = typer.Option(None, "--labels", help="Raw values to the run's labels, e.g. yes=fail,no=pass "
                                                                 "(pairwise: 1=a,2=b,0=tie)."),
-    target: Optional[str] = typer.Option(
+    target: str | None = typer.Option(
         None, "--target", help="pass_rate (classify), win_rate[:SYSTEM] (pairwise; default response a), "
                                "mean_score[:CRITERION] (pointwise). Default: the run kind's."),
-    positive: Optional[str] = typer.Option(None, "--positive", help="pass_rate: the label whose rate is estimated "
+    positive: str | None = typer.Option(None, "--positive", help="pass_rate: the label whose rate is estimated "
                                                                     "(default pass, else the run's positive label)."),
-    method: Optional[list[str]] = typer.Option(
+    method: list[str] | None = typer.Option(
         None, "--method", help="ppi++, ppi, classical, naive or rogan-gladen; repeat for several (default: all)."),
     alpha: float = typer.Option(0.05, "--alpha", help="1 - the intervals' level."),
     clusters: bool = typer.Option(True, "--clusters/--no-clusters",

@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
 def export_command(
     runs: list[Path] = typer.Argument(..., help="Run dirs (from judgekit run or judgekit import)."),
     format: ExportFormat = typer.Option(ExportFormat.csv, "--format", "-f", help="csv, parquet or jsonl."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="File to write (default stdout; parquet needs one)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="File to write (default stdout; parquet needs one)."),
     force: bool = typer.Option(False, "--force", help="Let --out replace an existing file."),
 ) -> None:
     """One row per (example, presentation order): ids, gold, winners, raw text, margins, scores, usage.

@@ -30,7 +30,7 @@ def fewshot_command(
     strategy: Strategy = typer.Option(Strategy.disagreements, "--strategy", help="disagreements: where the judge and "
                                       "the humans differ (the default); stratified: any labelled items."),
     seed: int = typer.Option(0, "--seed", help="Seed of the pick within each label."),
-    note: Optional[str] = typer.Option("note", "--note", help="The item's metadata field holding the annotator's "
+    note: str | None = typer.Option("note", "--note", help="The item's metadata field holding the annotator's "
                                                               "note, written beside the label when present."),
     force: bool = typer.Option(False, "--force", help="Let --out replace an existing file."),
 ) -> None:

@@ -76,13 +76,13 @@ def verdicts_command(
     file: Path = typer.Argument(..., help=_FILE_HELP),
     out: Path = typer.Option(..., "--out", "-o", help="The run dir to create (must not exist)."),
     mapping: str = typer.Option(..., "--mapping", help=_MAPPING_HELP),
-    labels: Optional[str] = typer.Option(None, "--labels", help=_LABELS_HELP),
+    labels: str | None = typer.Option(None, "--labels", help=_LABELS_HELP),
     kind: ImportKind = typer.Option(ImportKind.pairwise, "--kind", help="pairwise, classify or scored."),
-    dataset: Optional[str] = typer.Option(None, "--dataset", help=_DATASET_HELP),
-    format: Optional[str] = typer.Option(None, "--format", help=_FORMAT_HELP),
-    order2_in: Optional[Order2In] = typer.Option(None, "--order2-in", help=_ORDER2_HELP),
-    order_conflict: Optional[OrderConflict] = typer.Option(None, "--order-conflict", help=_CONFLICT_HELP),
-    out_of_scale: Optional[OutOfScale] = typer.Option(None, "--out-of-scale", help=f"Scored: {_SCALE_HELP} (default: invalid)"),
+    dataset: str | None = typer.Option(None, "--dataset", help=_DATASET_HELP),
+    format: str | None = typer.Option(None, "--format", help=_FORMAT_HELP),
+    order2_in: Order2In | None = typer.Option(None, "--order2-in", help=_ORDER2_HELP),
+    order_conflict: OrderConflict | None = typer.Option(None, "--order-conflict", help=_CONFLICT_HELP),
+    out_of_scale: OutOfScale | None = typer.Option(None, "--out-of-scale", help=f"Scored: {_SCALE_HELP} (default: invalid)"),
 ) -> None:
     """Import any project's recorded judgments (pairwise verdicts, labels or scores) by a mapping of columns.
 
@@ -106,8 +106,8 @@ def scores_command(
     file: Path = typer.Argument(..., help=_FILE_HELP),
     out: Path = typer.Option(..., "--out", "-o", help="The run dir to create (must not exist)."),
     mapping: str = typer.Option(..., "--mapping", help=_SCORES_MAPPING_HELP),
-    dataset: Optional[str] = typer.Option(None, "--dataset", help=_DATASET_HELP),
-    format: Optional[str] = typer.Option(None, "--format", help=_FORMAT_HELP),
+    dataset: str | None = typer.Option(None, "--dataset", help=_DATASET_HELP),
+    format: str | None = typer.Option(None, "--format", help=_FORMAT_HELP),
     out_of_scale: OutOfScale = typer.Option(OutOfScale.invalid, "--out-of-scale", help=_SCALE_HELP),
 ) -> None:
     """Import recorded judge scores against human scores (short for: import verdicts --kind scored).
@@ -137,7 +137,7 @@ def _invalid(verdict: Any) -> bool:
 def llmbar_command(
     evaluator_dir: Path = typer.Argument(..., help="A LLMBar <subset>/evaluators/<LLM>/<strategy>/ folder holding result.json."),
     out: Path = typer.Option(..., "--out", "-o", help="The run dir to create (must not exist)."),
-    judge_model: Optional[str] = typer.Option(None, "--judge-model", help="Base model of the judge, e.g. gpt-4 (default: from the LLM folder name)."),
+    judge_model: str | None = typer.Option(None, "--judge-model", help="Base model of the judge, e.g. gpt-4 (default: from the LLM folder name)."),
 ) -> None:
     """Import one recorded LLMBar evaluator run (both presentation orders, LLMBar's invalid policy).
 
@@ -156,9 +156,9 @@ def llmbar_command(
 
 def hanna_command(
     out: Path = typer.Option(..., "--out", "-o", help="Folder to create (must not exist): one run dir per LLM and prompt."),
-    path: Optional[Path] = typer.Option(None, "--path", help="hanna_metric_scores_llm.csv, or a folder holding hanna/ (default: JUDGEKIT_DATA_DIR)."),
-    llm: Optional[list[str]] = typer.Option(None, "--llm", help=_HANNA_LLMS_HELP),
-    prompt: Optional[list[int]] = typer.Option(None, "--prompt", help="Only these prompt variants (1-4); repeatable."),
+    path: Path | None = typer.Option(None, "--path", help="hanna_metric_scores_llm.csv, or a folder holding hanna/ (default: JUDGEKIT_DATA_DIR)."),
+    llm: list[str] | None = typer.Option(None, "--llm", help=_HANNA_LLMS_HELP),
+    prompt: list[int] | None = typer.Option(None, "--prompt", help="Only these prompt variants (1-4); repeatable."),
 ) -> None:
     """Import HANNA's recorded LLM scores (5 LLMs x 4 prompts, 6 criteria) as pointwise run dirs.
 

@@ -20,14 +20,14 @@ DEFAULT_PROBES = "verbosity,verbosity-restate,verbosity-repeat,injection,authori
 def probe(
     run_or_judge: str = typer.Argument(..., help="A run dir (its judge, protocol and pairs) or a judge spec PROVIDER:MODEL."),
     probes: str = typer.Option(DEFAULT_PROBES, "--probes", help="Comma-separated built-in probe ids or .yaml spec files."),
-    dataset: Optional[str] = typer.Option(None, "--dataset", "-d", help="Pairs to probe (default: the run's, or llmbar/natural-40)."),
-    protocol: Optional[str] = typer.Option(None, "--protocol", "-p", help="Protocol for a judge spec (default logprob/pairwise for local, else llmbar/vanilla)."),
-    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server URL."),
-    judge_model: Optional[str] = typer.Option(None, "--judge-model", help="The judge's base model (self-identification names it)."),
-    limit: Optional[int] = typer.Option(None, "--limit", "-n", min=1, help="Probe N pairs, stratified by gold label."),
+    dataset: str | None = typer.Option(None, "--dataset", "-d", help="Pairs to probe (default: the run's, or llmbar/natural-40)."),
+    protocol: str | None = typer.Option(None, "--protocol", "-p", help="Protocol for a judge spec (default logprob/pairwise for local, else llmbar/vanilla)."),
+    base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL."),
+    judge_model: str | None = typer.Option(None, "--judge-model", help="The judge's base model (self-identification names it)."),
+    limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="Probe N pairs, stratified by gold label."),
     seed: int = typer.Option(0, "--seed", help="Seed of the probes' picks (padding, citations, ...)."),
     concurrency: int = typer.Option(8, "--concurrency", "-c", min=1, help="Model calls in flight at once."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Run dir of the probe run; an existing one is resumed."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Run dir of the probe run; an existing one is resumed."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the response cache."),
     format: OutputFormat = FORMAT,
     dry_run: bool = typer.Option(False, "--dry-run", help="State the calls per probe; call nothing."),
@@ -39,14 +39,14 @@ def probe(
     """
     import asyncio
 
-    from judgekit.judge.api import DEFAULT_API_PROTOCOL, load_judge
+    from judgekit.analysis.probes import probe_table
     from judgekit.cli.run import DEFAULT_DATASET, DEFAULT_RUN_PROTOCOL, default_out
     from judgekit.data import load_dataset
+    from judgekit.judge.api import DEFAULT_API_PROTOCOL, load_judge
+    from judgekit.protocols import load_protocol
     from judgekit.records import PROBE_KEY
     from judgekit.runs.probes import load_probes
-    from judgekit.analysis.probes import probe_table
     from judgekit.runs.probes.run import calls_per_probe, run_probes, stratified
-    from judgekit.protocols import load_protocol
     from judgekit.runs.run_dir import is_run_dir, read_run
 
     chosen = load_probes([p.strip() for p in probes.split(",") if p.strip()])

@@ -50,14 +50,14 @@ def register(app: typer.Typer) -> None:
 def report_command(
     runs: list[Path] = typer.Argument(..., help=_RUNS_HELP),
     format: ReportFormat = typer.Option(ReportFormat.table, "--format", "-f", help="table, markdown, json or html."),
-    invalid_policy: Optional[str] = typer.Option(None, "--invalid-policy", help=_POLICY_HELP),
+    invalid_policy: str | None = typer.Option(None, "--invalid-policy", help=_POLICY_HELP),
     resamples: int = typer.Option(1000, "--resamples", min=1, help=_RESAMPLES_HELP),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap resamples."),
     item_bootstrap: bool = typer.Option(False, "--item-bootstrap", help=_ITEMS_HELP),
     epsilon: float = typer.Option(0.2, "--epsilon", help=_EPSILON_HELP),
     target_accuracy: float = typer.Option(0.9, "--target-accuracy", help=_TARGET_HELP),
-    by: Optional[str] = typer.Option(None, "--by", help="Also give every figure per group of items: an item field (subset, system, cluster, ...) or a metadata key."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help=_OUT_HELP),
+    by: str | None = typer.Option(None, "--by", help="Also give every figure per group of items: an item field (subset, system, cluster, ...) or a metadata key."),
+    out: Path | None = typer.Option(None, "--out", "-o", help=_OUT_HELP),
     force: bool = typer.Option(False, "--force", help=_FORCE_HELP),
 ) -> None:
     """The headline figure first, then accuracies (with CIs), agreement, invalid and tie rates, kappa, biases, cost.
@@ -83,7 +83,7 @@ def report_command(
 def compare_command(
     runs: list[Path] = typer.Argument(..., help=_RUNS_HELP),
     format: CompareFormat = typer.Option(CompareFormat.table, "--format", "-f", help="table, markdown, json or html."),
-    invalid_policy: Optional[str] = typer.Option(None, "--invalid-policy", help=_POLICY_HELP),
+    invalid_policy: str | None = typer.Option(None, "--invalid-policy", help=_POLICY_HELP),
     resamples: int = typer.Option(1000, "--resamples", min=1, help=_RESAMPLES_HELP),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap resamples."),
     item_bootstrap: bool = typer.Option(False, "--item-bootstrap", help=_ITEMS_HELP),
@@ -91,8 +91,8 @@ def compare_command(
     target_accuracy: float = typer.Option(0.9, "--target-accuracy", help=_TARGET_HELP),
     rank_by: str = typer.Option("headline", "--rank-by", help=_RANK_HELP + " Pointwise runs: a score figure, e.g. "
                                 "item_kendall (the headline), system_spearman, mae."),
-    criterion: Optional[str] = typer.Option(None, "--criterion", help="Pointwise runs: rank on this criterion (default: the mean over criteria)."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help=_OUT_HELP),
+    criterion: str | None = typer.Option(None, "--criterion", help="Pointwise runs: rank on this criterion (default: the mean over criteria)."),
+    out: Path | None = typer.Option(None, "--out", "-o", help=_OUT_HELP),
     force: bool = typer.Option(False, "--force", help=_FORCE_HELP),
 ) -> None:
     """Leaderboard with CIs and biases; paired tests on shared examples with Holm and BH adjustments.

@@ -69,10 +69,10 @@ def run(
     """
     import asyncio
 
-    from judgekit.judge.api import label_set_of, load_judge
+    from judgekit.analysis.summary import run_summary
     from judgekit.backends.registry import parse_spec
     from judgekit.data import load_dataset
-    from judgekit.analysis.summary import run_summary
+    from judgekit.judge.api import label_set_of, load_judge
     from judgekit.report.run_summary import summary_table
     from judgekit.runs.run_dir import checked_place
     from judgekit.runs.runner import LiveProgress, judge_run, open_run_dir
@@ -227,10 +227,10 @@ def check_fit(dataset, protocol: str) -> None:
     responses, labelled outputs), scored responses without text, a pointwise spec that rates none
     of the data's criteria, a classify spec whose labels or label count the data does not have."""
     from judgekit.judge.api import label_set_of
-    from judgekit.protocols import load_protocol
     from judgekit.judge.strategies import get_strategy
     from judgekit.judge.strategies.classify import bind_labels
     from judgekit.judge.strategies.pointwise import rubric_for
+    from judgekit.protocols import load_protocol
 
     loaded = load_protocol(protocol)
     kind = get_strategy(loaded.strategy).kind

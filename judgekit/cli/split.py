@@ -35,10 +35,10 @@ def split_command(
     out: Path = typer.Option(..., "--out", "-o", help="The split dir to create; it must not exist."),
     test: float = typer.Option(0.3, "--test", help="Share of the items on the test side, e.g. 0.3."),
     seed: int = typer.Option(0, "--seed", help="Seed of the assignment: the same seed gives the same split."),
-    mapping: Optional[str] = typer.Option(None, "--mapping", help="FIELD=COLUMN pairs for a data file, as for "
+    mapping: str | None = typer.Option(None, "--mapping", help="FIELD=COLUMN pairs for a data file, as for "
                                                                   "judgekit run."),
-    labels: Optional[str] = typer.Option(None, "--labels", help="VALUE=LABEL pairs, as for judgekit run."),
-    limit: Optional[int] = typer.Option(None, "--limit", "-n", min=1, help="Split only the first N items."),
+    labels: str | None = typer.Option(None, "--labels", help="VALUE=LABEL pairs, as for judgekit run."),
+    limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="Split only the first N items."),
     format: OutputFormat = FORMAT,
 ) -> None:
     """Split a labelled set into dev and test once, keeping clusters whole and label shares equal.

@@ -88,17 +88,17 @@ def route_command(
     run: Path = typer.Argument(..., help="The run whose undecided items go to people."),
     out: Path = typer.Option(..., "--out", "-o", help="JSONL task file to write; Label Studio tasks go beside it."),
     target_accuracy: float = typer.Option(0.9, "--target-accuracy", help="Accuracy the judge must keep."),
-    pilot: Optional[Path] = typer.Option(
+    pilot: Path | None = typer.Option(
         None, "--pilot", help="A labelled run of the same judge to find the threshold on (default: RUN itself)."
     ),
-    threshold: Optional[float] = typer.Option(
+    threshold: float | None = typer.Option(
         None, "--threshold", help="Use this confidence threshold instead of finding one."
     ),
     resamples: int = typer.Option(1000, "--resamples", min=1, help="Bootstrap resamples of the coverage CI."),
     seed: int = typer.Option(0, "--seed", help="Seed of the resamples (--sample random: of the draw)."),
     sample: Sample = typer.Option(Sample.confidence, "--sample", help="confidence: the items the judge should not "
                                   "decide; random: --n items drawn uniformly, for judgekit estimate."),
-    n: Optional[int] = typer.Option(None, "--n", help="--sample random: how many items people label."),
+    n: int | None = typer.Option(None, "--n", help="--sample random: how many items people label."),
 ) -> None:
     """Write the items people should label (JSONL + Label Studio task JSON).
 
@@ -146,7 +146,7 @@ def route_command(
               f"(Label Studio config: judgekit.analysis.routing.label_studio_config)", markup=False)
 
 
-def _route_random(run: Any, out: Path, n: Optional[int], seed: int) -> None:
+def _route_random(run: Any, out: Path, n: int | None, seed: int) -> None:
     from judgekit.analysis.estimate import random_sample
     from judgekit.analysis.routing import Routed, write_tasks
 
@@ -204,7 +204,7 @@ def _print_run(f: dict[str, Any], console: Console) -> None:
 
 
 def plan_alt_test_command(
-    pilot: Optional[Path] = typer.Option(None, "--pilot", help=_PILOT_HELP + " (items with several votes)."),
+    pilot: Path | None = typer.Option(None, "--pilot", help=_PILOT_HELP + " (items with several votes)."),
     annotators: int = typer.Option(3, "--annotators", help="Without a pilot: annotators per item."),
     annotator_accuracy: float = typer.Option(0.85, "--annotator-accuracy", help="Without a pilot: each annotator's accuracy."),
     judge_accuracy: float = typer.Option(0.8, "--judge-accuracy", help="Without a pilot: the judge's accuracy."),
@@ -239,7 +239,7 @@ def plan_alt_test_command(
 
 
 def plan_paired_command(
-    pilot: Optional[list[Path]] = typer.Option(None, "--pilot", help="Two labelled runs of the two judges (repeat)."),
+    pilot: list[Path] | None = typer.Option(None, "--pilot", help="Two labelled runs of the two judges (repeat)."),
     accuracy: float = typer.Option(0.8, "--accuracy", help="Without pilots: judge 1's accuracy."),
     accuracy_2: float = typer.Option(0.75, "--accuracy-2", help="Without pilots: judge 2's accuracy."),
     correlation: float = typer.Option(0.3, "--correlation", help="Without pilots: correlation of their right/wrong."),
@@ -274,7 +274,7 @@ def plan_paired_command(
 
 def plan_ci_command(
     half_width: float = typer.Option(..., "--half-width", help="The CI half-width to reach, e.g. 0.05."),
-    pilot: Optional[Path] = typer.Option(None, "--pilot", help=_PILOT_HELP),
+    pilot: Path | None = typer.Option(None, "--pilot", help=_PILOT_HELP),
     accuracy: float = typer.Option(0.8, "--accuracy", help="Without a pilot: the judge's accuracy."),
     sizes: str = SIZES,
     simulations: int = typer.Option(2000, "--simulations", help=_SIMULATIONS_HELP),
@@ -294,7 +294,7 @@ def plan_ci_command(
 
 def plan_above_command(
     baseline: float = typer.Option(..., "--baseline", help="The accuracy to beat, e.g. 0.7."),
-    pilot: Optional[Path] = typer.Option(None, "--pilot", help=_PILOT_HELP),
+    pilot: Path | None = typer.Option(None, "--pilot", help=_PILOT_HELP),
     accuracy: float = typer.Option(0.8, "--accuracy", help="Without a pilot: the judge's accuracy."),
     alpha: float = typer.Option(0.05, "--alpha", help="Level of the one-sided exact binomial test."),
     sizes: str = SIZES,
@@ -317,14 +317,14 @@ def plan_estimate_command(
     half_width: float = typer.Option(..., "--half-width", help="The interval half-width to reach, e.g. 0.03."),
     pilot: Path = typer.Option(..., "--pilot", help="A judge run with human labels on a random part of it."),
     human: Path = typer.Option(..., "--human", help="The pilot's human labels (as judgekit estimate reads them)."),
-    mapping: Optional[str] = typer.Option(None, "--mapping", help="As in judgekit estimate (default id=id,label=label)."),
-    labels: Optional[str] = typer.Option(None, "--labels", help="As in judgekit estimate, e.g. yes=fail,no=pass."),
-    target: Optional[str] = typer.Option(None, "--target", help="As in judgekit estimate (default: the run kind's)."),
-    positive: Optional[str] = typer.Option(None, "--positive", help="pass_rate: the label whose rate is estimated."),
-    total: Optional[int] = typer.Option(None, "--total", help="Items the judge will score (default: the pilot's)."),
+    mapping: str | None = typer.Option(None, "--mapping", help="As in judgekit estimate (default id=id,label=label)."),
+    labels: str | None = typer.Option(None, "--labels", help="As in judgekit estimate, e.g. yes=fail,no=pass."),
+    target: str | None = typer.Option(None, "--target", help="As in judgekit estimate (default: the run kind's)."),
+    positive: str | None = typer.Option(None, "--positive", help="pass_rate: the label whose rate is estimated."),
+    total: int | None = typer.Option(None, "--total", help="Items the judge will score (default: the pilot's)."),
     alpha: float = typer.Option(0.05, "--alpha", help="1 - the interval's level."),
     sizes: str = SIZES,
-    simulate: Optional[bool] = typer.Option(None, "--simulate/--no-simulate",
+    simulate: bool | None = typer.Option(None, "--simulate/--no-simulate",
                                             help="Resample the pilot (default: when it has under 100 labels)."),
     simulations: int = typer.Option(1000, "--simulations", min=1, help=_SIMULATIONS_HELP),
     seed: int = SIMULATION_SEED,
@@ -347,7 +347,7 @@ def plan_estimate_command(
     print_plan(plan, Console())
 
 
-def _accuracy(pilot: Optional[Path], accuracy: float) -> tuple[float, str]:
+def _accuracy(pilot: Path | None, accuracy: float) -> tuple[float, str]:
     if pilot is None:
         return accuracy, f"assumed: accuracy {accuracy:g}"
     from judgekit.analysis.trust import correctness

@@ -29,7 +29,7 @@ def register(app: typer.Typer) -> None:
 
 def ifeval_command(
     responses: Path = typer.Argument(..., help="Responses in IFEval's format: JSON Lines with prompt, response."),
-    inputs: Optional[Path] = typer.Option(None, "--inputs", help=_INPUTS_HELP),
+    inputs: Path | None = typer.Option(None, "--inputs", help=_INPUTS_HELP),
     format: OutputFormat = FORMAT,
 ) -> None:
     """IFEval's prompt- and instruction-level accuracy, strict and loose, and the pass rate per instruction type.
@@ -52,7 +52,7 @@ def ifeval_pairs_command(
     first: Path = typer.Argument(..., help="One model's responses (IFEval's format)."),
     second: Path = typer.Argument(..., help="Another model's responses to the same prompts."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for pairs.jsonl and card.yaml (judgekit run --dataset OUT/card.yaml)."),
-    inputs: Optional[Path] = typer.Option(None, "--inputs", help=_INPUTS_HELP),
+    inputs: Path | None = typer.Option(None, "--inputs", help=_INPUTS_HELP),
     names: str = typer.Option("", "--names", help="The two models' names, e.g. gpt-4,llama-3 (default: the file names)."),
     force: bool = typer.Option(False, "--force", help="Replace pairs.jsonl and card.yaml in --out."),
     format: OutputFormat = FORMAT,

@@ -28,12 +28,12 @@ def register(app: typer.Typer) -> None:
 
 def versions_command(
     split: Path = typer.Argument(..., help="A split dir (judgekit split) whose runs the ledger records."),
-    final: Optional[str] = typer.Option(None, "--final", help="The version you chose before looking at test "
+    final: str | None = typer.Option(None, "--final", help="The version you chose before looking at test "
                                                                "(v2, or a prefix of its hash): the report leads with it."),
     format: VersionsFormat = typer.Option(VersionsFormat.table, "--format", "-f", help="table, markdown, json or html."),
     resamples: int = typer.Option(1000, "--resamples", min=1, help="Bootstrap resamples for the intervals."),
     seed: int = typer.Option(0, "--seed", help="Seed of the bootstrap resamples."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write to this file instead of stdout."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write to this file instead of stdout."),
     force: bool = typer.Option(False, "--force", help="Let --out replace an existing file."),
 ) -> None:
     """Each judge version's dev and test figures, cost and tokens per 1,000 items, and paired tests on test.

@@ -19,7 +19,6 @@ from judgekit.errors import BadInput
 from judgekit.records import LABELS, Label, load_yaml
 from judgekit.resources import meta_datasets_root
 
-
 CANONICAL_FIELDS = (
     "id", "instruction", "response_a", "response_b", "gold", "votes",
     "reference", "generator_a", "generator_b", "metadata", "cluster",

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from judgekit.data.verify import LIBRARY, bad_kwargs, check, describe, is_registered
 from judgekit.data.files import Row, format_of, read_rows
+from judgekit.data.verify import LIBRARY, bad_kwargs, check, describe, is_registered
 from judgekit.errors import BadInput
 from judgekit.resources import meta_datasets_root
 

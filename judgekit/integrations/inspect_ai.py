@@ -26,8 +26,8 @@ from typing import Any, Literal
 from inspect_ai.scorer import Metric, SampleScore, Score, Target, mean, metric, scorer, stderr
 from inspect_ai.solver import TaskState
 
-from judgekit.judge.api import DEFAULT_API_PROTOCOL, Judge, load_judge
 from judgekit.errors import BadInput
+from judgekit.judge.api import DEFAULT_API_PROTOCOL, Judge, load_judge
 from judgekit.records import Verdict
 
 InvalidPolicy = Literal["wrong", "half", "exclude"]

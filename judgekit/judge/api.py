@@ -23,17 +23,17 @@ from typing import Any, Self, TypeVar
 
 from judgekit.backends.cache import ResponseCache
 from judgekit.backends.call_path import CallPath, LiveUsage
-from judgekit.backends.seats import CallPaths, JudgeKey
 from judgekit.backends.registry import create_backend, parse_spec
+from judgekit.backends.seats import CallPaths, JudgeKey
 from judgekit.errors import BadInput, JudgekitError
 from judgekit.judge.protocol import LabelSet, Protocol
 from judgekit.judge.spec import load_protocol
-from judgekit.records import Example, Manifest, Verdict, content_hash
-from judgekit.runs.run_dir import Run
-from judgekit.runs.runner import judge_run, now, open_run_dir
 from judgekit.judge.strategies import get_strategy, run_protocol
 from judgekit.judge.strategies.base import headline_of
 from judgekit.judge.strategies.classify import bind_labels
+from judgekit.records import Example, Manifest, Verdict, content_hash
+from judgekit.runs.run_dir import Run
+from judgekit.runs.runner import judge_run, now, open_run_dir
 from judgekit.version import __version__
 
 DEFAULT_API_PROTOCOL = "llmbar/vanilla"

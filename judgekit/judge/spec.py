@@ -48,10 +48,9 @@ from jinja2 import TemplateError, meta
 from judgekit.backends.base import SamplingParams
 from judgekit.errors import BadInput
 from judgekit.judge.protocol import JINJA, Member, Parser, ParserFormat, Protocol
+from judgekit.judge.strategies.base import Strategy, get_strategy
 from judgekit.records import json_lines, load_yaml
 from judgekit.resources import protocols_root
-from judgekit.judge.strategies.base import Strategy, get_strategy
-
 
 SPEC_KEYS = frozenset({
     "id", "description", "citation", "strategy", "templates", "parser", "params", "orders",

@@ -27,8 +27,6 @@ import pandas as pd
 from judgekit.errors import BadInput
 from judgekit.records import RunRecords
 
-
-
 FORMATS = ("csv", "parquet", "jsonl")
 
 COLUMNS: dict[str, str] = {

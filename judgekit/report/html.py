@@ -25,7 +25,6 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from matplotlib.figure import Figure
 
-from judgekit.version import __version__
 from judgekit.report.plots import (
     STAR_BELOW,
     accuracy_figure,
@@ -37,6 +36,7 @@ from judgekit.report.plots import (
     significance_figure,
 )
 from judgekit.report.trust_html import trust_section
+from judgekit.version import __version__
 
 MAX_ITEMS_PER_RUN = 200
 """Disagreements listed per run; the rest are counted, so a page of many runs stays readable."""

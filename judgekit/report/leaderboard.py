@@ -10,6 +10,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+
 def render_leaderboard(data: dict[str, Any], *, alpha: float = 0.05) -> Group:
     """The table plus one sentence saying what it shows."""
     new = next(r for r in data["rows"] if r["new"])

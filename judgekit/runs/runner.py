@@ -20,12 +20,14 @@ from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
-    Progress as RichProgress,
     ProgressColumn,
     Task,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
+)
+from rich.progress import (
+    Progress as RichProgress,
 )
 from rich.text import Text
 
@@ -35,9 +37,9 @@ from judgekit.backends.prices import PriceTable
 from judgekit.backends.registry import backend_class, parse_spec
 from judgekit.errors import BadInput
 from judgekit.judge.protocol import Protocol
+from judgekit.judge.strategies import run_protocol
 from judgekit.records import Example, Manifest, Rating, Usage, Verdict
 from judgekit.runs.run_dir import Run, RunDir, checked_place, is_run_dir
-from judgekit.judge.strategies import run_protocol
 
 MANIFEST_EVERY_S = 2.0
 """How often the manifest's counts are refreshed while a run is going."""

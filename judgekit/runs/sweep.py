@@ -181,9 +181,9 @@ def cells(spec: SweepSpec) -> list[Cell]:
 async def run_sweep(spec: SweepSpec, root: Path, *, progress: Any = None) -> tuple[list[Path], list[str]]:
     """Run (or resume) every cell under ``root``; return the finished run dirs and
     one line per failed cell. Cells run side by side within the shared budget."""
-    from judgekit.judge.api import label_set_of, load_judge
     from judgekit.backends.cache import ResponseCache
     from judgekit.data import load_dataset
+    from judgekit.judge.api import label_set_of, load_judge
     from judgekit.runs.runner import judge_run, open_run_dir
 
     grid = cells(spec)

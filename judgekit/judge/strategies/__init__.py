@@ -5,6 +5,14 @@ fills, are in ``judgekit.judge.strategies.base``; answer parsers are in
 ``judgekit.judge.strategies.parsing``.
 """
 
-from judgekit.judge.strategies.base import Calls, MemberSpec, Strategy, get_strategy, register, run_protocol, strategy_names
+from judgekit.judge.strategies.base import (
+    Calls,
+    MemberSpec,
+    Strategy,
+    get_strategy,
+    register,
+    run_protocol,
+    strategy_names,
+)
 
 __all__ = ["Calls", "MemberSpec", "Strategy", "get_strategy", "register", "run_protocol", "strategy_names"]

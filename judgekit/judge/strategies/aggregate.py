@@ -14,8 +14,8 @@ from functools import reduce
 from typing import Any
 
 from judgekit.judge.protocol import Protocol
-from judgekit.records import OrderResult, Usage, Verdict
 from judgekit.judge.strategies.common import combine_orders, majority, mean_vote
+from judgekit.records import OrderResult, Usage, Verdict
 
 RULES = {"majority": majority, "mean": mean_vote}
 

@@ -40,8 +40,8 @@ from judgekit.backends.base import CallTag, Completion, Request
 from judgekit.backends.seats import Caller, CallPaths
 from judgekit.errors import BadInput
 from judgekit.judge.protocol import Member, Protocol
-from judgekit.records import HEADLINES, Example, OrderResult, Rating, Usage, Verdict
 from judgekit.judge.strategies.parsing import PatternTimeout
+from judgekit.records import HEADLINES, Example, OrderResult, Rating, Usage, Verdict
 
 
 @dataclass(frozen=True)

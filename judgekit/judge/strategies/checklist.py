@@ -12,10 +12,10 @@ from __future__ import annotations
 import asyncio
 
 from judgekit.judge.protocol import Protocol
-from judgekit.records import Example, OrderResult, Verdict
 from judgekit.judge.strategies.base import Calls, Strategy, register
 from judgekit.judge.strategies.common import SINGLE_VARIABLES
 from judgekit.judge.strategies.parsing import parse_list, parse_numbered
+from judgekit.records import Example, OrderResult, Verdict
 
 YES_NO = {"yes": True, "no": False}
 ITEM_VARIABLES = SINGLE_VARIABLES | {"items"}

@@ -14,10 +14,9 @@ from judgekit.data.examples import majority as majority  # votes count as annota
 from judgekit.judge.orders import final_winner
 from judgekit.judge.orders import mean_vote as mean_vote  # panels and votes average as the mean rule does
 from judgekit.judge.protocol import Protocol
-from judgekit.records import Example, OrderResult, Verdict
 from judgekit.judge.strategies.base import Calls
 from judgekit.judge.strategies.parsing import parse_llmbar, parse_mtbench, parse_regex, parse_score
-
+from judgekit.records import Example, OrderResult, Verdict
 
 PAIR_VARIABLES = frozenset({"instruction", "output_1", "output_2", "reference"})
 """What a comparing template may use: the outputs in the order shown."""

@@ -22,9 +22,9 @@ import re
 
 from judgekit.errors import BadInput
 from judgekit.judge.protocol import Protocol
-from judgekit.records import Example, Verdict
 from judgekit.judge.strategies.base import Calls, Strategy, order_name, register
 from judgekit.judge.strategies.common import PAIR_VARIABLES, judge_order, pair_values, verdict
+from judgekit.records import Example, Verdict
 
 PERSONA_NAME = re.compile(r"[a-z][a-z_]*")
 

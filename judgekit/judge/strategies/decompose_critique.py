@@ -9,9 +9,9 @@ equal shares tie. The critiques are kept in ``details``.
 from __future__ import annotations
 
 from judgekit.judge.protocol import Protocol
-from judgekit.records import Example, Verdict
 from judgekit.judge.strategies.base import Calls, Strategy, register
 from judgekit.judge.strategies.checklist import ITEM_VARIABLES, decompose, judge_items
+from judgekit.records import Example, Verdict
 
 VERDICT_WORDS = {"satisfied": True, "not satisfied": False, "unsatisfied": False}
 

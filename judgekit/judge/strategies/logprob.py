@@ -22,10 +22,10 @@ from typing import Any
 
 from judgekit.errors import BadInput
 from judgekit.judge.protocol import Protocol
-from judgekit.records import Example, OrderResult, Usage, Verdict
 from judgekit.judge.strategies.base import Calls, Strategy, order_name, register
 from judgekit.judge.strategies.common import PAIR_VARIABLES, pair_values
 from judgekit.judge.strategies.margins import order_result, winner_of
+from judgekit.records import Example, OrderResult, Usage, Verdict
 
 
 def combine(example_id: str, orders: Sequence[OrderResult], details: dict[str, Any], usage: Usage) -> Verdict:

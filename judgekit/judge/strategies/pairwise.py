@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 
 from judgekit.judge.protocol import Protocol
-from judgekit.records import Example, Verdict
 from judgekit.judge.strategies.base import Calls, Strategy, register
 from judgekit.judge.strategies.common import PAIR_VARIABLES, judge_order, verdict
+from judgekit.records import Example, Verdict
 
 
 @register("pairwise")

@@ -38,9 +38,9 @@ from typing import Any
 from judgekit.backends.base import Completion, Refused
 from judgekit.errors import BadInput
 from judgekit.judge.protocol import Protocol
-from judgekit.records import CriterionRating, CriterionScores, Rating, ScoredExample
 from judgekit.judge.strategies.base import Calls, Strategy, register
 from judgekit.judge.strategies.parsing import parse_score
+from judgekit.records import CriterionRating, CriterionScores, Rating, ScoredExample
 
 SCORED_VARIABLES = frozenset({"instruction", "response", "reference", "criterion", "rubric", "low", "high"})
 """What a pointwise template may use."""

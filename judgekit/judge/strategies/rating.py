@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 
 from judgekit.judge.protocol import Protocol
-from judgekit.records import Example, OrderResult, Verdict
 from judgekit.judge.strategies.base import Calls, Strategy, register
 from judgekit.judge.strategies.common import SINGLE_VARIABLES, read_score
+from judgekit.records import Example, OrderResult, Verdict
 
 
 @register("rating")

@@ -14,9 +14,9 @@ from typing import Any
 
 from judgekit.errors import BadInput
 from judgekit.judge.protocol import Protocol
-from judgekit.records import Example, Verdict
 from judgekit.judge.strategies.base import Calls, Strategy, register
 from judgekit.judge.strategies.common import PAIR_VARIABLES, judge_order, pair_values, parse_slot, to_label
+from judgekit.records import Example, Verdict
 
 
 @register("swap_synthesize")

@@ -16,10 +16,10 @@ import asyncio
 
 from judgekit.errors import BadInput
 from judgekit.judge.protocol import Protocol
-from judgekit.records import Example, Verdict
 from judgekit.judge.strategies.aggregate import RULES, aggregate
 from judgekit.judge.strategies.base import Calls, MemberSpec, Strategy, register
 from judgekit.judge.strategies.common import total_calls
+from judgekit.records import Example, Verdict
 
 
 @register("votes")

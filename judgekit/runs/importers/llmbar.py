@@ -37,8 +37,8 @@ from typing import Any
 
 from judgekit.data import Card, Dataset, builtin_cards, load_dataset
 from judgekit.errors import BadInput
-from judgekit.runs.importers.recorded import recorded_manifest, staged, write_run
 from judgekit.records import Example, Label, Manifest, OrderResult, Verdict
+from judgekit.runs.importers.recorded import recorded_manifest, staged, write_run
 from judgekit.runs.run_dir import Run
 
 INVALID_POLICY = "llmbar"

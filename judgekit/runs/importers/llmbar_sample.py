@@ -32,10 +32,10 @@ from pathlib import Path
 
 from judgekit.data import Dataset, load_dataset
 from judgekit.errors import BadInput
-from judgekit.runs.importers.llmbar import EVALUATOR_MODELS, INVALID_POLICY, protocol_for, read_evaluator_dir
-from judgekit.runs.importers.recorded import recorded_manifest, write_run
 from judgekit.records import Example, OrderResult, Verdict, json_lines
 from judgekit.resources import meta_datasets_root
+from judgekit.runs.importers.llmbar import EVALUATOR_MODELS, INVALID_POLICY, protocol_for, read_evaluator_dir
+from judgekit.runs.importers.recorded import recorded_manifest, write_run
 from judgekit.runs.run_dir import Run, is_run_dir
 
 SAMPLE_ID = "llmbar/natural-40"

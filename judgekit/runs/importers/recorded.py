@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from judgekit.version import __version__
 from judgekit.data import Dataset
 from judgekit.records import (
     HEADLINES,
@@ -23,6 +22,7 @@ from judgekit.records import (
     Verdict,
 )
 from judgekit.runs.run_dir import RunDir
+from judgekit.version import __version__
 
 
 def recorded_manifest(dataset: Dataset, *, n_verdicts: int, dataset_id: str | None = None,

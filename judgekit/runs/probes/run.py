@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from judgekit.analysis.probes import probe_table
 from judgekit.data import load_dataset
 from judgekit.errors import BadInput
-from judgekit.runs.probes import Probe, load_probe
-from judgekit.analysis.probes import probe_table
 from judgekit.records import Example
+from judgekit.runs.probes import Probe, load_probe
 from judgekit.runs.run_dir import Run
 from judgekit.runs.runner import estimate, judge_run, open_run_dir
 

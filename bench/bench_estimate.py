@@ -38,7 +38,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 os.environ.setdefault("JUDGEKIT_DATA_DIR", str(REPO.parent / "shared" / "datasets"))
 
-from judgekit.agreement.ppi import classical_mean, naive_mean, ppi_mean, rogan_gladen
+from judgekit.agreement.ppi import classical_mean, naive_mean, ppi_mean, rogan_gladen  # noqa: E402 (after the env)
 
 JUDGES = {"good (Se 0.85, Sp 0.90)": (0.85, 0.90), "fair (Se 0.70, Sp 0.80)": (0.70, 0.80),
           "over-flags (Se 0.90, Sp 0.60)": (0.90, 0.60)}

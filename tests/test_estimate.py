@@ -131,7 +131,10 @@ def test_estimate_json_is_the_contract_and_equals_ppi_python(halueval_like, monk
     naive = data["methods"]["naive"]
     assert naive["valid"] is False and naive["estimate"] == pytest.approx(valid_mean, abs=1e-12)
     classical, tuned = data["methods"]["classical"], data["methods"]["ppi++"]
-    width = lambda m: m["ci"][1] - m["ci"][0]
+
+    def width(m):
+        return m["ci"][1] - m["ci"][0]
+
     assert data["effective_labels"] == pytest.approx(150 * (width(classical) / width(tuned)) ** 2, rel=1e-9)
     assert data["effective_labels"] > 150  # an informative judge is worth more labels than were given
 
@@ -207,7 +210,10 @@ def test_pairwise_win_rate_counts_ties_as_half_and_takes_a_systems_side(tmp_path
     system = estimate_figures(run, human, labels="1=a,2=b,0=tie", target="win_rate:sys")
     flip = {e.id: e.generator_b == "sys" for e in run.examples}
     pop = [i for i in ids if i != "other"]
-    orient = lambda i, x: 1.0 - x if flip[i] else x
+
+    def orient(i, x):
+        return 1.0 - x if flip[i] else x
+
     y = np.array([orient(i, value[truth[i]]) for i in pop if i in labelled])
     ref = _reference(y, np.array([orient(i, f[i]) for i in pop if i in labelled]),
                      np.array([orient(i, f[i]) for i in pop if i not in labelled]))

@@ -140,7 +140,7 @@ def test_the_embedded_judge_runs_the_mixed_checklist(data_dir, tmp_path, monkeyp
 
 def test_pairs_from_programs(data_dir, tmp_path, monkeypatch, capsys):
     """GPT-4 against a copy whose responses lost their commas-free form: the program orders each pair, ties drop."""
-    lines = [json.loads(l) for l in _lines(data_dir / GPT4)[:FIRST]]
+    lines = [json.loads(line) for line in _lines(data_dir / GPT4)[:FIRST]]
     worse = [{**r, "response": r["response"].replace(" ", ", ", 2) if i % 2 else r["response"]}
              for i, r in enumerate(lines)]
     paths = []

@@ -163,7 +163,10 @@ def _same(a, b) -> bool:
     """Equal numbers (None and NaN count as "no value"), or equal intervals."""
     if isinstance(a, list) or isinstance(b, list):
         return a is not None and b is not None and len(a) == len(b) and all(map(_same, a, b))
-    missing = lambda v: v is None or (isinstance(v, float) and math.isnan(v))
+
+    def missing(v):
+        return v is None or (isinstance(v, float) and math.isnan(v))
+
     if missing(a) or missing(b):
         return missing(a) and missing(b)
     return float(a) == float(b)

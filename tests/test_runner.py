@@ -36,9 +36,10 @@ oracle = oracle_for(EXAMPLES)
 VANILLA = load_protocol("llmbar/vanilla")
 
 
-def manifest(n=len(EXAMPLES), judge="openai:judge") -> Manifest:
+def manifest(n=None, judge="openai:judge") -> Manifest:
     return Manifest(judge=judge, protocol=VANILLA.id, protocol_hash=VANILLA.content_hash, dataset="toy",
-                    package_version="0", started_at="2026-11-23T00:00:00+00:00", n_examples=n)
+                    package_version="0", started_at="2026-11-23T00:00:00+00:00",
+                    n_examples=len(EXAMPLES) if n is None else n)
 
 
 async def run_once(server, out, *, model="judge", cache=True, concurrency=4, examples=EXAMPLES):

@@ -76,7 +76,7 @@ def write_tasks(routed: list[Routed], jsonl: Path, label_studio: Path, *, kind: 
     """Both task files, each written to a temp file and renamed, so neither is ever half written."""
     lines = "".join(json.dumps(_task(r, kind)) + "\n" for r in routed)
     tasks = [{"data": {k: v for k, v in _task(r, kind).items() if k != "label"}} for r in routed]
-    for path, text in ((jsonl, lines), (label_studio, json.dumps(tasks, indent=1) + "\n")):
+    for path in (jsonl, label_studio):
         if not path.parent.is_dir():
             raise BadInput(f"{path}: folder {path.parent} does not exist")
     temps = []

@@ -58,7 +58,7 @@ def checked_base_url(url: str, what: str) -> str:
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise BadInput(f"{what} {redact(url)!r}: expected http(s)://HOST[:PORT]/PATH")
     try:
-        parts.port
+        parts.port  # noqa: B018 (reading it checks the port)
     except ValueError:
         raise BadInput(f"{what} {redact(url)!r}: the port is not a number from 0 to 65535") from None
     if parts.username is not None or parts.password is not None:

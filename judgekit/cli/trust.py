@@ -169,7 +169,7 @@ def _print_run(f: dict[str, Any], console: Console) -> None:
     if alt is None:
         console.print("alt-test: - (no item has two human votes)")
     else:
-        for name, c in alt["candidates"].items():
+        for c in alt["candidates"].values():
             table = Table("annotator", "items", "p-value", "rejected", "advantage", title_justify="left",
                           title=f"alt-test (ε={alt['epsilon']:g}, q={alt['q']:g})")
             for h, a in c["annotators"].items():

@@ -75,6 +75,17 @@ def default_cache_dir() -> Path:
     return Path(env) if env else Path(user_cache_dir("judgekit"))
 
 
+def cache_file(path: Path | str | None = None) -> Path:
+    """The SQLite file a cache at ``path`` (a folder or a ``.sqlite`` file; default
+    :func:`default_cache_dir`) lives in, found without creating anything."""
+    path = Path(path) if path is not None else default_cache_dir()
+    if path.suffix == ".sqlite":
+        return path
+    if path.exists() and not path.is_dir():
+        raise BadInput(f"response cache {path}: is a file, not a folder; point JUDGEKIT_CACHE_DIR at a folder")
+    return path / ResponseCache.FILENAME
+
+
 def _m001_responses(db: sqlite3.Connection) -> None:
     db.execute(
         """CREATE TABLE responses (
@@ -117,11 +128,7 @@ class ResponseCache:
 
     def __init__(self, path: Path | str | None = None) -> None:
         """``path`` is a directory or a ``.sqlite`` file; default :func:`default_cache_dir`."""
-        path = Path(path) if path is not None else default_cache_dir()
-        if path.suffix != ".sqlite":
-            if path.exists() and not path.is_dir():
-                raise BadInput(f"response cache {path}: is a file, not a folder; point JUDGEKIT_CACHE_DIR at a folder")
-            path = path / self.FILENAME
+        path = cache_file(path)
         self.path = path
         self.read_only = False
         self._lock = threading.Lock()
@@ -197,6 +204,24 @@ class ResponseCache:
                 "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?)",
                 (key, provider, model, json.dumps(data, ensure_ascii=False), time.time()),
             )
+
+    def entries_by_model(self) -> list[tuple[str, str, int]]:
+        """(provider, model, entries) for every model with stored answers, most entries first."""
+        with self._lock:
+            return self._db.execute(
+                "SELECT provider, model, count(*) AS n FROM responses GROUP BY provider, model "
+                "ORDER BY n DESC, provider, model"
+            ).fetchall()
+
+    def clear(self) -> int:
+        """Delete every stored answer and give the space back to the file system; the number deleted."""
+        if self.read_only:
+            raise BadInput(f"response cache {self.path}: read-only; cannot clear it")
+        with self._lock:
+            deleted = self._db.execute("DELETE FROM responses").rowcount
+            self._db.execute("VACUUM")
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return deleted
 
     def __len__(self) -> int:
         with self._lock:

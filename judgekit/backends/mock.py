@@ -4,11 +4,18 @@
     mock:second             always picks the output shown second
     mock:reply=Output (b)   always answers this text
     mock:replies.yaml       answers by prompt, from a file of rules
+    mock:random             picks the first or the second output at random
+    mock:random=yes|no      answers one of these texts at random (list one
+                            twice to make it twice as likely)
 
 "First" and "second" answer in the LLMBar (``Output (a)``) and MT-Bench
 (``[[A]]``) formats at once, and with the answer token's log-probabilities
 when a request asks for them, so every built-in pairwise protocol reads
-them. A rules file (YAML or JSON) is a list of ``{when: TEXT, reply: TEXT}``
+them. A random policy draws each answer from a generator seeded by the
+prompt and the request's sample index: the same question at the same sample
+index always gets the same answer (so it caches like any other), while
+another sample index (a self-consistency sample, a ``judgekit stability``
+repeat) is an independent draw, each reply equally likely. A rules file (YAML or JSON) is a list of ``{when: TEXT, reply: TEXT}``
 tried in order: the first rule whose ``when`` occurs in the prompt (system
 and user messages) answers; a rule without ``when`` matches anything. From
 Python, ``load_judge("mock:", policy=fn)`` answers ``fn(prompt)``; those
@@ -23,6 +30,7 @@ real. Calls cost nothing; tokens are counted as whitespace-separated words.
 from __future__ import annotations
 
 import hashlib
+import random
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -56,6 +64,10 @@ class MockBackend(Backend):
             # new function may sit at the old one's), so none of them is cached.
             self._endpoint = "mock@policy"
             self.stores_answers = False
+        elif model == "random" or model.startswith("random="):
+            choices = tuple(SLOT_REPLIES[slot][0] for slot in SLOT_REPLIES) if model == "random" else \
+                tuple(model.removeprefix("random=").split("|"))
+            self.rules = [(None, reply) for reply in choices]
         elif model not in SLOT_REPLIES and not model.startswith("reply="):
             self.rules, digest = read_rules(Path(model).expanduser())
             self._endpoint = f"mock@{digest}"  # edited rules are another judge: no stale cached answers
@@ -76,6 +88,8 @@ class MockBackend(Backend):
                 logprobs = ({favoured: -0.1, other: -2.4},)
         elif self.model.startswith("reply="):
             text = self.model.removeprefix("reply=")
+        elif self.model == "random" or self.model.startswith("random="):
+            text = random_reply(self.rules, prompt, request.sample)
         else:
             text = self.answer_by_rules(prompt)
         return Completion(text=text, tokens_in=len(prompt.split()), tokens_out=len(text.split()),
@@ -86,6 +100,12 @@ class MockBackend(Backend):
             if when is None or when in prompt:
                 return reply
         raise BadInput(f"mock:{self.model}: no rule matches the prompt starting {prompt[:60]!r}")
+
+
+def random_reply(rules: list[Rule], prompt: str, sample: int) -> str:
+    """One of the rules' replies, drawn by a generator seeded by the prompt and the sample index."""
+    seed = hashlib.sha256(f"{sample}\n{prompt}".encode()).digest()
+    return random.Random(seed).choice(rules)[1]
 
 
 def read_rules(path: Path) -> tuple[list[Rule], str]:

@@ -7,8 +7,10 @@ any other server gets the key in the variable the user names with
 Such a server is waited for longer (``sdk.SELF_HOSTED_TIMEOUT``) than OpenAI.
 
 Notes on mapping a Request:
-- ``sample`` is not sent: each sample index is its own call (and cache entry),
-  so ``n`` is never used and every sample is cached and retried on its own.
+- ``sample`` is not sent as ``n``: each sample index is its own call (and cache entry),
+  so every sample is cached and retried on its own. A sample index other than 0
+  is sent as ``seed``, so a repeated draw (``judgekit stability``) is
+  reproducible where the server honours seeds.
 - ``top_logprobs`` asks for ``logprobs`` with that many alternatives per token.
 - ``continuation`` is sent as a final assistant message. llama.cpp server and
   Ollama continue such a message; vLLM and SGLang do when the backend option
@@ -106,6 +108,8 @@ class OpenAIBackend(Backend):
         }
         if params.stop:
             body["stop"] = list(params.stop)
+        if request.sample:
+            body["seed"] = request.sample
         if params.top_logprobs:
             body["logprobs"] = True
             body["top_logprobs"] = params.top_logprobs

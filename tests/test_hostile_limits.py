@@ -71,6 +71,26 @@ def test_a_template_that_would_hang_or_take_gigabytes_is_one_line_naming_file_an
     assert "spec.yaml: templates.compare: " in err and "(rendering example 'judgekit/bundled/" in err
 
 
+def test_a_template_out_of_time_once_is_refused_at_once_after(monkeypatch):
+    """Concurrent items all start rendering a looping template: the run must end after one deadline, not one each."""
+    from jinja2.exceptions import SecurityError
+
+    from judgekit.judge import sandbox
+
+    monkeypatch.setattr(sandbox, "MAX_RENDER_SECONDS", 0.05)
+    loops = "{% for i in range(99999) %}{% for j in range(99999) %}{{ step() }}{% endfor %}{% endfor %}"
+    template = sandbox.BoundedSandbox().from_string(loops)
+    steps = []
+    taken = []
+    for _ in range(2):
+        with pytest.raises(SecurityError, match="rendering took longer than 0.05 s"):
+            sandbox.render(template, {"step": lambda: steps.append(1) or ""})
+        taken.append(len(steps))
+    assert taken[0] > 0 and taken[1] == taken[0]  # the second rendering never started its loop
+    fresh = sandbox.BoundedSandbox().from_string("{% for i in range(3) %}{{ step() }}{% endfor %}")
+    assert sandbox.render(fresh, {"step": lambda: "x"}) == "xxx"
+
+
 TRACEBACKS = {
     "import": ("{% import 'other.j2' as o %}", "{% import %} is not allowed"),
     "include": ("{% include 'other.j2' %}", "{% include %} is not allowed"),

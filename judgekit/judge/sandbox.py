@@ -36,6 +36,7 @@ import re
 import string
 import threading
 import time
+import weakref
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -64,6 +65,10 @@ class TooLong(SecurityError):
     """A rendering that would pass MAX_RENDERED_CHARS: this item's prompt is too long."""
 
 
+class OutOfTime(SecurityError):
+    """A rendering that ran past MAX_RENDER_SECONDS."""
+
+
 def bounded_join(pieces: Iterable[Any]) -> str:
     """Join text pieces, stopping (TooLong) once they pass MAX_RENDERED_CHARS."""
     out, size = [], 0
@@ -79,6 +84,10 @@ def bounded_join(pieces: Iterable[Any]) -> str:
 _clock = threading.local()
 """The current rendering's deadline, per thread (None outside a rendering)."""
 
+_out_of_time: weakref.WeakSet[Template] = weakref.WeakSet()
+"""Templates that once ran past the deadline: refused at once afterwards, so a run whose
+concurrent items all start rendering such a template ends after one deadline, not one per item."""
+
 
 def _tick() -> None:
     """Stop a rendering that is past its deadline, or whose process was asked to stop."""
@@ -88,7 +97,7 @@ def _tick() -> None:
     if stop.requested.is_set():
         raise KeyboardInterrupt  # SIGTERM: the run ends as an interrupted one does
     if time.monotonic() > deadline:
-        raise SecurityError(f"rendering took longer than {MAX_RENDER_SECONDS:g} s")
+        raise OutOfTime(f"rendering took longer than {MAX_RENDER_SECONDS:g} s")
 
 
 class BoundedSandbox(SandboxedEnvironment):
@@ -141,10 +150,15 @@ class BoundedSandbox(SandboxedEnvironment):
 
 def render(template: Template, values: dict[str, Any]) -> str:
     """``template`` filled with ``values``, within the bounds (TooLong past the output cap)."""
+    if template in _out_of_time:
+        raise OutOfTime(f"rendering took longer than {MAX_RENDER_SECONDS:g} s")
     outer = getattr(_clock, "deadline", None)
     _clock.deadline = outer or time.monotonic() + MAX_RENDER_SECONDS
     try:
         return bounded_join(template.generate(values))
+    except OutOfTime:
+        _out_of_time.add(template)
+        raise
     except TEMPLATE_ERRORS as e:
         raise TemplateRuntimeError(f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from None
     finally:

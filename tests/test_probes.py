@@ -17,6 +17,7 @@ from servers import ScriptedServer
 import judgekit
 from judgekit.data import load_dataset
 from judgekit.errors import BadInput
+from judgekit.judge.spec import load_protocol
 from judgekit.runs.probes import list_probes, load_probe, sentences
 from judgekit.runs.probes.run import stratified
 from judgekit.runs.run_dir import read_run
@@ -114,11 +115,12 @@ def test_every_builtin_probe_loads_and_is_deterministic():
     assert set(list_probes()) >= {"verbosity", "verbosity-restate", "verbosity-repeat", "injection", "authority",
                                   "formatting", "self-identification", "identical", "order"}
     example = PAIRS.examples[0]
+    rules = load_protocol("llmbar/rules")  # what a protocol probe rewrites; response probes ignore it
     for name in list_probes():
         probe = load_probe(name)
         assert probe.citation and probe.description
-        copy = probe.apply(example, seed=3, judge_model="m")
-        assert copy == probe.apply(example, seed=3, judge_model="m")
+        copy = probe.apply(example, seed=3, judge_model="m", protocol=rules)
+        assert copy == probe.apply(example, seed=3, judge_model="m", protocol=rules)
         assert copy.metadata["probe"] == name and copy.metadata["base_example"] == example.id
         assert copy.id != example.id and copy.instruction == example.instruction
 

@@ -16,7 +16,13 @@ pairs a copy with its own base pair and compares final verdicts:
 - order: for a judge that sees both presentation orders, its own two-order
   measurement — a flip is a pair whose two orders disagree, the accuracy
   change is (b shown first) minus (a shown first); for a single-order judge,
-  a swapped copy, compared after mapping its verdict back.
+  a swapped copy, compared after mapping its verdict back;
+- beside each flip rate, when a rerun flip rate is given (``judgekit
+  stability``'s, or two ordinary runs of the same judge): that rerun noise and
+  the excess, flip rate minus rerun flip rate, with Newcombe's interval
+  (``judgekit.agreement.flips.excess``). A protocol probe (a paraphrased
+  rubric, renamed labels) matters only as far as it moves verdicts more than
+  asking again does.
 """
 
 from __future__ import annotations
@@ -25,13 +31,16 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from judgekit.agreement import compare_judges, proportion_ci
+from judgekit.agreement import Interval, compare_judges, proportion_ci
+from judgekit.agreement.flips import excess, flip_rate
+from judgekit.errors import BadInput
 from judgekit.records import BASE_KEY, KIND_KEY, PROBE_KEY, TARGET_KEY, Example, RunRecords, Verdict
 
 FIELDS = ("probe", "kind", "target", "n", "flip_rate", "flip_rate_ci", "accuracy_base", "accuracy_probed",
           "accuracy_change", "accuracy_change_ci", "p_value", "test", "dispreferred_wins_base", "dispreferred_wins_probed",
           "dispreferred_wins_probed_ci", "decisiveness", "decisiveness_ci", "first_slot_share",
-          "first_slot_share_ci")
+          "first_slot_share_ci", "rerun_flip_rate", "rerun_flip_rate_ci", "excess_flip_rate",
+          "excess_flip_rate_ci")
 """One probe's row in ``judgekit probe --format json`` and in report's ``probes``."""
 
 _SWAP = {"a": "b", "b": "a"}
@@ -41,8 +50,10 @@ def has_probes(run: RunRecords) -> bool:
     return any(PROBE_KEY in e.metadata for e in run.examples)
 
 
-def probe_table(run: RunRecords, *, order: bool = False, seed: int = 0) -> list[dict[str, Any]]:
-    """One row per probe in the run (in first-seen order); ``order`` adds the two-order row from the base pairs."""
+def probe_table(run: RunRecords, *, order: bool = False, seed: int = 0,
+                rerun: Interval | None = None) -> list[dict[str, Any]]:
+    """One row per probe in the run (in first-seen order); ``order`` adds the two-order row from the base pairs;
+    ``rerun`` (a rerun flip rate and its interval) adds it and the excess to every row with a flip rate."""
     verdicts = {v.example_id: v for v in run.verdicts}
     base = {e.id: e for e in run.examples if PROBE_KEY not in e.metadata and e.id in verdicts}
     groups: dict[str, list[Example]] = defaultdict(list)
@@ -54,7 +65,37 @@ def probe_table(run: RunRecords, *, order: bool = False, seed: int = 0) -> list[
         rows.append(two)
     for probe, copies in groups.items():
         rows.append(probe_row(probe, [base[c.metadata[BASE_KEY]] for c in copies], copies, verdicts, seed=seed))
+    if rerun is not None:
+        for row in rows:
+            if row["flip_rate"] is not None:
+                beyond = excess(Interval(row["flip_rate"], *row["flip_rate_ci"]), rerun)
+                row |= {"rerun_flip_rate": rerun.estimate, "rerun_flip_rate_ci": [rerun.low, rerun.high],
+                        "excess_flip_rate": beyond.estimate, "excess_flip_rate_ci": [beyond.low, beyond.high]}
     return rows
+
+
+def two_run_flip_rate(probe_run: RunRecords, other: RunRecords) -> tuple[Interval, int]:
+    """Rerun noise from a second ordinary run of the same judge and protocol: the share of the probe run's
+    unperturbed pairs (those ``other`` judged too, with the same content) whose final verdict differs between
+    the two runs, with its Wilson interval, and how many pairs that is."""
+    mine, theirs = probe_run.manifest, other.manifest
+    if (mine.judge, mine.protocol_hash) != (theirs.judge, theirs.protocol_hash):
+        raise BadInput(f"--rerun-noise: {other.path} is a run of {theirs.judge} with {theirs.protocol}, the probe "
+                       f"run one of {mine.judge} with {mine.protocol}; rerun noise must come from the same judge")
+    theirs_content = {e.id: _content(e) for e in other.examples}
+    mine_content = {e.id: _content(e) for e in probe_run.examples if PROBE_KEY not in e.metadata}
+    verdicts = {v.example_id: v.winner for v in other.verdicts}
+    pairs = [(v.winner, verdicts[v.example_id]) for v in probe_run.verdicts
+             if v.example_id in verdicts and v.example_id in mine_content
+             and mine_content[v.example_id] == theirs_content.get(v.example_id)]
+    if not pairs:
+        raise BadInput(f"--rerun-noise: {other.path} judged none of the probe run's pairs")
+    before, after = zip(*pairs, strict=True)
+    return flip_rate(before, after), len(pairs)
+
+
+def _content(example: Any) -> tuple[str, str, str]:
+    return (example.instruction, example.response_a, example.response_b)
 
 
 def probe_row(probe: str, bases: Sequence[Example], copies: Sequence[Example], verdicts: dict[str, Verdict],
@@ -97,8 +138,8 @@ def two_order_row(bases: Sequence[Example], verdicts: dict[str, Verdict], *, see
 
 
 def _changes(gold: list[str], before: list[str | None], after: list[str | None], *, seed: int) -> dict[str, Any]:
-    flips = sum(x != y for x, y in zip(before, after, strict=True))
-    out = _share("flip_rate", flips, len(gold))
+    flips = flip_rate(before, after)
+    out = {"flip_rate": flips.estimate, "flip_rate_ci": [flips.low, flips.high]}
     result = compare_judges(gold, [after], [before], seed=seed)
     diff = result.accuracy_difference
     out |= {

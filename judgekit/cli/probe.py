@@ -1,4 +1,4 @@
-"""``judgekit probe``: perturb the pairs in ways that should not matter and measure the judge."""
+"""``judgekit probe``: perturb the pairs, or the judge's own prompt, in ways that should not matter."""
 
 from __future__ import annotations
 
@@ -7,9 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console, Group
-from rich.table import Table
-from rich.text import Text
+from rich.console import Console
 
 from judgekit.cli.options import FORMAT, OutputFormat
 from judgekit.errors import BadInput
@@ -19,7 +17,9 @@ DEFAULT_PROBES = "verbosity,verbosity-restate,verbosity-repeat,injection,authori
 
 def probe(
     run_or_judge: str = typer.Argument(..., help="A run dir (its judge, protocol and pairs) or a judge spec PROVIDER:MODEL."),
-    probes: str = typer.Option(DEFAULT_PROBES, "--probes", help="Comma-separated built-in probe ids or .yaml spec files."),
+    probes: str = typer.Option(DEFAULT_PROBES, "--probes", "--probe",
+                               help="Comma-separated built-in probe ids or .yaml spec files; protocol probes: "
+                                    "rubric-paraphrase, label-names, criteria-order, instruction-position."),
     dataset: str | None = typer.Option(None, "--dataset", "-d", help="Pairs to probe (default: the run's, or llmbar/natural-40)."),
     protocol: str | None = typer.Option(None, "--protocol", "-p", help="Protocol for a judge spec (default logprob/pairwise for local, else llmbar/vanilla)."),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL."),
@@ -32,24 +32,34 @@ def probe(
     format: OutputFormat = FORMAT,
     dry_run: bool = typer.Option(False, "--dry-run", help="State the calls per probe; call nothing."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
+    rerun_noise: Path | None = typer.Option(None, "--rerun-noise",
+                                            help="A judgekit stability dir, or a second run dir of the same judge "
+                                                 "and protocol: its rerun flip rate is set beside each probe's, "
+                                                 "with the excess."),
 ) -> None:
     """Judge perturbed copies of each pair and report flip rates and accuracy changes per probe.
 
     Example: judgekit probe openai:gpt-4o-mini --protocol llmbar/rules --dataset llmbar/natural --limit 20 --out runs/probes
+
+    Example: judgekit probe runs/rules --probe rubric-paraphrase,label-names --rerun-noise runs/rules-stability
     """
     import asyncio
 
-    from judgekit.analysis.probes import probe_table
+    from judgekit.agreement import Interval
+    from judgekit.analysis.probes import probe_table, two_run_flip_rate
     from judgekit.cli.run import DEFAULT_DATASET, DEFAULT_RUN_PROTOCOL, default_out
     from judgekit.data import load_dataset
     from judgekit.judge.api import DEFAULT_API_PROTOCOL, load_judge
     from judgekit.protocols import load_protocol
     from judgekit.records import PROBE_KEY
+    from judgekit.report.probes import render_probes
     from judgekit.runs.probes import load_probes
-    from judgekit.runs.probes.run import calls_per_probe, run_probes, stratified
+    from judgekit.runs.probes.run import calls_per_probe, check_protocol_probes, run_probes, stratified
     from judgekit.runs.run_dir import is_run_dir, read_run
 
     chosen = load_probes([p.strip() for p in probes.split(",") if p.strip()])
+    if rerun_noise is not None and not rerun_noise.is_dir():
+        raise BadInput(f"--rerun-noise: {rerun_noise} is not a stability dir or a run dir")
     params: dict[str, Any] = {}
     if is_run_dir(run_or_judge):
         source = read_run(run_or_judge)
@@ -73,6 +83,7 @@ def probe(
         loaded = load_dataset(dataset or DEFAULT_DATASET)
         dataset_id, pairs = loaded.id, list(loaded.examples)
     pairs = stratified(pairs, limit)
+    check_protocol_probes(chosen, load_protocol(protocol))
     console = Console()
     if dry_run:
         rows = calls_per_probe(load_protocol(protocol), spec, pairs, chosen, seed=seed, judge_model=judge_model)
@@ -96,49 +107,32 @@ def probe(
             await handle.aclose()
 
     finished = asyncio.run(go())
+    noise: dict[str, Any] | None = None
+    rerun = None
+    if rerun_noise is not None:
+        if is_run_dir(rerun_noise):
+            rerun, n = two_run_flip_rate(finished, read_run(rerun_noise))
+            method = "two runs"
+        else:
+            from judgekit.analysis.stability import rerun_flip_rate
+
+            flips = rerun_flip_rate(rerun_noise)
+            rerun, n, method = Interval(flips.rate, flips.low, flips.high), flips.n, "stability repeats"
+        noise = {"run": str(rerun_noise), "method": method, "n": n, "rate": rerun.estimate,
+                 "ci": [rerun.low, rerun.high]}
     rows = probe_table(finished, order=any(p.kind == "order" for p in chosen) and handle.protocol.orders == "both",
-                       seed=seed)
+                       seed=seed, rerun=rerun)
     if format is OutputFormat.json:
         console.print_json(json.dumps({"run": str(finished.path), "judge": finished.manifest.judge,
                                        "protocol": finished.manifest.protocol, "dataset": dataset_id,
-                                       "probes": rows}, allow_nan=False))
+                                       "probes": rows, "rerun_noise": noise}, allow_nan=False))
         return
     if not console.is_terminal:
-        console = Console(width=140)
+        console = Console(width=180 if noise else 140)
+    source = None if noise is None else f"{noise['method']}, {noise['n']} pairs: {noise['run']}"
     console.print(render_probes(rows, title=f"Probes · {finished.manifest.judge} · {finished.manifest.protocol} · "
-                                              f"{len(pairs)} pairs of {dataset_id}"))
+                                              f"{len(pairs)} pairs of {dataset_id}", rerun_source=source))
     console.print(f"run dir: {finished.path}", highlight=False, soft_wrap=True)
-
-
-def render_probes(rows: list[dict[str, Any]], *, title: str) -> Group:
-    """The probe table and a key to reading it."""
-    table = Table(title=title, title_justify="left")
-    for header in ("probe", "changes", "n", "flip rate [95% CI]", "Δ accuracy [95% CI]", "p",
-                   "dispreferred wins", "decisive", "first slot"):
-        table.add_column(header, justify="left" if header in ("probe", "changes") else "right", no_wrap=True)
-    for row in rows:
-        table.add_row(
-            row["probe"], row["target"] or "", str(row["n"]), _with_ci(row, "flip_rate"),
-            _with_ci(row, "accuracy_change", signed=True), "" if row["p_value"] is None else f"{row['p_value']:.2g}",
-            "" if row["dispreferred_wins_probed"] is None else
-            f"{row['dispreferred_wins_base']:.2f} → {row['dispreferred_wins_probed']:.2f}",
-            _with_ci(row, "decisiveness"), _with_ci(row, "first_slot_share"),
-        )
-    key = Text(
-        "flip rate: share of pairs whose final verdict changed. Δ accuracy: probed minus unperturbed, against the "
-        "human label (paired bootstrap CI; p: exact McNemar on the paired verdicts). dispreferred wins: how often the worse response "
-        "won, before → after it was changed. identical pairs: decisive = share of non-tie verdicts, first slot = "
-        "share of per-order wins by the slot shown first (0.5 is fair). order: the judge's two presentation "
-        "orders of the unperturbed pairs (a flip = the orders disagree).", style="dim")
-    return Group(table, key)
-
-
-def _with_ci(row: dict[str, Any], name: str, *, signed: bool = False) -> str:
-    value, ci = row.get(name), row.get(f"{name}_ci")
-    if value is None:
-        return ""
-    fmt = "+.3f" if signed else ".3f"
-    return f"{value:{fmt}} [{ci[0]:{fmt}}, {ci[1]:{fmt}}]" if ci else f"{value:{fmt}}"
 
 
 def register(app: typer.Typer) -> None:

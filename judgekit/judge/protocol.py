@@ -46,6 +46,9 @@ class Parser(BaseModel):
     min: float = 1
     """Rating scale bounds; a score outside them is unparseable."""
     max: float = 10
+    labels: tuple[str, str] | None = None
+    """For ``llmbar``: the two slots' labels when a prompt shows others than ``Output (a)`` / ``Output (b)``
+    (the ``label-names`` probe's ``Output (1)``, ``First output``); a reply's labels are read back as those."""
 
 
 class LabelSet(BaseModel):

@@ -15,7 +15,7 @@ from judgekit.judge.orders import final_winner
 from judgekit.judge.orders import mean_vote as mean_vote  # panels and votes average as the mean rule does
 from judgekit.judge.protocol import Protocol
 from judgekit.judge.strategies.base import Calls
-from judgekit.judge.strategies.parsing import parse_llmbar, parse_mtbench, parse_regex, parse_score
+from judgekit.judge.strategies.parsing import parse_llmbar, parse_mtbench, parse_regex, parse_score, relabel
 from judgekit.records import Example, OrderResult, Verdict
 
 PAIR_VARIABLES = frozenset({"instruction", "output_1", "output_2", "reference"})
@@ -41,7 +41,7 @@ def parse_slot(protocol: Protocol, text: str) -> str | None:
     """The slot a pairwise reply picks under the protocol's parser; a forbidden tie is None."""
     parser = protocol.parser
     if parser.format == "llmbar":
-        slot = parse_llmbar(text)
+        slot = parse_llmbar(relabel(text, parser.labels) if parser.labels else text)
     elif parser.format == "mtbench":
         slot = parse_mtbench(text)
     else:  # regex: the loader saw to it that the pattern has first and second groups

@@ -15,6 +15,7 @@ reply unparseable.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Literal
 
 import regex
@@ -139,6 +140,26 @@ def parse_llmbar(text: str) -> Slot | None:
     if len(decisions) != 1:
         return None
     return "first" if decisions.pop() == "a" else "second"
+
+
+def relabel(text: str, labels: tuple[str, str]) -> str:
+    """A reply that names the slots by other labels (``Output (1)``, ``the second output``), written with
+    ``Output (a)`` / ``Output (b)`` so that :func:`parse_llmbar` reads it as it reads any reply.
+
+    A label matches in any letter case, with its spaces and parentheses optional (``output 1``), after an
+    optional "the", and never inside a longer word or number (``Output (12)`` is no label).
+    """
+    for label, canonical in zip(labels, ("Output (a)", "Output (b)"), strict=True):
+        text = _label_pattern(label).sub(canonical, text)
+    return text
+
+
+@lru_cache(maxsize=16)
+def _label_pattern(label: str) -> re.Pattern[str]:
+    parts = {"(": r"\(?\s*", ")": r"\s*\)?"}
+    body = "".join(parts.get(piece, r"\s*" if piece.isspace() else re.escape(piece))
+                   for piece in re.split(r"(\s+|[()])", label.strip()) if piece)
+    return re.compile(r"(?<!\w)(?:the\s+)?" + body + r"(?![\w(])", re.IGNORECASE)
 
 
 def parse_mtbench(text: str) -> Slot | None:

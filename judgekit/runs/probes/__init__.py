@@ -35,6 +35,16 @@ BadInput naming the probe file, not gigabytes of text.
 ``identical`` puts the target response in both slots (no gold label: there
 is nothing to prefer). ``order`` swaps the slots; for a judge that already
 sees both presentation orders it needs no calls (see ``judgekit.analysis.probes``).
+
+Protocol probes (``target: protocol``) leave the pair alone and change the
+judge's own prompt instead (``judgekit.runs.probes.rewrite``):
+``rubric-paraphrase`` (the templates a ``paraphrases`` entry for the
+protocol's id rewrites), ``label-names`` (the slots named by one of the
+``label_sets``, the parser reading them back), ``criteria-order`` (numbered
+rules reordered) and ``instruction-position`` (the instruction after the
+responses). The copy's metadata names which paraphrase, label set or order
+(``probe_variant``, a seeded pick per pair); the probe run judges that copy
+under the rewritten protocol.
 """
 
 from __future__ import annotations
@@ -53,12 +63,18 @@ from jinja2 import StrictUndefined, TemplateError, meta
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from judgekit.errors import BadInput
+from judgekit.judge.protocol import Protocol
 from judgekit.judge.sandbox import BoundedSandbox, render
 from judgekit.records import BASE_KEY, KIND_KEY, PROBE_KEY, SLOTS_KEY, TARGET_KEY, Example, load_yaml
+from judgekit.runs.probes.rewrite import criteria_reordered, instruction_moved, paraphrased, relabelled
 
 UNKNOWN_MODEL = "this assistant"
 TEMPLATE_VARIABLES = frozenset({"response", "other", "instruction", "judge_model"})
 """What a probe's template may use besides its ``choices``."""
+PROTOCOL_KINDS = frozenset({"rubric-paraphrase", "label-names", "criteria-order", "instruction-position"})
+"""Probes that change the judge's prompt, not the pair."""
+VARIANT_KEY = "probe_variant"
+"""A protocol probe's copy: which paraphrase, label set or order of rules it is judged under."""
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
 
@@ -89,17 +105,34 @@ class Probe(BaseModel):
     id: str = Field(min_length=1)
     description: str
     citation: str
-    kind: Literal["template", "identical", "order"] = "template"
-    target: Literal["preferred", "dispreferred", "both"] = "dispreferred"
+    kind: Literal["template", "identical", "order", "rubric-paraphrase", "label-names", "criteria-order",
+                  "instruction-position"] = "template"
+    target: Literal["preferred", "dispreferred", "both", "protocol"] = "dispreferred"
     template: str | None = None
     choices: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    paraphrases: dict[str, tuple[dict[str, str], ...]] = Field(default_factory=dict)
+    """``rubric-paraphrase``: protocol id -> rewordings, each {template name: text}."""
+    label_sets: tuple[dict[str, str], ...] = ()
+    """``label-names``: each {first, second} (and optional first_short, second_short for a bare (a), (b))."""
     _source: str = PrivateAttr(default="")
     """The spec file, for errors met while rendering."""
 
-    def apply(self, example: Example, *, seed: int = 0, judge_model: str | None = None) -> Example | None:
-        """The probed copy of a pair with gold ``a`` or ``b``; None for pairs a probe cannot use."""
+    def apply(self, example: Example, *, seed: int = 0, judge_model: str | None = None,
+              protocol: Protocol | None = None) -> Example | None:
+        """The probed copy of a pair with gold ``a`` or ``b``; None for pairs a probe cannot use.
+
+        A protocol probe needs the judge's ``protocol``: its copy is the pair unchanged, with the variant
+        to judge it under (:meth:`rewrite`) in its metadata.
+        """
         if example.gold not in ("a", "b"):
             return None
+        if self.kind in PROTOCOL_KINDS:
+            if protocol is None:
+                raise ValueError(f"probe {self.id} changes the protocol: apply it with the judge's protocol")
+            variant = _index(f"{self.id}|{example.id}|{seed}|variant", self.variants(protocol))
+            metadata = {**example.metadata, PROBE_KEY: self.id, BASE_KEY: example.id, KIND_KEY: self.kind,
+                        TARGET_KEY: self.target, SLOTS_KEY: [], VARIANT_KEY: variant}
+            return example.model_copy(update={"id": f"{example.id}~{self.id}", "votes": (), "metadata": metadata})
         sides = self.sides(example.gold)
         texts = {"a": example.response_a, "b": example.response_b}
         gold: str | None = example.gold
@@ -122,7 +155,30 @@ class Probe(BaseModel):
     def sides(self, gold: str) -> list[str]:
         """Canonical slots the probe changes for a pair whose better response is ``gold``."""
         other = "b" if gold == "a" else "a"
-        return {"preferred": [gold], "dispreferred": [other], "both": ["a", "b"]}[self.target]
+        return {"preferred": [gold], "dispreferred": [other], "both": ["a", "b"], "protocol": []}[self.target]
+
+    def variants(self, protocol: Protocol) -> int:
+        """How many rewrites of ``protocol`` this protocol probe picks from (one per pair, seeded)."""
+        if self.kind == "rubric-paraphrase":
+            if not self.paraphrases.get(protocol.id):
+                shipped = ", ".join(sorted(self.paraphrases)) or "none"
+                raise BadInput(f"{self.id}: no paraphrase of protocol {protocol.id} ships with the probe (it has: "
+                               f"{shipped}); a probe file of kind rubric-paraphrase can add one")
+            return len(self.paraphrases[protocol.id])
+        if self.kind == "label-names":
+            return len(self.label_sets)
+        return 2**31 if self.kind == "criteria-order" else 1  # criteria-order: the variant seeds the order
+
+    def rewrite(self, protocol: Protocol, variant: int) -> Protocol:
+        """``protocol`` as this protocol probe's ``variant`` shows it to the judge."""
+        if self.kind == "rubric-paraphrase":
+            self.variants(protocol)
+            return paraphrased(protocol, self.paraphrases[protocol.id][variant], probe=self.id)
+        if self.kind == "label-names":
+            return relabelled(protocol, self.label_sets[variant], probe=self.id)
+        if self.kind == "criteria-order":
+            return criteria_reordered(protocol, str(variant), probe=self.id)
+        return instruction_moved(protocol, probe=self.id)
 
     def _render(self, example: Example, side: str, seed: int, judge_model: str | None) -> str:
         response, other = (example.response_a, example.response_b) if side == "a" else \
@@ -210,4 +266,12 @@ def _parse(source: Path | Traversable) -> Probe:
             raise BadInput(f"{source}: key 'template': not a valid template ({e})") from None
         if any(not options for options in probe.choices.values()):
             raise BadInput(f"{source}: key 'choices': every choice list needs at least one entry")
+    if (probe.kind in PROTOCOL_KINDS) != (probe.target == "protocol"):
+        raise BadInput(f"{source}: key 'target': a probe of kind {probe.kind} needs target "
+                       f"{'protocol' if probe.kind in PROTOCOL_KINDS else 'preferred, dispreferred or both'}")
+    if probe.kind == "label-names" and (not probe.label_sets or any(
+            not {"first", "second"} <= set(s) <= {"first", "second", "first_short", "second_short"}
+            for s in probe.label_sets)):
+        raise BadInput(f"{source}: key 'label_sets': a list of {{first, second}} labels "
+                       "(optional first_short, second_short)")
     return probe

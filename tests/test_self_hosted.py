@@ -56,6 +56,7 @@ def test_a_one_at_a_time_server_is_not_buried_in_abandoned_work(tmp_path, monkey
     assert all(v.winner == gold[v.example_id] for v in run.verdicts)
 
 
+@pytest.mark.slow(reason="waits out 24 timeouts on a server that answers one call at a time (about 10 s)")
 async def test_a_wave_of_timeouts_halves_the_calls_in_flight_and_says_what_to_change():
     # 0.3 s per answer but only 0.2 s of silence allowed: every call times out, whatever we do.
     with ScriptedServer(latency=0.3, one_at_a_time=True) as server:

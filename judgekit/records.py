@@ -123,6 +123,21 @@ class Usage(Record):
         )
 
 
+Order = Literal["original", "swapped"]
+"""A call's presentation order by name (``swapped``: response_b shown first)."""
+
+
+class CallText(Record):
+    """The reply of one call of a record, by the call's stage and order (``judgekit.backends.base.CallTag``).
+
+    The call path of a strategy (``Calls``) keeps these, not the strategy, so replay can answer every call again.
+    """
+
+    stage: str
+    order: Order | None = None
+    text: str
+
+
 class Verdict(Record):
     """A judge's decision on one example, with everything needed to audit it."""
 
@@ -134,12 +149,19 @@ class Verdict(Record):
     invalid_reason: str | None = None
     """Machine-readable reason when winner is None (e.g. ``unparseable``)."""
     details: dict[str, Any] = Field(default_factory=dict)
-    """Protocol extras: checklist answers, critiques, stage texts, panel members."""
+    """Protocol extras: checklist answers, critiques, panel members (runs before ``transcript``: stage texts)."""
+    transcript: tuple[CallText, ...] = ()
+    """The replies this verdict keeps nowhere else (every call but each order's deciding one)."""
     usage: Usage = Field(default_factory=Usage)
 
     @property
     def refused(self) -> bool:
         return self.invalid_reason == "refused"
+
+    def kept_reply(self, stage: str, order: Order | None) -> str | None:
+        """The reply the verdict itself keeps for a call: its order's raw text."""
+        found = next((o for o in self.orders if order is not None and o.swapped == (order == "swapped")), None)
+        return found.raw if found is not None else None
 
     @property
     def decision(self) -> str | None:
@@ -205,11 +227,18 @@ class Rating(Record):
     example_id: str
     criteria: dict[str, CriterionRating]
     details: dict[str, Any] = Field(default_factory=dict)
+    transcript: tuple[CallText, ...] = ()
+    """The replies this rating keeps nowhere else (calls other than a criterion's own)."""
     usage: Usage = Field(default_factory=Usage)
 
     @property
     def refused(self) -> bool:
         return any(c.invalid_reason == "refused" for c in self.criteria.values())
+
+    def kept_reply(self, stage: str, order: Order | None) -> str | None:
+        """The reply the rating itself keeps for a call: the raw text of the criterion its stage names."""
+        rated = self.criteria.get(stage)
+        return rated.raw if rated is not None else None
 
 
 class LabelledOutput(Record):
@@ -254,11 +283,17 @@ class Classification(Record):
     """Label -> probability, when read from log-probabilities."""
     details: dict[str, Any] = Field(default_factory=dict)
     """Protocol extras: checklist answers, reasoning."""
+    transcript: tuple[CallText, ...] = ()
+    """The replies this classification keeps nowhere else (calls before the deciding one)."""
     usage: Usage = Field(default_factory=Usage)
 
     @property
     def refused(self) -> bool:
         return self.invalid_reason == "refused"
+
+    def kept_reply(self, stage: str, order: Order | None) -> str | None:
+        """The reply the classification itself keeps for a call: its raw text (the deciding call's)."""
+        return self.raw
 
     @property
     def decision(self) -> str | None:

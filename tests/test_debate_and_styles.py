@@ -97,14 +97,15 @@ async def test_personas_speak_in_turns_and_see_the_transcript(natural):
     protocol = load_protocol("reife/multi-role-round2")
     oracle = Oracle(natural)
     verdict = await run_protocol(protocol, natural[0], oracle)
-    personas = [p["name"] for p in protocol.options["personas"]]
+    personas = [p.name for p in protocol.options.personas]
     original = [r for r in oracle.requests if r.tag.order == "original"]
     assert [r.tag.stage for r in original] == [f"{p}_round{r}_original" for r in (1, 2) for p in personas] + ["decide"]
     turns = [r.messages[-1].content for r in original[:-1]]
     assert "[general_user, round 1]" not in turns[0] and "[general_user, round 1]" in turns[1]
     assert all(f"[{p}, round 1]" in turns[-1] for p in personas)  # the last speaker heard everyone
     assert "[expert, round 2]" in original[-1].messages[-1].content  # the decision reads the whole debate
-    assert verdict.details["critic_round2_swapped"].startswith("I think")
+    turn = next(c for c in verdict.transcript if c.stage == "critic_round2_swapped")
+    assert turn.order == "swapped" and turn.text.startswith("I think")
 
 
 async def test_a_recorded_debate_replays_exactly(natural, tmp_path):

@@ -231,7 +231,9 @@ async def test_swap_synthesizes_when_orders_disagree(natural):
     verdict = await run_protocol(load_protocol("llmbar/swap-cot"), example, call_path)
     assert len(call_path.requests) == 3 and call_path.requests[-1].tag == CallTag(example.id, "synthesize")
     assert [o.winner for o in verdict.orders] == ["a", "b"]
-    assert verdict.winner == example.gold and verdict.details["synthesize"].endswith(gold_first)
+    assert verdict.winner == example.gold
+    (synthesis,) = verdict.transcript  # the deciding calls are the orders' raw texts; only the synthesis is kept
+    assert synthesis.stage == "synthesize" and synthesis.order is None and synthesis.text.endswith(gold_first)
 
 
 async def test_unparseable_reply_is_invalid_with_raw_kept(natural):
@@ -262,7 +264,9 @@ async def test_stage_texts_reach_the_comparing_call(natural):
         return "Output (a)"
 
     verdict = await run_protocol(load_protocol("llmbar/metrics-reference"), example, FakeCallPath(answer))
-    assert verdict.details == {"metrics": "1. METRIC-ONE?", "reference_answer": "REFERENCE-TEXT"}
+    assert verdict.details == {}  # the stage texts are the call path's to keep, in the transcript
+    assert {(c.stage, c.order): c.text for c in verdict.transcript} == {
+        ("metrics", None): "1. METRIC-ONE?", ("reference_answer", None): "REFERENCE-TEXT"}
 
 
 async def test_prepair_analyses_follow_their_response_into_either_slot(natural):

@@ -121,7 +121,7 @@ REPLAYABLE = ["llmbar/cot", "llmbar/metrics-reference", "llmbar/swap-cot", "llmb
 
 @pytest.mark.parametrize("protocol_id", REPLAYABLE)
 def test_a_recorded_run_replays_to_the_same_verdicts_with_no_calls(protocol_id, examples, server, tmp_path):
-    """Every stage's text is kept under its stage name, so ``replay:`` can answer each call."""
+    """The call path keeps every call's text (the record's transcript), so ``replay:`` can answer each call."""
     oracle = Oracle(examples)
     biased = protocol_id == "llmbar/swap-cot"  # answer "(a)" in the swapped order too, forcing a synthesis
     server.answer = lambda call: (
@@ -142,5 +142,6 @@ def test_a_recorded_run_replays_to_the_same_verdicts_with_no_calls(protocol_id, 
     assert server.requests == 0
     assert [v.winner for v in replayed.verdicts] == [v.winner for v in recorded.verdicts] == [e.gold for e in examples]
     assert [v.details for v in replayed.verdicts] == [v.details for v in recorded.verdicts]
+    assert [v.transcript for v in replayed.verdicts] == [v.transcript for v in recorded.verdicts]
     if biased:
-        assert all("synthesize" in v.details for v in recorded.verdicts)
+        assert all([c.stage for c in v.transcript] == ["synthesize"] for v in recorded.verdicts)

@@ -16,7 +16,6 @@ annotator, an approximation worth stating next to the figures.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +26,8 @@ from judgekit.agreement.calibration import Calibration, brier_score, calibration
 from judgekit.agreement.plan import alt_test_differences
 from judgekit.agreement.selective import SelectiveCurve, TargetCoverage, coverage_at_accuracy, selective_curve
 from judgekit.errors import BadInput
-from judgekit.records import LABELS, PROBE_KEY, Example, RunRecords, Verdict
+from judgekit.judge.spec import strategy_of_run
+from judgekit.records import LABELS, PROBE_KEY, Example, RunRecords
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -63,13 +63,6 @@ def run_alt_test(
     return alt_test(votes, judge, epsilon=epsilon, q=q, alignment="accuracy", min_items=min_items)
 
 
-CONFIDENCE_SOURCES: dict[str, tuple[str, ...]] = {
-    "pairwise": ("logprob margin", "vote share", "rating gap"),
-    "classify": ("label probability",),
-}
-"""Where each run kind's verdicts state how sure the judge was, tried in this order."""
-
-
 @dataclass(frozen=True)
 class Confidences:
     """Each gold-labelled example of a run: its winner, whether it is right, and how sure the judge was.
@@ -83,27 +76,21 @@ class Confidences:
     correct: np.ndarray
     confidence: list[float | None]
     source: str | None
-    """How the confidence was read (one of the kind's CONFIDENCE_SOURCES), None when the protocol gives none."""
+    """What the confidence is (the strategy's ``confidence_source``), None when the protocol gives none."""
 
 
 def confidences(run: RunRecords) -> Confidences:
     """The judge's confidence that its winner is right, per gold-labelled example (REFERENCES E2).
 
-    - logprob margin m (``details.margin``, else the mean of the orders'
-      margins; local or OpenAI ``top_logprobs``): sigmoid(|m|), the model's
-      probability of its own winner.
-    - vote share (self-consistency, panels: ``details.members``): the share of
-      members whose winner is the final winner.
-    - rating gap (``scores`` per order): 0.5 + 0.5 · |mean(s_a − s_b)| / range,
-      the range being the spread of all scores in the run; an equal score is 0.5.
-    - label probability (classify runs: ``Classification.confidence``, the
-      probability the label tokens give the chosen label).
+    The run's strategy says how sure its judge was (``Strategy.confidence``:
+    the logprob margin's sigmoid, the vote share of a panel or of
+    self-consistency samples, the rating gap, a label's probability), so
+    trust reads any strategy's confidence, a plugin's too, without knowing it.
     """
     verdicts = {v.example_id: v for v in run.verdicts}
     examples = [e for e in run.examples if e.gold is not None and e.id in verdicts and PROBE_KEY not in e.metadata]
     chosen = [verdicts[e.id] for e in examples]
-    source, read = _confidence_reader(run.manifest.kind, chosen)
-    values = [read(v) if v.decision is not None else None for v in chosen]
+    source, values = _stated(run, chosen)
     return Confidences(
         ids=[e.id for e in examples],
         winner=[v.decision for v in chosen],
@@ -113,57 +100,21 @@ def confidences(run: RunRecords) -> Confidences:
     )
 
 
-def _confidence_reader(kind: str, verdicts: list) -> tuple[str | None, Callable[[Any], float | None]]:
-    """The first of the kind's confidence sources that any of the verdicts carries, and its reader."""
-    for source in CONFIDENCE_SOURCES.get(kind, ()):
-        read = _reader(source, verdicts)
-        if any(read(v) is not None for v in verdicts):
-            return source, read
-    return None, lambda v: None
-
-
-def _reader(source: str, verdicts: list) -> Callable[[Any], float | None]:
-    if source == "label probability":
-        return lambda v: v.confidence
-    if source == "logprob margin":
-        return _margin_confidence
-    if source == "vote share":
-        return _vote_share
-    scores = [s for v in verdicts for o in v.orders if o.scores for s in o.scores.values()]
-    spread = (max(scores) - min(scores)) if scores else 0.0
-    return lambda v: _rating_confidence(v, spread)
-
-
-def _margin_confidence(verdict: Verdict) -> float | None:
-    margin = verdict.details.get("margin")
-    if not isinstance(margin, (int, float)):
-        margins = [o.margin for o in verdict.orders if o.margin is not None]
-        if not margins or len(margins) < len(verdict.orders):
-            return None
-        margin = sum(margins) / len(margins)
-    return 1.0 / (1.0 + math.exp(-abs(float(margin))))
-
-
-def _vote_share(verdict: Verdict) -> float | None:
-    members = verdict.details.get("members")
-    if not isinstance(members, list) or not members:
-        return None
-    return sum(isinstance(m, dict) and m.get("winner") == verdict.winner for m in members) / len(members)
-
-
-def _rating_confidence(verdict: Verdict, spread: float) -> float | None:
-    gaps = [o.scores["a"] - o.scores["b"] for o in verdict.orders
-            if o.scores and "a" in o.scores and "b" in o.scores]
-    if not gaps or spread <= 0:
-        return None
-    return 0.5 + 0.5 * min(1.0, abs(sum(gaps) / len(gaps)) / spread)
+def _stated(run: RunRecords, verdicts: list[Any]) -> tuple[str | None, list[float | None]]:
+    """(source, confidence per verdict) as the run's strategy states them; None for an undecided verdict."""
+    strategy = strategy_of_run(run.manifest)
+    if strategy is None or not verdicts:
+        return None, [None] * len(verdicts)
+    stated = strategy.confidence(verdicts)
+    values = [c if v.decision is not None else None for v, c in zip(verdicts, stated, strict=True)]
+    return (strategy.confidence_source if any(c is not None for c in values) else None), values
 
 
 def run_calibration(run: RunRecords, *, n_bins: int = 10, strategy: str = "uniform", method: str = "isotonic",
                     folds: int = 5, seed: int = 0) -> tuple[Confidences, Calibration | None]:
     """Calibration of the run's confidences on the decided items that carry one (None without any)."""
     conf = confidences(run)
-    c, y = _stated(conf)
+    c, y = _with_confidence(conf)
     if len(c) < folds:
         return conf, None
     return conf, calibration(c, y, n_bins=n_bins, strategy=strategy, method=method, folds=folds, seed=seed)
@@ -176,14 +127,14 @@ def calibration_summary(run: RunRecords, *, n_bins: int = 10) -> dict[str, Any] 
     report row. ``judgekit trust`` adds the cross-fitted figures and the bins.
     """
     conf = confidences(run)
-    c, y = _stated(conf)
+    c, y = _with_confidence(conf)
     if not len(c):
         return None
     return {"source": conf.source, "n": len(c), "n_bins": n_bins,
             "ece": expected_calibration_error(c, y, n_bins=n_bins), "brier": brier_score(c, y)}
 
 
-def _stated(conf: Confidences) -> tuple[np.ndarray, np.ndarray]:
+def _with_confidence(conf: Confidences) -> tuple[np.ndarray, np.ndarray]:
     """Confidence and correctness (1/0) of the items that carry a confidence."""
     keep = [i for i, c in enumerate(conf.confidence) if c is not None]
     return np.array([conf.confidence[i] for i in keep], dtype=float), conf.correct[keep]
@@ -280,13 +231,9 @@ def selective_json(curve: SelectiveCurve, at: TargetCoverage) -> dict[str, Any]:
 def confidences_of_all(run: RunRecords) -> list[tuple[Example, str | None, float | None]]:
     """(example, winner, confidence) for every example of the run, labelled or not; no verdict is invalid."""
     verdicts = {v.example_id: v for v in run.verdicts}
-    _, read = _confidence_reader(run.manifest.kind, [verdicts[e.id] for e in run.examples if e.id in verdicts])
-    out = []
-    for e in run.examples:
-        v = verdicts.get(e.id)
-        winner = v.decision if v is not None else None
-        out.append((e, winner, read(v) if winner is not None else None))
-    return out
+    _, values = _stated(run, [verdicts[e.id] for e in run.examples if e.id in verdicts])
+    stated = dict(zip([e.id for e in run.examples if e.id in verdicts], values, strict=True))
+    return [(e, verdicts[e.id].decision if e.id in verdicts else None, stated.get(e.id)) for e in run.examples]
 
 
 def alt_test_pool_of(run: RunRecords) -> np.ndarray:

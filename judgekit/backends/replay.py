@@ -6,12 +6,14 @@ Replaying them through a protocol re-parses that stored text, so a parser
 change is re-scored, and notebooks rerun, with no network and no cost.
 
 A request is matched by its typed tag (``Request.tag``: example, member
-path, order, stage). A verdict keeps the text of every call that is not an
-order's deciding call in ``Verdict.details`` under its stage name
-(``metrics``, ``differences_swapped``, ``analysis_a``), and a composite's
-members' verdicts under ``details["members"]`` by member name. So replay
-walks to the member's recorded verdict, answers a stage found in its details
-from there and any other call from the order's raw text. Every protocol
+path, order, stage). A record keeps the text of every call it does not keep
+otherwise (an order's deciding call is its ``raw``) in its ``transcript``, by
+stage and order, and a composite's members' verdicts under
+``details["members"]`` by member name. So replay walks to the member's
+recorded verdict, answers a call found in its transcript from there and any
+other call from the order's raw text. Runs written before records had a
+transcript kept those texts in ``details`` under the stage name (``metrics``,
+``differences_swapped``), as LLMBar's imported runs do; replay reads them there. Every protocol
 replays, self-consistency included (each sample is a member). Logprob
 verdicts also keep each order's next-token distribution
 (``details["top_logprobs"]``), which replay hands back too.
@@ -63,7 +65,11 @@ class ReplayBackend(Backend):
             raise BadInput(f"replay:{self.path}: a request without a call tag cannot be matched to a recording")
         verdict = self._verdict(tag)
         details = verdict["details"]
-        if isinstance(details.get(tag.stage), str):
+        text = next((c["text"] for c in verdict.get("transcript", ())
+                     if c["stage"] == tag.stage and c.get("order") == tag.order), None)
+        if text is not None:
+            return Completion(text=text, finish_reason="stop")
+        if isinstance(details.get(tag.stage), str):  # a run written before transcripts, or an imported one
             return Completion(text=details[tag.stage], finish_reason="stop")
         if verdict.get("invalid_reason") == "refused":  # refused again, so the replay records it the same way
             raise Refused(f"replay:{self.path}", details.get("refused") or verdict.get("raw") or "refused")

@@ -87,7 +87,7 @@ def describe(protocol: Protocol) -> dict[str, Any]:
         "params": {"temperature": params.temperature, "max_tokens": params.max_tokens,
                    "top_logprobs": params.top_logprobs, "stop": list(params.stop)},
         "continuation": protocol.continuation,
-        "options": protocol.options,
+        "options": protocol.options.model_dump(mode="json", exclude_unset=True),
         "source": protocol.source,
         "content_hash": protocol.content_hash,
         "templates": protocol.templates,

@@ -23,7 +23,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from jinja2 import StrictUndefined, Template, TemplateError
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SerializeAsAny
 
 from judgekit.backends.base import Message, Refused, SamplingParams
 from judgekit.errors import BadInput
@@ -68,6 +68,14 @@ class LabelSet(BaseModel):
     """The problem label (fail, unsafe), when the data names one."""
 
 
+class StrategyOptions(BaseModel):
+    """A strategy's ``options``, validated when its spec loads: a strategy subclasses this with the keys it
+    reads (``Strategy.Options``), so an unknown or mistyped key is refused at load, naming file and key.
+    Strict: YAML gives the types, so nothing is coerced (``rounds: "2"`` is refused, not read as 2)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
 class Member(BaseModel):
     """A protocol that a composite protocol runs, loaded when the composite is."""
 
@@ -105,7 +113,8 @@ class Protocol(BaseModel):
     A protocol that declares a rule is headlined by its final verdict (``accuracy_final``); None: the
     orders count one by one (LLMBar's per-order accuracy) and the final verdict follows ``tie``."""
     continuation: str | None = None
-    options: dict[str, Any] = {}
+    options: SerializeAsAny[StrategyOptions] = StrategyOptions()
+    """The spec's ``options``, as its strategy's ``Options`` model."""
     examples: tuple[dict[str, str], ...] = ()
     """Few-shot examples read from the file the spec's ``examples:`` names (input, output, label; context)."""
     label_set: LabelSet | None = None

@@ -28,8 +28,8 @@ Keys of a spec file::
                                 # (what ``judgekit fewshot`` writes)
 
 Loading checks the spec against what its strategy declares
-(``judgekit.judge.strategies.base.Strategy``): options, templates, template
-variables, its own checks; then loads the member protocols a composite runs
+(``judgekit.judge.strategies.base.Strategy``): options (its ``Options`` model),
+templates, template variables, the sampling settings and orders it needs; then loads the member protocols a composite runs
 into ``Protocol.members``. A spec that loads can run.
 """
 
@@ -44,12 +44,13 @@ from typing import Any, get_args
 import regex
 import yaml
 from jinja2 import TemplateError, meta
+from pydantic import ValidationError
 
 from judgekit.backends.base import SamplingParams
 from judgekit.errors import BadInput
-from judgekit.judge.protocol import JINJA, Member, Parser, ParserFormat, Protocol
+from judgekit.judge.protocol import JINJA, Member, Parser, ParserFormat, Protocol, StrategyOptions
 from judgekit.judge.strategies.base import Strategy, get_strategy
-from judgekit.records import json_lines, load_yaml
+from judgekit.records import Manifest, json_lines, load_yaml
 from judgekit.resources import protocols_root
 
 SPEC_KEYS = frozenset({
@@ -107,6 +108,20 @@ def load_protocol(id_or_path: str | Path, *, within: tuple[str, ...] = ()) -> Pr
                       within=(*within, text_id), folder=folder)
 
 
+def strategy_of_run(manifest: Manifest) -> Strategy[Any, Any] | None:
+    """The strategy a run was judged with, for what only it knows (its judge's confidence): the one its manifest
+    names, or for a run dir from before manifests named it, the strategy of the built-in protocol it names.
+    None for a recorded judge's imported run, or a strategy not installed here."""
+    name = manifest.strategy
+    if name is None and manifest.protocol in list_protocols():
+        name = load_protocol(manifest.protocol).strategy
+    try:
+        strategy = get_strategy(name) if name is not None else None
+    except BadInput:
+        return None
+    return strategy if strategy is not None and strategy.kind == manifest.kind else None
+
+
 def parse_spec(text: str, *, source: str, builtin_id: str | None, within: tuple[str, ...] = (),
                folder: Path | Traversable | None = None) -> Protocol:
     """Validate a spec's YAML text into a Protocol; errors name the file and key.
@@ -131,8 +146,10 @@ def parse_spec(text: str, *, source: str, builtin_id: str | None, within: tuple[
     if builtin_id is None and spec_id in list_protocols():  # two runs would show one name for two prompts
         raise BadInput(f"{source}: key 'id': '{spec_id}' is a built-in protocol's id; give the spec its own id")
     examples = _examples(data["examples"], source, folder) if "examples" in data else ()
+    strategy = _strategy(data["strategy"], source)
     fields = {
-        **{k: v for k, v in data.items() if k not in ("params", "parser", "templates", "examples")},
+        **{k: v for k, v in data.items() if k not in ("params", "parser", "templates", "examples", "options")},
+        "options": _options(data.get("options", {}), strategy, source),
         "id": spec_id,
         "templates": _templates(data.get("templates", {}), source),
         "parser": _parser(data.get("parser", {}), source),
@@ -144,7 +161,7 @@ def parse_spec(text: str, *, source: str, builtin_id: str | None, within: tuple[
         protocol = Protocol(**fields)
     except ValueError as e:
         raise BadInput(f"{source}: {_first_error(e)}") from None
-    strategy = _check_strategy(protocol)
+    _check_strategy(protocol, strategy)
     if examples and not strategy.takes_examples:
         raise BadInput(f"{source}: examples: strategy {strategy.name} shows no few-shot examples; remove the key")
     _check_parser(protocol, strategy, given="parser" in data)
@@ -262,23 +279,46 @@ def _params(raw: Any, source: str) -> SamplingParams:
     return params
 
 
-def _check_strategy(protocol: Protocol) -> Strategy:
-    """The strategy exists and finds the options, templates and variables it needs."""
+def _strategy(name: Any, source: str) -> Strategy[Any, Any]:
+    if not isinstance(name, str):
+        raise BadInput(f"{source}: strategy: the name of a strategy, e.g. pairwise")
     try:
-        strategy = get_strategy(protocol.strategy)
+        return get_strategy(name)
     except BadInput as e:
-        raise BadInput(f"{protocol.source}: {e}") from None
-    for key in protocol.options:
-        if key not in strategy.options:
-            raise BadInput(f"{protocol.source}: unknown key 'options.{key}' for strategy {protocol.strategy}")
-    strategy.check(protocol)
+        raise BadInput(f"{source}: {e}") from None
+
+
+def _options(raw: Any, strategy: Strategy[Any, Any], source: str) -> StrategyOptions:
+    """The spec's ``options`` as the strategy's Options model; the first problem names file and key."""
+    if not isinstance(raw, dict):
+        raise BadInput(f"{source}: key 'options' must be a mapping")
+    try:
+        return strategy.Options.model_validate(raw)
+    except ValidationError as e:
+        first = e.errors()[0]
+        key = "options" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
+        if first["type"] == "extra_forbidden":
+            allowed = ", ".join(strategy.Options.model_fields) or "none"
+            raise BadInput(f"{source}: unknown key '{key}' for strategy {strategy.name} (allowed: {allowed})") from None
+        raise BadInput(f"{source}: {key}: {first['msg'].removeprefix('Value error, ')}") from None
+
+
+def _check_strategy(protocol: Protocol, strategy: Strategy[Any, Any]) -> None:
+    """The spec gives what the strategy needs: templates, variables, sampling settings, orders."""
+    source, name = protocol.source, strategy.name
+    if strategy.needs_logprobs and not protocol.params.top_logprobs:
+        raise BadInput(f"{source}: params.top_logprobs: strategy {name} reads log-probabilities; set it (e.g. 20)")
+    if strategy.needs_continuation and not protocol.continuation:
+        raise BadInput(f"{source}: continuation: strategy {name} reads the answer after a forced prefix; set one "
+                       "(e.g. 'Output (')")
+    if strategy.needs_both_orders and protocol.orders != "both":
+        raise BadInput(f"{source}: orders: strategy {name} needs both orders")
     for name in strategy.required_templates(protocol):
         if name not in protocol.templates:
             raise BadInput(f"{protocol.source}: templates: missing template '{name}' (strategy {protocol.strategy})")
     known = strategy.template_variables(protocol)
     if known is not None:
         _check_variables(protocol, known)
-    return strategy
 
 
 def _check_parser(protocol: Protocol, strategy: Strategy, *, given: bool) -> None:

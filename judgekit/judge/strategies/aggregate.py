@@ -4,20 +4,22 @@ Each presentation order is aggregated on its own (the members' winners for
 that order, majority or mean), so accuracy per order and positional
 agreement stay measurable; the final winner then follows the usual rule for
 orders (``common.combine_orders``). Members' verdicts are kept in details,
-each under its member name (replay finds their recorded answers there).
+each under its member name (replay finds their recorded answers there); how many of them
+agree with the final verdict is the composite's confidence (:func:`vote_shares`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import reduce
-from typing import Any
+from typing import Any, Literal
 
 from judgekit.judge.protocol import Protocol
 from judgekit.judge.strategies.common import combine_orders, majority, mean_vote
 from judgekit.records import OrderResult, Usage, Verdict
 
 RULES = {"majority": majority, "mean": mean_vote}
+Rule = Literal["majority", "mean"]
 
 
 def aggregate(protocol: Protocol, example_id: str, seats: Sequence[dict[str, Any]], members: Sequence[Verdict],
@@ -43,3 +45,12 @@ def aggregate(protocol: Protocol, example_id: str, seats: Sequence[dict[str, Any
     usage = reduce(lambda x, y: x + y, (m.usage for m in members), Usage())
     return Verdict(example_id=example_id, winner=winner, orders=tuple(orders), invalid_reason=reason,
                    details=details, usage=usage)
+
+
+def vote_shares(verdicts: Sequence[Verdict]) -> list[float | None]:
+    """Per aggregated verdict, the share of its members whose winner is the final winner (None without members)."""
+    shares: list[float | None] = []
+    for verdict in verdicts:
+        members = verdict.details.get("members") or []
+        shares.append(sum(m.get("winner") == verdict.winner for m in members) / len(members) if members else None)
+    return shares

@@ -48,12 +48,14 @@ import math
 import re
 import string
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import Field
 
 from judgekit.backends.base import Completion, Refused
 from judgekit.errors import BadInput
-from judgekit.judge.protocol import LabelSet, Protocol
-from judgekit.judge.strategies.base import Calls, Strategy, get_strategy, register
+from judgekit.judge.protocol import LabelSet, Protocol, StrategyOptions
+from judgekit.judge.strategies.base import Calls, ClassifyStrategy, get_strategy, options_of, register
 from judgekit.judge.strategies.checklist import YES_NO
 from judgekit.judge.strategies.parsing import clean, parse_list, parse_numbered
 from judgekit.records import Classification, LabelledOutput
@@ -85,7 +87,7 @@ def bind_labels(protocol: Protocol, labels: LabelSet) -> Protocol:
     """
     source = protocol.source
     strategy = get_strategy(protocol.strategy)
-    if strategy.kind != "classify":
+    if not isinstance(strategy, ClassifyStrategy):
         raise BadInput(f"{source}: strategy {strategy.name} does not judge labelled outputs")
     if len(labels.names) < 2:
         raise BadInput(f"{source}: the data's label set needs at least two labels, got {', '.join(labels.names)}")
@@ -95,7 +97,7 @@ def bind_labels(protocol: Protocol, labels: LabelSet) -> Protocol:
             raise BadInput(f"labels '{spelled[_norm(name)]}' and '{name}' read the same in a judge's answer; rename one")
         spelled[_norm(name)] = name
     known = ", ".join(labels.names)
-    for name in protocol.options.get("labels", {}):
+    for name in options_of(protocol, ClassifyOptions).labels:
         if name not in labels.names:
             raise BadInput(f"{source}: options.labels: '{name}' is not one of the data's labels ({known})")
     for i, shot in enumerate(protocol.examples, start=1):
@@ -156,12 +158,13 @@ def _norm(label: str) -> str:
 def template_values(protocol: Protocol, example: LabelledOutput) -> dict[str, Any]:
     """What the templates see for one output under the protocol's bound label set."""
     labels = bound(protocol)
-    described = {**labels.descriptions, **protocol.options.get("labels", {})}
+    options = options_of(protocol, ClassifyOptions)
+    described = {**labels.descriptions, **options.labels}
     descriptions = {name: " ".join(described.get(name, "").split()) for name in labels.names}
     return {
         "input": example.input, "output": example.output, "context": example.context, "reference": example.reference,
         "labels": list(labels.names), "descriptions": descriptions, "positive_label": labels.positive,
-        "rubric": " ".join(protocol.options.get("rubric", "").split()),
+        "rubric": " ".join((options.rubric or "").split()),
         "examples": [{"context": None, "note": None, **shot} for shot in protocol.examples],
         "choices": [{"key": key, "label": name, "description": descriptions[name]}
                     for key, name in zip(LETTERS, labels.names)],
@@ -175,17 +178,23 @@ def bound(protocol: Protocol) -> LabelSet:
     return protocol.label_set
 
 
-def refused(example: LabelledOutput, refusal: Refused, calls: Calls, details: dict[str, Any] | None = None
-            ) -> Classification:
+def refused(example: LabelledOutput, refusal: Refused, calls: Calls[LabelledOutput],
+            details: dict[str, Any] | None = None) -> Classification:
     return Classification(example_id=example.id, label=None, raw=refusal.reason, invalid_reason="refused",
                           details={**(details or {}), "refused": refusal.reason}, usage=calls.usage())
 
 
-class _Classify(Strategy):
-    """Shared by the classify strategies: the options they read and the label-set checks."""
+class ClassifyOptions(StrategyOptions):
+    rubric: str | None = None
+    """What to judge."""
+    labels: dict[str, str] = {}
+    """Label name -> what it means, over the dataset card's descriptions."""
 
-    kind = "classify"
-    options = frozenset({"rubric", "labels"})
+
+class OneCall(ClassifyStrategy):
+    """One ``classify`` call per output, which the subclass reads (:meth:`ask` makes it)."""
+
+    Options: type[ClassifyOptions] = ClassifyOptions
     templates = ("classify",)
     variables = CLASSIFY_VARIABLES
     takes_examples = True
@@ -193,18 +202,8 @@ class _Classify(Strategy):
     def calls_per_item(self, protocol: Protocol) -> int:
         return 1
 
-    def check(self, protocol: Protocol) -> None:
-        rubric = protocol.options.get("rubric")
-        if rubric is not None and not isinstance(rubric, str):
-            raise BadInput(f"{protocol.source}: options.rubric: the text saying what to judge")
-        labels = protocol.options.get("labels", {})
-        if not isinstance(labels, Mapping) or not all(isinstance(v, str) for v in labels.values()):
-            raise BadInput(f"{protocol.source}: options.labels: a mapping of label name -> what it means")
-
-    def check_labels(self, protocol: Protocol, labels: LabelSet) -> None:
-        """What this strategy asks of the data's label set; raise BadInput naming the spec."""
-
-    async def ask(self, protocol: Protocol, example: LabelledOutput, calls: Calls) -> Completion | Classification:
+    async def ask(self, protocol: Protocol, example: LabelledOutput,
+                  calls: Calls[LabelledOutput]) -> Completion | Classification:
         """The one call, or the refused item's invalid Classification."""
         try:
             return await calls.ask("classify", **template_values(protocol, example))
@@ -213,10 +212,10 @@ class _Classify(Strategy):
 
 
 @register("classify")
-class Classify(_Classify):
+class Classify(OneCall):
     """The judge answers with a label name (alone, or on the last line after its reasoning)."""
 
-    async def run(self, protocol: Protocol, example: LabelledOutput, calls: Calls) -> Classification:
+    async def run(self, protocol: Protocol, example: LabelledOutput, calls: Calls[LabelledOutput]) -> Classification:
         completion = await self.ask(protocol, example, calls)
         if isinstance(completion, Classification):
             return completion
@@ -236,22 +235,18 @@ class Binary(Classify):
 
 
 @register("logprob_classify")
-class LogprobClassify(_Classify):
+class LogprobClassify(OneCall):
     """Lettered options, a forced answer prefix; the option letters' probabilities decide."""
 
-    def check(self, protocol: Protocol) -> None:
-        super().check(protocol)
-        if not protocol.params.top_logprobs:
-            raise BadInput(f"{protocol.source}: params.top_logprobs: the logprob_classify strategy needs it (e.g. 20)")
-        if not protocol.continuation:
-            raise BadInput(f"{protocol.source}: continuation: the logprob_classify strategy needs an answer prefix, "
-                           "e.g. 'Answer: ('")
+    needs_logprobs = True
+    needs_continuation = True
+    confidence_source = "label probability"
 
     def check_labels(self, protocol: Protocol, labels: LabelSet) -> None:
         if len(labels.names) > len(LETTERS):
             raise BadInput(f"{protocol.source}: {len(labels.names)} labels, but options are lettered A-Z")
 
-    async def run(self, protocol: Protocol, example: LabelledOutput, calls: Calls) -> Classification:
+    async def run(self, protocol: Protocol, example: LabelledOutput, calls: Calls[LabelledOutput]) -> Classification:
         completion = await self.ask(protocol, example, calls)
         if isinstance(completion, Classification):
             return completion
@@ -273,30 +268,31 @@ class LogprobClassify(_Classify):
         return Classification(example_id=example.id, label=label, raw=completion.text, confidence=ranked[0],
                               probabilities=probabilities, details=details, usage=calls.usage())
 
+    def confidence(self, results: Sequence[Classification]) -> list[float | None]:
+        """The renormalised probability of the chosen label's option letter."""
+        return [c.confidence for c in results]
+
+
+class ChecklistOptions(ClassifyOptions):
+    items: list[Annotated[str, Field(pattern=r"\S")]] | None = Field(None, min_length=1)
+    """Yes/no questions (YES = the output passes it); none: the data's instructions, else decomposed."""
+    verify: Literal["program"] | None = None
+    """``program``: items a program can check are checked by it, the judge answers the rest."""
+
 
 @register("classify_checklist")
-class ChecklistClassify(_Classify):
+class ChecklistClassify(OneCall):
     """Yes/no items (the spec's, the data's instructions, else decomposed from the input); the output passes
     only if all pass. With ``verify: program``, items a program can check are answered by it."""
 
-    options = frozenset({"rubric", "labels", "items", "verify"})
+    Options = ChecklistOptions
     variables = CLASSIFY_VARIABLES | {"items"}
 
     def required_templates(self, protocol: Protocol) -> tuple[str, ...]:
-        return ("check",) if protocol.options.get("items") else ("decompose", "check")
+        return ("check",) if options_of(protocol, ChecklistOptions).items else ("decompose", "check")
 
     def calls_per_item(self, protocol: Protocol) -> int:
-        return 1 if protocol.options.get("items") else 2
-
-    def check(self, protocol: Protocol) -> None:
-        super().check(protocol)
-        items = protocol.options.get("items")
-        if items is not None and (not isinstance(items, list) or not items
-                                  or not all(isinstance(i, str) and i.strip() for i in items)):
-            raise BadInput(f"{protocol.source}: options.items: a list of yes/no questions (YES = the output passes it)")
-        if protocol.options.get("verify", "program") != "program":
-            raise BadInput(f"{protocol.source}: options.verify: 'program' (check items a program can check by "
-                           "program, ask the judge the rest) or leave it out (the judge answers every item)")
+        return 1 if options_of(protocol, ChecklistOptions).items else 2
 
     def check_labels(self, protocol: Protocol, labels: LabelSet) -> None:
         if len(labels.names) != 2 or labels.positive is None:
@@ -304,19 +300,20 @@ class ChecklistClassify(_Classify):
                            f"them the problem label (the data has {', '.join(labels.names)}, problem label: "
                            f"{labels.positive or 'none'}; name it with positive=LABEL in --mapping)")
 
-    async def run(self, protocol: Protocol, example: LabelledOutput, calls: Calls) -> Classification:
+    async def run(self, protocol: Protocol, example: LabelledOutput, calls: Calls[LabelledOutput]) -> Classification:
         labels = bound(protocol)
+        options = options_of(protocol, ChecklistOptions)
         values = template_values(protocol, example)
-        instructions = [] if protocol.options.get("items") else list(example.metadata.get(INSTRUCTIONS_KEY) or ())
-        items, details = list(protocol.options.get("items") or ()), {"item_source": "spec"}
+        instructions = [] if options.items else list(example.metadata.get(INSTRUCTIONS_KEY) or ())
+        items, details = list(options.items or ()), {"item_source": "spec"}
         if instructions:
             items, details = [i["description"] for i in instructions], {"item_source": "data"}
-        program = (program_answers(example, instructions) if protocol.options.get("verify") == "program"
+        program = (program_answers(example, instructions) if options.verify == "program"
                    and instructions else [None] * len(items))
         try:
             if not items:
                 decomposed = await calls.ask("decompose", **values)
-                items, details = parse_list(decomposed.text), {"item_source": "judge", "decompose": decomposed.text}
+                items, details = parse_list(decomposed.text), {"item_source": "judge"}
                 program = [None] * len(items)
                 if not items:
                     return Classification(example_id=example.id, label=None, raw=decomposed.text,

@@ -17,12 +17,12 @@ verdicts' positional agreement remains measurable.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
-from judgekit.errors import BadInput
 from judgekit.judge.protocol import Protocol
-from judgekit.judge.strategies.base import Calls, Strategy, order_name, register
+from judgekit.judge.strategies.base import Calls, PairwiseStrategy, order_name, register
 from judgekit.judge.strategies.common import PAIR_VARIABLES, pair_values
 from judgekit.judge.strategies.margins import order_result, winner_of
 from judgekit.records import Example, OrderResult, Usage, Verdict
@@ -43,25 +43,20 @@ def combine(example_id: str, orders: Sequence[OrderResult], details: dict[str, A
 
 
 @register("logprob")
-class Logprob(Strategy):
+class Logprob(PairwiseStrategy):
     """One logprob call per presentation order; the mean canonical margin decides."""
 
     combines_orders = True
-
     templates = ("compare",)
     variables = PAIR_VARIABLES
+    needs_logprobs = True
+    needs_continuation = True
+    confidence_source = "logprob margin"
 
     def calls_per_item(self, protocol: Protocol) -> int:
         return len(protocol.swaps)
 
-    def check(self, protocol: Protocol) -> None:
-        """The spec must ask for logprobs and force an answer prefix."""
-        if not protocol.params.top_logprobs:
-            raise BadInput(f"{protocol.source}: params.top_logprobs: the logprob strategy needs it (e.g. 20)")
-        if not protocol.continuation:
-            raise BadInput(f"{protocol.source}: continuation: the logprob strategy needs an answer prefix, e.g. 'Output ('")
-
-    async def run(self, protocol: Protocol, example: Example, calls: Calls) -> Verdict:
+    async def run(self, protocol: Protocol, example: Example, calls: Calls[Example]) -> Verdict:
         """Orders run one after the other, not concurrently, so on a local engine the
         second prompt reuses the KV cache of the first (they share the instruction)."""
         results, distributions = [], {}
@@ -71,3 +66,16 @@ class Logprob(Strategy):
             results.append(result)
             distributions[order_name(swapped)] = dict(distribution) if distribution is not None else None
         return combine(example.id, results, {"top_logprobs": distributions}, calls.usage())
+
+    def confidence(self, results: Sequence[Verdict]) -> list[float | None]:
+        """sigmoid(|m|) of the mean canonical margin m over the orders: the model's probability of its own
+        winner (REFERENCES E2); None when an order has no margin."""
+        return [margin_confidence(v) for v in results]
+
+
+def margin_confidence(verdict: Verdict) -> float | None:
+    """sigmoid(|mean margin|) of a verdict whose every order carries a margin, else None."""
+    margins = [o.margin for o in verdict.orders if o.margin is not None]
+    if not margins or len(margins) < len(verdict.orders):
+        return None
+    return 1.0 / (1.0 + math.exp(-abs(sum(margins) / len(margins))))

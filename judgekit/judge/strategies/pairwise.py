@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 
 from judgekit.judge.protocol import Protocol
-from judgekit.judge.strategies.base import Calls, Strategy, register
+from judgekit.judge.strategies.base import Calls, PairwiseStrategy, register
 from judgekit.judge.strategies.common import PAIR_VARIABLES, judge_order, verdict
 from judgekit.records import Example, Verdict
 
 
 @register("pairwise")
-class Pairwise(Strategy):
+class Pairwise(PairwiseStrategy):
     """One comparing call per order; agreeing orders decide, disagreeing ones follow ``order_conflict``."""
 
     templates = ("compare",)
@@ -27,6 +27,6 @@ class Pairwise(Strategy):
     def calls_per_item(self, protocol: Protocol) -> int:
         return len(protocol.swaps)
 
-    async def run(self, protocol: Protocol, example: Example, calls: Calls) -> Verdict:
+    async def run(self, protocol: Protocol, example: Example, calls: Calls[Example]) -> Verdict:
         orders = await asyncio.gather(*(judge_order(calls, swapped) for swapped in protocol.swaps))
         return verdict(calls, orders)

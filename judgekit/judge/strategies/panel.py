@@ -11,40 +11,49 @@ Each member's verdict is kept in ``details``.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
-from judgekit.errors import BadInput
-from judgekit.judge.protocol import Member, Protocol
-from judgekit.judge.strategies.aggregate import RULES, aggregate
-from judgekit.judge.strategies.base import Calls, MemberSpec, Strategy, register
+from pydantic import Field, field_validator
+
+from judgekit.judge.protocol import Member, Protocol, StrategyOptions
+from judgekit.judge.strategies.aggregate import Rule, aggregate, vote_shares
+from judgekit.judge.strategies.base import Calls, MemberSpec, PairwiseStrategy, options_of, register
 from judgekit.judge.strategies.common import total_calls
 from judgekit.records import Example, Verdict
 
-MEMBER_KEYS = frozenset({"name", "judge", "protocol", "base_url"})
+
+class Seat(StrategyOptions):
+    name: str
+    judge: str
+    """A judge spec such as ``openai:gpt-4o-mini``, or ``default``."""
+    protocol: str
+    """A built-in protocol id or a spec path."""
+    base_url: str | None = None
+
+
+class PanelOptions(StrategyOptions):
+    members: list[Seat] = Field(min_length=2)
+    aggregate: Rule = "majority"
+
+    @field_validator("members")
+    @classmethod
+    def _unique(cls, members: list[Seat]) -> list[Seat]:
+        if len({m.name for m in members}) != len(members):
+            raise ValueError("member names must be unique")
+        return members
 
 
 @register("panel")
-class Panel(Strategy):
+class Panel(PairwiseStrategy):
     """Each member judges with its own model and protocol; a vote per order decides."""
 
-    options = frozenset({"members", "aggregate"})
-
-    def check(self, protocol: Protocol) -> None:
-        members, source = protocol.options.get("members", []), protocol.source
-        if not isinstance(members, list) or len(members) < 2:
-            raise BadInput(f"{source}: options.members: a panel needs a list of at least 2 members")
-        for i, member in enumerate(members):
-            if not isinstance(member, dict) or not {"name", "judge", "protocol"} <= set(member) <= MEMBER_KEYS:
-                raise BadInput(f"{source}: options.members[{i}]: expected name, judge, protocol (and optional base_url)")
-        if len({m["name"] for m in members}) != len(members):
-            raise BadInput(f"{source}: options.members: member names must be unique")
-        if protocol.options.get("aggregate", "majority") not in RULES:
-            raise BadInput(f"{source}: options.aggregate: must be one of {', '.join(RULES)}")
+    Options = PanelOptions
+    confidence_source = "vote share"
 
     def members(self, protocol: Protocol) -> list[MemberSpec]:
         return [
-            MemberSpec(m["name"], m["protocol"], judge=m["judge"], base_url=m.get("base_url"),
-                       key=f"options.members[{i}].protocol")
-            for i, m in enumerate(protocol.options["members"])
+            MemberSpec(m.name, m.protocol, judge=m.judge, base_url=m.base_url, key=f"options.members[{i}].protocol")
+            for i, m in enumerate(options_of(protocol, PanelOptions).members)
         ]
 
     def member_identity(self, member: Member) -> str:
@@ -54,8 +63,13 @@ class Panel(Strategy):
     def calls_per_item(self, protocol: Protocol) -> int | str:
         return total_calls(m.protocol.calls_per_item for m in protocol.members)
 
-    async def run(self, protocol: Protocol, example: Example, calls: Calls) -> Verdict:
+    async def run(self, protocol: Protocol, example: Example, calls: Calls[Example]) -> Verdict:
+        options = options_of(protocol, PanelOptions)
         verdicts = await asyncio.gather(*(calls.member(m) for m in protocol.members))
-        seats = [{"name": m.name, "judge": m.judge, "protocol": spec["protocol"]}
-                 for m, spec in zip(protocol.members, protocol.options["members"], strict=True)]
-        return aggregate(protocol, example.id, seats, verdicts, protocol.options.get("aggregate", "majority"))
+        seats = [{"name": m.name, "judge": m.judge, "protocol": seat.protocol}
+                 for m, seat in zip(protocol.members, options.members, strict=True)]
+        return aggregate(protocol, example.id, seats, verdicts, options.aggregate)
+
+    def confidence(self, results: Sequence[Verdict]) -> list[float | None]:
+        """The share of seats whose winner is the panel's."""
+        return vote_shares(results)

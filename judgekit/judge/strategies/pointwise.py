@@ -32,13 +32,16 @@ from __future__ import annotations
 
 import math
 import re
+from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from pydantic import model_validator
+
 from judgekit.backends.base import Completion, Refused
 from judgekit.errors import BadInput
-from judgekit.judge.protocol import Protocol
-from judgekit.judge.strategies.base import Calls, Strategy, register
+from judgekit.judge.protocol import Protocol, StrategyOptions
+from judgekit.judge.strategies.base import Calls, PointwiseStrategy, options_of, register
 from judgekit.judge.strategies.parsing import parse_score
 from judgekit.records import CriterionRating, CriterionScores, Rating, ScoredExample
 
@@ -48,28 +51,31 @@ SCORED_VARIABLES = frozenset({"instruction", "response", "reference", "criterion
 _RESULT = re.compile(r"\[RESULT\]\s*\(?(?P<score>-?\d+(?:\.\d+)?)\)?\s*$")
 
 
-class _Pointwise(Strategy):
-    """Shared by the pointwise strategies: which criteria to rate, one call each."""
+class RubricOptions(StrategyOptions):
+    criteria: dict[str, str] = {}
+    """Criterion name -> rubric text."""
+    rubric: str | None = None
+    """The rubric of any other criterion of the data (its name is the ``criterion`` variable)."""
 
-    kind = "pointwise"
-    options = frozenset({"criteria", "rubric"})
+    @model_validator(mode="after")
+    def _some(self) -> RubricOptions:
+        if not self.criteria and self.rubric is None:
+            raise ValueError("name the criteria (options.criteria) or a fallback rubric (options.rubric)")
+        return self
+
+
+class PerCriterion(PointwiseStrategy):
+    """A rubric call per criterion of the data that the spec can rate; :meth:`read` turns a reply into the
+    criterion's rating. Subclass it and implement ``read`` for a new answer format."""
+
+    Options = RubricOptions
     templates = ("rate",)
     variables = SCORED_VARIABLES
 
     def calls_per_item(self, protocol: Protocol) -> str:
         return "one per criterion rated"
 
-    def check(self, protocol: Protocol) -> None:
-        criteria = protocol.options.get("criteria", {})
-        if not isinstance(criteria, Mapping) or not all(isinstance(v, str) for v in criteria.values()):
-            raise BadInput(f"{protocol.source}: options.criteria: a mapping of criterion name -> rubric text")
-        rubric = protocol.options.get("rubric")
-        if rubric is not None and not isinstance(rubric, str):
-            raise BadInput(f"{protocol.source}: options.rubric: a rubric text")
-        if not criteria and rubric is None:
-            raise BadInput(f"{protocol.source}: options: name the criteria (options.criteria) or a fallback rubric")
-
-    async def run(self, protocol: Protocol, example: ScoredExample, calls: Calls) -> Rating:
+    async def run(self, protocol: Protocol, example: ScoredExample, calls: Calls[ScoredExample]) -> Rating:
         rated: dict[str, CriterionRating] = {}
         details: dict[str, str] = {}
         for criterion, scale in example.criteria.items():
@@ -89,13 +95,15 @@ class _Pointwise(Strategy):
             rated[criterion] = self.read(completion, scale)
         return Rating(example_id=example.id, criteria=rated, details=details, usage=calls.usage())
 
+    @abstractmethod
     def read(self, completion: Completion, scale: CriterionScores) -> CriterionRating:
-        raise NotImplementedError
+        """One criterion's rating from its reply, on the data's scale (invalid with a reason, never clipped)."""
 
 
 def rubric_for(protocol: Protocol, criterion: str) -> str | None:
     """The spec's rubric for a criterion, its fallback rubric, or None (not rated)."""
-    return protocol.options.get("criteria", {}).get(criterion, protocol.options.get("rubric"))
+    options = options_of(protocol, RubricOptions)
+    return options.criteria.get(criterion, options.rubric)
 
 
 def strict_rating(text: str, score: float | None, scale: CriterionScores) -> CriterionRating:
@@ -110,7 +118,7 @@ def strict_rating(text: str, score: float | None, scale: CriterionScores) -> Cri
 
 
 @register("likert")
-class Likert(_Pointwise):
+class Likert(PerCriterion):
     """A rubric prompt answered with "Score: N"."""
 
     def read(self, completion: Completion, scale: CriterionScores) -> CriterionRating:
@@ -118,7 +126,7 @@ class Likert(_Pointwise):
 
 
 @register("absolute")
-class Absolute(_Pointwise):
+class Absolute(PerCriterion):
     """Feedback, then "[RESULT] N" (Prometheus-style absolute grading)."""
 
     def read(self, completion: Completion, scale: CriterionScores) -> CriterionRating:
@@ -127,13 +135,10 @@ class Absolute(_Pointwise):
 
 
 @register("geval")
-class GEval(_Pointwise):
+class GEval(PerCriterion):
     """The score as the probability-weighted mean of the scale points (from top log-probabilities)."""
 
-    def check(self, protocol: Protocol) -> None:
-        super().check(protocol)
-        if not protocol.params.top_logprobs:
-            raise BadInput(f"{protocol.source}: params.top_logprobs: the geval strategy needs it (e.g. 20)")
+    needs_logprobs = True
 
     def read(self, completion: Completion, scale: CriterionScores) -> CriterionRating:
         points = scale_points(scale)

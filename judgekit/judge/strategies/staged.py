@@ -13,88 +13,86 @@ lists the auxiliary stages in order, each ``{name, per}``:
 - ``per: order``: one call per presentation order, seeing both outputs
   (fine-grained differences, aspect-wise analysis); ``{{ <name> }}``.
 
-Then ``compare`` decides, one call per order. Stage texts are kept in
-``Verdict.details`` (``<name>`` / ``<name>_a`` / ``<name>_b`` / ``<name>_<order>``).
+Then ``compare`` decides, one call per order. The stages are the calls ``<name>`` /
+``<name>_a`` / ``<name>_b`` / ``<name>_<order>``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Literal
 
-from judgekit.errors import BadInput
-from judgekit.judge.protocol import Protocol
-from judgekit.judge.strategies.base import Calls, Strategy, order_name, register
+from pydantic import Field
+
+from judgekit.judge.protocol import Protocol, StrategyOptions
+from judgekit.judge.strategies.base import Calls, PairwiseStrategy, options_of, order_name, register
 from judgekit.judge.strategies.common import PAIR_VARIABLES, judge_order, pair_values, verdict
 from judgekit.records import Example, Verdict
 
-PER = ("item", "response", "order")
+
+class Stage(StrategyOptions):
+    name: str
+    per: Literal["item", "response", "order"]
 
 
-def _stages(protocol: Protocol) -> list[dict[str, str]]:
-    return protocol.options.get("stages", [])
+class StagedOptions(StrategyOptions):
+    stages: list[Stage] = Field(min_length=1)
+
+
+def _stages(protocol: Protocol) -> list[Stage]:
+    return options_of(protocol, StagedOptions).stages
 
 
 @register("staged")
-class Staged(Strategy):
+class Staged(PairwiseStrategy):
     """Auxiliary stages in order (``options.stages``), then ``compare`` per order."""
 
-    options = frozenset({"stages"})
+    Options = StagedOptions
     reads = "slot"
 
-    def check(self, protocol: Protocol) -> None:
-        stages = _stages(protocol)
-        if not isinstance(stages, list) or not stages:
-            raise BadInput(f"{protocol.source}: options.stages: a staged protocol needs a list of stages")
-        for i, stage in enumerate(stages):
-            if not isinstance(stage, dict) or set(stage) != {"name", "per"} or stage["per"] not in PER:
-                raise BadInput(f"{protocol.source}: options.stages[{i}]: expected {{name, per}} with per one of {', '.join(PER)}")
-
     def required_templates(self, protocol: Protocol) -> tuple[str, ...]:
-        return (*(s["name"] for s in _stages(protocol)), "compare")
+        return (*(s.name for s in _stages(protocol)), "compare")
 
     def template_variables(self, protocol: Protocol) -> frozenset[str]:
         """The pair, ``response`` for per-response stages, and every stage's text."""
         names = set()
         for stage in _stages(protocol):
-            names |= {f"{stage['name']}_1", f"{stage['name']}_2"} if stage["per"] == "response" else {stage["name"]}
+            names |= {f"{stage.name}_1", f"{stage.name}_2"} if stage.per == "response" else {stage.name}
         return PAIR_VARIABLES | {"response"} | names
 
     def calls_per_item(self, protocol: Protocol) -> int:
         per = {"item": 1, "response": 2, "order": len(protocol.swaps)}
-        return sum(per[s["per"]] for s in _stages(protocol)) + len(protocol.swaps)
+        return sum(per[s.per] for s in _stages(protocol)) + len(protocol.swaps)
 
-    async def run(self, protocol: Protocol, example: Example, calls: Calls) -> Verdict:
+    async def run(self, protocol: Protocol, example: Example, calls: Calls[Example]) -> Verdict:
         shared: dict[str, str] = {}  # item-stage texts, seen by every later call
         per_response: dict[str, dict[str, str]] = {"a": {}, "b": {}}
         per_order: dict[bool, dict[str, str]] = {s: {} for s in protocol.swaps}
-        details: dict[str, str] = {}
         base = {"instruction": example.instruction, "reference": example.reference}
         for stage in _stages(protocol):
-            name = stage["name"]
-            if stage["per"] == "item":
+            name = stage.name
+            if stage.per == "item":
                 shared[name] = (await calls.ask(name, **base, **shared)).text
-                details[name] = shared[name]
-            elif stage["per"] == "response":
+            elif stage.per == "response":
                 texts = await asyncio.gather(*(
                     calls.ask(name, stage=f"{name}_{label}", response=response, **base, **shared)
                     for label, response in (("a", example.response_a), ("b", example.response_b))
                 ))
-                for label, completion in zip("ab", texts):
-                    per_response[label][name] = details[f"{name}_{label}"] = completion.text
+                for label, completion in zip("ab", texts, strict=True):
+                    per_response[label][name] = completion.text
             else:
                 texts = await asyncio.gather(*(
                     calls.ask(name, swapped=s, stage=f"{name}_{order_name(s)}",
                               **_order_values(example, s, shared, per_response, per_order[s]))
                     for s in protocol.swaps
                 ))
-                for s, completion in zip(protocol.swaps, texts):
-                    per_order[s][name] = details[f"{name}_{order_name(s)}"] = completion.text
+                for s, completion in zip(protocol.swaps, texts, strict=True):
+                    per_order[s][name] = completion.text
         orders = await asyncio.gather(*(
             judge_order(calls, s, **_order_values(example, s, shared, per_response, per_order[s]))
             for s in protocol.swaps
         ))
-        return verdict(calls, orders, details)
+        return verdict(calls, orders)
 
 
 def _order_values(example: Example, swapped: bool, shared: dict[str, str],

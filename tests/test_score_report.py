@@ -111,3 +111,17 @@ def test_report_table_html_and_bad_choices(hanna_runs, monkeypatch, capsys, tmp_
     assert code == 2 and "--rank-by" in err
     code, _, err = run_judgekit(monkeypatch, capsys, "compare", hanna_runs[0], "--criterion", "humour")
     assert code == 2 and "--criterion" in err
+
+
+@pytest.mark.needs_data
+def test_compare_computes_each_runs_statistics_once(hanna_runs, monkeypatch):
+    """Every pair of runs on one dataset shares all responses: the pairs reuse the rows' statistics."""
+    from judgekit.analysis import pointwise
+
+    computed = []
+    real = pointwise._run_statistics
+    monkeypatch.setattr(pointwise, "_run_statistics", lambda run, keep: computed.append(run.path) or real(run, keep))
+    runs = [read_run(p) for p in hanna_runs]
+    data = compare(runs, Options(n_resamples=20))
+    assert len(data["comparisons"]) == len(runs) * (len(runs) - 1) // 2
+    assert sorted(computed) == sorted(run.path for run in runs)

@@ -16,6 +16,8 @@ from typer.core import TyperGroup
 from judgekit.errors import JudgekitError
 from judgekit.judge import stop
 
+__all__ = ["COMMANDS", "app", "main"]
+
 COMMANDS = {
     "datasets": "datasets", "agreement": "agreement", "import": "importer", "report": "report", "compare": "report",
     "run": "run", "sweep": "sweep", "protocols": "protocols", "export": "export", "trust": "trust", "route": "trust",

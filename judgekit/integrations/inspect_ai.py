@@ -30,6 +30,8 @@ from judgekit.errors import BadInput
 from judgekit.judge.api import DEFAULT_API_PROTOCOL, Judge, load_judge
 from judgekit.records import Verdict
 
+__all__ = ["invalid_rate", "judgekit_scorer"]
+
 InvalidPolicy = Literal["wrong", "half", "exclude"]
 WIN_VALUE = {"a": 1.0, "tie": 0.5, "b": 0.0}
 """Score value by the canonical winner: ``a`` is the model's answer, ``b`` the baseline."""

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
 from itertools import combinations
+from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import KILLS_PROCESSES, run_judgekit
+from servers import ScriptedServer
 from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
 
 import judgekit
@@ -16,7 +27,10 @@ from judgekit.backends.cache import cache_key
 from judgekit.backends.base import Message, Request
 from judgekit.errors import BadInput
 from judgekit.records import Example, content_hash
+from judgekit.runs.run_dir import read_run
 from judgekit.runs.stability import REPEAT_STRIDE, read_repeats, run_repeats
+
+JUDGEKIT = str(Path(sys.executable).parent / "judgekit")
 
 ONE_ORDER = """\
 id: test/one-order
@@ -175,3 +189,124 @@ def test_a_rerun_is_answered_from_the_cache(tmp_path):
     asyncio.run(go())
     assert judge.call_path.usage.calls == 4  # only repeat 3 was asked; repeats 1 and 2 were complete
     assert len(read_repeats(tmp_path / "stability")) == 3
+
+
+# -- the command, on every run kind ---------------------------------------------------
+
+def cli_json(monkeypatch, capsys, *args) -> dict:
+    code, out, err = run_judgekit(monkeypatch, capsys, *args, "--format", "json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def test_stability_of_a_pairwise_run_from_the_command(tmp_path, monkeypatch, capsys):
+    spec = tmp_path / "one-order.yaml"
+    spec.write_text(ONE_ORDER, encoding="utf-8")
+    code, _, err = run_judgekit(monkeypatch, capsys, "run", "--judge", "mock:random", "--protocol", spec,
+                                "--dataset", "judgekit/bundled", "--out", tmp_path / "run", "--quiet")
+    assert code == 0, err
+    data = cli_json(monkeypatch, capsys, "stability", tmp_path / "run", "--repeats", "3", "--protocol", spec, "--quiet")
+    runs = read_repeats(tmp_path / "run-stability")
+    verdicts = [[run.verdicts[i].winner for run in runs] for i in range(len(runs[0].verdicts))]
+    assert (data["flip_rate"], data["changed_rate"]) == pytest.approx(by_hand(verdicts))
+    assert data["repeats"] == 3 and data["n"] == len(verdicts) and data["headline"] == "accuracy"
+    assert data["headlines"] == [pytest.approx(np.mean([v == "a" if e.gold == "a" else v == "b" for v, e in
+                                                        zip(column, runs[0].examples)])) for column in zip(*verdicts)]
+    assert data["headline_sd"] == pytest.approx(np.std(data["headlines"], ddof=1))
+    assert {s["id"] for s in data["straddling"]} == {e.id for e, row in zip(runs[0].examples, verdicts)
+                                                     if len(set(row)) > 1}
+    # the table and the page; the page lists every straddling item
+    code, out, _ = run_judgekit(monkeypatch, capsys, "stability", tmp_path / "run-stability")
+    assert code == 0 and "rerun flip rate" in out and "Fleiss" in out
+    code, out, _ = run_judgekit(monkeypatch, capsys, "stability", tmp_path / "run-stability", "--format", "html")
+    page = (tmp_path / "run-stability" / "stability.html").read_text(encoding="utf-8")
+    assert code == 0 and all(f"<td>{s['id']}</td>" in page for s in data["straddling"])
+
+
+LABELS_CSV = "id,question,answer,label\n" + "".join(f"q{i},Question {i}?,Answer {i},{'fail' if i % 3 else 'pass'}\n"
+                                                     for i in range(30))
+
+
+def test_stability_of_a_classify_run(tmp_path, monkeypatch, capsys):
+    data_file = tmp_path / "labels.csv"
+    data_file.write_text(LABELS_CSV, encoding="utf-8")
+    code, _, err = run_judgekit(
+        monkeypatch, capsys, "run", "--judge", "mock:random=Looks fine.\npass|Made up.\nfail", "--protocol",
+        "classify/binary", "--dataset", data_file, "--mapping", "id=id,input=question,response=answer,label=label",
+        "--labels", "pass=pass,fail=fail", "--out", tmp_path / "run", "--quiet")
+    assert code == 0, err
+    data = cli_json(monkeypatch, capsys, "stability", tmp_path / "run", "--repeats", "2", "--quiet")
+    runs = read_repeats(tmp_path / "run-stability")
+    labels = [[run.verdicts[i].label for run in runs] for i in range(30)]
+    assert {label for row in labels for label in row} == {"pass", "fail"}
+    assert data["kind"] == "classify" and data["headline"] == "cohen_kappa"
+    assert (data["flip_rate"], data["changed_rate"]) == pytest.approx(by_hand(labels))
+    assert data["fleiss_kappa"] == pytest.approx(fleiss_kappa(aggregate_raters(
+        np.array([[row[0] == "pass", row[1] == "pass"] for row in labels], dtype=int))[0]))
+
+
+SCORED = "".join(json.dumps({"pid": f"p{i // 3}", "text": f"response {i}", "model": f"s{i % 3}", "f1": 1 + i % 5,
+                             "f2": 1 + (i + 1) % 5}) + "\n" for i in range(24))
+
+
+def test_stability_of_a_pointwise_run_gives_score_sd_and_icc(tmp_path, monkeypatch, capsys):
+    data_file = tmp_path / "scored.jsonl"
+    data_file.write_text(SCORED, encoding="utf-8")
+    code, _, err = run_judgekit(
+        monkeypatch, capsys, "run", "--judge", "mock:random=Score: 2|Score: 3|Score: 5", "--protocol",
+        "pointwise/likert", "--dataset", data_file,
+        "--mapping", "input=pid,response=text,system=model,score.fluency=f1+f2,scale=1-5",
+        "--out", tmp_path / "run", "--quiet")
+    assert code == 0, err
+    data = cli_json(monkeypatch, capsys, "stability", tmp_path / "run", "--repeats", "3", "--quiet")
+    runs = read_repeats(tmp_path / "run-stability")
+    scores = np.array([[run.verdicts[i].criteria["fluency"].score for run in runs] for i in range(24)])
+    fluency = data["criteria"]["fluency"]
+    assert fluency["icc"] == pytest.approx(icc_absolute(scores))
+    assert fluency["mean_item_sd"] == pytest.approx(scores.std(axis=1, ddof=1).mean())
+    assert fluency["changed_rate"] == pytest.approx(np.mean([len(set(row)) > 1 for row in scores]))
+    assert data["flip_rate"] == pytest.approx(by_hand([[f"{s:g}" for s in row] for row in scores])[0])
+
+
+def test_imported_runs_and_stability_dirs_are_refused_with_one_line(tmp_path, monkeypatch, capsys):
+    code, _, err = run_judgekit(monkeypatch, capsys, "stability", tmp_path / "nowhere", "--repeats", "2")
+    assert code == 2 and "not a run dir" in err
+    stability_dir(tmp_path, "mock:first", 3, 2)
+    code, _, err = run_judgekit(monkeypatch, capsys, "stability", tmp_path / "stability", "--repeats", "2")
+    assert code == 2 and "not a run dir" in err and "Traceback" not in err
+
+
+@KILLS_PROCESSES
+def test_kill_9_mid_repeats_then_rerun_pays_for_nothing_twice(tmp_path, monkeypatch, capsys):
+    asked: Counter = Counter()
+
+    def answer(call):
+        asked[(call.prompt, call.body.get("seed"))] += 1
+        return random.Random(f"{call.prompt}{call.body.get('seed')}").choice(["Output (a)", "Output (b)"])
+
+    spec = tmp_path / "one-order.yaml"
+    spec.write_text(ONE_ORDER, encoding="utf-8")
+    env = {**os.environ, "JUDGEKIT_CACHE_DIR": str(tmp_path / "cache")}
+    with ScriptedServer(answer=answer, latency=0.05) as server:
+        base = ["--base-url", server.openai_url]
+        done = subprocess.run([JUDGEKIT, "run", "--judge", "openai:judge", *base, "--protocol", str(spec),
+                               "--dataset", "judgekit/bundled", "--out", str(tmp_path / "run"), "--quiet"],
+                              env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        n = len(read_run(tmp_path / "run").verdicts)
+        command = [JUDGEKIT, "stability", str(tmp_path / "run"), "--repeats", "3", "--protocol", str(spec),
+                   "--concurrency", "1", "--quiet"]
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        second = tmp_path / "run-stability" / "repeat-2" / "verdicts.jsonl"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (not second.exists() or len(second.read_text().splitlines()) < 3):
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        assert len(second.read_text().splitlines()) < n  # killed in the middle of repeat 2
+        rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+        assert rerun.returncode == 0, rerun.stderr
+    assert sorted({seed for _, seed in asked}, key=str) == [1000, 2000, 3000, None]  # the run itself sends none
+    assert len(asked) == 4 * n  # every item once per repeat, and once in the run
+    assert sum(asked.values()) - len(asked) <= 1  # at most the one call in flight at the kill was asked again
+    assert all(read_run(tmp_path / "run-stability" / f"repeat-{r}").manifest.complete for r in (1, 2, 3))

@@ -22,7 +22,7 @@ COMMANDS = {
     "datasets": "datasets", "agreement": "agreement", "import": "importer", "report": "report", "compare": "report",
     "run": "run", "sweep": "sweep", "protocols": "protocols", "export": "export", "trust": "trust", "route": "trust",
     "plan": "trust", "probe": "probe", "estimate": "estimate", "split": "split", "versions": "versions",
-    "fewshot": "fewshot", "verify": "verify", "cache": "cache",
+    "fewshot": "fewshot", "verify": "verify", "cache": "cache", "stability": "stability", "drift": "stability",
 }
 """Each command by the ``judgekit.cli`` module that registers it (``register(app)``)."""
 

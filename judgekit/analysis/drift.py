@@ -1,0 +1,153 @@
+"""Drift: two runs of "the same" judge on the same items (another date, provider version, quantisation, server).
+
+Items pair up by content (``kind.match_by_content``: every field of the item
+but its id and metadata). A run's verdict on an item is a pairwise run's
+final verdict (``a``, ``b``, ``tie``, ``invalid``), a classify run's label
+(or ``invalid``), a pointwise run's score on each criterion (or ``invalid``),
+each criterion apart; ``by_order`` adds each presentation order's verdict of
+a pairwise run. The figures: how many items changed, the transition table
+(A's verdict -> B's -> count), Cohen's kappa between the runs, and the
+headline figure of each run on the paired items with the run kind's own
+paired test (``Kind.paired``, as ``compare`` tests two runs).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import numpy as np
+
+from judgekit.agreement.pairwise import kappa_from_table
+from judgekit.analysis.kind import Options, match_by_content
+from judgekit.analysis.kinds import kind_of
+from judgekit.errors import BadInput
+from judgekit.records import RunInMemory, RunRecords, Usage
+
+INVALID = "invalid"
+ORDERS = {"original": False, "swapped": True}
+
+
+def drift_figures(run_a: RunRecords, run_b: RunRecords, *, by_order: bool = False,
+                  options: Options = Options()) -> dict[str, Any]:
+    """The JSON of ``judgekit drift``: ``n``, ``changed``, ``changed_rate``, ``transitions``, ``cohen_kappa``,
+    ``p_value``, ``headline_a``, ``headline_b``, ``items`` (pointwise: per criterion under ``criteria``)."""
+    kind = kind_of([run_a, run_b])
+    ids_a, ids_b = paired_ids(run_a, run_b)
+    if not ids_a:
+        raise BadInput(f"{run_a.path}, {run_b.path}: no item judged by both with the same content")
+    part_a, part_b = restricted(run_a, ids_a), restricted(run_b, ids_b)
+    data: dict[str, Any] = {"run_a": str(run_a.path), "run_b": str(run_b.path), "kind": kind.name,
+                            "judge_a": run_a.manifest.judge, "judge_b": run_b.manifest.judge}
+    if kind.name == "pointwise":
+        by_criterion = {name: transitions(*pair, ids_a) for name, pair in _scores(part_a, part_b, ids_a, ids_b).items()}
+        changed = sorted({i for part in by_criterion.values() for i in part["items"]}, key=ids_a.index)
+        data |= {"n": len(ids_a), "changed": len(changed), "changed_rate": len(changed) / len(ids_a),
+                 "items": changed, "criteria": by_criterion}
+    else:
+        data |= transitions(_verdicts(part_a, ids_a), _verdicts(part_b, ids_b), ids_a)
+    data |= headline_test(kind, part_a, part_b, options)
+    if by_order and kind.name == "pairwise":
+        data["by_order"] = {order: transitions(*_order_verdicts(part_a, part_b, ids_a, ids_b, swapped))
+                            for order, swapped in ORDERS.items()}
+    return data
+
+
+def transitions(verdicts_a: list[str], verdicts_b: list[str], ids: list[str]) -> dict[str, Any]:
+    """Changed items, the transition table and Cohen's kappa of two aligned verdict lists."""
+    table: dict[str, dict[str, int]] = {}
+    for a, b in zip(verdicts_a, verdicts_b, strict=True):
+        table.setdefault(a, {}).setdefault(b, 0)
+        table[a][b] += 1
+    changed = [i for i, a, b in zip(ids, verdicts_a, verdicts_b, strict=True) if a != b]
+    labels = sorted(set(verdicts_a) | set(verdicts_b))
+    counts = np.array([[table.get(a, {}).get(b, 0) for b in labels] for a in labels], dtype=np.float64)
+    kappa = float(kappa_from_table(counts.ravel())) if labels else float("nan")
+    n = len(ids)
+    return {"n": n, "changed": len(changed), "changed_rate": len(changed) / n if n else None,
+            "transitions": {a: dict(sorted(row.items())) for a, row in sorted(table.items())},
+            "cohen_kappa": None if np.isnan(kappa) else kappa, "items": changed}
+
+
+def headline_test(kind: Any, part_a: RunRecords, part_b: RunRecords, options: Options) -> dict[str, Any]:
+    """Each run's headline on the paired items and the kind's paired test of their difference."""
+    row_a, row_b = kind.row(part_a, options), kind.row(part_b, options)
+    figures = (row_a["headline"], row_b["headline"])
+    paired = kind.paired(part_a, part_b, figures, options)
+    tested = isinstance(paired, dict)
+    return {"headline": figures[0] if figures[0] == figures[1] else f"{figures[0]} vs {figures[1]}",
+            "headline_a": row_a.get(figures[0]), "headline_b": row_b.get(figures[1]),
+            "p_value": paired["p_value"] if tested else None, "test": paired["test"] if tested else None,
+            "difference": paired["difference"] if tested else None,
+            "difference_ci": paired["difference_ci"] if tested else None}
+
+
+def paired_ids(run_a: RunRecords, run_b: RunRecords) -> tuple[list[str], list[str]]:
+    """The ids of the items both runs judged, paired by content, in run A's order."""
+    judged_a, judged_b = ({v.example_id for v in run.verdicts} for run in (run_a, run_b))
+    items_a = [e for e in run_a.examples if e.id in judged_a]
+    items_b = [e for e in run_b.examples if e.id in judged_b]
+    return match_by_content([_content(e) for e in items_a], [e.id for e in items_a],
+                            [_content(e) for e in items_b], [e.id for e in items_b])
+
+
+def restricted(run: RunRecords, ids: list[str]) -> RunInMemory:
+    """The run seen on these items only, in this order."""
+    examples = {e.id: e for e in run.examples}
+    verdicts = {v.example_id: v for v in run.verdicts}
+    kept = [verdicts[i] for i in ids]
+    manifest = run.manifest.model_copy(update={"n_examples": len(ids), "n_verdicts": len(ids),
+                                               "usage": sum((v.usage for v in kept), Usage())})
+    return RunInMemory(run.path, manifest, [examples[i] for i in ids], kept)
+
+
+def _content(example: Any) -> str:
+    data = example.model_dump(mode="json", exclude={"id", "metadata"})
+    return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+
+def _verdicts(run: RunRecords, ids: list[str]) -> list[str]:
+    by_id = {v.example_id: v for v in run.verdicts}
+    return [by_id[i].decision if by_id[i].decision is not None else INVALID for i in ids]
+
+
+def _order_verdicts(run_a: RunRecords, run_b: RunRecords, ids_a: list[str], ids_b: list[str],
+                    swapped: bool) -> tuple[list[str], list[str], list[str]]:
+    """Both runs' verdicts in one presentation order, on the items where both judged that order."""
+    def winners(run: RunRecords) -> dict[str, str]:
+        return {v.example_id: (o.winner or INVALID) for v in run.verdicts for o in v.orders if o.swapped == swapped}
+
+    found_a, found_b = winners(run_a), winners(run_b)
+    kept = [(i, j) for i, j in zip(ids_a, ids_b, strict=True) if i in found_a and j in found_b]
+    return [found_a[i] for i, _ in kept], [found_b[j] for _, j in kept], [i for i, _ in kept]
+
+
+def _scores(run_a: RunRecords, run_b: RunRecords, ids_a: list[str],
+            ids_b: list[str]) -> dict[str, tuple[list[str], list[str]]]:
+    """Per criterion both runs rated: each run's score as text (or ``invalid``), on every paired item."""
+    by_a, by_b = ({v.example_id: v for v in run.verdicts} for run in (run_a, run_b))
+    criteria = [c for c in dict.fromkeys(c for v in run_a.verdicts for c in v.criteria)
+                if all(c in by_a[i].criteria and c in by_b[j].criteria for i, j in zip(ids_a, ids_b, strict=True))]
+
+    def text(score: float | None) -> str:
+        return INVALID if score is None else f"{score:g}"
+
+    return {c: ([text(by_a[i].criteria[c].score) for i in ids_a], [text(by_b[j].criteria[c].score) for j in ids_b])
+            for c in criteria}
+
+
+def drift_pairs(runs: list[RunRecords], options: Options = Options()) -> list[dict[str, Any]]:
+    """``compare``'s drift section: the drift of every two complete runs sharing a judge model name."""
+    found = []
+    for i, run_a in enumerate(runs):
+        for run_b in runs[i + 1:]:
+            model = run_a.manifest.judge_model
+            if model is None or model != run_b.manifest.judge_model:
+                continue
+            if not all(r.manifest.complete for r in (run_a, run_b)) or not paired_ids(run_a, run_b)[0]:
+                continue
+            figures = drift_figures(run_a, run_b, options=options)
+            found.append({"judge_model": model} | {k: v for k, v in figures.items() if k != "criteria"})
+    return found
+

@@ -2,7 +2,9 @@
 
 Provider modules are imported only when their name is asked for, so the
 package imports without touching any SDK and a new provider costs one module
-plus one line in ``PROVIDERS``.
+plus one line in ``PROVIDERS``. Another package adds a provider through the
+``judgekit.backends`` entry point group (name: the provider, value: its
+Backend subclass), loaded the same way, on first use.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from importlib import import_module
+from importlib.metadata import entry_points
 from typing import Any
 
 from judgekit.backends.base import Backend
@@ -23,6 +26,9 @@ PROVIDERS: dict[str, str] = {
     "mock": "judgekit.backends.mock",
 }
 """Provider name -> module that defines (and registers) its Backend subclass."""
+
+ENTRY_POINTS = "judgekit.backends"
+"""The entry point group through which another package adds a provider (name -> Backend subclass)."""
 
 _CLASSES: dict[str, type[Backend]] = {}
 
@@ -54,12 +60,31 @@ def backend_class(provider: str) -> type[Backend]:
     if provider not in _CLASSES:
         module = PROVIDERS.get(provider)
         if module is None:
-            known = ", ".join(sorted(PROVIDERS))
-            raise BadInput(f"judge spec: unknown provider {provider!r}; known providers: {known}")
+            return _plugin(provider)
         import_module(module)
         if provider not in _CLASSES:
             raise BadInput(f"judge spec: module {module} registers no backend named {provider!r}")
     return _CLASSES[provider]
+
+
+def provider_names() -> list[str]:
+    """Every provider a judge spec may name: the built-in ones and those other packages declare."""
+    return sorted({*PROVIDERS, *(point.name for point in entry_points(group=ENTRY_POINTS))})
+
+
+def _plugin(provider: str) -> type[Backend]:
+    """The Backend subclass another package declares for ``provider`` (registered under that name)."""
+    point = next(iter(entry_points(group=ENTRY_POINTS, name=provider)), None)
+    if point is None:
+        raise BadInput(f"judge spec: unknown provider {provider!r}; known providers: {', '.join(provider_names())}")
+    where = f"entry point '{point.name}' ({point.value}) in group {ENTRY_POINTS}"
+    try:
+        found = point.load()
+    except Exception as e:  # a broken plugin is named, not a traceback
+        raise BadInput(f"{where}: cannot load it ({type(e).__name__}: {e})") from None
+    if not (isinstance(found, type) and issubclass(found, Backend)):
+        raise BadInput(f"{where}: names {found!r}, not a Backend subclass")
+    return register_backend(provider)(found)
 
 
 def create_backend(spec: str, **options: Any) -> Backend:

@@ -29,14 +29,19 @@ Keys of a spec file::
 
 Loading checks the spec against what its strategy declares
 (``judgekit.judge.strategies.base.Strategy``): options (its ``Options`` model),
-templates, template variables, the sampling settings and orders it needs; then loads the member protocols a composite runs
-into ``Protocol.members``. A spec that loads can run.
+templates, template variables, the sampling settings and orders it needs; then
+loads the member protocols a composite runs into ``Protocol.members``. A spec
+that loads can run. Another package ships specs through the
+``judgekit.protocols`` entry point group (``ENTRY_POINTS``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from functools import cache
+from importlib.metadata import entry_points
+from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, get_args
@@ -66,9 +71,13 @@ PARSER_KEYS = frozenset({"format", "pattern", "min", "max"})
 REGEX_GROUPS = frozenset({"first", "second", "tie", "score"})
 """Named groups a user regex may use: which slot won, or a score."""
 PARAM_KEYS = frozenset({"temperature", "max_tokens", "top_logprobs", "stop"})
+ENTRY_POINTS = "judgekit.protocols"
+"""The entry point group through which another package ships protocol specs: name -> a package whose ``.yaml``
+files are the protocols ``<name>/<file stem>`` (as the built-in ones are ``<folder>/<file stem>``)."""
+
 
 def list_protocols() -> list[str]:
-    """Ids of the built-in protocols, sorted."""
+    """Ids of the shipped protocols (built in, and those of installed packages), sorted."""
     ids: list[str] = []
 
     def walk(node: Any, prefix: str) -> None:
@@ -79,7 +88,25 @@ def list_protocols() -> list[str]:
                 ids.append(prefix + child.name[: -len(".yaml")])
 
     walk(protocols_root(), "")
+    for name, root in _plugin_roots().items():
+        walk(root, f"{name}/")
     return sorted(ids)
+
+
+@cache
+def _plugin_roots() -> dict[str, Traversable]:
+    """Id prefix -> folder of specs, for each package that declares protocols (read once)."""
+    builtin = {child.name for child in protocols_root().iterdir() if child.is_dir()}
+    roots: dict[str, Traversable] = {}
+    for point in entry_points(group=ENTRY_POINTS):
+        where = f"entry point '{point.name}' ({point.value}) in group {ENTRY_POINTS}"
+        if point.name in builtin or "/" in point.name:
+            raise BadInput(f"{where}: '{point.name}' is a built-in protocol folder or not one name; rename it")
+        try:
+            roots[point.name] = files(point.value)
+        except (ImportError, TypeError) as e:
+            raise BadInput(f"{where}: cannot read its package ({type(e).__name__}: {e})") from None
+    return roots
 
 
 def load_protocol(id_or_path: str | Path, *, within: tuple[str, ...] = ()) -> Protocol:
@@ -98,13 +125,16 @@ def load_protocol(id_or_path: str | Path, *, within: tuple[str, ...] = ()) -> Pr
         except OSError as e:
             raise BadInput(f"{path}: cannot read protocol spec ({e.strerror})") from None
         return parse_spec(text, source=str(path), builtin_id=None, within=(*within, text_id), folder=path.parent)
-    node = folder = protocols_root()
-    for part in f"{text_id}.yaml".split("/"):
+    prefix, _, rest = text_id.partition("/")
+    plugin = _plugin_roots().get(prefix) if rest else None
+    node = folder = plugin if plugin is not None else protocols_root()
+    for part in f"{rest if plugin is not None else text_id}.yaml".split("/"):
         folder, node = node, node / part
     if ".." in text_id.split("/") or not node.is_file():
         known = ", ".join(list_protocols())
         raise BadInput(f"unknown protocol '{text_id}' (built-in: {known}; or give a path to a .yaml spec)")
-    return parse_spec(node.read_text(encoding="utf-8"), source=f"protocols/{text_id}.yaml", builtin_id=text_id,
+    source = str(node) if plugin is not None else f"protocols/{text_id}.yaml"
+    return parse_spec(node.read_text(encoding="utf-8"), source=source, builtin_id=text_id,
                       within=(*within, text_id), folder=folder)
 
 

@@ -116,7 +116,8 @@ def main() -> int:
     parser.add_argument("--simulations", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-recorded", action="store_true")
-    parser.add_argument("--sizes", help="Comma-separated labelled sizes for the HaluEval cases (default 100,250,500,1000).")
+    parser.add_argument("--sizes",
+                        help="Comma-separated labelled sizes for the HaluEval cases (default 100,250,500,1000).")
     args = parser.parse_args()
     sizes = tuple(int(s) for s in args.sizes.split(",")) if args.sizes else SIZES
     started, cpu = time.perf_counter(), time.process_time()

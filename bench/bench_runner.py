@@ -39,7 +39,8 @@ def write_examples(path: Path, n: int) -> None:
             body = " ".join(f"word{(i * 7 + k) % 997}" for k in range(60))
             f.write(json.dumps({
                 "id": f"item-{i}", "instruction": f"Instruction {i}: summarise the text. {body}",
-                "response_a": f"Summary A of item {i}: {body[:200]}", "response_b": f"Summary B of item {i}: {body[-200:]}",
+                "response_a": f"Summary A of item {i}: {body[:200]}",
+                "response_b": f"Summary B of item {i}: {body[-200:]}",
                 "gold": "a" if i % 2 else "b",
             }) + "\n")
 

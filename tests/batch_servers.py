@@ -113,7 +113,8 @@ class BatchServer(ScriptedServer):
     async def _file_content(self, request: web.Request) -> web.Response:
         data = self.files.get(request.match_info["id"])
         if data is None:
-            return web.json_response({"error": {"message": "no such file", "type": "invalid_request_error"}}, status=404)
+            return web.json_response({"error": {"message": "no such file", "type": "invalid_request_error"}},
+                                     status=404)
         return web.Response(body=data, content_type="application/octet-stream")
 
     async def _openai_create(self, request: web.Request) -> web.Response:
@@ -136,12 +137,14 @@ class BatchServer(ScriptedServer):
     async def _openai_list(self, request: web.Request) -> web.Response:
         data = list(reversed(self.openai_batches.values()))
         return web.json_response({"object": "list", "data": data, "has_more": False,
-                                  "first_id": data[0]["id"] if data else None, "last_id": data[-1]["id"] if data else None})
+                                  "first_id": data[0]["id"] if data else None,
+                                  "last_id": data[-1]["id"] if data else None})
 
     async def _openai_retrieve(self, request: web.Request) -> web.Response:
         batch = self.openai_batches.get(request.match_info["id"])
         if batch is None:
-            return web.json_response({"error": {"message": "no such batch", "type": "invalid_request_error"}}, status=404)
+            return web.json_response({"error": {"message": "no such batch", "type": "invalid_request_error"}},
+                                     status=404)
         if batch["status"] == "in_progress" and not self.hold:
             self._finish_openai(batch)
         return web.json_response(batch)
@@ -169,7 +172,8 @@ class BatchServer(ScriptedServer):
                 file_id = f"file-{len(self.files) + 1}"
                 self.files[file_id] = "".join(json.dumps(r) + "\n" for r in rows).encode()
                 batch[name] = file_id
-        batch["request_counts"] = {"total": len(lines), "completed": len(out), "failed": len(errors) - (len(lines) - worked)}
+        batch["request_counts"] = {"total": len(lines), "completed": len(out),
+                                   "failed": len(errors) - (len(lines) - worked)}
         batch["status"] = "expired" if expired else "completed"
 
     # -- Anthropic -------------------------------------------------------------------------
@@ -194,7 +198,8 @@ class BatchServer(ScriptedServer):
     async def _anthropic_list(self, request: web.Request) -> web.Response:
         data = list(reversed(self.anthropic_batches.values()))
         return web.json_response({"data": data, "has_more": False,
-                                  "first_id": data[0]["id"] if data else None, "last_id": data[-1]["id"] if data else None})
+                                  "first_id": data[0]["id"] if data else None,
+                                  "last_id": data[-1]["id"] if data else None})
 
     async def _anthropic_retrieve(self, request: web.Request) -> web.Response:
         batch = self.anthropic_batches.get(request.match_info["id"])

@@ -303,7 +303,8 @@ class ScriptedServer:
                 return scheduled.popleft()
             return self._queue.popleft() if self._queue else None
 
-    async def _handle(self, request: web.Request, call: Call, render: Callable[..., dict], key: str) -> web.StreamResponse:
+    async def _handle(self, request: web.Request, call: Call, render: Callable[..., dict],
+                      key: str) -> web.StreamResponse:
         with self._lock:
             self.requests += 1
             self.request_times.append(time.monotonic())
@@ -354,7 +355,8 @@ class ScriptedServer:
             with self._lock:
                 self.computed += 1
 
-    async def _serve_fault(self, request: web.Request, call: Call, fault: Fault, render: Callable[..., dict]) -> web.StreamResponse:
+    async def _serve_fault(self, request: web.Request, call: Call, fault: Fault,
+                           render: Callable[..., dict]) -> web.StreamResponse:
         if fault.kind == "rate_limit":
             value = str(int(fault.seconds * 1000)) if fault.header == "retry-after-ms" else str(fault.seconds)
             return _error(call.api, 429, "rate_limit_error", "slow down", {fault.header: value})
@@ -489,7 +491,8 @@ def _serve_forever() -> None:
 
     parser = argparse.ArgumentParser(description="Scripted OpenAI/Anthropic echo server on 127.0.0.1")
     parser.add_argument("--latency", type=float, default=0.0)
-    parser.add_argument("--one-at-a-time", action="store_true", help="compute answers serially, finishing abandoned ones")
+    parser.add_argument("--one-at-a-time", action="store_true",
+                        help="compute answers serially, finishing abandoned ones")
     parser.add_argument("--oracle", metavar="DATASET", help="answer like a perfect judge of this dataset's pairs")
     args = parser.parse_args()
     answer = echo

@@ -47,7 +47,8 @@ def write_labelled_csv(path: Path, questions: int = 30, per_question: int = 3) -
                 i = q * per_question + a
                 fail = i % 4 == 0 or i % 7 == 0
                 writer.writerow({"id": f"a{i}", "question": f"Question number {q}?", "answer": f"Answer {i} to {q}.",
-                                 "verdict": "fail" if fail else "pass", "comment": f"number {i} is made up" if fail else ""})
+                                 "verdict": "fail" if fail else "pass",
+                                 "comment": f"number {i} is made up" if fail else ""})
     return path
 
 

@@ -112,7 +112,8 @@ def test_self_preference_peers_pair_by_content_not_by_id(tmp_path):
     data = compare([read_run(mine), read_run(other_texts)], Options(n_resamples=20))
     row = next(r for r in data["leaderboard"] if r["run"].endswith("gpt"))
     assert row["self_preference_peers"] == [] and row["self_preference_excess"] is None
-    same_texts = _write(tmp_path / "claude-same", _pairs(12), [_two_orders(f"toy/{i}", "b", "b", "b") for i in range(12)],
+    same_texts = _write(tmp_path / "claude-same", _pairs(12),
+                        [_two_orders(f"toy/{i}", "b", "b", "b") for i in range(12)],
                         judge="openai:claude", judge_model="claude-v1")
     data = compare([read_run(mine), read_run(same_texts)], Options(n_resamples=20))
     row = next(r for r in data["leaderboard"] if r["run"].endswith("gpt"))
@@ -157,7 +158,8 @@ def _scored_run(path: Path, judge_scores: list[float | None], *, complete: bool,
     from judgekit.records import CriterionRating, CriterionScores, Rating, ScoredExample
 
     examples = [ScoredExample(id=f"s/{i}", input_id=f"in{i // 3}", instruction=f"prompt {i // 3}", response=f"r{i}",
-                              system=f"sys{i % 3}", criteria={"fluency": CriterionScores(scores=(1 + i % 5, 1 + (i * 7) % 5))})
+                              system=f"sys{i % 3}",
+                              criteria={"fluency": CriterionScores(scores=(1 + i % 5, 1 + (i * 7) % 5))})
                 for i in range(len(judge_scores) + offset)]
     manifest = Manifest(kind="pointwise", judge="openai:j", protocol="pointwise/likert", dataset="toy",
                         package_version="0", started_at=STARTED, n_examples=len(examples), complete=complete,

@@ -54,7 +54,8 @@ async def test_openai_completion_text_tokens_and_request_shape(scripted_server):
 
 
 async def test_openai_top_logprobs_per_generated_token(scripted_server):
-    scripted_server.answer = lambda call: Reply("Output (b)", [{"Output": -0.01, "The": -4.6}, {"(b)": -0.2, "(a)": -1.7}])
+    scripted_server.answer = lambda call: Reply("Output (b)",
+                                                [{"Output": -0.01, "The": -4.6}, {"(b)": -0.2, "(a)": -1.7}])
     backend = create_backend("openai:judge", base_url=scripted_server.openai_url)
     completion = await backend.complete(ask("pick", params=SamplingParams(top_logprobs=2)))
     await backend.aclose()
@@ -77,7 +78,8 @@ async def test_openai_continuation_is_a_final_assistant_message(scripted_server)
 async def test_anthropic_system_is_separate_and_prefill_trimmed(scripted_server):
     calls = seen(scripted_server)
     backend = create_backend("anthropic:claude-test", base_url=scripted_server.anthropic_url)
-    completion = await backend.complete(ask("Which is better?", continuation="Output: ", params=SamplingParams(temperature=0.7)))
+    completion = await backend.complete(ask("Which is better?", continuation="Output: ",
+                                            params=SamplingParams(temperature=0.7)))
     await backend.aclose()
     body = calls[0].body
     assert body["system"] == "You are a fair judge." and body["temperature"] == 0.7
@@ -109,7 +111,8 @@ def test_unknown_provider_lists_the_known_ones():
 
 
 @pytest.mark.parametrize(
-    ("spec", "variable"), [("openai:gpt-4o-mini", "OPENAI_API_KEY"), ("anthropic:claude-sonnet-4-5", "ANTHROPIC_API_KEY")]
+    ("spec", "variable"),
+    [("openai:gpt-4o-mini", "OPENAI_API_KEY"), ("anthropic:claude-sonnet-4-5", "ANTHROPIC_API_KEY")]
 )
 def test_missing_key_names_the_variable_to_set(spec, variable):
     with pytest.raises(BadInput, match=variable):

@@ -73,7 +73,8 @@ def test_csv_run_reports_the_figures_scikit_learn_gives(tmp_path, monkeypatch, c
     judged = ["invalid" if i == UNSURE else "fail" if i % 3 == 0 else "pass" for i in range(16)]
     assert row["kind"] == "classify" and row["labels"] == ["fail", "pass"] and row["n"] == 16
     assert row["confusion"]["columns"] == ["fail", "pass", "invalid"]
-    assert row["confusion"]["matrix"] == confusion_matrix(human, judged, labels=["fail", "pass", "invalid"])[:2].tolist()
+    assert row["confusion"]["matrix"] == confusion_matrix(human, judged,
+                                                          labels=["fail", "pass", "invalid"])[:2].tolist()
     assert row["cohen_kappa"] == pytest.approx(cohen_kappa_score(human, judged))
     assert row["mcc"] == pytest.approx(matthews_corrcoef(human, judged))
     assert row["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(human, judged))
@@ -133,7 +134,8 @@ def test_logprob_classify_reads_top_logprobs_through_the_sdk(tmp_path, monkeypat
 
     with ScriptedServer(answer=answer) as server:
         code, _, err = _run(monkeypatch, capsys, server, "--protocol", "logprob/classify", "--dataset",
-                            _csv(tmp_path, _rows()), "--mapping", MAPPING, "--labels", LABELS, "--out", tmp_path / "run")
+                            _csv(tmp_path, _rows()), "--mapping", MAPPING, "--labels", LABELS, "--out",
+                            tmp_path / "run")
     assert code == 0, err
     verdicts = {v.example_id: v for v in read_run(tmp_path / "run").verdicts}
     wrong, right = verdicts["labels/q3"], verdicts["labels/q1"]

@@ -31,7 +31,8 @@ def test_a_misspelt_backend_option_is_named_not_ignored():
      "parser.pattern: strategy pairwise reads a slot: the pattern needs the group.s. first, second"),
     ("checklist/drfr", ("strategy: checklist\n", "strategy: checklist\nparser: {format: llmbar}\n"),
      "parser: strategy checklist reads its own answer format"),
-    ("llmbar/vanilla", ("strategy: pairwise\n", "strategy: pairwise\ndecide_by: logprobs\n"), "unknown key 'decide_by'"),
+    ("llmbar/vanilla", ("strategy: pairwise\n", "strategy: pairwise\ndecide_by: logprobs\n"),
+     "unknown key 'decide_by'"),
 ])
 def test_a_spec_that_could_not_run_is_refused_at_load(tmp_path, spec, change, message):
     text = builtin(spec)

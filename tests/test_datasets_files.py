@@ -104,7 +104,8 @@ def test_hub_route_reads_through_hf_datasets(tmp_path, monkeypatch):
     _write(folder, "parquet").rename(folder / "train.parquet")
     real = datasets.load_dataset
     monkeypatch.setattr(datasets, "load_dataset",
-                        lambda repo, *args, **kwargs: real(str(folder) if repo == "someone/hubby" else repo, *args, **kwargs))
+                        lambda repo, *args, **kwargs: real(str(folder) if repo == "someone/hubby" else repo, *args,
+                                                           **kwargs))
     dataset = load_dataset("hf:someone/hubby", mapping=MAPPING, labels=LABELS)
     assert dataset.source == "hub: someone/hubby"
     assert [e.gold for e in dataset.examples] == ["a", "b", "tie"]
@@ -118,7 +119,8 @@ def test_hub_spec_without_network_is_bad_input(monkeypatch):
 
     monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
-    with pytest.raises(BadInput, match=r"hf:someone/pairs:main@test: data not found: .*the HF hub \(someone/pairs\) failed"):
+    with pytest.raises(BadInput,
+                       match=r"hf:someone/pairs:main@test: data not found: .*the HF hub \(someone/pairs\) failed"):
         load_dataset("hf:someone/pairs:main@test", mapping=MAPPING)
 
 

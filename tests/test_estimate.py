@@ -182,7 +182,8 @@ def test_pairwise_win_rate_counts_ties_as_half_and_takes_a_systems_side(tmp_path
     for i in range(240):
         system_first = i % 2 == 0
         examples.append(Example(id=f"p{i}", instruction=f"task {i}", response_a=f"x{i}", response_b=f"y{i}",
-                                generator_a="sys" if system_first else "base", generator_b="base" if system_first else "sys"))
+                                generator_a="sys" if system_first else "base",
+                                generator_b="base" if system_first else "sys"))
         human = labels[rng.choice(3, p=[0.5, 0.3, 0.2])]
         truth[f"p{i}"] = human
         judge = human if rng.random() < 0.7 else labels[rng.integers(3)]
@@ -203,7 +204,8 @@ def test_pairwise_win_rate_counts_ties_as_half_and_takes_a_systems_side(tmp_path
     labelled = set(list(truth)[::4]) | {"other"}
     y = np.array([value[truth[i]] if i != "other" else 1.0 for i in ids if i in labelled])
     f = {v.example_id: value[v.winner] for v in verdicts}
-    ref = _reference(y, np.array([f[i] for i in ids if i in labelled]), np.array([f[i] for i in ids if i not in labelled]))
+    ref = _reference(y, np.array([f[i] for i in ids if i in labelled]),
+                     np.array([f[i] for i in ids if i not in labelled]))
     assert slot["target"] == "win_rate:a"
     _assert_matches(slot, ref)
     assert slot["methods"]["rogan-gladen"]["estimate"] is None  # not a binary target

@@ -98,7 +98,8 @@ def test_several_runs_and_a_real_run(scripted_server, tmp_path, monkeypatch, cap
     scripted_server.answer = oracle_for(bundled)
     out = tmp_path / "live"
     code, _, err = run_judgekit(monkeypatch, capsys, "run", "--judge", "openai:judge", "--base-url",
-                                scripted_server.openai_url, "--dataset", "judgekit/bundled", "--protocol", "llmbar/vanilla",
+                                scripted_server.openai_url, "--dataset", "judgekit/bundled", "--protocol",
+                                "llmbar/vanilla",
                                 "--out", out, "--quiet")
     assert code == 0, err
     live = read_run(out)

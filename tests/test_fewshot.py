@@ -54,7 +54,8 @@ def test_disagreements_balanced_over_labels_with_notes_load_as_the_spec_examples
     spec = write_spec(tmp_path / "judge-v3.yaml", "v3", examples="examples.yaml")
     assert list(load_protocol(spec).examples) == records
     code, _, err = run_judgekit(monkeypatch, capsys, "run", "--judge", f"mock:{tmp_path / 'model.yaml'}", "--protocol",
-                                spec, "--split", tmp_path / "split", "--on", "dev", "--out", tmp_path / "v3-dev", "--quiet")
+                                spec, "--split", tmp_path / "split", "--on", "dev", "--out", tmp_path / "v3-dev",
+                                "--quiet")
     assert code == 0, err
 
 

@@ -109,7 +109,8 @@ def test_names_longer_than_the_file_system_takes(tmp_path, monkeypatch, capsys):
                                   tmp_path / f"{long_name}.csv")[::2])
     assert "is 304 bytes; file systems take at most 255" in err
     data = tmp_path / f"{'d' * 240}.jsonl"  # a long data file name makes a long default run dir name
-    data.write_text(json.dumps({"id": "a", "instruction": "i", "response_a": "x", "response_b": "y", "gold": "a"}) + "\n")
+    data.write_text(json.dumps({"id": "a", "instruction": "i", "response_a": "x", "response_b": "y",
+                                "gold": "a"}) + "\n")
     monkeypatch.chdir(tmp_path)
     code, _, err = run_judgekit(monkeypatch, capsys, "run", "--judge", "mock:first", "--protocol", "llmbar/vanilla",
                                 "--dataset", data, "--quiet")

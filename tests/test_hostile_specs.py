@@ -21,7 +21,8 @@ CATASTROPHIC = "^(?P<first>(a|a)+)(?P<second>x)?$"
 """Overlapping alternatives: on 'aaaa…!' both re and regex try 2^n ways (hours at n = 40)."""
 
 
-def spec(tmp_path, *, pattern="(?P<first>ONE)|(?P<second>TWO)", compare="Task: {{ instruction }}\n{{ output_1 }}\n{{ output_2 }}"):
+def spec(tmp_path, *, pattern="(?P<first>ONE)|(?P<second>TWO)",
+         compare="Task: {{ instruction }}\n{{ output_1 }}\n{{ output_2 }}"):
     path = tmp_path / "mine.yaml"
     template = compare.replace("\n", "\n    ")
     path.write_text(

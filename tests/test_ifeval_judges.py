@@ -55,7 +55,8 @@ def test_a_judge_run_on_ifeval_reports_accuracy_and_kappa_per_instruction_type(r
              responses, "--out", tmp_path / "run")
         assert server.total_answered() == len(items)
     run = read_run(tmp_path / "run")
-    assert (run.manifest.kind, run.manifest.labels, run.manifest.positive_label) == ("classify", ("pass", "fail"), "fail")
+    assert (run.manifest.kind, run.manifest.labels,
+            run.manifest.positive_label) == ("classify", ("pass", "fail"), "fail")
     code, out, err = run_judgekit(monkeypatch, capsys, "report", tmp_path / "run", "--by", "instruction_id",
                                   "--format", "json", "--resamples", "200")
     assert code == 0, err

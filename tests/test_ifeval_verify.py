@@ -119,7 +119,8 @@ def test_an_instruction_without_its_nltk_model_is_unverifiable_not_guessed(tmp_p
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("", encoding="utf-8")
     env = {**os.environ, "JUDGEKIT_CACHE_DIR": str(blocker), "NLTK_DATA": str(tmp_path / "empty")}
-    done = subprocess.run([sys.executable, "-c", "from judgekit.cli import main; main()", "verify", "ifeval", str(responses), "--inputs",
+    done = subprocess.run([sys.executable, "-c", "from judgekit.cli import main; main()", "verify", "ifeval",
+                           str(responses), "--inputs",
                            str(inputs), "--format", "json"], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     sentences, commas = json.loads(done.stdout)["items"]
@@ -143,7 +144,8 @@ def test_an_instruction_without_its_nltk_model_is_unverifiable_not_guessed(tmp_p
      [{"prompt": "Say hi.", "response": 3}], "responses.jsonl: line 1: field 'response': expected text, got int"),
 ])
 def test_bad_files_are_one_line_errors(tmp_path, monkeypatch, capsys, inputs, responses, message):
-    code, out, err = run_judgekit(monkeypatch, capsys, "verify", "ifeval", _jsonl(tmp_path / "responses.jsonl", responses),
+    code, out, err = run_judgekit(monkeypatch, capsys, "verify", "ifeval",
+                                  _jsonl(tmp_path / "responses.jsonl", responses),
                                   "--inputs", _jsonl(tmp_path / "inputs.jsonl", inputs))
     assert code == 2 and out == ""
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err

@@ -57,7 +57,8 @@ def test_existing_out_and_unknown_judge_are_bad_input(tmp_path, monkeypatch, cap
 def test_compare_pairs_every_item_though_71_groups_repeat_their_texts(tmp_path, monkeypatch, capsys, data_dir):
     """Duplicated texts pair one to one in order; a map from text to one id paired 900 of the 999 items."""
     for judge in ("gpt-3.5-turbo", "pandalm-7b"):
-        code, _, err = run_judgekit(monkeypatch, capsys, "import", "pandalm", "--judge", judge, "--out", tmp_path / judge)
+        code, _, err = run_judgekit(monkeypatch, capsys, "import", "pandalm", "--judge", judge, "--out",
+                                    tmp_path / judge)
         assert code == 0, err
     code, out, err = run_judgekit(monkeypatch, capsys, "compare", tmp_path / "gpt-3.5-turbo", tmp_path / "pandalm-7b",
                                   "--format", "json", "--resamples", "50")

@@ -10,7 +10,8 @@ from judgekit.errors import BadInput, JudgekitError
 
 QUESTION = (
     Message("system", "You answer with one short line."),
-    Message("user", "Which is the capital of France, Output (a): Berlin or Output (b): Paris? Reply Output (a) or Output (b)."),
+    Message("user",
+            "Which is the capital of France, Output (a): Berlin or Output (b): Paris? Reply Output (a) or Output (b)."),
 )
 
 

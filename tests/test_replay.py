@@ -128,7 +128,8 @@ async def test_replaying_a_generated_run_reproduces_it_exactly(scripted_server, 
     assert {o.winner for v in recorded.verdicts for o in v.orders} >= {"a", "b", None}  # several cases
     served = scripted_server.total_answered()
 
-    replayed = await judge_into(tmp_path / "replayed", protocol, CallPath(create_backend(f"replay:{tmp_path / 'live'}")))
+    replayed = await judge_into(tmp_path / "replayed", protocol,
+                                CallPath(create_backend(f"replay:{tmp_path / 'live'}")))
     assert comparable(replayed) == comparable(recorded)
     assert scripted_server.total_answered() == served  # no model was called
 
@@ -144,7 +145,8 @@ async def test_replaying_a_logprob_run_reproduces_margins_exactly(tmp_path):
 
     protocol = load_protocol("logprob/pairwise")
     recorded = await judge_into(tmp_path / "live", protocol, Leaning())
-    replayed = await judge_into(tmp_path / "replayed", protocol, CallPath(create_backend(f"replay:{tmp_path / 'live'}")))
+    replayed = await judge_into(tmp_path / "replayed", protocol,
+                                CallPath(create_backend(f"replay:{tmp_path / 'live'}")))
     assert comparable(replayed) == comparable(recorded)
     assert all(o.margin is not None for v in replayed.verdicts for o in v.orders)
 

@@ -151,7 +151,8 @@ def test_single_order_run_has_nulls_where_undefined(tmp_path):
     for field in ("accuracy_second_order", "accuracy_both_orders", "positional_agreement"):
         assert row[field] is None
     assert row["invalid_rate"] == 0.25 and row["tie_rate"] == 0.0
-    assert (row["calls"], row["cache_hits"], row["tokens_in"], row["tokens_out"], row["cost_usd"]) == (8, 3, 40, 8, 0.0125)
+    assert (row["calls"], row["cache_hits"], row["tokens_in"], row["tokens_out"],
+            row["cost_usd"]) == (8, 3, 40, 8, 0.0125)
 
 
 def test_a_stopped_run_counts_its_verdicts_and_keeps_the_manifests_retries(tmp_path):

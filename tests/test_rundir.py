@@ -23,7 +23,8 @@ def _manifest(**changes):
 
 
 def _verdict(i, winner="a"):
-    return Verdict(example_id=f"ex{i}", winner=winner, orders=(OrderResult(swapped=False, raw="Output (a)", winner=winner),))
+    return Verdict(example_id=f"ex{i}", winner=winner,
+                   orders=(OrderResult(swapped=False, raw="Output (a)", winner=winner),))
 
 
 def _line(run_dir, text):

@@ -108,7 +108,8 @@ def test_api_and_cli_share_the_dataset_hash_and_resume_each_other(tmp_path, monk
 
     with ScriptedServer(answer=lambda call: "Output (a)") as server:
         code, _, err = run_judgekit(monkeypatch, capsys, "run", "--judge", "openai:judge", "--base-url",
-                                    server.openai_url, "--protocol", "llmbar/vanilla", "--dataset", "judgekit/bundled", "--limit", "6",
+                                    server.openai_url, "--protocol", "llmbar/vanilla", "--dataset", "judgekit/bundled",
+                                    "--limit", "6",
                                     "--out", tmp_path / "cli", "--quiet")
         assert code == 0, err
         cli_hash = read_run(tmp_path / "cli").manifest.dataset_hash
@@ -127,7 +128,8 @@ def test_api_and_cli_share_the_dataset_hash_and_resume_each_other(tmp_path, monk
         finally:
             judge.close()
         code, _, err = run_judgekit(monkeypatch, capsys, "run", "--judge", "openai:judge", "--base-url",
-                                    server.openai_url, "--protocol", "llmbar/vanilla", "--dataset", "judgekit/bundled", "--limit", "6",
+                                    server.openai_url, "--protocol", "llmbar/vanilla", "--dataset", "judgekit/bundled",
+                                    "--limit", "6",
                                     "--out", tmp_path / "api-dataset", "--quiet")
         assert code == 0, err  # and the CLI resumes the API's
         assert server.total_answered() == 0

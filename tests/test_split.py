@@ -104,7 +104,8 @@ def test_pairs_and_scored_responses_split_and_their_sides_run(tmp_path, monkeypa
         writer = csv.writer(f)
         writer.writerow(["prompt", "text", "model", "s1", "s2"])
         writer.writerows([[f"p{i // 4}", f"story {i}", f"m{i % 4}", 1 + i % 5, 1 + (i * 3) % 5] for i in range(40)])
-    code, info, err = _split(monkeypatch, capsys, pairs, "--mapping", "instruction=q,response_a=x,response_b=y,gold=best",
+    code, info, err = _split(monkeypatch, capsys, pairs, "--mapping",
+                             "instruction=q,response_a=x,response_b=y,gold=best",
                              "--labels", "1=a,2=b", "--out", tmp_path / "pairs-split")
     assert code == 0, err
     assert info["kind"] == "pairwise" and info["test"]["n"] == 12 and info["test"]["clusters"] == 6
@@ -157,7 +158,8 @@ def test_an_edited_side_is_refused_by_its_hash_and_nothing_runs(tmp_path, monkey
      "--split: the split holds the data; drop --dataset, --mapping and --labels"),
     (("--split", "S", "--on", "test", "--limit", "3"),
      "--limit: a test-side run judges the whole test side (its figure is the one reported)"),
-    (("--split", "nowhere", "--on", "dev"), "nowhere: not a split dir (no such directory; make one with judgekit split)"),
+    (("--split", "nowhere", "--on", "dev"),
+     "nowhere: not a split dir (no such directory; make one with judgekit split)"),
     (("--split", "S", "--on", "dev", "--out", "S/runs/v1"),
      "--out S/runs/v1: is inside the split dir S, which judgekit never writes; put runs elsewhere"),
 ])

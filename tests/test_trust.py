@@ -188,7 +188,8 @@ def test_report_rows_carry_the_raw_calibration_that_trust_shows(tmp_path, monkey
 
     run = _logprob_run(tmp_path / "run")
     _write(tmp_path / "plain", _examples(10), [Verdict(example_id=e.id, winner="a",
-           orders=(OrderResult(swapped=False, raw="a", winner="a"),)) for e in _examples(10)], protocol="llmbar/vanilla")
+           orders=(OrderResult(swapped=False, raw="a", winner="a"),)) for e in _examples(10)],
+           protocol="llmbar/vanilla")
     code, out, err = run_judgekit(monkeypatch, capsys, "report", tmp_path / "run", tmp_path / "plain",
                                   "--resamples", "20", "--format", "json")
     assert code == 0, err

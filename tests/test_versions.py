@@ -33,7 +33,8 @@ def developed(tmp_path, monkeypatch, capsys):
         write_spec(spec, version)
         for on in ("dev", "test"):
             code, _, err = run_judgekit(monkeypatch, capsys, "run", "--judge", f"mock:{model}", "--protocol", spec,
-                                        "--split", split_dir, "--on", on, "--out", tmp_path / f"{version}-{on}", "--quiet")
+                                        "--split", split_dir, "--on", on, "--out", tmp_path / f"{version}-{on}",
+                                        "--quiet")
             assert code == 0, err
     return split_dir
 

@@ -297,7 +297,8 @@ def _rogan_gladen_draws(y, f, u, *, n_resamples, seed, groups, groups_unlabelled
         rate = rng.binomial(len(u), u.mean(), size=n_resamples) / len(u)
         tp, fn, fp, tn = counts.T
     else:
-        codes = np.concatenate([_codes(groups, len(y), "groups"), _codes(groups_unlabelled, len(u), "groups_unlabelled")])
+        codes = np.concatenate([_codes(groups, len(y), "groups"),
+                                _codes(groups_unlabelled, len(u), "groups_unlabelled")])
         labelled = np.r_[np.ones(len(y)), np.zeros(len(u))]
         yy, ff = np.r_[y, np.zeros(len(u))], np.r_[f, u]
         per_item = np.column_stack([labelled * yy * ff, labelled * yy * (1 - ff), labelled * (1 - yy) * ff,

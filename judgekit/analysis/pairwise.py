@@ -169,7 +169,8 @@ def run_row(run: RunRecords, options: Options = Options()) -> dict[str, Any]:
     return score_run(run, judged_items(run), options)[0]
 
 
-def score_run(run: RunRecords, items: JudgedItems, options: Options) -> tuple[dict[str, Any], dict[str, Interval | None]]:
+def score_run(run: RunRecords, items: JudgedItems,
+              options: Options) -> tuple[dict[str, Any], dict[str, Interval | None]]:
     """The row of a run, and its bias intervals (for callers that compare runs)."""
     clusters = items.clusters(options)
     row: dict[str, Any] = dict.fromkeys(REPORT_FIELDS + REPORT_EXTRAS) | common_fields(run)

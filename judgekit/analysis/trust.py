@@ -254,7 +254,8 @@ def correctness(run: RunRecords) -> dict[str, bool]:
     return {v.example_id: v.decision == gold[v.example_id] for v in run.verdicts if v.example_id in gold}
 
 
-def alt_test_summary(run: RunRecords, *, epsilon: float = 0.2, q: float = 0.05, min_items: int = 30) -> dict[str, Any] | None:
+def alt_test_summary(run: RunRecords, *, epsilon: float = 0.2, q: float = 0.05,
+                     min_items: int = 30) -> dict[str, Any] | None:
     """The report's ``alt_test`` figure of one run: its judge as the candidate (None without two votes per item)."""
     if not has_annotators(run):
         return None

@@ -82,7 +82,8 @@ def verdicts_command(
     format: str | None = typer.Option(None, "--format", help=_FORMAT_HELP),
     order2_in: Order2In | None = typer.Option(None, "--order2-in", help=_ORDER2_HELP),
     order_conflict: OrderConflict | None = typer.Option(None, "--order-conflict", help=_CONFLICT_HELP),
-    out_of_scale: OutOfScale | None = typer.Option(None, "--out-of-scale", help=f"Scored: {_SCALE_HELP} (default: invalid)"),
+    out_of_scale: OutOfScale | None = typer.Option(None, "--out-of-scale",
+                                                   help=f"Scored: {_SCALE_HELP} (default: invalid)"),
 ) -> None:
     """Import any project's recorded judgments (pairwise verdicts, labels or scores) by a mapping of columns.
 
@@ -135,9 +136,11 @@ def _invalid(verdict: Any) -> bool:
 
 
 def llmbar_command(
-    evaluator_dir: Path = typer.Argument(..., help="A LLMBar <subset>/evaluators/<LLM>/<strategy>/ folder holding result.json."),
+    evaluator_dir: Path = typer.Argument(...,
+                                         help="A LLMBar <subset>/evaluators/<LLM>/<strategy>/ folder holding result.json."),
     out: Path = typer.Option(..., "--out", "-o", help="The run dir to create (must not exist)."),
-    judge_model: str | None = typer.Option(None, "--judge-model", help="Base model of the judge, e.g. gpt-4 (default: from the LLM folder name)."),
+    judge_model: str | None = typer.Option(None, "--judge-model",
+                                           help="Base model of the judge, e.g. gpt-4 (default: from the LLM folder name)."),
 ) -> None:
     """Import one recorded LLMBar evaluator run (both presentation orders, LLMBar's invalid policy).
 
@@ -155,8 +158,10 @@ def llmbar_command(
 
 
 def hanna_command(
-    out: Path = typer.Option(..., "--out", "-o", help="Folder to create (must not exist): one run dir per LLM and prompt."),
-    path: Path | None = typer.Option(None, "--path", help="hanna_metric_scores_llm.csv, or a folder holding hanna/ (default: JUDGEKIT_DATA_DIR)."),
+    out: Path = typer.Option(..., "--out", "-o",
+                             help="Folder to create (must not exist): one run dir per LLM and prompt."),
+    path: Path | None = typer.Option(None, "--path",
+                                     help="hanna_metric_scores_llm.csv, or a folder holding hanna/ (default: JUDGEKIT_DATA_DIR)."),
     llm: list[str] | None = typer.Option(None, "--llm", help=_HANNA_LLMS_HELP),
     prompt: list[int] | None = typer.Option(None, "--prompt", help="Only these prompt variants (1-4); repeatable."),
 ) -> None:
@@ -190,7 +195,8 @@ def pandalm_command(
 
 
 def labels_command(
-    returned: Path = typer.Argument(..., help="Routed tasks with labels: the JSONL filled in, or a Label Studio JSON export."),
+    returned: Path = typer.Argument(...,
+                                    help="Routed tasks with labels: the JSONL filled in, or a Label Studio JSON export."),
     out: Path = typer.Option(..., "--out", "-o", help="The JSONL dataset to write (must not exist)."),
 ) -> None:
     """Read human labels returned for routed items back as a dataset (gold = majority of the votes).

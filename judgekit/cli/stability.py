@@ -29,13 +29,18 @@ PAGE = "stability.html"
 def stability(
     run: Path = typer.Argument(..., help="A run dir to repeat, or a stability dir to report."),
     repeats: Optional[int] = typer.Option(None, "--repeats", "-k", min=2, help="Judge the run's items K more times."),
-    temperature: Optional[float] = typer.Option(None, "--temperature", help="Sampling temperature of the repeats (default: the run's)."),
-    protocol: Optional[str] = typer.Option(None, "--protocol", "-p", help="The run's protocol spec file, when it is not a built-in one."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o", help="The stability dir (default RUN-stability); an existing one is resumed."),
-    base_url: Optional[str] = typer.Option(None, "--base-url", help="OpenAI-compatible server URL (default: the run's)."),
+    temperature: Optional[float] = typer.Option(None, "--temperature",
+                                                help="Sampling temperature of the repeats (default: the run's)."),
+    protocol: Optional[str] = typer.Option(None, "--protocol", "-p",
+                                           help="The run's protocol spec file, when it is not a built-in one."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o",
+                                       help="The stability dir (default RUN-stability); an existing one is resumed."),
+    base_url: Optional[str] = typer.Option(None, "--base-url",
+                                           help="OpenAI-compatible server URL (default: the run's)."),
     concurrency: int = typer.Option(8, "--concurrency", "-c", min=1, help="Model calls in flight at once."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the response cache."),
-    format: PageFormat = typer.Option(PageFormat.table, "--format", "-f", help="table, json, or html (written to DIR/stability.html)."),
+    format: PageFormat = typer.Option(PageFormat.table, "--format", "-f",
+                                      help="table, json, or html (written to DIR/stability.html)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
 ) -> None:
     """Judge a run's items K more times with the same judge and protocol; report how much the verdicts move.
@@ -106,7 +111,8 @@ def _judge_of(run: Path, protocol: str | None, temperature: float | None, base_u
 
 
 def drift(
-    run_a: Path = typer.Argument(..., help="The earlier run dir (another date, provider version, quantisation, server)."),
+    run_a: Path = typer.Argument(...,
+                                 help="The earlier run dir (another date, provider version, quantisation, server)."),
     run_b: Path = typer.Argument(..., help="The later run dir of the same judge on the same items."),
     by_order: bool = typer.Option(False, "--by-order", help="Also each presentation order's verdicts (pairwise runs)."),
     format: OutputFormat = FORMAT,

@@ -206,7 +206,8 @@ def _print_run(f: dict[str, Any], console: Console) -> None:
 def plan_alt_test_command(
     pilot: Path | None = typer.Option(None, "--pilot", help=_PILOT_HELP + " (items with several votes)."),
     annotators: int = typer.Option(3, "--annotators", help="Without a pilot: annotators per item."),
-    annotator_accuracy: float = typer.Option(0.85, "--annotator-accuracy", help="Without a pilot: each annotator's accuracy."),
+    annotator_accuracy: float = typer.Option(0.85, "--annotator-accuracy",
+                                             help="Without a pilot: each annotator's accuracy."),
     judge_accuracy: float = typer.Option(0.8, "--judge-accuracy", help="Without a pilot: the judge's accuracy."),
     labels: int = typer.Option(3, "--labels", help="Without a pilot: number of labels (a, b, tie = 3)."),
     epsilon: float = typer.Option(0.2, "--epsilon", help="Alt-test margin."),

@@ -51,9 +51,11 @@ def ifeval_command(
 def ifeval_pairs_command(
     first: Path = typer.Argument(..., help="One model's responses (IFEval's format)."),
     second: Path = typer.Argument(..., help="Another model's responses to the same prompts."),
-    out: Path = typer.Option(..., "--out", "-o", help="Folder for pairs.jsonl and card.yaml (judgekit run --dataset OUT/card.yaml)."),
+    out: Path = typer.Option(..., "--out", "-o",
+                             help="Folder for pairs.jsonl and card.yaml (judgekit run --dataset OUT/card.yaml)."),
     inputs: Path | None = typer.Option(None, "--inputs", help=_INPUTS_HELP),
-    names: str = typer.Option("", "--names", help="The two models' names, e.g. gpt-4,llama-3 (default: the file names)."),
+    names: str = typer.Option("", "--names",
+                              help="The two models' names, e.g. gpt-4,llama-3 (default: the file names)."),
     force: bool = typer.Option(False, "--force", help="Replace pairs.jsonl and card.yaml in --out."),
     format: OutputFormat = FORMAT,
 ) -> None:

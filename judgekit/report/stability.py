@@ -54,7 +54,8 @@ def stability_table(data: dict[str, Any]) -> Group:
         table.add_row("Fleiss' κ across repeats", _num(figures["fleiss_kappa"]))
         if "icc" in figures:
             table.add_row("ICC(2,1) of the scores", _num(figures["icc"]))
-            table.add_row("score SD per item: mean, max", f"{_num(figures['mean_item_sd'])}, {_num(figures['max_item_sd'])}")
+            table.add_row("score SD per item: mean, max",
+                          f"{_num(figures['mean_item_sd'])}, {_num(figures['max_item_sd'])}")
     table.add_row(Text(f"headline: {data['headline']}", style="bold"), "")
     table.add_row("per repeat", ", ".join(_num(v) for v in data["headlines"]))
     table.add_row("min – max", f"{_num(data['headline_min'])} – {_num(data['headline_max'])}")

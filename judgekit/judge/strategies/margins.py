@@ -64,4 +64,5 @@ def order_result(completion: Completion, swapped: bool) -> tuple[OrderResult, Ma
     if margin is None:
         return OrderResult(swapped=swapped, raw=completion.text, winner=None), distribution
     canonical = -margin if swapped else margin
-    return OrderResult(swapped=swapped, raw=completion.text, winner=winner_of(canonical), margin=canonical), distribution
+    return OrderResult(swapped=swapped, raw=completion.text, winner=winner_of(canonical),
+                       margin=canonical), distribution

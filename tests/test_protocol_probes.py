@@ -320,3 +320,106 @@ def test_cli_protocol_probes_through_the_sdk_with_rerun_noise(tmp_path, monkeypa
         assert code == 2 and err.strip().count("\n") == 0
         assert "rubric-paraphrase: no paraphrase of protocol mtbench/pairwise ships with the probe" in err
         assert not (tmp_path / "mt").exists()  # refused before anything was written
+
+
+def test_rerun_noise_from_a_stability_dir(tmp_path, monkeypatch, capsys):
+    from judgekit.analysis.stability import rerun_flip_rate
+    from judgekit.runs.stability import run_repeats
+
+    def repeats(protocol, out):
+        with judgekit.load_judge("mock:random", protocol=protocol) as judge:
+            judge._run(run_repeats(judge, PAIRS.id, None, CHOSEN, repeats=3, out=out))
+
+    repeats("llmbar/rules", tmp_path / "stability")
+    noise = rerun_flip_rate(tmp_path / "stability")
+    assert 0 < noise.rate < 1 and noise.n == N  # a random judge: repeats disagree on some pairs
+    args = ("probe", "mock:random", "--protocol", "llmbar/rules", "--probe", "label-names,instruction-position",
+            "--limit", str(N), "--quiet")
+    code, out, err = run_judgekit(monkeypatch, capsys, *args, "--out", tmp_path / "probes", "--rerun-noise",
+                                  tmp_path / "stability", "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["rerun_noise"] == {"run": str(tmp_path / "stability"), "method": "stability repeats", "n": N,
+                                   "rate": noise.rate, "ci": [noise.low, noise.high]}
+    for row in data["probes"]:
+        expected = excess(Interval(row["flip_rate"], *row["flip_rate_ci"]), Interval(noise.rate, noise.low, noise.high))
+        assert row["rerun_flip_rate"] == noise.rate
+        assert row["excess_flip_rate"] == pytest.approx(row["flip_rate"] - noise.rate)
+        assert row["excess_flip_rate_ci"] == [pytest.approx(expected.low), pytest.approx(expected.high)]
+
+    repeats("llmbar/vanilla", tmp_path / "other")  # another protocol's noise is no baseline for this one
+    code, _, err = run_judgekit(monkeypatch, capsys, *args, "--out", tmp_path / "refused", "--rerun-noise",
+                                tmp_path / "other")
+    assert code == 2 and err.strip().count("\n") == 0 and "rerun noise must come from the same judge" in err
+    assert not (tmp_path / "refused").exists()
+
+
+@pytest.mark.slow
+def test_protocol_probes_run_on_the_embedded_model(tmp_path):
+    """Real replies read through renamed labels (what only a real model's text tests): one short pair,
+    4 calls of 16 tokens."""
+    from types import SimpleNamespace
+
+    pair = min((e for e in load_dataset("judgekit/bundled").examples if e.gold in ("a", "b")),
+               key=lambda e: len(e.instruction) + len(e.response_a) + len(e.response_b))
+    with judgekit.load_judge("local:", protocol="llmbar/vanilla", max_tokens=16) as judge:
+        rows = judgekit.probe(judge, SimpleNamespace(id="shortest", examples=[pair]), ["label-names"],
+                              out=tmp_path / "run")
+    assert [(r["probe"], r["n"]) for r in rows] == [("label-names", 1)] and rows[0]["flip_rate"] in (0.0, 1.0)
+    run = read_run(tmp_path / "run")
+    relabelled_copy = next(e for e in run.examples if e.metadata.get("probe") == "label-names")
+    labels = LABEL_SETS[relabelled_copy.metadata["probe_variant"]]
+    verdict = next(v for v in run.verdicts if v.example_id == relabelled_copy.id)
+    assert verdict.usage.calls == 2 and all(o.raw for o in verdict.orders)
+    for order in verdict.orders:  # whatever the model wrote, its winner is what the relabelled reply says
+        slot = parse_llmbar(relabel(order.raw, labels))
+        assert order.winner == (None if slot is None else {"first": "b", "second": "a"}[slot] if order.swapped
+                                else {"first": "a", "second": "b"}[slot])
+
+
+FRUIT = ("apples", "pears", "plums")
+
+
+def fruit_pairs():
+    """A mentions apples and pears, B plums (or the reverse): A's checklist share is 2/3 against 1/3."""
+    from judgekit.records import Example
+
+    questions = tuple(f"Does the response mention {fruit}?" for fruit in FRUIT)
+    return [Example(id=f"fruit-{i}", instruction=f"Name some fruit ({i}).", response_a=a, response_b=b,
+                    gold="a" if "apples" in a else "b", checklist=questions)
+            for i in range(12) for a, b in [(("I like apples and pears.", "I like plums."),
+                                              ("I like plums.", "I like apples and pears."))[i % 2]]]
+
+
+def checks(prompt: str) -> tuple[str, list[tuple[int, str]]]:
+    response = prompt.split("[Response]\n", 1)[1].split("\n\n", 1)[0]
+    asked = re.findall(r"^(\d+)\. Does the response mention (\w+)\?", prompt, re.M)
+    questions = [(int(n), fruit) for n, fruit in asked]
+    return response, questions
+
+
+def consistent_checker(prompt: str) -> str:
+    response, questions = checks(prompt)
+    return "\n".join(f"{n}. {'YES' if fruit in response else 'NO'}" for n, fruit in questions)
+
+
+def reads_question_one_only(prompt: str) -> str:
+    response, questions = checks(prompt)
+    return "\n".join(f"{n}. {'YES' if n > 1 or fruit in response else 'NO'}" for n, fruit in questions)
+
+
+def test_criteria_order_reorders_a_checklist_protocols_questions(tmp_path):
+    from types import SimpleNamespace
+
+    pairs = SimpleNamespace(id="fruit", examples=fruit_pairs())
+    with judgekit.load_judge("mock:", protocol="checklist/drfr", policy=consistent_checker) as judge:
+        rows = judgekit.probe(judge, pairs, ["criteria-order"], out=tmp_path / "consistent")
+    assert rows[0]["flip_rate"] == 0.0 and rows[0]["accuracy_base"] == 1.0 and rows[0]["n"] == 12
+    with judgekit.load_judge("mock:", protocol="checklist/drfr", policy=reads_question_one_only) as judge:
+        rows = judgekit.probe(judge, pairs, ["criteria-order"], out=tmp_path / "first-only")
+    copies = [e for e in read_run(tmp_path / "first-only").examples if e.metadata.get("probe")]
+    assert all(sorted(c.checklist) == sorted(fruit_pairs()[0].checklist) for c in copies)
+    # only question 1 is read: the verdict follows whoever has the first question's fruit, so a copy
+    # whose checklist now starts with plums goes to the plums response, against the label
+    plums_first = sum(c.checklist[0].endswith("plums?") for c in copies)
+    assert 0 < plums_first < 12 and rows[0]["flip_rate"] == plums_first / 12

@@ -29,12 +29,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from judgekit.agreement import Interval, compare_judges, proportion_ci
 from judgekit.agreement.flips import excess, flip_rate
 from judgekit.errors import BadInput
-from judgekit.records import BASE_KEY, KIND_KEY, PROBE_KEY, TARGET_KEY, Example, RunRecords, Verdict
+from judgekit.records import BASE_KEY, KIND_KEY, PROBE_KEY, TARGET_KEY, Example, Manifest, RunRecords, Verdict
 
 FIELDS = ("probe", "kind", "target", "n", "flip_rate", "flip_rate_ci", "accuracy_base", "accuracy_probed",
           "accuracy_change", "accuracy_change_ci", "p_value", "test", "dispreferred_wins_base", "dispreferred_wins_probed",
@@ -78,10 +79,7 @@ def two_run_flip_rate(probe_run: RunRecords, other: RunRecords) -> tuple[Interva
     """Rerun noise from a second ordinary run of the same judge and protocol: the share of the probe run's
     unperturbed pairs (those ``other`` judged too, with the same content) whose final verdict differs between
     the two runs, with its Wilson interval, and how many pairs that is."""
-    mine, theirs = probe_run.manifest, other.manifest
-    if (mine.judge, mine.protocol_hash) != (theirs.judge, theirs.protocol_hash):
-        raise BadInput(f"--rerun-noise: {other.path} is a run of {theirs.judge} with {theirs.protocol}, the probe "
-                       f"run one of {mine.judge} with {mine.protocol}; rerun noise must come from the same judge")
+    check_same_judge(probe_run.manifest, other.manifest, other.path)
     theirs_content = {e.id: _content(e) for e in other.examples}
     mine_content = {e.id: _content(e) for e in probe_run.examples if PROBE_KEY not in e.metadata}
     verdicts = {v.example_id: v.winner for v in other.verdicts}
@@ -92,6 +90,18 @@ def two_run_flip_rate(probe_run: RunRecords, other: RunRecords) -> tuple[Interva
         raise BadInput(f"--rerun-noise: {other.path} judged none of the probe run's pairs")
     before, after = zip(*pairs, strict=True)
     return flip_rate(before, after), len(pairs)
+
+
+def check_same_judge(mine: Manifest, theirs: Manifest, where: Path) -> None:
+    """BadInput unless the run at ``where`` (``theirs``) is the probe run's judge, protocol and temperature:
+    rerun noise is only a baseline for the judge it was measured on."""
+    def settings(manifest: Manifest) -> tuple[str, str | None, Any]:
+        return manifest.judge, manifest.protocol_hash, manifest.params.get("temperature")
+
+    if settings(mine) != settings(theirs):
+        raise BadInput(f"--rerun-noise: {where} is {theirs.judge} · {theirs.protocol} at temperature "
+                       f"{theirs.params.get('temperature')}, the probe run {mine.judge} · {mine.protocol} at "
+                       f"{mine.params.get('temperature')}; rerun noise must come from the same judge")
 
 
 def _content(example: Any) -> tuple[str, str, str]:

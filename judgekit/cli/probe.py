@@ -46,7 +46,8 @@ def probe(
     import asyncio
 
     from judgekit.agreement import Interval
-    from judgekit.analysis.probes import probe_table, two_run_flip_rate
+    from judgekit.analysis.probes import check_same_judge, probe_table, two_run_flip_rate
+    from judgekit.analysis.stability import rerun_flip_rate
     from judgekit.cli.run import DEFAULT_DATASET, DEFAULT_RUN_PROTOCOL, default_out
     from judgekit.data import load_dataset
     from judgekit.judge.api import DEFAULT_API_PROTOCOL, load_judge
@@ -56,10 +57,12 @@ def probe(
     from judgekit.runs.probes import load_probes
     from judgekit.runs.probes.run import calls_per_probe, check_protocol_probes, run_probes, stratified
     from judgekit.runs.run_dir import is_run_dir, read_run
+    from judgekit.runs.stability import read_repeats
 
     chosen = load_probes([p.strip() for p in probes.split(",") if p.strip()])
-    if rerun_noise is not None and not rerun_noise.is_dir():
-        raise BadInput(f"--rerun-noise: {rerun_noise} is not a stability dir or a run dir")
+    noise_run = None  # read now, so a wrong one stops the probe before it calls anything
+    if rerun_noise is not None:
+        noise_run = read_run(rerun_noise) if is_run_dir(rerun_noise) else read_repeats(rerun_noise)[0]
     params: dict[str, Any] = {}
     if is_run_dir(run_or_judge):
         source = read_run(run_or_judge)
@@ -102,6 +105,8 @@ def probe(
 
     async def go():
         try:
+            if noise_run is not None:
+                check_same_judge(handle.manifest_for(dataset_id, None, len(pairs)), noise_run.manifest, rerun_noise)
             return await run_probes(handle, dataset_id, pairs, chosen, out=out, seed=seed)
         finally:
             await handle.aclose()
@@ -111,11 +116,9 @@ def probe(
     rerun = None
     if rerun_noise is not None:
         if is_run_dir(rerun_noise):
-            rerun, n = two_run_flip_rate(finished, read_run(rerun_noise))
+            rerun, n = two_run_flip_rate(finished, noise_run)
             method = "two runs"
         else:
-            from judgekit.analysis.stability import rerun_flip_rate
-
             flips = rerun_flip_rate(rerun_noise)
             rerun, n, method = Interval(flips.rate, flips.low, flips.high), flips.n, "stability repeats"
         noise = {"run": str(rerun_noise), "method": method, "n": n, "rate": rerun.estimate,
@@ -128,7 +131,7 @@ def probe(
                                        "probes": rows, "rerun_noise": noise}, allow_nan=False))
         return
     if not console.is_terminal:
-        console = Console(width=180 if noise else 140)
+        console = Console(width=220 if noise else 160)
     source = None if noise is None else f"{noise['method']}, {noise['n']} pairs: {noise['run']}"
     console.print(render_probes(rows, title=f"Probes · {finished.manifest.judge} · {finished.manifest.protocol} · "
                                               f"{len(pairs)} pairs of {dataset_id}", rerun_source=source))

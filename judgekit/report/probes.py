@@ -18,7 +18,7 @@ _KEY = (
 )
 _RERUN_KEY = (
     " rerun flip: the same judge asked again ({source}). excess: flip rate minus rerun flip (Newcombe's "
-    "interval); above 0 means the probe moves verdicts more than asking again does."
+    "interval); an interval wholly above 0 says the probe moves verdicts more than asking again does."
 )
 
 

@@ -41,10 +41,11 @@ judge's own prompt instead (``judgekit.runs.probes.rewrite``):
 ``rubric-paraphrase`` (the templates a ``paraphrases`` entry for the
 protocol's id rewrites), ``label-names`` (the slots named by one of the
 ``label_sets``, the parser reading them back), ``criteria-order`` (numbered
-rules reordered) and ``instruction-position`` (the instruction after the
-responses). The copy's metadata names which paraphrase, label set or order
-(``probe_variant``, a seeded pick per pair); the probe run judges that copy
-under the rewritten protocol.
+rules reordered; for a checklist protocol, the pair's own checklist) and
+``instruction-position`` (the instruction after the responses). The copy's
+metadata names which paraphrase, label set or order (``probe_variant``, a
+seeded pick per pair); the probe run judges that copy under the rewritten
+protocol.
 """
 
 from __future__ import annotations
@@ -66,7 +67,14 @@ from judgekit.errors import BadInput
 from judgekit.judge.protocol import Protocol
 from judgekit.judge.sandbox import BoundedSandbox, render
 from judgekit.records import BASE_KEY, KIND_KEY, PROBE_KEY, SLOTS_KEY, TARGET_KEY, Example, load_yaml
-from judgekit.runs.probes.rewrite import criteria_reordered, instruction_moved, paraphrased, relabelled
+from judgekit.runs.probes.rewrite import (
+    criteria_reordered,
+    has_numbered_rules,
+    instruction_moved,
+    paraphrased,
+    relabelled,
+    reordered,
+)
 
 UNKNOWN_MODEL = "this assistant"
 TEMPLATE_VARIABLES = frozenset({"response", "other", "instruction", "judge_model"})
@@ -132,7 +140,12 @@ class Probe(BaseModel):
             variant = _index(f"{self.id}|{example.id}|{seed}|variant", self.variants(protocol))
             metadata = {**example.metadata, PROBE_KEY: self.id, BASE_KEY: example.id, KIND_KEY: self.kind,
                         TARGET_KEY: self.target, SLOTS_KEY: [], VARIANT_KEY: variant}
-            return example.model_copy(update={"id": f"{example.id}~{self.id}", "votes": (), "metadata": metadata})
+            update: dict[str, Any] = {"id": f"{example.id}~{self.id}", "votes": (), "metadata": metadata}
+            if self.kind == "criteria-order" and protocol.strategy == "checklist" and not has_numbered_rules(protocol):
+                if len(example.checklist) < 2:
+                    return None  # the judge writes this pair's checklist: nothing of ours to reorder
+                update["checklist"] = reordered(example.checklist, str(variant))
+            return example.model_copy(update=update)
         sides = self.sides(example.gold)
         texts = {"a": example.response_a, "b": example.response_b}
         gold: str | None = example.gold
@@ -177,6 +190,8 @@ class Probe(BaseModel):
         if self.kind == "label-names":
             return relabelled(protocol, self.label_sets[variant], probe=self.id)
         if self.kind == "criteria-order":
+            if protocol.strategy == "checklist" and not has_numbered_rules(protocol):
+                return protocol  # the copy's own checklist is reordered (apply)
             return criteria_reordered(protocol, str(variant), probe=self.id)
         return instruction_moved(protocol, probe=self.id)
 

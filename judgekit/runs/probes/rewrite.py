@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from jinja2 import TemplateError, meta
 
@@ -63,8 +63,18 @@ def criteria_reordered(protocol: Protocol, key: str, *, probe: str) -> Protocol:
     indented continuation lines) in another order, renumbered; the order is a hash of ``key``."""
     templates = {name: _reorder(text, key) for name, text in protocol.templates.items()}
     if templates == protocol.templates:
-        raise BadInput(f"{probe}: protocol {protocol.id} has no numbered list of rules (1. 2. ...) to reorder")
+        raise BadInput(f"{probe}: protocol {protocol.id} has no numbered list of rules (1. 2. ...) to reorder, "
+                       "and is no checklist protocol")
     return _with(protocol, templates, probe)
+
+
+def has_numbered_rules(protocol: Protocol) -> bool:
+    return any(_reorder(text, "") != text for text in protocol.templates.values())
+
+
+def reordered(items: Sequence[str], key: str) -> tuple[str, ...]:
+    """``items`` in another order (a hash of ``key``), such as a pair's checklist questions."""
+    return tuple(items[i] for i in _permutation(len(items), key))
 
 
 def instruction_moved(protocol: Protocol, *, probe: str) -> Protocol:

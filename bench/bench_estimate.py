@@ -122,7 +122,8 @@ def main() -> int:
     sizes = tuple(int(s) for s in args.sizes.split(",")) if args.sizes else SIZES
     started, cpu = time.perf_counter(), time.process_time()
     methods = ("naive", "classical", "ppi", "ppi++", "rogan-gladen")
-    print(f"{args.simulations} simulated labelled subsets per row, seed {args.seed}; Python {platform.python_version()}, "
+    print(f"{args.simulations} simulated labelled subsets per row, "
+          f"seed {args.seed}; Python {platform.python_version()}, "
           f"numpy {np.__version__}")
     print("| case | N | truth | n | " + " | ".join(f"{m} cover (± mean)" for m in methods) + " |")
     print("|---|---|---|---|" + "---|" * len(methods))

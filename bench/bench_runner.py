@@ -95,8 +95,10 @@ def phases(data: Path, out: Path, base_url: str, concurrency: int) -> None:
     run = asyncio.run(judge_run(judge.verdict, run_dir, workers=judge.call_path.concurrency))
     judge_s = time.monotonic() - start
     _, summary_s, summary_mb = traced(lambda: summarize(run))
-    print(f"  load dataset {load_s:5.1f} s  peak +{load_mb:4.0f} MB;  content hash {hash_s:4.1f} s  peak +{hash_mb:4.0f} MB")
-    print(f"  judge (all cache hits) {judge_s:5.1f} s;  summary with bootstrap {summary_s:4.1f} s  peak +{summary_mb:4.0f} MB")
+    print(f"  load dataset {load_s:5.1f} s  peak +{load_mb:4.0f} MB; "
+          f" content hash {hash_s:4.1f} s  peak +{hash_mb:4.0f} MB")
+    print(f"  judge (all cache hits) {judge_s:5.1f} s;  summary with "
+          f"bootstrap {summary_s:4.1f} s  peak +{summary_mb:4.0f} MB")
 
 
 def main() -> None:
@@ -126,7 +128,8 @@ def main() -> None:
               f"   target < 10 s: {'met' if warm_s < 10 else 'MISSED'}")
         print(f"peak memory:   {peak:6.0f} MB   target < 300 MB: {'met' if peak < 300 else 'MISSED'}")
         import_s, import_mb = import_cost()
-        print(f"start-up:      {import_s:6.2f} s  peak RSS {import_mb:5.0f} MB  (a process that only imports judgekit.cli)")
+        print(f"start-up:      {import_s:6.2f} s  peak RSS {import_mb:5.0f} "
+              "MB  (a process that only imports judgekit.cli)")
         print("cached rerun in this process, by phase:")
         phases(data, tmp_path / "phases", server.openai_url, options.concurrency)
         assert server.total_answered() == calls, "the in-process rerun called the server"

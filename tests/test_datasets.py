@@ -152,7 +152,8 @@ def test_pandalm_spot_checks_by_content(data_dir):
     # Instruction and input are joined; the three annotators all chose response2 (2 -> b).
     assert first.instruction.startswith("The sentence you are given might be too wordy")
     assert first.instruction.endswith("\n\nIf you have any questions about my rate or if you find it "
-                                      "necessary to increase or decrease the scope for this project, please let me know.")
+                                      "necessary to increase or decrease the "
+                                      "scope for this project, please let me know.")
     assert first.response_b == "If you have any questions, please let me know."
     assert first.votes == ("b", "b", "b") and first.gold == "b"
     assert first.metadata["cmp_key"] == "bloom-7b_llama-7b"

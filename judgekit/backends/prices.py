@@ -96,7 +96,8 @@ class PriceTable:
 
 def _parse(data: Any, source: str) -> dict[str, dict[str, Price]]:
     if not isinstance(data, dict):
-        raise BadInput(f"{source}: expected a mapping of provider -> model -> [input, output(, batch_input, batch_output)]")
+        raise BadInput(f"{source}: expected a mapping of provider -> model "
+                       "-> [input, output(, batch_input, batch_output)]")
     table: dict[str, dict[str, Price]] = {}
     for provider, models in data.items():
         if not isinstance(models, dict):

@@ -48,14 +48,18 @@ def list_command(
 
 def show_command(
     dataset: str = typer.Argument(...,
-                                  help="A built-in id (see 'datasets list'), a .yaml card, a data file, or hf:OWNER/NAME."),
+                                  help="A built-in id (see 'datasets list'), a "
+                                       ".yaml card, a data file, or hf:OWNER/NAME."),
     limit: int | None = typer.Option(None, "--limit", "-n", help="Use only the first N examples."),
     path: Path | None = typer.Option(None, "--path",
                                      help="Read from this file, or from this folder laid out like the staged datasets."),
     mapping: str | None = typer.Option(None, "--mapping",
-                                       help="FIELD=COLUMN pairs, e.g. instruction=prompt,response_a=out1,response_b=out2,gold=label (labelled outputs: input=,response=,label=col or h1+h2)."),
+                                       help="FIELD=COLUMN pairs, e.g. "
+                                            "instruction=prompt,response_a=out1,response_b=out2,gold=label "
+                                            "(labelled outputs: input=,response=,label=col or h1+h2)."),
     labels: str | None = typer.Option(None, "--labels",
-                                      help="VALUE=LABEL pairs, e.g. 1=a,2=b,0=tie (labelled outputs: yes=fail,no=pass, in label-set order)."),
+                                      help="VALUE=LABEL pairs, e.g. 1=a,2=b,0=tie (labelled "
+                                           "outputs: yes=fail,no=pass, in label-set order)."),
     examples: int = typer.Option(3, "--examples", help="How many examples to print."),
     format: OutputFormat = FORMAT,
 ) -> None:

@@ -137,10 +137,12 @@ def _invalid(verdict: Any) -> bool:
 
 def llmbar_command(
     evaluator_dir: Path = typer.Argument(...,
-                                         help="A LLMBar <subset>/evaluators/<LLM>/<strategy>/ folder holding result.json."),
+                                         help="A LLMBar <subset>/evaluators/<LLM>/<strategy>/ "
+                                              "folder holding result.json."),
     out: Path = typer.Option(..., "--out", "-o", help="The run dir to create (must not exist)."),
     judge_model: str | None = typer.Option(None, "--judge-model",
-                                           help="Base model of the judge, e.g. gpt-4 (default: from the LLM folder name)."),
+                                           help="Base model of the judge, e.g. gpt-4 "
+                                                "(default: from the LLM folder name)."),
 ) -> None:
     """Import one recorded LLMBar evaluator run (both presentation orders, LLMBar's invalid policy).
 
@@ -161,7 +163,8 @@ def hanna_command(
     out: Path = typer.Option(..., "--out", "-o",
                              help="Folder to create (must not exist): one run dir per LLM and prompt."),
     path: Path | None = typer.Option(None, "--path",
-                                     help="hanna_metric_scores_llm.csv, or a folder holding hanna/ (default: JUDGEKIT_DATA_DIR)."),
+                                     help="hanna_metric_scores_llm.csv, or a folder "
+                                          "holding hanna/ (default: JUDGEKIT_DATA_DIR)."),
     llm: list[str] | None = typer.Option(None, "--llm", help=_HANNA_LLMS_HELP),
     prompt: list[int] | None = typer.Option(None, "--prompt", help="Only these prompt variants (1-4); repeatable."),
 ) -> None:

@@ -16,14 +16,19 @@ DEFAULT_PROBES = "verbosity,verbosity-restate,verbosity-repeat,injection,authori
 
 
 def probe(
-    run_or_judge: str = typer.Argument(..., help="A run dir (its judge, protocol and pairs) or a judge spec PROVIDER:MODEL."),
+    run_or_judge: str = typer.Argument(..., help="A run dir (its judge, protocol and "
+                                                 "pairs) or a judge spec PROVIDER:MODEL."),
     probes: str = typer.Option(DEFAULT_PROBES, "--probes", "--probe",
                                help="Comma-separated built-in probe ids or .yaml spec files; protocol probes: "
                                     "rubric-paraphrase, label-names, criteria-order, instruction-position."),
-    dataset: str | None = typer.Option(None, "--dataset", "-d", help="Pairs to probe (default: the run's, or llmbar/natural-40)."),
-    protocol: str | None = typer.Option(None, "--protocol", "-p", help="Protocol for a judge spec (default logprob/pairwise for local, else llmbar/vanilla)."),
+    dataset: str | None = typer.Option(None, "--dataset", "-d", help="Pairs to probe (default: the "
+                                                                     "run's, or llmbar/natural-40)."),
+    protocol: str | None = typer.Option(None, "--protocol", "-p", help="Protocol for a judge spec (default "
+                                                                       "logprob/pairwise for local, "
+                                                                       "else llmbar/vanilla)."),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL."),
-    judge_model: str | None = typer.Option(None, "--judge-model", help="The judge's base model (self-identification names it)."),
+    judge_model: str | None = typer.Option(None, "--judge-model", help="The judge's base model "
+                                                                       "(self-identification names it)."),
     limit: int | None = typer.Option(None, "--limit", "-n", min=1, help="Probe N pairs, stratified by gold label."),
     seed: int = typer.Option(0, "--seed", help="Seed of the probes' picks (padding, citations, ...)."),
     concurrency: int = typer.Option(8, "--concurrency", "-c", min=1, help="Model calls in flight at once."),

@@ -57,7 +57,8 @@ def report_command(
     epsilon: float = typer.Option(0.2, "--epsilon", help=_EPSILON_HELP),
     target_accuracy: float = typer.Option(0.9, "--target-accuracy", help=_TARGET_HELP),
     by: str | None = typer.Option(None, "--by",
-                                  help="Also give every figure per group of items: an item field (subset, system, cluster, ...) or a metadata key."),
+                                  help="Also give every figure per group of items: an item "
+                                       "field (subset, system, cluster, ...) or a metadata key."),
     out: Path | None = typer.Option(None, "--out", "-o", help=_OUT_HELP),
     force: bool = typer.Option(False, "--force", help=_FORCE_HELP),
 ) -> None:
@@ -93,7 +94,8 @@ def compare_command(
     rank_by: str = typer.Option("headline", "--rank-by", help=_RANK_HELP + " Pointwise runs: a score figure, e.g. "
                                 "item_kendall (the headline), system_spearman, mae."),
     criterion: str | None = typer.Option(None, "--criterion",
-                                         help="Pointwise runs: rank on this criterion (default: the mean over criteria)."),
+                                         help="Pointwise runs: rank on this criterion "
+                                              "(default: the mean over criteria)."),
     out: Path | None = typer.Option(None, "--out", "-o", help=_OUT_HELP),
     force: bool = typer.Option(False, "--force", help=_FORCE_HELP),
 ) -> None:

@@ -83,7 +83,8 @@ def ifeval_pairs_command(
         print(json.dumps(summary, indent=2))
         return
     Console().print(
-        f"{len(found.pairs)} pairs ({labels[0]} better in {sum(p['generator_' + p['gold']] == labels[0] for p in found.pairs)}); "
+        f"{len(found.pairs)} pairs ({labels[0]} better in "
+        f"{sum(p['generator_' + p['gold']] == labels[0] for p in found.pairs)}); "
         f"dropped: {len(found.ties)} ties, {len(found.unverifiable)} with an unverifiable instruction, "
         f"{len(found.unmatched)} not answered by both to the same prompt.\n"
         f"wrote {out / 'pairs.jsonl'} and {out / 'card.yaml'}; judge them with "

@@ -28,7 +28,8 @@ def register(app: typer.Typer) -> None:
 def versions_command(
     split: Path = typer.Argument(..., help="A split dir (judgekit split) whose runs the ledger records."),
     final: str | None = typer.Option(None, "--final", help="The version you chose before looking at test "
-                                                               "(v2, or a prefix of its hash): the report leads with it."),
+                                                               "(v2, or a prefix of its hash): "
+                                                               "the report leads with it."),
     format: VersionsFormat = typer.Option(VersionsFormat.table, "--format", "-f",
                                           help="table, markdown, json or html."),
     resamples: int = typer.Option(1000, "--resamples", min=1, help="Bootstrap resamples for the intervals."),

@@ -86,7 +86,8 @@ def read_prompts(path: Path | None, rows: list[Row] | None = None, name: str | N
     for row in rows:
         prompt = _prompt(row, name)
         if prompt.key in seen:
-            raise BadInput(f"{name}: {row.where}: field 'key': duplicate key {prompt.key!r} (first at {seen[prompt.key]})")
+            raise BadInput(f"{name}: {row.where}: field 'key': duplicate key "
+                           f"{prompt.key!r} (first at {seen[prompt.key]})")
         seen[prompt.key] = row.where
         prompts.append(prompt)
     if not prompts:

@@ -362,7 +362,8 @@ def _override(card: Card, mapping: Any, labels: Any) -> Card:
     if mapping is not None:
         scored = card.scored is not None or any(k in given for k in SCORED_FIELDS if k not in CANONICAL_FIELDS)
         if scored and any(k in given for k in CANONICAL_FIELDS if k not in SCORED_FIELDS):
-            raise BadInput("--mapping: mixes pair fields (response_a, gold, ...) with scored ones (input, score.NAME, ...)")
+            raise BadInput("--mapping: mixes pair fields (response_a, gold, "
+                           "...) with scored ones (input, score.NAME, ...)")
         model, key = (ScoredFields, "scored") if scored else (Fields, "fields")
         current = card.scored if scored else card.fields
         base = current.model_dump() if current else {}
@@ -384,7 +385,8 @@ def _classify_override(card: Card, given: dict[str, Any], labels: Any) -> Card:
     """The card's classify mapping with the given keys and labels in place (a plain file's, from scratch)."""
     stray = next((k for k in given if k not in CLASSIFY_FIELDS), None)
     if stray is not None:
-        raise BadInput(f"--mapping: '{stray}' is not a field of labelled outputs (classify: {', '.join(CLASSIFY_FIELDS)})")
+        raise BadInput(f"--mapping: '{stray}' is not a field of labelled "
+                       f"outputs (classify: {', '.join(CLASSIFY_FIELDS)})")
     merged = {**(card.classify.model_dump() if card.classify is not None else {}), **given}
     if labels is not None:
         merged["labels"] = parse_label_names(labels) if isinstance(labels, str) else dict(labels)

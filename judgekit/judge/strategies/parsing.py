@@ -33,7 +33,8 @@ class PatternTimeout(Exception):
     """A user pattern ran past PATTERN_TIMEOUT_S on a reply; the verdict becomes invalid."""
 
     def __init__(self, text: str) -> None:
-        super().__init__(f"parser.pattern gave no answer within {PATTERN_TIMEOUT_S:g} s on a {len(text)}-character reply")
+        super().__init__("parser.pattern gave no answer within "
+                         f"{PATTERN_TIMEOUT_S:g} s on a {len(text)}-character reply")
         self.text = text
 
 _LABEL = r"output\s*(?:\(\s*(?P<label>[ab])\s*\)|(?P<bare>[ab])\b)"

@@ -328,8 +328,9 @@ def _options(raw: Any, strategy: Strategy[Any, Any], source: str) -> StrategyOpt
         first = e.errors()[0]
         key = "options" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first["loc"])
         if first["type"] == "extra_forbidden":
-            allowed = ", ".join(strategy.Options.model_fields) or "none"
-            raise BadInput(f"{source}: unknown key '{key}' for strategy {strategy.name} (allowed: {allowed})") from None
+            fields = ", ".join(strategy.Options.model_fields) or "none"
+            allowed = f" (allowed: {fields})" if len(first["loc"]) == 1 else ""
+            raise BadInput(f"{source}: unknown key '{key}' for strategy {strategy.name}{allowed}") from None
         raise BadInput(f"{source}: {key}: {first['msg'].removeprefix('Value error, ')}") from None
 
 

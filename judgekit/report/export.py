@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 
 from judgekit.errors import BadInput
-from judgekit.records import RunRecords
+from judgekit.records import CallText, RunRecords
 
 FORMATS = ("csv", "parquet", "jsonl")
 
@@ -55,7 +55,8 @@ COLUMNS: dict[str, str] = {
     "verdict_tokens_out": "Int64",
     "verdict_cost_usd": "Float64",
     "verdict_latency_s": "Float64",
-    "details": "string",  # the protocol's extras as JSON text (checklist answers, stage texts, ...)
+    "details": "string",  # the protocol's extras as JSON text (checklist answers, panel members, ...)
+    "transcript": "string",  # the verdict's other calls' replies as JSON text: stage (or stage/order) -> text
 }
 """Column name -> pandas dtype, in output order."""
 
@@ -83,7 +84,7 @@ CLASSIFY_COLUMNS: dict[str, str] = {
     "raw": "string", "invalid_reason": "string",
     "verdict_calls": "Int64", "verdict_cache_hits": "Int64", "verdict_tokens_in": "Int64", "verdict_tokens_out": "Int64",
     "verdict_cost_usd": "Float64", "verdict_latency_s": "Float64",
-    "details": "string",
+    "details": "string", "transcript": "string",
 }
 """Classify runs: one row per output."""
 
@@ -135,7 +136,8 @@ def _classify_rows(run: RunRecords) -> Iterator[dict[str, Any]]:
                "gold": example.gold, "votes": ",".join(v or "" for v in example.votes) or None,
                "label": verdict.label, "confidence": verdict.confidence, "raw": verdict.raw,
                "invalid_reason": verdict.invalid_reason, **_usage(verdict.usage),
-               "details": json.dumps(verdict.details, ensure_ascii=False, sort_keys=True) if verdict.details else None}
+               "details": json.dumps(verdict.details, ensure_ascii=False, sort_keys=True) if verdict.details else None,
+               "transcript": _transcript(verdict.transcript)}
 
 
 def _rows(run: RunRecords) -> Iterator[dict[str, Any]]:
@@ -154,6 +156,7 @@ def _rows(run: RunRecords) -> Iterator[dict[str, Any]]:
             "verdict_tokens_in": usage.tokens_in, "verdict_tokens_out": usage.tokens_out,
             "verdict_cost_usd": usage.cost_usd, "verdict_latency_s": usage.latency_s,
             "details": json.dumps(verdict.details, ensure_ascii=False, sort_keys=True) if verdict.details else None,
+            "transcript": _transcript(verdict.transcript),
         }
         if not verdict.orders:
             yield shared
@@ -164,6 +167,12 @@ def _rows(run: RunRecords) -> Iterator[dict[str, Any]]:
                 "order_winner": order.winner, "raw": order.raw, "margin": order.margin,
                 "score_a": scores.get("a"), "score_b": scores.get("b"),
             }
+
+
+def _transcript(calls: Iterable[CallText]) -> str | None:
+    """A record's transcript as JSON text, each reply under its stage (``stage/order`` for a call in an order)."""
+    texts = {f"{c.stage}/{c.order}" if c.order else c.stage: c.text for c in calls}
+    return json.dumps(texts, ensure_ascii=False) if texts else None
 
 
 _KINDS = {"pairwise": (COLUMNS, _rows), "pointwise": (POINTWISE_COLUMNS, _pointwise_rows),

@@ -15,6 +15,7 @@ from itertools import combinations
 from typing import Any
 
 from judgekit.agreement.significance import adjust_p_values
+from judgekit.analysis.drift import drift_pairs
 from judgekit.analysis.kind import Kind, Options
 from judgekit.analysis.kinds import kind_of
 from judgekit.errors import BadInput
@@ -92,7 +93,8 @@ def compare(runs: Sequence[RunRecords], options: Options = Options(), *, rank_by
     figure its rank comes from) and ``tied_with_best``. Incomplete runs, and
     runs without the ranked figure, follow the ranked ones with rank None.
     Complete runs are compared pairwise on the items they share by content;
-    every p-value is adjusted over that whole family.
+    every p-value is adjusted over that whole family. Two complete runs sharing
+    a judge model name also get a ``drift`` entry (``analysis.drift``).
     """
     kind = kind_of(runs)
     rows = [kind.row(run, options) for run in runs]
@@ -116,6 +118,7 @@ def compare(runs: Sequence[RunRecords], options: Options = Options(), *, rank_by
     if ranked:
         _mark_tied_with_best(rows, ranked, comparisons)
     figures = sorted({rows[i]["ranked_by"] for i in ranked}) or [rank_by]
+    drift = drift_pairs(list(runs), options)
     return {
         "kind": kind.name, "ranked_by": rank_by,
         "ranking": rank_by if rank_by != "headline" else f"each run's headline ({', '.join(figures)})",
@@ -124,7 +127,7 @@ def compare(runs: Sequence[RunRecords], options: Options = Options(), *, rank_by
         "leaderboard": [rows[i] for i in ranked] + [row for i, row in enumerate(rows) if i not in ranked],
         "comparisons": comparisons,
         "unpaired": unpaired,
-    } | extras
+    } | extras | ({"drift": drift} if drift else {})
 
 
 def _ranking(kind: Kind, rows: list[dict[str, Any]]) -> list[int]:

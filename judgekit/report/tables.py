@@ -76,7 +76,7 @@ def render_compare(data: dict[str, Any], fmt: str) -> str | Table | Group:
                  _LEADERBOARD_COLUMNS[data["kind"]], rows)]
     if data["comparisons"]:
         sections.append(_matrix_section(data, with_ci=fmt != "table"))
-    return _render(data, fmt, sections + _EXTRA_SECTIONS[data["kind"]](data), "compare")
+    return _render(data, fmt, sections + _EXTRA_SECTIONS[data["kind"]](data) + _drift_sections(data), "compare")
 
 
 def _json(data: dict[str, Any]) -> str:
@@ -202,6 +202,19 @@ PROBE_COLUMNS = (
 
 def _probe_sections(data: dict[str, Any]) -> list[tuple[str, tuple, list[dict[str, Any]]]]:
     return [(f"Probes · {_short_run(run)}", PROBE_COLUMNS, rows) for run, rows in data.get("probes", {}).items()]
+
+
+DRIFT_COLUMNS = (
+    ("judge_model", "model"), ("run_a", "run A"), ("run_b", "run B"), ("n", "n"), ("changed", "changed"),
+    ("changed_rate", "changed rate"), ("cohen_kappa", "κ A vs B"), ("headline_a", "headline A"),
+    ("headline_b", "headline B"), ("p_value", "p (paired)"),
+)
+
+
+def _drift_sections(data: dict[str, Any]) -> list[tuple[str, tuple, list[dict[str, Any]]]]:
+    rows = [{**row, "run_a": _short_run(row["run_a"]), "run_b": _short_run(row["run_b"])} for row in data.get("drift", [])]
+    return [("Drift between runs of the same judge model (judgekit drift A B for the transitions)", DRIFT_COLUMNS,
+             rows)] if rows else []
 
 
 def _shown(row: dict[str, Any], figure: str) -> dict[str, Any]:

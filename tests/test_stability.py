@@ -310,3 +310,15 @@ def test_kill_9_mid_repeats_then_rerun_pays_for_nothing_twice(tmp_path, monkeypa
     assert len(asked) == 4 * n  # every item once per repeat, and once in the run
     assert sum(asked.values()) - len(asked) <= 1  # at most the one call in flight at the kill was asked again
     assert all(read_run(tmp_path / "run-stability" / f"repeat-{r}").manifest.complete for r in (1, 2, 3))
+
+
+def test_a_random_judge_seen_in_both_orders_flips_five_times_in_eight(tmp_path):
+    """llmbar/vanilla asks both orders; a coin per order gives a, b (each 1/4) or, when they disagree, a tie (1/2).
+    Two repeats then differ with chance 1 - (1/16 + 1/16 + 1/4) = 5/8; one of three differs with 1 - (2/64 + 1/8)."""
+    n = 200
+    runs = read_repeats(stability_dir(tmp_path, "mock:random", n, 3, protocol="llmbar/vanilla"))
+    figures = stability_figures(runs)
+    disagreement = 1 - np.array([item["agreement"] for item in figures["items"]])
+    assert {v for item in figures["items"] for v in item["verdicts"]} == {"a", "b", "tie"}
+    assert abs(figures["flip_rate"] - 5 / 8) < 3 * disagreement.std(ddof=1) / np.sqrt(n)
+    assert abs(figures["changed_rate"] - (1 - 2 / 64 - 1 / 8)) < 3 * np.sqrt(0.84375 * 0.15625 / n)

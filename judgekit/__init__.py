@@ -1,7 +1,8 @@
 """judgekit: meta-evaluate LLM-as-judge setups against human labels.
 
 The public API is ``__all__``: these names, and the public modules among them (``agreement``, the
-statistics; ``cli``, the command line; ``integrations``, bridges to other harnesses) with their own
+statistics; ``cli``, the command line; ``integrations``, bridges to other harnesses; ``judge``, whose ``strategies``
+is what a strategy author subclasses; ``backends``, what a backend author implements) with their own
 ``__all__``. Everything else may move between releases. Each name loads on first use, so
 ``import judgekit`` (and every ``judgekit --help``) stays light.
 """
@@ -27,7 +28,7 @@ __all__ = [
     # errors
     "JudgekitError", "BadInput",
     # public modules, each with its own __all__
-    "agreement", "cli", "integrations",
+    "agreement", "backends", "cli", "integrations", "judge",
     "__version__",
 ]
 
@@ -57,7 +58,7 @@ _MODULE_OF = {name: module for module, names in _DEFINED_IN.items() for name in 
 _RENAMED = {"AnalysisOptions": "Options", "report_data": "report"}
 """Public names spelt otherwise where they are defined (``judgekit.report`` is a package)."""
 
-_MODULES = ("agreement", "cli", "integrations")
+_MODULES = ("agreement", "backends", "cli", "integrations", "judge")
 """Public modules; their own ``__all__`` says what in them is public."""
 
 

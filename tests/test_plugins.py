@@ -29,7 +29,7 @@ PLUGIN = '''
 import math
 import re
 
-from judgekit.backends.base import Backend, Completion, Request
+from judgekit.backends import Backend, Completion, Request
 from judgekit.judge.strategies import Calls, PairwiseStrategy, Protocol, StrategyOptions, options_of
 from judgekit.records import Example, OrderResult, Verdict
 

@@ -13,7 +13,8 @@ judges it through the CLI as a user would:
    (IFEval's checkers answer what they can, the judge the rest), each
    prompt's DRFR (satisfied / instructions) averaged, beside the program's.
 
-    JUDGEKIT_DATA_DIR=../shared/datasets .venv/bin/python bench/bench_ifeval.py [--prompts 60] [--seed 2311] [--checklists]
+    JUDGEKIT_DATA_DIR=../shared/datasets .venv/bin/python bench/bench_ifeval.py \
+        [--prompts 60] [--seed 2311] [--checklists]
 """
 
 from __future__ import annotations

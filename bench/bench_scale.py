@@ -22,7 +22,8 @@ child's peak RSS, and the server's peak concurrency; with ``--repeats R``
 each case runs R times in turn and the row holds the medians (CPU per call
 moves with the machine's load; the median of several runs less so).
 
-    .venv/bin/python bench/bench_scale.py [--latency 0.5] [--calls-per-slot 8] [--repeats 1] [--modes sdk,callpath,runner]
+    .venv/bin/python bench/bench_scale.py [--latency 0.5] [--calls-per-slot 8] [--repeats 1] \
+        [--modes sdk,callpath,runner]
 """
 
 from __future__ import annotations

@@ -76,6 +76,7 @@ def test_hanna_judges_as_pairwise_and_compared_on_the_same_pairs():
     assert row["accuracy"] == pytest.approx(hand)
     # on the pairs where neither humans nor judge tie, the judge picks the humans' winner more often than not,
     # as its positive within-prompt Kendall says it should
-    decided = [(v.winner, gold[v.example_id]) for v in run.verdicts if v.winner in ("a", "b") and gold[v.example_id] != "tie"]
+    decided = [(v.winner, gold[v.example_id]) for v in run.verdicts
+               if v.winner in ("a", "b") and gold[v.example_id] != "tie"]
     agree = sum(w == g for w, g in decided)
     assert agree / len(decided) > 0.5 and stats.binomtest(agree, len(decided)).pvalue < 0.05

@@ -1,4 +1,5 @@
-"""The classify run kind through report, compare, trust, route and plan, checked against scikit-learn and statsmodels."""
+"""The classify run kind through report, compare, trust, route and plan, checked against scikit-learn and
+statsmodels."""
 
 from __future__ import annotations
 

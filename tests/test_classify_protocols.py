@@ -124,7 +124,8 @@ async def test_a_users_checklist_spec_names_its_items(tmp_path):
     assert protocol.calls_per_item == 1
     caller = Scripted(Completion(text="1. YES\n2. YES"))
     verdict = await run_protocol(protocol, OUTPUT, caller)
-    assert verdict.label == "pass" and "1. Is it polite? 2. Is it in English?" in caller.requests[0].messages[-1].content
+    assert verdict.label == "pass"
+    assert "1. Is it polite? 2. Is it in English?" in caller.requests[0].messages[-1].content
 
 
 def _fewshot_spec(tmp_path, shots):

@@ -171,7 +171,8 @@ def test_terminal_matrix_shows_top_columns_and_markdown_all(data_dir, tmp_path, 
 
 
 def test_every_pair_of_many_natural_runs_carries_raw_holm_and_bh(data_dir, tmp_path):
-    """Every third of LLMBar's 65 recorded Natural evaluators (all five LLMs): 231 pairs, each adjusted over the family."""
+    """Every third of LLMBar's 65 recorded Natural evaluators (all five LLMs): 231 pairs, each adjusted over the
+    family."""
     from judgekit.analysis.compare import compare
     from judgekit.analysis.pairwise import Options
 

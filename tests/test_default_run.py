@@ -83,7 +83,8 @@ def test_default_dataset_run_prints_the_leaderboard(tmp_path, monkeypatch, capsy
     # the recorded judges come first, on the same 4 pairs, before the judge is called
     preview = stdout.index("Recorded judges on 4 pairs of llmbar/natural-40 (no calls)")
     assert preview < stdout.index("Agreement with LLMBar's expert labels on 4 pairs")
-    assert "openai:oracle now judges the same pairs;" in " ".join(stdout[preview:stdout.index("Agreement with LLMBar")].split())
+    preview_text = " ".join(stdout[preview:stdout.index("Agreement with LLMBar")].split())
+    assert "openai:oracle now judges the same pairs;" in preview_text
     recorded = sorted((tmp_path / "runs" / RECORDED_DIR).iterdir())
     assert len(recorded) == 6 and all(len(read_run(p).verdicts) == 40 for p in recorded)
     code, stdout, stderr = run_judgekit(monkeypatch, capsys, "compare", out, *recorded, "--format", "json")

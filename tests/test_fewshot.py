@@ -131,7 +131,8 @@ def test_a_template_may_show_the_note_and_examples_without_one_render(tmp_path):
                                                          {"input": "q2", "output": "o2", "label": "pass"}]))
     (tmp_path / "judge.yaml").write_text(
         "description: d\ncitation: c\nstrategy: classify_binary\norders: original\nexamples: shots.yaml\n"
-        "templates:\n  classify: \"{% for s in examples %}{{ s.label }}({{ s.note or '-' }}) {% endfor %}{{ output }}\"\n")
+        "templates:\n"
+        "  classify: \"{% for s in examples %}{{ s.label }}({{ s.note or '-' }}) {% endfor %}{{ output }}\"\n")
     protocol = bind_labels(load_protocol(tmp_path / "judge.yaml"), LabelSet(names=("fail", "pass")))
     values = template_values(protocol, LabelledOutput(id="x", input="", output="out"))
     assert protocol.render("classify", **values) == "fail(why) pass(-) out"

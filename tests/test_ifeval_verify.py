@@ -175,7 +175,8 @@ def test_a_users_card_labels_its_own_responses_by_program(tmp_path):
     card = tmp_path / "card.yaml"
     card.write_text("id: mine\ndescription: d\nlocal: inputs.jsonl\nlicense: x\ncitation: y\n"
                     "verify: {program: ifeval, responses: answers.jsonl}\n"
-                    "classify: {id: item, input: task, response: response, label: strict, labels: {pass: pass, fail: fail},"
+                    "classify: {id: item, input: task, response: response, label: strict,"
+                    " labels: {pass: pass, fail: fail},"
                     " positive: fail, cluster: key, metadata: [instruction_id]}\n", encoding="utf-8")
     loaded = load_dataset(str(card))
     assert [(e.id, e.gold, e.cluster, e.metadata["instruction_id"]) for e in loaded.examples] == [

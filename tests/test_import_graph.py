@@ -88,7 +88,8 @@ def test_the_checker_sees_imports_inside_functions_and_type_checking_ones(tmp_pa
     assert cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]
     assert cycle({"a": {"b"}, "b": set()}) is None
     module = tmp_path / "m.py"
-    module.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from judgekit.runs import run_dir as rundir\n"
+    module.write_text("from typing import TYPE_CHECKING\n"
+                      "if TYPE_CHECKING:\n    from judgekit.runs import run_dir as rundir\n"
                       "def f():\n    from judgekit.judge import api\n    from . import records\n", encoding="utf-8")
     known = {"judgekit", "judgekit.judge.api", "judgekit.runs.run_dir", "judgekit.records", "judgekit.m"}
     assert imports("judgekit.m", module, known) == {"judgekit", "judgekit.judge.api", "judgekit.records",

@@ -116,7 +116,8 @@ async def test_cancel_keeps_finished_verdicts(scripted_server, tmp_path):
     scripted_server.latency = 0.2
     task = asyncio.ensure_future(run_once(scripted_server, tmp_path / "run", concurrency=2, cache=False))
     deadline = time.monotonic() + 60
-    while scripted_server.total_answered() < 4 and time.monotonic() < deadline:  # two verdicts' worth, on a busy machine too
+    # two verdicts' worth, on a busy machine too
+    while scripted_server.total_answered() < 4 and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     await asyncio.sleep(0.1)
     task.cancel()

@@ -40,7 +40,8 @@ def test_a_staged_set_splits_with_clusters_whole_and_every_label_share_within_3_
     whole = load_dataset(dataset).examples
     split = read_split(out)
     dev, test = split.dev.examples, split.test.examples
-    assert sorted(e.id for e in dev + test) == sorted(e.id for e in whole) and not {e.id for e in dev} & {e.id for e in test}
+    assert sorted(e.id for e in dev + test) == sorted(e.id for e in whole)
+    assert not {e.id for e in dev} & {e.id for e in test}
     assert not {cluster_key(e) for e in dev} & {cluster_key(e) for e in test}  # no cluster on both sides
     largest = max(Counter(cluster_key(e) for e in whole).values())
     assert abs(len(test) - 0.3 * len(whole)) <= largest

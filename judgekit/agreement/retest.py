@@ -68,7 +68,10 @@ def flip_rate(codes: np.ndarray, k: int, *, confidence: float = 0.95, n_resample
 
 
 def category_counts(codes: np.ndarray, k: int) -> np.ndarray:
-    """(items, k): how many repeats gave each category; BadInput unless codes are (items >= 1, repeats >= 2) in 0..k-1."""
+    """(items, k): how many repeats gave each category.
+
+    BadInput unless codes are (items >= 1, repeats >= 2) in 0..k-1.
+    """
     codes = np.asarray(codes)
     if codes.ndim != 2 or codes.shape[0] < 1 or codes.shape[1] < 2:
         raise BadInput(f"repeat agreement needs an (items, repeats) array with at least one item and two "

@@ -102,7 +102,8 @@ def sign_flip_test(differences: np.ndarray, *, clusters: Clusters | None = None,
         return hits / 2**k, f"sign-flip permutation over {unit}, exact ({2**k} patterns)"
     steps = _on_lattice(d)
     if steps is not None:
-        return _lattice_p(steps, np.sign(d)), f"sign-flip permutation over {unit}, exact (2^{k} patterns, by convolution)"
+        return (_lattice_p(steps, np.sign(d)),
+                f"sign-flip permutation over {unit}, exact (2^{k} patterns, by convolution)")
     rng = np.random.default_rng(seed)
     hits = 0
     for start in range(0, n_resamples, _BLOCK):

@@ -476,7 +476,8 @@ def estimate_figures(
     tuned = None
     if N == 0:
         for method in ("ppi", "ppi++"):
-            results[method] = _undefined("every item is labelled: the classical estimate is the answer") | {"lambda": None}
+            results[method] = (_undefined("every item is labelled: the classical estimate is the answer")
+                               | {"lambda": None})
     else:
         args = (o.y, o.judge[lab], o.judge[unl])
         groups = {"groups": o.groups(lab), "groups_unlabelled": o.groups(unl)}

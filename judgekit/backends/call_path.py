@@ -356,7 +356,8 @@ def believable(completion: Completion, request: Request) -> Completion:
     max_tokens = request.params.max_tokens
     text, logprobs = _text(completion.text[: max_tokens * MAX_CHARS_PER_TOKEN + 4096]), completion.top_logprobs
     if logprobs is not None:
-        logprobs = tuple({_text(token): p for token, p in alternatives.items()} for alternatives in logprobs[:max_tokens])
+        logprobs = tuple({_text(token): p for token, p in alternatives.items()}
+                         for alternatives in logprobs[:max_tokens])
     prompt_bytes = sum(_bytes(m.content) for m in request.messages) + _bytes(request.continuation or "")
     bounds = (prompt_bytes + PROMPT_OVERHEAD_TOKENS, max(max_tokens, _bytes(text)))
     counts = (completion.tokens_in, completion.tokens_out)

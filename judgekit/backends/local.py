@@ -221,7 +221,8 @@ def load_engine(path: Path, n_ctx: int = DEFAULT_N_CTX) -> Engine:
 
 @register_backend("local")
 class LocalBackend(Backend):
-    """``local:`` or ``local:qwen2.5-coder-1.5b-instruct-q4_k_m`` (the default model), or ``local:/path/to/model.gguf``."""
+    """``local:`` or ``local:qwen2.5-coder-1.5b-instruct-q4_k_m`` (the default model),
+    or ``local:/path/to/model.gguf``."""
 
     max_concurrency = 1
     interruptible = False

@@ -15,12 +15,13 @@ them. A random policy draws each answer from a generator seeded by the
 prompt and the request's sample index: the same question at the same sample
 index always gets the same answer (so it caches like any other), while
 another sample index (a self-consistency sample, a ``judgekit stability``
-repeat) is an independent draw, each reply equally likely. A rules file (YAML or JSON) is a list of ``{when: TEXT, reply: TEXT}``
-tried in order: the first rule whose ``when`` occurs in the prompt (system
-and user messages) answers; a rule without ``when`` matches anything. From
-Python, ``load_judge("mock:", policy=fn)`` answers ``fn(prompt)``; those
-answers never enter the response cache, since nothing names a function's
-behaviour (the other policies are cached under their text or the file's hash).
+repeat) is an independent draw, each reply equally likely. A rules file (YAML
+or JSON) is a list of ``{when: TEXT, reply: TEXT}`` tried in order: the first
+rule whose ``when`` occurs in the prompt (system and user messages) answers;
+a rule without ``when`` matches anything. From Python,
+``load_judge("mock:", policy=fn)`` answers ``fn(prompt)``; those answers never
+enter the response cache, since nothing names a function's behaviour (the
+other policies are cached under their text or the file's hash).
 
 The idea follows llm's ``MockModel`` and inspect_ai's ``mockllm``: the rest
 of the pipeline (rendering, parsing, caching, run dirs, reports) runs for

@@ -52,7 +52,8 @@ def show_command(
                                        ".yaml card, a data file, or hf:OWNER/NAME."),
     limit: int | None = typer.Option(None, "--limit", "-n", help="Use only the first N examples."),
     path: Path | None = typer.Option(None, "--path",
-                                     help="Read from this file, or from this folder laid out like the staged datasets."),
+                                     help="Read from this file, or from this folder laid out like the staged "
+                                          "datasets."),
     mapping: str | None = typer.Option(None, "--mapping",
                                        help="FIELD=COLUMN pairs, e.g. "
                                             "instruction=prompt,response_a=out1,response_b=out2,gold=label "

@@ -401,7 +401,8 @@ def _classify_override(card: Card, given: dict[str, Any], labels: Any) -> Card:
         if not first["loc"]:  # a rule across fields: the labels, the positive label, group
             raise BadInput(f"--mapping/--labels: {message}") from None
         field = first["loc"][0]
-        raise BadInput(f"--labels: {message}" if field == "labels" else f"--mapping: field '{field}': {message}") from None
+        raise BadInput(f"--labels: {message}" if field == "labels"
+                       else f"--mapping: field '{field}': {message}") from None
     return card.model_copy(update={"classify": fields, "fields": None, "scored": None})
 
 

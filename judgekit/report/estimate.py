@@ -84,7 +84,8 @@ def print_plan(plan: dict[str, Any], console: Console) -> None:
     needed = plan["needed"]
 
     def shown(value: int | None) -> str:
-        return f"{value:,}" if value is not None else f"more than the sizes tried (or than the {plan['n_total']:,} items)"
+        return (f"{value:,}" if value is not None
+                else f"more than the sizes tried (or than the {plan['n_total']:,} items)")
 
     basis = ("analytic" if plan["method"] == "analytic"
              else f"simulated, first size reached in {simulation['power_target']:.0%} of samples")

@@ -122,7 +122,8 @@ def _transitions(name: str, part: dict[str, Any]) -> Group:
                           f"paired test ({part['test']}) p = {_p(part['p_value'])}"))
     if part["items"]:
         shown = ", ".join(part["items"][:MAX_STRADDLING_SHOWN])
-        more = f" ... and {len(part['items']) - MAX_STRADDLING_SHOWN} more" if len(part["items"]) > MAX_STRADDLING_SHOWN else ""
+        more = (f" ... and {len(part['items']) - MAX_STRADDLING_SHOWN} more"
+                if len(part["items"]) > MAX_STRADDLING_SHOWN else "")
         lines.append(Text(f"changed: {shown}{more}", style="dim"))
     return Group(*lines)
 

@@ -94,7 +94,8 @@ def bind_labels(protocol: Protocol, labels: LabelSet) -> Protocol:
     spelled: dict[str, str] = {}
     for name in labels.names:
         if _norm(name) in spelled:
-            raise BadInput(f"labels '{spelled[_norm(name)]}' and '{name}' read the same in a judge's answer; rename one")
+            raise BadInput(f"labels '{spelled[_norm(name)]}' and '{name}' read the same in a judge's answer; "
+                           "rename one")
         spelled[_norm(name)] = name
     known = ", ".join(labels.names)
     for name in options_of(protocol, ClassifyOptions).labels:
@@ -318,7 +319,8 @@ class ChecklistClassify(OneCall):
                 if not items:
                     return Classification(example_id=example.id, label=None, raw=decomposed.text,
                                           invalid_reason="no_items", details=details, usage=calls.usage())
-            asked = [item for item, found in zip(items, program, strict=True) if found is None or found["passed"] is None]
+            asked = [item for item, found in zip(items, program, strict=True)
+                     if found is None or found["passed"] is None]
             reply = await calls.ask("check", **values, items=asked) if asked else None
         except Refused as refusal:
             return refused(example, refusal, calls, details)
@@ -335,7 +337,8 @@ class ChecklistClassify(OneCall):
         raw = reply.text if reply is not None else "every item decided by program"
         decided = [a for a in answers if a["passed"] is not None]
         details = {**details, "items": items, "answers": answers,
-                   "decided_by": {source: sum(a["source"] == source for a in answers) for source in ("program", "judge")},
+                   "decided_by": {source: sum(a["source"] == source for a in answers)
+                                  for source in ("program", "judge")},
                    "drfr": sum(a["passed"] for a in decided) / len(answers) if len(decided) == len(answers) else None}
         if len(decided) < len(answers):
             return Classification(example_id=example.id, label=None, raw=raw, invalid_reason="unparseable",

@@ -68,7 +68,8 @@ _LEAD = re.compile(_PREFIX + _LABEL + r"\s*(?:[.,;!]|\s[-\u2013\u2014]|\s(?:beca
 """The answer first, then an explanation: "Output (a), because ...". A colon is
 left out on purpose: "Output (a): ..." usually opens an analysis, not a verdict."""
 
-_CLAIM = re.compile(_LABEL + r"\s+is\s+(?:clearly\s+|slightly\s+|much\s+|definitely\s+)?(?:the\s+)?(?:better|best|preferred|superior)\b")
+_CLAIM = re.compile(_LABEL + r"\s+is\s+(?:clearly\s+|slightly\s+|much\s+|definitely\s+)?(?:the\s+)?"
+                             r"(?:better|best|preferred|superior)\b")
 """Anywhere in a deciding line: a claim that some output is better; two different ones conflict."""
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+(?=\S)")
 _THAN_LABEL = re.compile(r"than\s+" + _LABEL)
@@ -216,7 +217,8 @@ def parse_numbered(text: str, words: dict[str, bool]) -> dict[int, tuple[bool, s
     twice with different values is dropped (unparseable for that item).
     """
     ordered = sorted(words, key=len, reverse=True)
-    answer = re.compile(r"(?P<word>" + "|".join(re.escape(w) for w in ordered) + r")\b\s*[-\u2013\u2014:,.;]?\s*(?P<why>.*)")
+    answer = re.compile(r"(?P<word>" + "|".join(re.escape(w) for w in ordered)
+                        + r")\b\s*[-\u2013\u2014:,.;]?\s*(?P<why>.*)")
     answers: dict[int, tuple[bool, str]] = {}
     conflicted: set[int] = set()
     for line in _lines(text):

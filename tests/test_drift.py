@@ -118,3 +118,24 @@ def test_drift_of_runs_sharing_no_item_is_one_line(tmp_path, monkeypatch, capsys
                                 "--dataset", "judgekit/bundled", "--out", tmp_path / "b", "--quiet")
     code, _, err = run_judgekit(monkeypatch, capsys, "drift", tmp_path / "a", tmp_path / "b")
     assert code == 2 and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+LABELS_CSV = "id,question,answer,label\n" + "".join(f"q{i},Question {i}?,Answer {i},{'fail' if i % 3 else 'pass'}\n"
+                                                     for i in range(20))
+
+
+def test_classify_drift_compares_labels_and_tests_kappa(tmp_path, monkeypatch, capsys):
+    data_file = tmp_path / "labels.csv"
+    data_file.write_text(LABELS_CSV, encoding="utf-8")
+    for name, judge in (("a", "mock:random=Fine.\npass|Made up.\nfail|Unsure.\nmaybe"), ("b", "mock:reply=Fine.\npass")):
+        code, _, err = run_judgekit(monkeypatch, capsys, "run", "--judge", judge, "--protocol", "classify/binary",
+                                    "--dataset", data_file, "--mapping", "id=id,input=question,response=answer,label=label",
+                                    "--labels", "pass=pass,fail=fail", "--out", tmp_path / name, "--quiet")
+        assert code == 0, err
+    code, out, err = run_judgekit(monkeypatch, capsys, "drift", tmp_path / "a", tmp_path / "b", "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    a = [v.label or "invalid" for v in read_run(tmp_path / "a").verdicts]
+    assert "invalid" in a and data["transitions"] == {x: {"pass": n} for x, n in sorted(Counter(a).items())}
+    assert data["items"] == [f"labels/q{i}" for i, x in enumerate(a) if x != "pass"]
+    assert data["headline"] == "cohen_kappa" and CONTRACT <= set(data)

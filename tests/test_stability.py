@@ -23,8 +23,8 @@ from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
 import judgekit
 from judgekit.agreement.retest import flip_rate, icc_absolute, item_sd, repeat_agreement
 from judgekit.analysis.stability import rerun_flip_rate, stability_figures
-from judgekit.backends.cache import cache_key
 from judgekit.backends.base import Message, Request
+from judgekit.backends.cache import cache_key
 from judgekit.errors import BadInput
 from judgekit.records import Example, content_hash
 from judgekit.runs.run_dir import read_run

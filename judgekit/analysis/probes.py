@@ -38,7 +38,8 @@ from judgekit.errors import BadInput
 from judgekit.records import BASE_KEY, KIND_KEY, PROBE_KEY, TARGET_KEY, Example, Manifest, RunRecords, Verdict
 
 FIELDS = ("probe", "kind", "target", "n", "flip_rate", "flip_rate_ci", "accuracy_base", "accuracy_probed",
-          "accuracy_change", "accuracy_change_ci", "p_value", "test", "dispreferred_wins_base", "dispreferred_wins_probed",
+          "accuracy_change", "accuracy_change_ci", "p_value", "test", "dispreferred_wins_base",
+          "dispreferred_wins_probed",
           "dispreferred_wins_probed_ci", "decisiveness", "decisiveness_ci", "first_slot_share",
           "first_slot_share_ci", "rerun_flip_rate", "rerun_flip_rate_ci", "excess_flip_rate",
           "excess_flip_rate_ci")

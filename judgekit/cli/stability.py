@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from enum import Enum
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -28,14 +28,14 @@ PAGE = "stability.html"
 
 def stability(
     run: Path = typer.Argument(..., help="A run dir to repeat, or a stability dir to report."),
-    repeats: Optional[int] = typer.Option(None, "--repeats", "-k", min=2, help="Judge the run's items K more times."),
-    temperature: Optional[float] = typer.Option(None, "--temperature",
+    repeats: int | None = typer.Option(None, "--repeats", "-k", min=2, help="Judge the run's items K more times."),
+    temperature: float | None = typer.Option(None, "--temperature",
                                                 help="Sampling temperature of the repeats (default: the run's)."),
-    protocol: Optional[str] = typer.Option(None, "--protocol", "-p",
+    protocol: str | None = typer.Option(None, "--protocol", "-p",
                                            help="The run's protocol spec file, when it is not a built-in one."),
-    out: Optional[Path] = typer.Option(None, "--out", "-o",
+    out: Path | None = typer.Option(None, "--out", "-o",
                                        help="The stability dir (default RUN-stability); an existing one is resumed."),
-    base_url: Optional[str] = typer.Option(None, "--base-url",
+    base_url: str | None = typer.Option(None, "--base-url",
                                            help="OpenAI-compatible server URL (default: the run's)."),
     concurrency: int = typer.Option(8, "--concurrency", "-c", min=1, help="Model calls in flight at once."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the response cache."),

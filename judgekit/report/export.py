@@ -69,7 +69,8 @@ POINTWISE_COLUMNS: dict[str, str] = {
     "human_mean": "Float64",
     "score": "Float64",  # the judge's score; empty when invalid
     "raw": "string", "invalid_reason": "string",
-    "verdict_calls": "Int64", "verdict_cache_hits": "Int64", "verdict_tokens_in": "Int64", "verdict_tokens_out": "Int64",
+    "verdict_calls": "Int64", "verdict_cache_hits": "Int64", "verdict_tokens_in": "Int64",
+    "verdict_tokens_out": "Int64",
     "verdict_cost_usd": "Float64", "verdict_latency_s": "Float64",
 }
 """Pointwise runs: one row per (response, criterion rated)."""
@@ -82,7 +83,8 @@ CLASSIFY_COLUMNS: dict[str, str] = {
     "label": "string",  # the judge's label; empty means invalid
     "confidence": "Float64",
     "raw": "string", "invalid_reason": "string",
-    "verdict_calls": "Int64", "verdict_cache_hits": "Int64", "verdict_tokens_in": "Int64", "verdict_tokens_out": "Int64",
+    "verdict_calls": "Int64", "verdict_cache_hits": "Int64", "verdict_tokens_in": "Int64",
+    "verdict_tokens_out": "Int64",
     "verdict_cost_usd": "Float64", "verdict_latency_s": "Float64",
     "details": "string", "transcript": "string",
 }
@@ -205,7 +207,8 @@ def write_export(frame: pd.DataFrame, fmt: str, out: Path | None) -> str | None:
 
 def _text(frame: pd.DataFrame, fmt: str) -> str:
     if fmt == "csv":
-        return _formulas_as_text(frame).to_csv(index=False, na_rep="", lineterminator="\r\n")  # RFC 4180: a lone \r is quoted too
+        # RFC 4180: a lone \r is quoted too
+        return _formulas_as_text(frame).to_csv(index=False, na_rep="", lineterminator="\r\n")
     return frame.to_json(orient="records", lines=True, force_ascii=False)
 
 

@@ -212,7 +212,8 @@ DRIFT_COLUMNS = (
 
 
 def _drift_sections(data: dict[str, Any]) -> list[tuple[str, tuple, list[dict[str, Any]]]]:
-    rows = [{**row, "run_a": _short_run(row["run_a"]), "run_b": _short_run(row["run_b"])} for row in data.get("drift", [])]
+    rows = [{**row, "run_a": _short_run(row["run_a"]), "run_b": _short_run(row["run_b"])}
+            for row in data.get("drift", [])]
     return [("Drift between runs of the same judge model (judgekit drift A B for the transitions)", DRIFT_COLUMNS,
              rows)] if rows else []
 

@@ -272,7 +272,7 @@ class Calls(Generic[ItemT]):
     def __init__(self, protocol: Protocol, example: ItemT, paths: CallPaths, *,
                  caller: Caller | None = None, sample: int = 0, member: tuple[str, ...] = ()) -> None:
         self.protocol = protocol
-        self.example = example
+        self.example: ItemT = example
         self.paths = paths
         self.caller = caller if caller is not None else paths.default
         self.sample = sample
@@ -371,7 +371,7 @@ async def run_protocol(protocol: Protocol, example: ItemT, paths: Caller | CallP
     serves every seat (a test double, a dry-run counter).
     """
     paths = paths if isinstance(paths, CallPaths) else CallPaths(paths)
-    calls = Calls(protocol, example, paths)
+    calls: Calls[Any] = Calls(protocol, example, paths)
     try:
         return calls.finish(await get_strategy(protocol.strategy).run(protocol, example, calls))
     except PatternTimeout as e:  # a user pattern that backtracks without end: this item is invalid, not the run

@@ -195,7 +195,7 @@ class ClassifyOptions(StrategyOptions):
 class OneCall(ClassifyStrategy):
     """One ``classify`` call per output, which the subclass reads (:meth:`ask` makes it)."""
 
-    Options: type[ClassifyOptions] = ClassifyOptions
+    Options = ClassifyOptions
     templates = ("classify",)
     variables = CLASSIFY_VARIABLES
     takes_examples = True

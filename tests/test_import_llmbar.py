@@ -57,8 +57,8 @@ def test_stages_and_first_swap_round_are_kept_in_details(data_dir, tmp_path):
     mr_dir = data_dir / NATURAL / "GPT-4" / "Metrics_Reference"
     mr = import_llmbar(mr_dir, tmp_path / "mr")
     first_item = _recorded(mr_dir)[0]
-    assert mr.verdicts[0].details["metrics"] == first_item["results"][0][0]
-    assert mr.verdicts[0].details["reference"] == first_item["results"][1][0]
+    stages = {c.stage: c.text for c in mr.verdicts[0].transcript}
+    assert stages == {"metrics": first_item["results"][0][0], "reference": first_item["results"][1][0]}
 
     swap_dir = data_dir / NATURAL / "GPT-4" / "Swap"
     swap = import_llmbar(swap_dir, tmp_path / "swap")

@@ -37,7 +37,7 @@ from typing import Any
 
 from judgekit.data import Card, Dataset, builtin_cards, load_dataset
 from judgekit.errors import BadInput
-from judgekit.records import Example, Label, Manifest, OrderResult, Verdict
+from judgekit.records import CallText, Example, Label, Manifest, OrderResult, Verdict
 from judgekit.runs.importers.recorded import recorded_manifest, staged, write_run
 from judgekit.runs.run_dir import Run
 
@@ -229,12 +229,13 @@ def _verdict(path: Path, i: int, item: dict[str, Any], example: Example, stages:
     results = item["results"]
     last = _verdict_dict(path, i, len(results) - 1, results[-1])
     details: dict[str, Any] = {"llmbar_index": i}
+    transcript: list[CallText] = []  # the stages' replies, by the stage names our protocols give those calls
     earlier = results[:-1]
     if len(earlier) == 1 and isinstance(earlier[0], dict):
         details["first_round"] = _round_details(path, i, _verdict_dict(path, i, 0, earlier[0]))
     elif len(earlier) == len(stages):
         for k, (name, stage) in enumerate(zip(stages, earlier, strict=True)):
-            details[name.lower()] = _completion_text(path, i, stage, f"results[{k}]")
+            transcript.append(CallText(stage=name.lower(), text=_completion_text(path, i, stage, f"results[{k}]")))
     else:
         raise BadInput(f"{path}: item {i}: field 'results' has {len(results)} elements, "
                        f"expected {len(stages) + 1} for this strategy (or 2 for a swap round)")
@@ -252,7 +253,8 @@ def _verdict(path: Path, i: int, item: dict[str, Any], example: Example, stages:
     winner, reason = _final(orders)
     if raw_scores is not None and scores is not None and scores.get("a") == scores.get("b"):
         details["tie_broken_by_position"] = True
-    return Verdict(example_id=example.id, winner=winner, orders=orders, invalid_reason=reason, details=details)
+    return Verdict(example_id=example.id, winner=winner, orders=orders, invalid_reason=reason, details=details,
+                   transcript=tuple(transcript))
 
 
 def _verdict_dict(path: Path, i: int, index: int, element: Any) -> dict[str, Any]:

@@ -87,9 +87,9 @@ def verdicts_command(
 ) -> None:
     """Import any project's recorded judgments (pairwise verdicts, labels or scores) by a mapping of columns.
 
-    Example: judgekit import verdicts arena.jsonl --out runs/arena --labels "A>B=a,B>A=b,A=B=tie"
-    --order-conflict mean
-    --mapping "id=qid,instruction=prompt,response_a=a,response_b=b,gold=human,order1=g1,order2=g2,judge_model=gpt-4"
+    Example: judgekit import verdicts arena.jsonl --out runs/arena --labels "A>B=a,B>A=b,A=B=tie" \\
+      --order-conflict mean \\
+      --mapping "id=qid,instruction=prompt,response_a=a,response_b=b,gold=human,order1=g1,order2=g2,judge_model=gpt-4"
     """
     from judgekit.runs.importers.table import import_recorded
 
@@ -115,8 +115,8 @@ def scores_command(
 ) -> None:
     """Import recorded judge scores against human scores (short for: import verdicts --kind scored).
 
-    Example: judgekit import scores scores.csv --out runs/geval
-    --mapping "input=doc,system=sys,score.coherence=h1+h2+h3,judge.coherence=s1+s2+s3,scale=1-5,judge_model=gpt-4"
+    Example: judgekit import scores scores.csv --out runs/geval \\
+      --mapping "input=doc,system=sys,score.coherence=h1+h2+h3,judge.coherence=s1+s2+s3,scale=1-5,judge_model=gpt-4"
     """
     from judgekit.runs.importers.table import import_recorded
 
@@ -208,8 +208,8 @@ def labels_command(
 ) -> None:
     """Read human labels returned for routed items back as a dataset (gold = majority of the votes).
 
-    Example: judgekit import labels to_label.jsonl --out labelled.jsonl
-    && judgekit run --dataset labelled.jsonl --mapping id=id
+    Example: judgekit import labels to_label.jsonl --out labelled.jsonl && \\
+      judgekit run --dataset labelled.jsonl --mapping id=id
     """
     from judgekit.runs.importers.labels import read_labels, write_dataset
 

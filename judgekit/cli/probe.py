@@ -45,8 +45,8 @@ def probe(
 ) -> None:
     """Judge perturbed copies of each pair and report flip rates and accuracy changes per probe.
 
-    Example: judgekit probe openai:gpt-4o-mini --protocol llmbar/rules --dataset llmbar/natural --limit 20
-    --out runs/probes
+    Example: judgekit probe openai:gpt-4o-mini --protocol llmbar/rules --dataset llmbar/natural --limit 20 \\
+      --out runs/probes
 
     Example: judgekit probe runs/rules --probe rubric-paraphrase,label-names --rerun-noise runs/rules-stability
     """

@@ -94,7 +94,8 @@ def test_pointwise_drift_is_per_criterion(tmp_path, monkeypatch, capsys):
     data_file.write_text(SCORED, encoding="utf-8")
     for name, judge in (("a", "mock:random=Score: 2|Score: 3"), ("b", "mock:reply=Score: 3")):
         code, _, err = run_judgekit(monkeypatch, capsys, "run", "--judge", judge, "--protocol", "pointwise/likert",
-                                    "--dataset", data_file, "--mapping", "input=pid,response=text,score.fluency=f1,scale=1-5",
+                                    "--dataset", data_file, "--mapping",
+                                    "input=pid,response=text,score.fluency=f1,scale=1-5",
                                     "--out", tmp_path / name, "--quiet")
         assert code == 0, err
     code, out, err = run_judgekit(monkeypatch, capsys, "drift", tmp_path / "a", tmp_path / "b", "--format", "json")
@@ -112,7 +113,8 @@ def test_drift_of_runs_sharing_no_item_is_one_line(tmp_path, monkeypatch, capsys
     data_file.write_text(SCORED, encoding="utf-8")
     code, _, err = run_judgekit(monkeypatch, capsys, "run", "--judge", "mock:reply=Score: 3", "--protocol",
                                 "pointwise/likert", "--dataset", data_file, "--mapping",
-                                "input=pid,response=text,score.fluency=f1,scale=1-5", "--out", tmp_path / "a", "--quiet")
+                                "input=pid,response=text,score.fluency=f1,scale=1-5", "--out", tmp_path / "a",
+                                "--quiet")
     assert code == 0, err
     code, _, err = run_judgekit(monkeypatch, capsys, "run", "--judge", "mock:first", "--protocol", "llmbar/vanilla",
                                 "--dataset", "judgekit/bundled", "--out", tmp_path / "b", "--quiet")
@@ -127,9 +129,11 @@ LABELS_CSV = "id,question,answer,label\n" + "".join(f"q{i},Question {i}?,Answer 
 def test_classify_drift_compares_labels_and_tests_kappa(tmp_path, monkeypatch, capsys):
     data_file = tmp_path / "labels.csv"
     data_file.write_text(LABELS_CSV, encoding="utf-8")
-    for name, judge in (("a", "mock:random=Fine.\npass|Made up.\nfail|Unsure.\nmaybe"), ("b", "mock:reply=Fine.\npass")):
+    for name, judge in (("a", "mock:random=Fine.\npass|Made up.\nfail|Unsure.\nmaybe"),
+                        ("b", "mock:reply=Fine.\npass")):
         code, _, err = run_judgekit(monkeypatch, capsys, "run", "--judge", judge, "--protocol", "classify/binary",
-                                    "--dataset", data_file, "--mapping", "id=id,input=question,response=answer,label=label",
+                                    "--dataset", data_file, "--mapping",
+                                    "id=id,input=question,response=answer,label=label",
                                     "--labels", "pass=pass,fail=fail", "--out", tmp_path / name, "--quiet")
         assert code == 0, err
     code, out, err = run_judgekit(monkeypatch, capsys, "drift", tmp_path / "a", tmp_path / "b", "--format", "json")

@@ -41,6 +41,7 @@ def run(
     protocol: str = typer.Option(DEFAULT_RUN_PROTOCOL, "--protocol", "-p", help="Built-in protocol id or a spec file."),
     limit: int | None = typer.Option(None, "--limit", "-n", min=0, help="Judge only the first N examples."),
     concurrency: int = typer.Option(8, "--concurrency", "-c", min=1, help="Model calls in flight at once."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Processes to judge in (the calls in flight shared among them): for more calls a second than one core can make, about 1,000."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Run dir; an existing one is resumed."),
     wait: bool = typer.Option(False, "--wait", help="If another run is writing --out, wait for it to end, then resume."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the response cache."),
@@ -76,6 +77,7 @@ def run(
     from judgekit.report.run_summary import summary_table
     from judgekit.runs.run_dir import checked_place
     from judgekit.runs.runner import LiveProgress, judge_run, open_run_dir
+    from judgekit.runs.shards import JudgeRecipe, Workers
 
     if out is not None:
         checked_place(out)  # before anything looks there: a name too long makes every look an OSError
@@ -97,13 +99,15 @@ def run(
         return
     if batch or (out is not None and (out / BATCH_DIR).is_dir()):  # the batch module loads both SDKs
         from judgekit.backends.batch import BATCH_APIS, unfinished_batches, use_batches
+    if batch and workers > 1:
+        raise BadInput("--workers: a --batch run makes no live calls to share out; leave --workers at 1")
     if batch and parse_spec(judge)[0] not in BATCH_APIS:
         raise BadInput(f"--batch: {judge} has no batch API; batch mode is for {', '.join(BATCH_APIS)} judges")
-    handle = load_judge(
-        judge, protocol, base_url=base_url, judge_model=judge_model, temperature=temperature,
-        max_tokens=max_tokens, concurrency=concurrency, timeout=timeout, max_retries=max_retries,
-        cache=not no_cache, api_key_env=api_key_env, labels=label_set_of(loaded),
-    )
+    options = dict(base_url=base_url, judge_model=judge_model, temperature=temperature, max_tokens=max_tokens,
+                   concurrency=concurrency, timeout=timeout, max_retries=max_retries, cache=not no_cache,
+                   api_key_env=api_key_env, labels=label_set_of(loaded))
+    handle = load_judge(judge, protocol, **options)
+    shards = Workers(JudgeRecipe(judge, protocol, options), processes=workers, concurrency=concurrency)
     out = out or default_out(judge, protocol, loaded.id)
     run_dir = open_run_dir(out, handle.manifest_for(loaded.id, loaded.content_hash, len(examples)), examples, wait=wait)
     todo = len(examples) - len(run_dir.verdicts)
@@ -127,6 +131,9 @@ def run(
                 if batch:
                     say = None if quiet else (lambda line: live.progress.console.print(line, highlight=False))
                     use_batches(handle, run_dir.path, poll_s=batch_poll, on_event=say)
+                if workers > 1:
+                    progress = live.track("judging", handle.call_path, len(examples), shards.usages)
+                    return await shards.judge_run(run_dir, on_progress=progress)
                 progress = live.track("judging", handle.call_path, len(examples), handle.live_usages())
                 return await judge_run(
                     handle.verdict, run_dir, workers=handle.call_path.concurrency, on_progress=progress,

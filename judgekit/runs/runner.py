@@ -102,6 +102,52 @@ async def judge_run(
     so far, and the error propagates. Either way the run dir's lock is
     released at the end.
     """
+    kind = run_dir.manifest.kind
+
+    async def judge_todo(todo: list[Example], record: Callable[[Verdict | Rating], None]) -> None:
+        await judge_all(judge_one, todo, record, workers=workers, kind=kind)
+
+    return await record_run(run_dir, judge_todo, on_progress=on_progress, live=live)
+
+
+async def judge_all(
+    judge_one: Callable[[Example], Awaitable[Verdict]],
+    examples: Sequence[Example],
+    record: Callable[[Verdict | Rating], None],
+    *,
+    workers: int,
+    kind: str,
+) -> None:
+    """Judge ``examples``, ``workers`` at once, handing each verdict to ``record`` as it is ready.
+
+    A refused item of a pairwise run becomes an invalid verdict; of another kind, the error propagates.
+    """
+    queue = iter(examples)
+
+    async def worker() -> None:
+        for example in queue:
+            try:
+                verdict = await judge_one(example)
+            except Refused as refusal:
+                if kind != "pairwise":
+                    raise  # a pairwise invalid verdict has no place in a run of another kind
+                verdict = Verdict(example_id=example.id, winner=None, invalid_reason="refused",
+                                  details={"refused": refusal.reason})
+            record(verdict)
+
+    async with asyncio.TaskGroup() as group:
+        for _ in range(max(1, min(workers, len(examples)))):
+            group.create_task(worker())
+
+
+JudgeTodo = Callable[[list[Example], Callable[[Verdict | Rating], None]], Awaitable[None]]
+"""Judges the examples it is given, handing each verdict to the callback as it comes (in this process or others)."""
+
+
+async def record_run(run_dir: RunDir, judge_todo: JudgeTodo, *, on_progress: Progress | None = None,
+                     live: Sequence[LiveUsage] = ()) -> Run:
+    """Have ``judge_todo`` judge every example of ``run_dir`` without a verdict yet, recording each verdict
+    as it arrives; mark the run complete. Everything :func:`judge_run` promises about the run dir is kept here."""
     done = run_dir.done_ids()
     todo = [e for e in run_dir.examples if e.id not in done]
     earlier = run_dir.manifest.usage
@@ -109,27 +155,16 @@ async def judge_run(
         retries=earlier.retries, timeouts=earlier.timeouts, prefix_restarts=earlier.prefix_restarts))
     run_dir.update(complete=False, finished_at=None, n_verdicts=len(run_dir.verdicts), usage=usage)
     state = _State(run_dir, usage, live)
-    queue = iter(todo)
     if on_progress is not None:
         on_progress(len(run_dir.verdicts))
 
-    async def worker() -> None:
-        for example in queue:
-            try:
-                verdict = await judge_one(example)
-            except Refused as refusal:
-                if run_dir.manifest.kind != "pairwise":
-                    raise  # a pairwise invalid verdict has no place in a run of another kind
-                verdict = Verdict(example_id=example.id, winner=None, invalid_reason="refused",
-                                  details={"refused": refusal.reason})
-            state.record(verdict)
-            if on_progress is not None:
-                on_progress(len(run_dir.verdicts))
+    def record(verdict: Verdict | Rating) -> None:
+        state.record(verdict)
+        if on_progress is not None:
+            on_progress(len(run_dir.verdicts))
 
     try:
-        async with asyncio.TaskGroup() as group:
-            for _ in range(max(1, min(workers, len(todo)))):
-                group.create_task(worker())
+        await judge_todo(todo, record)
         state.release_held()
         run_dir.update(complete=True, finished_at=now(), n_verdicts=len(run_dir.verdicts), usage=state.total())
     except BaseExceptionGroup as group_error:

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import KILLS_PROCESSES
 from servers import ScriptedServer
 
@@ -156,3 +157,24 @@ def test_a_worker_that_dies_stops_the_run_in_one_line_and_the_rerun_finishes_it(
         rerun = judgekit(*run_args(server, out, "--workers", "2"), cache=cache)
     assert rerun.returncode == 0, rerun.stderr
     assert read_run(out).manifest.complete and len(read_run(out).verdicts) == len(BUNDLED)
+
+
+@STARTS_WORKERS
+def test_a_sweep_with_workers_runs_its_cells_one_at_a_time_with_the_whole_budget(tmp_path):
+    with ScriptedServer(answer=by_prompt, latency=0.05) as server:
+        roots = {}
+        for workers in ("1", "2"):
+            file = tmp_path / f"sweep-{workers}.yaml"
+            roots[workers] = tmp_path / f"sweep-{workers}"
+            file.write_text(yaml.safe_dump({
+                "root": str(roots[workers]), "concurrency": 4, "limit": 10, "protocols": ["llmbar/vanilla"],
+                "datasets": ["judgekit/bundled"],
+                "judges": [{"spec": f"openai:judge-{n}", "base_url": server.openai_url} for n in ("one", "two")]}))
+            server.reset_counters()
+            done = judgekit("sweep", file, "--quiet", "--workers", workers, cache=tmp_path / f"cache-{workers}")
+            assert done.returncode == 0, done.stderr
+            assert server.total_answered() == 2 * 2 * 10 and server.max_answers_per_prompt() == 1
+        assert server.peak_concurrency == 4  # both workers of one cell at a time: the sweep's budget, no more
+    for cell in sorted(p.name for p in roots["1"].iterdir()):
+        assert decisions(roots["2"] / cell) == decisions(roots["1"] / cell)
+        assert read_run(roots["2"] / cell).manifest.complete

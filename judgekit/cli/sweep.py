@@ -14,6 +14,9 @@ def sweep(
     file: Path = typer.Argument(..., help="Sweep file (YAML): judges, protocols, datasets, root, concurrency."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Root for the run dirs (overrides the file's root)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
+    workers: int = typer.Option(
+        1, "--workers", min=1, help="Processes to judge each run in (judgekit run --workers); runs then go one by one.",
+    ),
 ) -> None:
     """Run every judge x protocol x dataset cell (resuming finished work), then compare them.
 
@@ -36,7 +39,7 @@ def sweep(
 
     async def go():
         with LiveProgress(enabled=not quiet) as live:
-            return await run_sweep(spec, root, progress=live)
+            return await run_sweep(spec, root, progress=live, workers=workers)
 
     done, failed = asyncio.run(go())
     if done:

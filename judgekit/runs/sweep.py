@@ -178,14 +178,20 @@ def cells(spec: SweepSpec) -> list[Cell]:
             for p in spec.protocols for d in spec.datasets]
 
 
-async def run_sweep(spec: SweepSpec, root: Path, *, progress: Any = None) -> tuple[list[Path], list[str]]:
+async def run_sweep(spec: SweepSpec, root: Path, *, progress: Any = None,
+                    workers: int = 1) -> tuple[list[Path], list[str]]:
     """Run (or resume) every cell under ``root``; return the finished run dirs and
-    one line per failed cell. Cells run side by side within the shared budget."""
+    one line per failed cell. Cells run side by side within the shared budget; with
+    ``workers`` > 1 they run one after another instead, each over that many processes
+    (:mod:`judgekit.runs.shards`) with the whole budget, which a process cannot share."""
     from judgekit.backends.cache import ResponseCache
     from judgekit.data import load_dataset
     from judgekit.judge.api import label_set_of, load_judge
     from judgekit.runs.runner import judge_run, open_run_dir
+    from judgekit.runs.shards import JudgeRecipe, Workers
 
+    if workers > 1 and spec.batch:
+        raise BadInput("--workers: a batch sweep makes no live calls to share out; leave --workers at 1")
     grid = cells(spec)
     datasets = {d: load_dataset(d, limit=spec.limit) for d in spec.datasets}
     cache = ResponseCache() if spec.cache else False
@@ -193,12 +199,11 @@ async def run_sweep(spec: SweepSpec, root: Path, *, progress: Any = None) -> tup
 
     async def one(cell: Cell) -> Path:
         entry = cell.judge
-        judge = load_judge(
-            entry.spec, cell.protocol, base_url=entry.base_url, judge_model=entry.judge_model,
-            temperature=entry.temperature, max_tokens=entry.max_tokens, concurrency=spec.concurrency,
-            timeout=entry.timeout, max_retries=entry.max_retries, cache=cache, limiter=limiter,
-            api_key_env=entry.api_key_env, labels=label_set_of(datasets[cell.dataset]),
-        )
+        options = dict(base_url=entry.base_url, judge_model=entry.judge_model, temperature=entry.temperature,
+                       max_tokens=entry.max_tokens, concurrency=spec.concurrency, timeout=entry.timeout,
+                       max_retries=entry.max_retries, api_key_env=entry.api_key_env,
+                       labels=label_set_of(datasets[cell.dataset]))
+        judge = load_judge(entry.spec, cell.protocol, cache=cache, limiter=limiter, **options)
         run_dir = None
         try:  # a cell that fails before it judges still closes its judge's clients and run dir
             dataset = datasets[cell.dataset]
@@ -209,17 +214,32 @@ async def run_sweep(spec: SweepSpec, root: Path, *, progress: Any = None) -> tup
                 from judgekit.backends.batch import use_batches
 
                 use_batches(judge, run_dir.path, poll_s=spec.batch_poll)
-            on_progress = (progress.track(cell.name, judge.call_path, len(examples), judge.live_usages())
-                           if progress else None)
-            await judge_run(judge.verdict, run_dir, workers=judge.call_path.concurrency, on_progress=on_progress,
-                            live=judge.live_usages())
+            if workers > 1:
+                shards = Workers(JudgeRecipe(entry.spec, cell.protocol, {**options, "cache": spec.cache}),
+                                 processes=workers, concurrency=spec.concurrency)
+                on_progress = progress.track(cell.name, judge.call_path, len(examples), shards.usages) if progress \
+                    else None
+                await shards.judge_run(run_dir, on_progress=on_progress)
+            else:
+                on_progress = (progress.track(cell.name, judge.call_path, len(examples), judge.live_usages())
+                               if progress else None)
+                await judge_run(judge.verdict, run_dir, workers=judge.call_path.concurrency,
+                                on_progress=on_progress, live=judge.live_usages())
         finally:
             if run_dir is not None:
                 run_dir.close()  # judge_run has released it already, unless the cell failed before it
             await judge.aclose()
         return run_dir.path
 
-    results = await asyncio.gather(*(one(cell) for cell in grid), return_exceptions=True)
+    if workers > 1:
+        results: list[Any] = []
+        for cell in grid:
+            try:
+                results.append(await one(cell))
+            except Exception as error:  # noqa: BLE001 - a failed cell is reported; the others still run
+                results.append(error)
+    else:
+        results = await asyncio.gather(*(one(cell) for cell in grid), return_exceptions=True)
     done = [r for r in results if isinstance(r, Path)]
     failed = []
     for cell, result in zip(grid, results, strict=True):

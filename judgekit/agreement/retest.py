@@ -34,8 +34,6 @@ class RepeatAgreement:
     """Per item: the share of its repeat pairs giving the same verdict (1 = never changed)."""
     changed: np.ndarray
     """Per item: True when some repeat gave another verdict than the rest."""
-    majority: np.ndarray
-    """Per item: the most frequent code (the first of the most frequent on a tie)."""
     fleiss_kappa: float
     """Fleiss' kappa with the repeats as raters; NaN when every verdict is the same."""
 
@@ -54,8 +52,7 @@ def repeat_agreement(codes: np.ndarray, k: int) -> RepeatAgreement:
     counts = category_counts(codes, k)
     m = codes.shape[1]
     agreement = (counts * (counts - 1)).sum(axis=1) / (m * (m - 1))
-    return RepeatAgreement(item_agreement=agreement, changed=counts.max(axis=1) < m, majority=counts.argmax(axis=1),
-                           fleiss_kappa=_fleiss(counts))
+    return RepeatAgreement(item_agreement=agreement, changed=counts.max(axis=1) < m, fleiss_kappa=_fleiss(counts))
 
 
 def flip_rate(codes: np.ndarray, k: int, *, confidence: float = 0.95, n_resamples: int = 1000,

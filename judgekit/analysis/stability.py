@@ -137,12 +137,17 @@ def _verdict_figures(table: VerdictTable, options: Options) -> dict[str, Any]:
     interval = _flip_interval(table.verdicts, options)
     items = [{"id": i, "agreement": float(a), "verdicts": list(v)}
              for i, a, v in zip(table.ids, found.item_agreement, table.verdicts, strict=True)]
-    straddling = [{"id": i, "majority": labels[m], "votes": dict(Counter(v).most_common())}
-                  for i, m, v, changed in zip(table.ids, found.majority, table.verdicts, found.changed, strict=True)
-                  if changed]
+    straddling = [{"id": i, "majority": _majority(v), "votes": dict(Counter(v).most_common())}
+                  for i, v, changed in zip(table.ids, table.verdicts, found.changed, strict=True) if changed]
     return {"agreement": found.mean_agreement, "changed_rate": found.changed_rate,
             "fleiss_kappa": _number(found.fleiss_kappa), "flip_rate": interval[0], "flip_rate_ci": list(interval[1:]),
             "straddling": straddling, "items": items}
+
+
+def _majority(verdicts: tuple[str, ...]) -> str | None:
+    """The verdict most repeats gave, None when two verdicts share the most."""
+    (top, count), *rest = Counter(verdicts).most_common()
+    return None if rest and rest[0][1] == count else top
 
 
 def _score_figures(table: VerdictTable) -> dict[str, Any]:

@@ -72,7 +72,8 @@ def stability_table(data: dict[str, Any]) -> Group:
         for header in ("item", "majority", "verdicts across repeats"):
             shown.add_column(header)
         for item in straddling[:MAX_STRADDLING_SHOWN]:
-            shown.add_row(item["id"], item["majority"], ", ".join(f"{v} × {c}" for v, c in item["votes"].items()))
+            votes = ", ".join(f"{v} × {c}" for v, c in item["votes"].items())
+            shown.add_row(item["id"], item["majority"] or "none", votes)
         parts.append(shown)
         if len(straddling) > MAX_STRADDLING_SHOWN:
             parts.append(Text(f"... and {len(straddling) - MAX_STRADDLING_SHOWN} more (--format json or html)",

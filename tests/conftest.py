@@ -1,11 +1,14 @@
 """Shared test setup: staged data location, an isolated cache, the data-skip rule,
-and the check that keeps the ``slow`` marker honest."""
+the check that keeps the ``slow`` marker honest, and the one way tests run the CLI."""
 
 from __future__ import annotations
 
+import functools
 import os
+import subprocess
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -101,15 +104,45 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("JUDGEKIT_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
 
 
-def run_judgekit(monkeypatch, capsys, *args) -> tuple[int, str, str]:
-    """Run the real console entry point in-process: exit code, stdout, stderr."""
+JUDGEKIT = str(Path(sys.executable).parent / "judgekit")
+"""The installed console script, for tests that need a real process (signals, kills, resource limits)."""
+
+
+class Result(NamedTuple):
+    """What one ``judgekit`` command gave: exit code, stdout, stderr."""
+
+    code: int
+    out: str
+    err: str
+
+
+def run_judgekit(monkeypatch, capsys, *args, env=None) -> Result:
+    """Run the real console entry point in-process (no start-up cost), with ``env`` set for the call.
+
+    The one in-process runner: the ``cli`` fixture is this, bound to the test's monkeypatch and capsys.
+    """
     from judgekit.cli import main
 
+    for name, value in (env or {}).items():
+        monkeypatch.setenv(name, value)
     monkeypatch.setattr(sys, "argv", ["judgekit", *map(str, args)])
+    capsys.readouterr()  # only this command's output
     try:
         main()
         code = 0
     except SystemExit as e:
         code = e.code or 0
-    out, err = capsys.readouterr()
-    return code, out, err
+    return Result(code, *capsys.readouterr())
+
+
+@pytest.fixture
+def cli(monkeypatch, capsys):
+    """``cli(*args, env=None) -> Result``: ``judgekit ARGS`` in this process."""
+    return functools.partial(run_judgekit, monkeypatch, capsys)
+
+
+def judgekit_process(*args, env=None, timeout=120) -> Result:
+    """``judgekit ARGS`` as a real process, how users meet its start-up, exit codes and one-line errors."""
+    done = subprocess.run([JUDGEKIT, *map(str, args)], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=timeout)
+    return Result(done.returncode, done.stdout, done.stderr)

@@ -7,10 +7,8 @@ import json
 import pandas as pd
 import pytest
 from conftest import run_judgekit
-from typer.testing import CliRunner
 
 from judgekit.agreement import fleiss_kappa, krippendorff_alpha, pairwise_cohen_kappas, rater_vs_gold
-from judgekit.cli import app
 
 TABLE = pd.DataFrame(
     {
@@ -36,13 +34,13 @@ def _write(tmp_path, kind):
 
 
 @pytest.mark.parametrize("kind", ["csv", "jsonl", "parquet"])
-def test_json_contract_and_values(tmp_path, kind):
+def test_json_contract_and_values(tmp_path, kind, cli):
     path = _write(tmp_path, kind)
     args = ["agreement", str(path), "--raters", ",".join(RATERS), "--gold", "gold", "--level", "nominal",
             "--labels", "a,b,tie", "--format", "json"]
-    result = CliRunner().invoke(app, args)
-    assert result.exit_code == 0, result.output
-    out = json.loads(result.output)
+    code, printed, err = cli(*args)
+    assert code == 0, err
+    out = json.loads(printed)
     assert set(out) == {"n_items", "raters", "level", "fleiss_kappa", "krippendorff_alpha",
                         "pairwise_cohen_kappa", "vs_gold"}
     assert out["n_items"] == 8 and out["raters"] == RATERS and out["level"] == "nominal"
@@ -59,16 +57,16 @@ def test_json_contract_and_values(tmp_path, kind):
         )
 
 
-def test_ordinal_level_and_table_output(tmp_path):
+def test_ordinal_level_and_table_output(tmp_path, cli):
     path = _write(tmp_path, "csv")
-    result = CliRunner().invoke(app, ["agreement", str(path), "--raters", "h1,h2,h3", "--level", "ordinal",
-                                      "--labels", "a,tie,b", "--format", "json"])
-    assert json.loads(result.output)["krippendorff_alpha"] == pytest.approx(
+    result = cli("agreement", path, "--raters", "h1,h2,h3", "--level", "ordinal", "--labels", "a,tie,b",
+                 "--format", "json")
+    assert json.loads(result.out)["krippendorff_alpha"] == pytest.approx(
         krippendorff_alpha(TABLE[["h1", "h2", "h3"]], level="ordinal", labels=["a", "tie", "b"])
     )
-    table = CliRunner().invoke(app, ["agreement", str(path), "--raters", "h1,judge", "--gold", "gold"])
-    assert table.exit_code == 0
-    assert "Krippendorff" in table.output and "h1 vs judge" in table.output and "against gold" in table.output
+    table = cli("agreement", path, "--raters", "h1,judge", "--gold", "gold")
+    assert table.code == 0
+    assert "Krippendorff" in table.out and "h1 vs judge" in table.out and "against gold" in table.out
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,8 @@ import time
 
 import pytest
 from batch_servers import BatchServer
-from conftest import KILLS_PROCESSES, run_judgekit
-from test_cli_run import BUNDLED, JUDGEKIT, oracle_for
+from conftest import JUDGEKIT, KILLS_PROCESSES, run_judgekit
+from test_cli_run import BUNDLED, oracle_for
 
 from judgekit.backends.prices import PriceTable
 from judgekit.errors import BadInput

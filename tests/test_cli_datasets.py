@@ -1,27 +1,13 @@
 """``judgekit datasets list|show`` through the real console entry point."""
 
 import json
-import sys
 
 import pytest
-
-from judgekit.cli import main
-
-
-def run(monkeypatch, capsys, *args):
-    """Run the judgekit command in-process; returns (exit code, stdout, stderr)."""
-    monkeypatch.setattr(sys, "argv", ["judgekit", *args])
-    try:
-        main()
-        code = 0
-    except SystemExit as e:
-        code = e.code
-    out, err = capsys.readouterr()
-    return code, out, err
+from conftest import run_judgekit
 
 
 def test_list_json_marks_staged_sets_available(data_dir, monkeypatch, capsys):
-    code, out, _ = run(monkeypatch, capsys, "datasets", "list", "--format", "json")
+    code, out, _ = run_judgekit(monkeypatch, capsys, "datasets", "list", "--format", "json")
     assert code == 0
     rows = {r["id"]: r for r in json.loads(out)["datasets"]}
     assert rows["pandalm"]["available"] and rows["pandalm"]["size"] == 999
@@ -32,7 +18,7 @@ def test_list_json_marks_staged_sets_available(data_dir, monkeypatch, capsys):
 
 def test_list_table_shows_every_id(data_dir, monkeypatch, capsys):
     monkeypatch.setenv("COLUMNS", "200")
-    code, out, _ = run(monkeypatch, capsys, "datasets", "list")
+    code, out, _ = run_judgekit(monkeypatch, capsys, "datasets", "list")
     assert code == 0
     for dataset_id in ("llmbar/adversarial/neighbor", "llmbar/mtbench", "pandalm", "judgekit/bundled"):
         assert dataset_id in out
@@ -41,7 +27,7 @@ def test_list_table_shows_every_id(data_dir, monkeypatch, capsys):
 
 def test_list_without_data_says_no(monkeypatch, capsys):
     monkeypatch.delenv("JUDGEKIT_DATA_DIR", raising=False)
-    code, out, _ = run(monkeypatch, capsys, "datasets", "list", "--format", "json")
+    code, out, _ = run_judgekit(monkeypatch, capsys, "datasets", "list", "--format", "json")
     rows = {r["id"]: r for r in json.loads(out)["datasets"]}
     assert code == 0
     assert rows["judgekit/bundled"]["available"]
@@ -49,7 +35,7 @@ def test_list_without_data_says_no(monkeypatch, capsys):
 
 
 def test_show_pandalm_json(data_dir, monkeypatch, capsys):
-    code, out, _ = run(monkeypatch, capsys, "datasets", "show", "pandalm", "--format", "json")
+    code, out, _ = run_judgekit(monkeypatch, capsys, "datasets", "show", "pandalm", "--format", "json")
     summary = json.loads(out)
     assert code == 0
     assert summary["n"] == 999
@@ -61,7 +47,7 @@ def test_show_pandalm_json(data_dir, monkeypatch, capsys):
 
 def test_show_mtbench_table_reports_generator_coverage(data_dir, monkeypatch, capsys):
     monkeypatch.setenv("COLUMNS", "200")
-    code, out, _ = run(monkeypatch, capsys, "datasets", "show", "llmbar/mtbench", "--examples", "1")
+    code, out, _ = run_judgekit(monkeypatch, capsys, "datasets", "show", "llmbar/mtbench", "--examples", "1")
     assert code == 0
     assert "both: 192/200, one: 8/200" in out
     assert "gpt-4: 51" in out
@@ -69,7 +55,7 @@ def test_show_mtbench_table_reports_generator_coverage(data_dir, monkeypatch, ca
 
 
 def test_show_limit_and_truncation(data_dir, monkeypatch, capsys):
-    code, out, _ = run(monkeypatch, capsys, "datasets", "show", "llmbar/natural", "--limit", "5",
+    code, out, _ = run_judgekit(monkeypatch, capsys, "datasets", "show", "llmbar/natural", "--limit", "5",
                        "--examples", "5", "--format", "json")
     summary = json.loads(out)
     assert code == 0 and summary["n"] == 5
@@ -80,7 +66,7 @@ def test_show_limit_and_truncation(data_dir, monkeypatch, capsys):
 def test_show_generic_file_with_mapping(monkeypatch, capsys, tmp_path):
     path = tmp_path / "mine.csv"
     path.write_text("q,x,y,pick\nAdd 2 and 2.,4,5,1\nSpell cat.,c-a-t,k-a-t,1\n", encoding="utf-8")
-    code, out, _ = run(monkeypatch, capsys, "datasets", "show", str(path), "--format", "json",
+    code, out, _ = run_judgekit(monkeypatch, capsys, "datasets", "show", str(path), "--format", "json",
                        "--mapping", "instruction=q,response_a=x,response_b=y,gold=pick", "--labels", "1=a,2=b")
     assert code == 0
     assert json.loads(out)["labels"]["a"] == 2
@@ -88,7 +74,7 @@ def test_show_generic_file_with_mapping(monkeypatch, capsys, tmp_path):
 
 def test_show_unavailable_dataset_exits_2_naming_the_variable(monkeypatch, capsys):
     monkeypatch.delenv("JUDGEKIT_DATA_DIR", raising=False)
-    code, out, err = run(monkeypatch, capsys, "datasets", "show", "pandalm")
+    code, out, err = run_judgekit(monkeypatch, capsys, "datasets", "show", "pandalm")
     assert code == 2 and out == ""
     assert err.startswith("error: pandalm: data not found: set JUDGEKIT_DATA_DIR")
 
@@ -117,7 +103,7 @@ def test_bad_file_exits_2_with_one_line_and_writes_nothing(monkeypatch, capsys, 
     work = tmp_path / "work"
     work.mkdir()
     monkeypatch.chdir(work)
-    code, out, err = run(monkeypatch, capsys, "datasets", "show", str(data / "bad.jsonl"), "--mapping", "id=k"
+    code, out, err = run_judgekit(monkeypatch, capsys, "datasets", "show", str(data / "bad.jsonl"), "--mapping", "id=k"
                          if case == "duplicate-id" else "id=", "--format", "json")
     assert code == 2
     assert out == ""

@@ -9,27 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
-from conftest import KILLS_PROCESSES
+from conftest import JUDGEKIT, KILLS_PROCESSES, judgekit_process
 from servers import ScriptedServer, oracle_for
 
-from judgekit.cli import main
 from judgekit.data import load_dataset
 from judgekit.judge.strategies import get_strategy
 from judgekit.protocols import list_protocols, load_protocol
 from judgekit.runs.run_dir import read_run
 from judgekit.runs.runner import estimate
 
-JUDGEKIT = str(Path(sys.executable).parent / "judgekit")
 SECRET = "sk-test-9f8e7d6c5b4a-do-not-store"
 BUNDLED = load_dataset("judgekit/bundled").examples
 
@@ -38,32 +33,6 @@ BUNDLED = load_dataset("judgekit/bundled").examples
 def server():
     with ScriptedServer(answer=oracle_for(BUNDLED)) as s:
         yield s
-
-
-def judgekit(*args, env=None, timeout=120):
-    full_env = {**os.environ, **(env or {})}
-    return subprocess.run([JUDGEKIT, *map(str, args)], capture_output=True, text=True, env=full_env,
-                          timeout=timeout)
-
-
-@pytest.fixture
-def cli(capsys, monkeypatch):
-    """``judgekit ARGS`` in this process (no start-up cost), as ``main()`` runs it."""
-
-    def invoke(*args, env=None):
-        for name, value in (env or {}).items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setattr(sys, "argv", ["judgekit", *map(str, args)])
-        capsys.readouterr()
-        try:
-            main()
-            code = 0
-        except SystemExit as e:
-            code = e.code
-        captured = capsys.readouterr()
-        return subprocess.CompletedProcess(args, code, captured.out, captured.err)
-
-    return invoke
 
 
 def run_args(server, out, *extra):
@@ -76,9 +45,9 @@ def winners(path):
 
 
 def test_run_gives_correct_verdicts_and_reruns_make_no_calls(server, tmp_path, cli):
-    result = judgekit(*run_args(server, tmp_path / "run"))
-    assert result.returncode == 0, result.stderr
-    assert "accuracy" in result.stdout and "positional_agreement" in result.stdout
+    result = judgekit_process(*run_args(server, tmp_path / "run"))
+    assert result.code == 0, result.err
+    assert "accuracy" in result.out and "positional_agreement" in result.out
     run = read_run(tmp_path / "run")
     assert run.manifest.complete and run.manifest.n_verdicts == len(BUNDLED)
     assert winners(tmp_path / "run") == {e.id: e.gold for e in BUNDLED}
@@ -87,16 +56,16 @@ def test_run_gives_correct_verdicts_and_reruns_make_no_calls(server, tmp_path, c
     assert server.max_answers_per_prompt() == 1 and server.total_answered() == 2 * len(BUNDLED)
 
     server.reset_counters()
-    assert cli(*run_args(server, tmp_path / "run")).returncode == 0  # same dir
-    assert cli(*run_args(server, tmp_path / "warm")).returncode == 0  # new dir, warm cache
+    assert cli(*run_args(server, tmp_path / "run")).code == 0  # same dir
+    assert cli(*run_args(server, tmp_path / "warm")).code == 0  # new dir, warm cache
     assert server.requests == 0
     assert winners(tmp_path / "warm") == winners(tmp_path / "run")
 
 
 def test_no_cache_calls_again(server, tmp_path, cli):
-    assert cli(*run_args(server, tmp_path / "one", "--limit", "3")).returncode == 0
+    assert cli(*run_args(server, tmp_path / "one", "--limit", "3")).code == 0
     server.reset_counters()
-    assert cli(*run_args(server, tmp_path / "two", "--limit", "3", "--no-cache")).returncode == 0
+    assert cli(*run_args(server, tmp_path / "two", "--limit", "3", "--no-cache")).code == 0
     assert server.total_answered() == 6
 
 
@@ -135,7 +104,7 @@ def test_sigterm_stops_like_ctrl_c_and_exits_143(server, tmp_path, cli):
     assert not run.manifest.complete and run.manifest.n_verdicts == len(run.verdicts) >= 8
     assert run.manifest.usage.calls >= 2 * len(run.verdicts)  # the counts are current, not the last refresh's
     server.latency = 0.0
-    assert cli(*run_args(server, out)).returncode == 0 and read_run(out).manifest.complete
+    assert cli(*run_args(server, out)).code == 0 and read_run(out).manifest.complete
 
 
 @KILLS_PROCESSES
@@ -149,7 +118,7 @@ def test_kill_9_then_resume_repeats_at_most_concurrency_calls(server, tmp_path, 
     server.latency = 0.0
 
     result = cli(*run_args(server, out, "--concurrency", "4"))
-    assert result.returncode == 0, result.stderr
+    assert result.code == 0, result.err
     assert read_run(out).manifest.complete
     assert winners(out) == {e.id: e.gold for e in BUNDLED}
     repeated = server.total_answered() - len(server.answered)
@@ -160,14 +129,15 @@ def test_api_key_never_written(server, tmp_path):
     server.api_key = SECRET
     cache = tmp_path / "cache"
     env = {"MY_SERVER_KEY": SECRET, "JUDGEKIT_CACHE_DIR": str(cache)}
-    result = judgekit(*run_args(server, tmp_path / "run", "--limit", "5", "--api-key-env", "MY_SERVER_KEY"), env=env)
-    assert result.returncode == 0, result.stderr
+    result = judgekit_process(*run_args(server, tmp_path / "run", "--limit", "5", "--api-key-env", "MY_SERVER_KEY"),
+                              env=env)
+    assert result.code == 0, result.err
     assert server.seen_keys == {SECRET}  # the key was really used
     written = [p for p in [*tmp_path.rglob("*")] if p.is_file()]
     assert any(p.name == "verdicts.jsonl" for p in written) and any(p.parent == cache for p in written)
     for path in written:
         assert SECRET.encode() not in path.read_bytes(), path
-    assert SECRET not in result.stdout + result.stderr
+    assert SECRET not in result.out + result.err
 
 
 @pytest.mark.parametrize("api", ["openai", "anthropic"])
@@ -177,7 +147,7 @@ def test_provider_keys_never_go_to_another_server(server, tmp_path, cli, api):
     args = [a if a != server.openai_url else url for a in run_args(server, tmp_path / "run", "--limit", "2")]
     args[2] = f"{api}:judge"
     result = cli(*args, env=provider_keys)
-    assert result.returncode == 0, result.stderr
+    assert result.code == 0, result.err
     assert server.seen_keys == {"no-key-needed"}
 
 
@@ -189,9 +159,9 @@ def test_a_rejected_placeholder_says_how_to_send_a_key(server, tmp_path, cli):
 
 
 def _one_line_error(result, code, *needles):
-    lines = result.stderr.strip().splitlines()
-    assert result.returncode == code, result.stderr
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    lines = result.err.strip().splitlines()
+    assert result.code == code, result.err
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.err
     for needle in needles:
         assert needle in lines[0]
 
@@ -251,13 +221,13 @@ def test_call_failures_leave_an_incomplete_run_that_resume_finishes(server, tmp_
     server.models, server.api_key = None, None
     forwarder.start()
     result = cli(*args, env={"OPENAI_API_KEY": "sk-any"})
-    assert result.returncode == 0, result.stderr
+    assert result.code == 0, result.err
     assert read_run(out).manifest.complete and len(winners(out)) == 4
 
 
 def test_resume_with_another_judge_setting_is_refused(server, tmp_path, cli):
     out = tmp_path / "run"
-    assert cli(*run_args(server, out, "--limit", "2")).returncode == 0
+    assert cli(*run_args(server, out, "--limit", "2")).code == 0
     result = cli(*run_args(server, out, "--limit", "2", "--temperature", "0.7"))
     _one_line_error(result, 2, "manifest.json", "params")
     result = cli(*run_args(server, out, "--limit", "3"))
@@ -266,9 +236,9 @@ def test_resume_with_another_judge_setting_is_refused(server, tmp_path, cli):
 
 def test_dry_run_calls_nothing(server, tmp_path, cli):
     result = cli(*run_args(server, tmp_path / "run", "--limit", "10", "--dry-run"))
-    assert result.returncode == 0, result.stderr
+    assert result.code == 0, result.err
     assert server.requests == 0 and not (tmp_path / "run").exists()
-    assert "calls:      20 (2 per item)" in result.stdout and "tokens in:  about" in result.stdout
+    assert "calls:      20 (2 per item)" in result.out and "tokens in:  about" in result.out
 
 
 def test_natural_run_is_readable_by_report(data_dir, tmp_path, cli):
@@ -277,12 +247,12 @@ def test_natural_run_is_readable_by_report(data_dir, tmp_path, cli):
         args = ("run", "--judge", "openai:judge", "--base-url", s.openai_url, "--dataset", "llmbar/natural",
                 "--protocol", "llmbar/vanilla", "--out", tmp_path / "run", "--quiet", "--concurrency", "16")
         result = cli(*args)
-    assert result.returncode == 0, result.stderr
+    assert result.code == 0, result.err
     run = read_run(tmp_path / "run")
     assert len(run.verdicts) == len(examples) == run.manifest.n_examples
     report = cli("report", tmp_path / "run", "--format", "json")
-    assert report.returncode == 0, report.stderr
-    row = json.loads(report.stdout)["runs"][0]
+    assert report.code == 0, report.err
+    row = json.loads(report.out)["runs"][0]
     assert row["n"] == len(examples) and row["calls"] == 2 * len(examples)
     assert row["accuracy"] > 0.9
 
@@ -313,7 +283,7 @@ def test_a_second_run_on_the_same_out_refuses_or_waits(server, tmp_path):
     args = [JUDGEKIT, *map(str, run_args(server, out, "--concurrency", "2"))]
     first = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     wait_for_verdicts(out, 1)
-    second = judgekit(*args[1:])
+    second = judgekit_process(*args[1:])
     _one_line_error(second, 2, str(out), f"pid {first.pid}", "--wait")
     waiting = subprocess.Popen([*args, "--wait"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     time.sleep(1.0)
@@ -336,7 +306,7 @@ def test_run_reads_a_users_file_through_mapping_and_labels(tmp_path, cli):
         result = cli("run", "--judge", "openai:judge", "--base-url", s.openai_url, "--dataset", data,
                      "--mapping", "id=uid,instruction=prompt,response_a=first,response_b=second,gold=verdict",
                      "--labels", "1=a,2=b", "--protocol", "llmbar/vanilla", "--out", tmp_path / "run", "--quiet")
-    assert result.returncode == 0, result.stderr
+    assert result.code == 0, result.err
     assert winners(tmp_path / "run") == {e.id: e.gold for e in mine}
 
 

@@ -17,7 +17,7 @@ import pytest
 import yaml
 from conftest import run_judgekit
 from servers import Reply, ScriptedServer
-from test_cli_run import BUNDLED, cli, oracle_for  # noqa: F401  (cli is a fixture)
+from test_cli_run import BUNDLED, oracle_for
 from test_pointwise import MAPPING, _quality, _scored_file
 
 import judgekit
@@ -163,7 +163,7 @@ def test_one_spec_at_two_servers_and_two_temperatures_gets_three_run_dirs(tmp_pa
             {"spec": "openai:judge", "base_url": one.openai_url, "temperature": 0.5},
         ])
         result = cli("sweep", file, "--quiet")
-        assert result.returncode == 0, result.stderr
+        assert result.code == 0, result.err
         runs = [read_run(p) for p in sorted((tmp_path / "sweep").iterdir())]
         assert len(runs) == 3 and all(r.manifest.complete and len(r.verdicts) == 2 for r in runs)
         settings = {(r.manifest.params["base_url"], r.manifest.params["temperature"]) for r in runs}
@@ -171,7 +171,7 @@ def test_one_spec_at_two_servers_and_two_temperatures_gets_three_run_dirs(tmp_pa
         assert (one.total_answered(), two.total_answered()) == (8, 4)  # 2 pairs x 2 orders per cell
 
         one.reset_counters(), two.reset_counters()
-        assert cli("sweep", file, "--quiet").returncode == 0  # each cell found its own dir again
+        assert cli("sweep", file, "--quiet").code == 0  # each cell found its own dir again
         assert one.requests == two.requests == 0
 
 

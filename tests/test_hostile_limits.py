@@ -12,17 +12,15 @@ import json
 import resource
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import KILLS_PROCESSES, run_judgekit
+from conftest import JUDGEKIT, KILLS_PROCESSES, run_judgekit
 from servers import ScriptedServer
 
 from judgekit.runs.run_dir import read_run
 
-JUDGEKIT = str(Path(sys.executable).parent / "judgekit")
 MEMORY_CAP = 1_500_000_000
 
 

@@ -14,7 +14,6 @@ import csv
 import json
 
 import pytest
-from conftest import run_judgekit
 from sklearn.metrics import precision_recall_fscore_support
 
 from judgekit.analysis.compare import report
@@ -31,14 +30,6 @@ PUBLISHED = {  # PandaLM's data/compute_metrics.py: accuracy, macro precision, r
 }
 FIGURES = ("n", "n_clusters", "accuracy", "accuracy_ci", "accuracy_final", "invalid_rate", "tie_rate", "cohen_kappa",
            "cohen_kappa_ci", "position_bias", "length_bias", "ties", "annotators", "alt_test")
-
-
-@pytest.fixture
-def cli(monkeypatch, capsys):
-    def invoke(*args):
-        return run_judgekit(monkeypatch, capsys, *args)
-
-    return invoke
 
 
 def one_line(result, *needles):

@@ -6,12 +6,10 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-from conftest import KILLS_PROCESSES, run_judgekit
+from conftest import JUDGEKIT, KILLS_PROCESSES, run_judgekit
 from servers import ScriptedServer
 from stand_in import LABELS, MAPPING, write_labelled_csv, write_model, write_spec
 
@@ -20,8 +18,6 @@ from judgekit.judge.identity import host_of, version_of
 from judgekit.records import Manifest
 from judgekit.runs.ledger import LEDGER, read_ledger
 from judgekit.runs.run_dir import read_run
-
-JUDGEKIT = str(Path(sys.executable).parent / "judgekit")
 
 
 @pytest.fixture

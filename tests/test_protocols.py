@@ -1,12 +1,10 @@
 """Protocol specs: loading, validation errors naming file and key, sandboxed templates, CLI."""
 
 import json
-import sys
 import textwrap
 
 import pytest
 
-from judgekit.cli import main
 from judgekit.errors import BadInput
 from judgekit.protocols import list_protocols, load_protocol
 
@@ -121,41 +119,25 @@ def test_missing_spec_file_is_bad_input(tmp_path):
         load_protocol(tmp_path / "absent.yaml")
 
 
-@pytest.fixture
-def run_cli(monkeypatch, capsys):
-    """The judgekit command in-process; returns (exit code, stdout, stderr)."""
-
-    def run(*args):
-        monkeypatch.setattr(sys, "argv", ["judgekit", *args])
-        try:
-            main()
-            code = 0
-        except SystemExit as e:
-            code = e.code
-        return (code, *capsys.readouterr())
-
-    return run
-
-
-def test_cli_list_and_show_state_calls_per_item(run_cli):
-    code, out, err = run_cli("protocols", "list", "--format", "json")
+def test_cli_list_and_show_state_calls_per_item(cli):
+    code, out, err = cli("protocols", "list", "--format", "json")
     assert code == 0, err
     rows = {r["id"]: r for r in json.loads(out)["protocols"]}
     assert rows["llmbar/vanilla"]["calls_per_item"] == 2
     assert rows["llmbar/metrics-reference"]["calls_per_item"] == 4
     assert rows["reife/self-consistency"]["calls_per_item"] == 10
     assert "disagree" in rows["llmbar/swap"]["calls_per_item"]
-    code, out, err = run_cli("protocols", "show", "llmbar/cot")
+    code, out, err = cli("protocols", "show", "llmbar/cot")
     assert code == 0, err
     assert "calls_per_item" in out and "template: compare" in out and "Output (a)" in out
-    code, out, _ = run_cli("protocols", "show", "mtbench/pairwise", "--format", "json")
+    code, out, _ = cli("protocols", "show", "mtbench/pairwise", "--format", "json")
     as_json = json.loads(out)
     assert as_json["parser"] == {"format": "mtbench"} and as_json["ties"] is True and "[[C]]" in as_json["templates"]["system"]
 
 
-def test_cli_show_bad_spec_exits_2_with_one_line(tmp_path, run_cli):
+def test_cli_show_bad_spec_exits_2_with_one_line(tmp_path, cli):
     path = write(tmp_path, MINIMAL + "colour: blue\n")
-    code, out, err = run_cli("protocols", "show", str(path))
+    code, out, err = cli("protocols", "show", str(path))
     assert code == 2 and out == ""
     assert err.strip().count("\n") == 0 and "unknown key 'colour'" in err
 

@@ -12,7 +12,6 @@ import json
 import re
 
 import pytest
-from conftest import run_judgekit
 
 from judgekit.analysis.compare import Options, report
 from judgekit.runs.importers.hanna import import_hanna
@@ -20,14 +19,6 @@ from judgekit.runs.importers.pandalm import import_pandalm
 from judgekit.runs.run_dir import read_run
 
 FAST = Options(n_resamples=50)
-
-
-@pytest.fixture
-def cli(monkeypatch, capsys):
-    def invoke(*args):
-        return run_judgekit(monkeypatch, capsys, *args)
-
-    return invoke
 
 
 @pytest.fixture

@@ -8,14 +8,11 @@ parsing -> run dir -> agreement summary.
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 from servers import ScriptedServer
 from test_strategies import Oracle, _natural
 
 import judgekit
-from judgekit.cli import main
 from judgekit.judge.strategies import get_strategy
 from judgekit.protocols import list_protocols, load_protocol
 from judgekit.runs.run_dir import read_run
@@ -59,7 +56,7 @@ def test_protocol_through_the_runner_and_the_openai_sdk(protocol_id, examples, s
         assert server.total_answered() == calls * N == stored.manifest.usage.calls
 
 
-def test_user_spec_runs_from_the_cli_without_code(examples, server, tmp_path, monkeypatch, capsys):
+def test_user_spec_runs_from_the_cli_without_code(examples, server, tmp_path, cli):
     spec = tmp_path / "terse.yaml"
     spec.write_text(
         "description: terse judge\ncitation: mine\nstrategy: pairwise\n"
@@ -71,15 +68,9 @@ def test_user_spec_runs_from_the_cli_without_code(examples, server, tmp_path, mo
     )
     server.answer = lambda call: {"Output (a)": "Verdict: FIRST", "Output (b)": "verdict: second"}[
         Oracle(examples).reply(call.messages[-1]["content"]).splitlines()[-1]]
-    monkeypatch.setattr(sys, "argv", ["judgekit", "run", "--judge", "openai:judge", "--base-url", server.openai_url,
-                                      "--dataset", "llmbar/natural", "--limit", str(N), "--protocol", str(spec),
-                                      "--out", str(tmp_path / "run"), "--quiet"])
-    try:
-        main()
-        code = 0
-    except SystemExit as e:
-        code = e.code
-    assert code == 0, capsys.readouterr().err
+    code, _, err = cli("run", "--judge", "openai:judge", "--base-url", server.openai_url, "--dataset", "llmbar/natural",
+                       "--limit", N, "--protocol", spec, "--out", tmp_path / "run", "--quiet")
+    assert code == 0, err
     run = read_run(tmp_path / "run")
     assert run.manifest.protocol == "terse" and [v.winner for v in run.verdicts] == [e.gold for e in examples]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import yaml
 from servers import ScriptedServer
-from test_cli_run import BUNDLED, cli, oracle_for  # noqa: F401  (cli is a fixture)
+from test_cli_run import BUNDLED, oracle_for
 
 from judgekit.errors import BadInput
 from judgekit.runs.run_dir import read_run
@@ -37,7 +37,7 @@ def test_sweep_runs_every_cell_within_one_budget_and_resumes(server, tmp_path, c
     server.latency = 0.05
     file = write_sweep(tmp_path / "sweep.yaml", server)
     result = cli("sweep", file, "--quiet")
-    assert result.returncode == 0, result.stderr
+    assert result.code == 0, result.err
     runs = sorted((tmp_path / "sweep").iterdir())
     assert [r.name for r in runs] == ["openai_judge-one--llmbar_vanilla--judgekit_bundled",
                                      "openai_judge-two--llmbar_vanilla--judgekit_bundled"]
@@ -47,10 +47,10 @@ def test_sweep_runs_every_cell_within_one_budget_and_resumes(server, tmp_path, c
         assert all(v.winner == e.gold for v, e in zip(run.verdicts, BUNDLED, strict=False))
     assert read_run(runs[1]).manifest.judge_model == "two"
     assert server.peak_concurrency == 3  # two runs side by side, one budget
-    assert "judge-one" in result.stdout and "judge-two" in result.stdout  # the leaderboard
+    assert "judge-one" in result.out and "judge-two" in result.out  # the leaderboard
 
     server.reset_counters()
-    assert cli("sweep", file, "--quiet").returncode == 0
+    assert cli("sweep", file, "--quiet").code == 0
     assert server.requests == 0
 
 
@@ -58,13 +58,13 @@ def test_a_failing_cell_does_not_stop_the_others(server, tmp_path, cli):
     server.models = {"judge-one"}
     file = write_sweep(tmp_path / "sweep.yaml", server)
     result = cli("sweep", file, "--quiet")
-    assert result.returncode == 1
-    assert "judge-two" in result.stderr and "HTTP 404" in result.stderr
+    assert result.code == 1
+    assert "judge-two" in result.err and "HTTP 404" in result.err
     root = tmp_path / "sweep"
     assert read_run(root / "openai_judge-one--llmbar_vanilla--judgekit_bundled").manifest.complete
     assert not read_run(root / "openai_judge-two--llmbar_vanilla--judgekit_bundled").manifest.complete
     server.models = None
-    assert cli("sweep", file, "--quiet").returncode == 0
+    assert cli("sweep", file, "--quiet").code == 0
     assert read_run(root / "openai_judge-two--llmbar_vanilla--judgekit_bundled").manifest.complete
 
 
@@ -83,4 +83,4 @@ def test_bad_sweep_files_name_file_and_key(tmp_path, change, message, cli):
     with pytest.raises(BadInput, match=f"bad.yaml: {message}"):
         load_sweep(file)
     result = cli("sweep", file, "--out", tmp_path / "out")
-    assert result.returncode == 2 and "bad.yaml" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert result.code == 2 and "bad.yaml" in result.err and len(result.err.strip().splitlines()) == 1

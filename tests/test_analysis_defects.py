@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from pathlib import Path
 
 import pytest
+import run_dirs
 from conftest import run_judgekit
 from servers import Reply, ScriptedServer
 
 from judgekit.analysis.compare import Options, compare
 from judgekit.analysis.pairwise import headline_cells, run_row
 from judgekit.analysis.trust import calibration_summary, confidences
-from judgekit.records import PROBE_KEY, Example, Manifest, OrderResult, Usage, Verdict
-from judgekit.runs.run_dir import RunDir, read_run
-
-STARTED = "2026-12-01T00:00:00+00:00"
+from judgekit.records import PROBE_KEY, Example, OrderResult, Usage, Verdict
+from judgekit.runs.run_dir import read_run
 
 
 def _logprob_answer(call) -> Reply:
@@ -55,14 +55,7 @@ def _pairs(n: int, *, text: str = "q") -> list[Example]:
             for i in range(n)]
 
 
-def _write(path: Path, examples: list[Example], verdicts: list[Verdict], **fields) -> Path:
-    manifest = Manifest(judge=fields.pop("judge", "openai:gpt-4"), protocol="p", dataset="toy", package_version="0",
-                        started_at=STARTED, n_examples=len(examples), complete=True, **fields)
-    made = RunDir.create(path, manifest, examples)
-    for verdict in verdicts:
-        made.append(verdict)
-    made.close()
-    return path
+_write = functools.partial(run_dirs.write_run, judge="openai:gpt-4", protocol="p")
 
 
 def _two_orders(example_id: str, first: str | None, second: str | None, final: str | None, **extra) -> Verdict:
@@ -155,21 +148,11 @@ def test_the_default_dataset_run_prints_its_refusals(tmp_path, monkeypatch, caps
 
 
 def _scored_run(path: Path, judge_scores: list[float | None], *, complete: bool, offset: int = 0) -> Path:
-    from judgekit.records import CriterionRating, CriterionScores, Rating, ScoredExample
-
-    examples = [ScoredExample(id=f"s/{i}", input_id=f"in{i // 3}", instruction=f"prompt {i // 3}", response=f"r{i}",
-                              system=f"sys{i % 3}",
-                              criteria={"fluency": CriterionScores(scores=(1 + i % 5, 1 + (i * 7) % 5))})
-                for i in range(len(judge_scores) + offset)]
-    manifest = Manifest(kind="pointwise", judge="openai:j", protocol="pointwise/likert", dataset="toy",
-                        package_version="0", started_at=STARTED, n_examples=len(examples), complete=complete,
-                        usage=Usage(calls=999, retries=2))
-    made = RunDir.create(path, manifest, examples)
-    for example, score in zip(examples, judge_scores):
-        made.append(Rating(example_id=example.id, criteria={"fluency": CriterionRating(score=score, raw=str(score))},
-                           usage=Usage(calls=1, tokens_in=10)))
-    made.close()
-    return path
+    n = len(judge_scores) + offset
+    examples = run_dirs.scored([(1 + i % 5, 1 + (i * 7) % 5) for i in range(n)], response=lambda i: f"r{i}",
+                               inputs=[f"in{i // 3}" for i in range(n)], systems=[f"sys{i % 3}" for i in range(n)])
+    return run_dirs.pointwise_run(path, judge_scores, examples=examples, complete=complete, judge="openai:j",
+                                  usage=Usage(calls=999, retries=2), verdict_usage=Usage(calls=1, tokens_in=10))
 
 
 def test_pointwise_rows_flag_incomplete_runs_with_current_usage_and_pair_overlapping_sets(tmp_path):

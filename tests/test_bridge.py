@@ -6,14 +6,15 @@ import os
 from pathlib import Path
 
 import pytest
+import run_dirs
 from scipy import stats
 
 from judgekit.analysis.compare import Options, compare
 from judgekit.analysis.pairwise import run_row
 from judgekit.analysis.pointwise_pairs import pairs_from_scores, pointwise_as_pairwise
-from judgekit.records import CriterionRating, CriterionScores, Manifest, Rating, ScoredExample
+from judgekit.records import CriterionScores, ScoredExample
 from judgekit.runs.importers.hanna import read_hanna
-from judgekit.runs.run_dir import Run
+from judgekit.runs.run_dir import Run, read_run
 
 
 def _example(i, input_id, system, scores):
@@ -32,15 +33,9 @@ def test_pairs_come_from_the_same_input_and_different_systems():
     assert pairs[0].generator_a == "s1" and pairs[0].metadata["human_mean_b"] == 2.5
 
 
-def _pointwise_run(scores):
-    ratings = [Rating(example_id=e.id, criteria={"q": CriterionRating(score=s)}) for e, s in zip(EXAMPLES, scores)]
-    manifest = Manifest(kind="pointwise", judge="x:y", protocol="pointwise/likert", dataset="d",
-                        package_version="0", started_at="now", n_examples=6, complete=True)
-    return Run(Path("runs/p"), manifest, EXAMPLES, ratings)
-
-
-def test_a_pointwise_judge_becomes_a_pairwise_run():
-    bridged = pointwise_as_pairwise(_pointwise_run([5.0, 1.0, 3.0, None, 2.0, 2.0]), "q")
+def test_a_pointwise_judge_becomes_a_pairwise_run(tmp_path):
+    judged = run_dirs.pointwise_run(tmp_path / "p", [5.0, 1.0, 3.0, None, 2.0, 2.0], examples=EXAMPLES, judge="x:y")
+    bridged = pointwise_as_pairwise(read_run(judged), "q")
     assert bridged.manifest.kind == "pairwise"
     assert [v.winner for v in bridged.verdicts] == ["a", "a", "b", None, None]
     row = run_row(bridged, Options(n_resamples=50))

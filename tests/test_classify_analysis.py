@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import run_dirs
 from conftest import run_judgekit
 from sklearn.metrics import balanced_accuracy_score, cohen_kappa_score, confusion_matrix, matthews_corrcoef
 from statsmodels.stats.contingency_tables import mcnemar
@@ -15,8 +16,8 @@ from statsmodels.stats.multitest import multipletests
 
 from judgekit.analysis.compare import Options, compare
 from judgekit.analysis.summary import summary_frame
-from judgekit.records import Classification, LabelledOutput, Manifest, Usage
-from judgekit.runs.run_dir import RunDir, read_run
+from judgekit.records import Usage
+from judgekit.runs.run_dir import read_run
 
 LABELS = ("fail", "pass")
 N = 120
@@ -43,18 +44,10 @@ def _judge(truth: list[str], accuracy: float, seed: int, *, invalid: float = 0.0
 
 def _write(path: Path, truth: list[str], said: list[str | None], *, judge: str = "openai:j",
            confidence: list[float] | None = None, complete: bool = True, votes=None) -> Path:
-    examples = [LabelledOutput(id=f"h/{i}", input=f"question {i}", output=f"answer {i}", gold=g,
-                               votes=tuple(votes[i]) if votes else ()) for i, g in enumerate(truth)]
-    manifest = Manifest(kind="classify", judge=judge, protocol="classify/binary", dataset="toy", package_version="0",
-                        started_at="2026-12-01T00:00:00+00:00", n_examples=len(examples), complete=complete,
-                        labels=LABELS, positive_label="fail", headline="cohen_kappa", strategy="classify_binary")
-    made = RunDir.create(path, manifest, examples)
-    for i, (example, label) in enumerate(zip(examples, said, strict=True)):
-        made.append(Classification(example_id=example.id, label=label, raw=f"verdict: {label}",
-                                   invalid_reason=None if label else "unparseable",
-                                   confidence=confidence[i] if confidence else None, usage=Usage(calls=1)))
-    made.close()
-    return path
+    examples = run_dirs.outputs(truth, prefix="h/", votes=lambda i: tuple(votes[i]) if votes else ())
+    return run_dirs.classify_run(path, said, examples=examples, confidence=confidence, verdict_usage=Usage(calls=1),
+                                 judge=judge, complete=complete, labels=LABELS, headline="cohen_kappa",
+                                 strategy="classify_binary")
 
 
 def test_report_json_is_the_issues_shape_and_equals_scikit_learn(tmp_path, monkeypatch, capsys):

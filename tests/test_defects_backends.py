@@ -14,6 +14,7 @@ import sys
 import threading
 
 import pytest
+import run_dirs
 import yaml
 from conftest import run_judgekit
 from servers import Reply, ScriptedServer
@@ -40,15 +41,8 @@ def client_closed(backend) -> bool:
 
 def record(path, examples, raws):
     """A finished llmbar/vanilla run dir whose example i answered ``raws[i]`` in both orders."""
-    manifest = Manifest(judge="openai:old", protocol="llmbar/vanilla", dataset="twins", package_version="0",
-                        started_at="2026-12-01T00:00:00+00:00", n_examples=len(examples))
-    run_dir = RunDir.create(path, manifest, examples)
-    for example, raw in zip(examples, raws, strict=True):
-        run_dir.append(Verdict(example_id=example.id, winner=None, invalid_reason="unparseable", orders=(
-            OrderResult(swapped=False, raw=raw, winner=None), OrderResult(swapped=True, raw=raw, winner=None))))
-    run_dir.update(complete=True, n_verdicts=len(examples))
-    run_dir.close()
-    return path
+    return run_dirs.pairwise_run(path, [(None, None)] * len(raws), examples=examples, raws=lambda i, order: raws[i],
+                                 judge="openai:old", protocol="llmbar/vanilla", dataset="twins")
 
 
 def replayed_raws(path, examples, **options):

@@ -14,44 +14,26 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import run_dirs
 from conftest import run_judgekit
 from ppi_py import classical_mean_ci, ppi_mean_ci, ppi_mean_pointestimate
 from scipy.stats import norm
 
 from judgekit.analysis.estimate import estimate_figures, plan_figures
-from judgekit.records import (
-    Classification,
-    CriterionRating,
-    CriterionScores,
-    Example,
-    LabelledOutput,
-    Manifest,
-    Rating,
-    RunInMemory,
-    ScoredExample,
-    Verdict,
-)
-from judgekit.runs.run_dir import RunDir, read_run
+from judgekit.records import Classification, Example, Manifest, RunInMemory, Verdict
+from judgekit.runs.run_dir import read_run
 
 TOLERANCE = 1e-9
 CONTRACT = {"target", "n_labelled", "n_unlabelled", "alpha", "methods", "effective_labels"}
 
 
-def _manifest(kind: str, n: int, **extra) -> Manifest:
-    return Manifest(kind=kind, judge="sim:judge", protocol="sim", dataset="toy", package_version="0",
-                    started_at="2026-12-01T00:00:00+00:00", n_examples=n, complete=True, **extra)
+SIMULATED = {"judge": "sim:judge", "protocol": "sim"}
+"""The manifest fields of a run a simulated judge made."""
 
 
 def _classify_run(path: Path, truth: list[str], said: list[str | None], *, gold: bool = False) -> Path:
-    examples = [LabelledOutput(id=f"o{i}", input=f"question {i}", output=f"answer {i}",
-                               gold=("pass" if t == "fail" else "fail") if gold else None)  # wrong on purpose
-                for i, t in enumerate(truth)]
-    made = RunDir.create(path, _manifest("classify", len(examples), labels=("fail", "pass"), positive_label="fail"),
-                         examples)
-    for e, label in zip(examples, said, strict=True):
-        made.append(Classification(example_id=e.id, label=label, invalid_reason=None if label else "unparseable"))
-    made.close()
-    return path
+    wrong = [("pass" if t == "fail" else "fail") if gold else None for t in truth]  # wrong on purpose
+    return run_dirs.classify_run(path, said, examples=run_dirs.outputs(wrong, prefix="o"), **SIMULATED)
 
 
 def _simulated(n: int, *, rate: float, sens: float, spec: float, invalid: float = 0.0, seed: int = 0):
@@ -191,10 +173,7 @@ def test_pairwise_win_rate_counts_ties_as_half_and_takes_a_systems_side(tmp_path
     examples.append(Example(id="other", instruction="t", response_a="u", response_b="v", generator_a="m1",
                             generator_b="m2"))
     verdicts.append(Verdict(example_id="other", winner="a"))
-    made = RunDir.create(tmp_path / "pairs", _manifest("pairwise", len(examples)), examples)
-    for v in verdicts:
-        made.append(v)
-    made.close()
+    run_dirs.write_run(tmp_path / "pairs", examples, verdicts, **SIMULATED)
     human = _write_labels(tmp_path / "h.csv", [{"id": k, "label": {"a": "1", "b": "2", "tie": "0"}[v]}
                                                for k, v in list(truth.items())[::4]] + [{"id": "other", "label": "1"}])
     run = read_run(tmp_path / "pairs")
@@ -227,21 +206,16 @@ def test_pairwise_win_rate_counts_ties_as_half_and_takes_a_systems_side(tmp_path
 def _pointwise_run(path: Path, *, shared_inputs: bool, seed: int = 10) -> tuple[Path, dict[str, float]]:
     rng = np.random.default_rng(seed)
     effects = rng.normal(0, 0.8, 300)  # an input's effect on every response to it
-    examples, ratings, truth = [], [], {}
+    inputs, scores, truth = [], [], {}
     for i in range(300):
         group = i // 6 if shared_inputs else i
-        effect = effects[group]
-        quality = float(np.clip(3 + effect + rng.normal(0, 0.6), 1, 5))
-        examples.append(ScoredExample(id=f"s{i}", input_id=f"in{group}", response=f"r{i}", system=f"m{i % 6}",
-                                      criteria={"fluency": CriterionScores(scores=(), low=1, high=5)}))
+        inputs.append(f"in{group}")
+        quality = float(np.clip(3 + effects[group] + rng.normal(0, 0.6), 1, 5))
         truth[f"s{i}"] = quality
-        ratings.append(Rating(example_id=f"s{i}", criteria={"fluency": CriterionRating(
-            score=None if i == 5 else float(np.clip(round(0.5 + 0.9 * quality + rng.normal(0, 0.4)), 1, 5)))}))
-    made = RunDir.create(path, _manifest("pointwise", len(examples)), examples)
-    for r in ratings:
-        made.append(r)
-    made.close()
-    return path, truth
+        scores.append(None if i == 5 else float(np.clip(round(0.5 + 0.9 * quality + rng.normal(0, 0.4)), 1, 5)))
+    examples = run_dirs.scored([()] * 300, inputs=inputs, systems=[f"m{i % 6}" for i in range(300)], prefix="s",
+                               response=lambda i: f"r{i}")
+    return run_dirs.pointwise_run(path, scores, examples=examples, **SIMULATED), truth
 
 
 def test_pointwise_mean_score_averages_annotators_and_uses_the_clustered_variance_when_inputs_are_shared(tmp_path):
@@ -423,8 +397,9 @@ def test_real_halueval_labels_with_a_simulated_judge_equal_ppi_python(data_dir, 
     rng = np.random.default_rng(14)
     said = ["fail" if rng.random() < (0.75 if e.gold == "fail" else 0.12) else "pass" for e in dataset.examples]
     examples = [e.model_copy(update={"gold": None, "votes": ()}) for e in dataset.examples]
-    run = RunInMemory(path=tmp_path / "halueval", manifest=_manifest("classify", len(examples), labels=dataset.labels,
-                                                                      positive_label="fail"),
+    manifest = Manifest(kind="classify", **SIMULATED, dataset="toy", package_version="0", started_at=run_dirs.STARTED,
+                        n_examples=len(examples), complete=True, labels=dataset.labels, positive_label="fail")
+    run = RunInMemory(path=tmp_path / "halueval", manifest=manifest,
                       examples=examples, verdicts=[Classification(example_id=e.id, label=s)
                                                    for e, s in zip(examples, said)])
     picked = sorted(rng.choice(len(examples), 400, replace=False))

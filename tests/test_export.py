@@ -9,14 +9,15 @@ import json
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+import run_dirs
 from conftest import run_judgekit
 from servers import scripted_server  # noqa: F401  (fixture)
 from test_cli_run import oracle_for
 
 from judgekit.data import load_dataset
-from judgekit.records import Example, Manifest, OrderResult, Usage, Verdict
+from judgekit.records import Example, OrderResult, Usage, Verdict
 from judgekit.report.export import COLUMNS, read_export
-from judgekit.runs.run_dir import RunDir, read_run
+from judgekit.runs.run_dir import read_run
 
 EXAMPLES = [
     Example(id="e1", instruction="i", response_a="x", response_b="y", gold="a", votes=("a", "a", "b"),
@@ -40,12 +41,9 @@ VERDICTS = [
 
 @pytest.fixture
 def run(tmp_path):
-    manifest = Manifest(judge="openai:j", protocol="p", dataset="toy", package_version="0",
-                        started_at="2026-12-01T00:00:00+00:00", n_examples=len(EXAMPLES))
-    run_dir = RunDir.create(tmp_path / "run", manifest, EXAMPLES)
-    for verdict in reversed(VERDICTS):  # finishing order differs from example order
-        run_dir.append(verdict)
-    return read_run(tmp_path / "run")
+    finished = VERDICTS[::-1]  # finishing order differs from example order
+    return read_run(run_dirs.write_run(tmp_path / "run", EXAMPLES, finished, judge="openai:j", protocol="p",
+                                       complete=False))
 
 
 def test_rows_follow_the_records(run):

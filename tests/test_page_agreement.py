@@ -14,22 +14,11 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+import run_dirs
 from conftest import run_judgekit
 
-from judgekit.records import (
-    Classification,
-    CriterionRating,
-    CriterionScores,
-    Example,
-    LabelledOutput,
-    Manifest,
-    OrderResult,
-    Rating,
-    ScoredExample,
-    Usage,
-    Verdict,
-)
-from judgekit.runs.run_dir import RunDir, read_run
+from judgekit.records import Usage
+from judgekit.runs.run_dir import read_run
 
 HOSTILE = "<script>alert('x')</script> & <b>bold</b>"
 
@@ -39,81 +28,56 @@ _CALL_PATH = {"refused", "timeouts", "prefix_restarts"}
 """Rows of ``Run.summary()`` read from the verdicts and manifest, in no report row."""
 
 
-def _manifest(kind: str, judge: str, dataset: str, n: int, **fields) -> Manifest:
-    return Manifest(kind=kind, judge=judge, judge_model=judge.split(":")[1], protocol=fields.pop("protocol"),
-                    dataset=dataset, package_version="0", started_at="2026-12-01T00:00:00+00:00", n_examples=n,
-                    usage=Usage(calls=n, tokens_in=10 * n, tokens_out=n, cost_usd=0.001 * n), **fields)
-
-
-def _write(path: Path, manifest: Manifest, examples: list, verdicts: list) -> Path:
-    run_dir = RunDir.create(path, manifest, examples)
-    for verdict in verdicts:
-        run_dir.append(verdict)
-    run_dir.update(complete=True, n_verdicts=len(verdicts))
-    run_dir.close()
-    return path
+def _shared(judge: str, dataset: str, n: int) -> dict:
+    """Manifest fields of every run here: the judge and its model, the dataset, usage to total."""
+    return {"judge": judge, "judge_model": judge.split(":")[1], "dataset": dataset,
+            "usage": Usage(calls=n, tokens_in=10 * n, tokens_out=n, cost_usd=0.001 * n)}
 
 
 def pairwise_run(path: Path, judge: str, wrong_every: int, *, combined: bool = False) -> Path:
     """24 pairs, gold alternating a/b; the first order is wrong every ``wrong_every`` items, the second
     every ``wrong_every + 1``, one second order is invalid. ``combined``: a final verdict headline."""
-    examples = [Example(id=f"pw/{i}", instruction=f"question {i % 8}", response_a=f"A{i}", response_b=f"B{i} " * i,
-                        gold="ab"[i % 2], generator_a="gpt-4o", generator_b="llama-3") for i in range(24)]
-    verdicts = []
+    examples = run_dirs.pairs(24, prefix="pw/", instruction=lambda i: f"question {i % 8}", response_a=lambda i: f"A{i}",
+                              response_b=lambda i: f"B{i} " * i, generator_a="gpt-4o", generator_b="llama-3")
+    picks, finals = [], []
     for i, e in enumerate(examples):
         other = "b" if e.gold == "a" else "a"
         first = other if i % wrong_every == 0 else e.gold
         second = None if i == 5 else (other if i % (wrong_every + 1) == 0 else e.gold)
-        orders = (OrderResult(swapped=False, raw=f"first {i}", winner=first),
-                  OrderResult(swapped=True, raw=f"second {i}", winner=second))
-        final = first if first == second else (e.gold if i % 3 else other)
-        verdicts.append(Verdict(example_id=e.id, winner=final, orders=orders))
+        picks.append((first, second))
+        finals.append(first if first == second else (e.gold if i % 3 else other))
     extra = {"strategy": "logprob", "headline": "accuracy_final"} if combined else {}
-    manifest = _manifest("pairwise", judge, "toy-pairs", len(examples), protocol="llmbar/vanilla", **extra)
-    return _write(path, manifest, examples, verdicts)
+    return run_dirs.pairwise_run(path, picks, examples=examples, winners=finals,
+                                 raws=lambda i, order: f"{('first', 'second')[order]} {i}",
+                                 **_shared(judge, "toy-pairs", len(examples)), **extra)
 
 
 def pointwise_run(path: Path, judge: str, noise: int) -> Path:
     """Eight inputs x three systems, two criteria; the judge's score is the human mean moved by a fixed pattern."""
-    examples, ratings = [], []
+    human, scores = [], []
     for p in range(8):
         for s in range(3):
             q = 1 + (p + 2 * s) % 5
-            criteria = {"fluency": CriterionScores(scores=(q, min(5, q + 1))),
-                        "coherence": CriterionScores(scores=(max(1, q - 1), q))}
-            example = ScoredExample(id=f"pt/{p}/{s}", input_id=f"in{p}", instruction=f"prompt {p}",
-                                    response=f"response {p}/{s}", system=f"sys{s}", criteria=criteria)
-            examples.append(example)
+            human.append({"fluency": (q, min(5, q + 1)), "coherence": (max(1, q - 1), q)})
             shift = ((p * 3 + s * 5) % (2 * noise + 1)) - noise
-            rated = {}
-            for name, human in criteria.items():
-                if (p, s, name) == (2, 1, "fluency"):
-                    rated[name] = CriterionRating(score=None, raw="no score", invalid_reason="unparseable")
-                else:
-                    score = min(5, max(1, round(sum(human.scores) / 2 + shift)))
-                    rated[name] = CriterionRating(score=float(score), raw=f"Score: {score}")
-            ratings.append(Rating(example_id=example.id, criteria=rated))
-    manifest = _manifest("pointwise", judge, "toy-scored", len(examples), protocol="pointwise/likert",
-                         headline="item_kendall")
-    return _write(path, manifest, examples, ratings)
+            scores.append({name: min(5, max(1, round(sum(h) / 2 + shift))) for name, h in human[-1].items()})
+    scores[2 * 3 + 1]["fluency"] = None  # input 2, system 1
+    examples = run_dirs.scored(human, inputs=[f"in{i // 3}" for i in range(24)],
+                               systems=[f"sys{i % 3}" for i in range(24)], prefix="pt/")
+    return run_dirs.pointwise_run(path, scores, examples=examples, headline="item_kendall",
+                                  **_shared(judge, "toy-scored", len(examples)))
 
 
 def classify_run(path: Path, judge: str, wrong_every: int, *, invalid: tuple[int, ...] = (7,)) -> Path:
     """30 outputs, a third labelled fail; the judge flips every ``wrong_every``-th label and gives no label
     on ``invalid``. Outputs and raw texts carry markup that must show as text."""
-    examples = [LabelledOutput(id=f"c/{i}", input=f"question {i}", output=f"output {i} {HOSTILE}",
-                               gold="fail" if i % 3 == 0 else "pass") for i in range(30)]
-    verdicts = []
-    for i, e in enumerate(examples):
-        if i in invalid:
-            verdicts.append(Classification(example_id=e.id, label=None, raw=f"cannot tell {i} {HOSTILE}",
-                                           invalid_reason="unparseable"))
-            continue
-        label = ("pass" if e.gold == "fail" else "fail") if i % wrong_every == 0 else e.gold
-        verdicts.append(Classification(example_id=e.id, label=label, raw=f"Verdict {i}: {label} {HOSTILE}"))
-    manifest = _manifest("classify", judge, "toy-outputs", len(examples), protocol="classify/pass-fail",
-                         labels=("fail", "pass"), positive_label="fail", headline="cohen_kappa")
-    return _write(path, manifest, examples, verdicts)
+    gold = ["fail" if i % 3 == 0 else "pass" for i in range(30)]
+    said = [None if i in invalid else ("pass" if g == "fail" else "fail") if i % wrong_every == 0 else g
+            for i, g in enumerate(gold)]
+    return run_dirs.classify_run(
+        path, said, examples=run_dirs.outputs(gold, output=lambda i: f"output {i} {HOSTILE}"),
+        raws=lambda i: f"cannot tell {i} {HOSTILE}" if said[i] is None else f"Verdict {i}: {said[i]} {HOSTILE}",
+        protocol="classify/pass-fail", headline="cohen_kappa", **_shared(judge, "toy-outputs", len(gold)))
 
 
 class PageNumbers(HTMLParser):

@@ -8,14 +8,15 @@ import os
 from pathlib import Path
 
 import pytest
+import run_dirs
 from conftest import run_judgekit as judgekit
 from sklearn.metrics import cohen_kappa_score
 
 from judgekit.analysis.compare import Options
 from judgekit.analysis.pairwise import REPORT_EXTRAS, REPORT_FIELDS, run_row
-from judgekit.records import Example, Manifest, OrderResult, Usage, Verdict
+from judgekit.records import Usage
 from judgekit.runs.importers.llmbar import import_llmbar
-from judgekit.runs.run_dir import RunDir, read_run
+from judgekit.runs.run_dir import read_run
 
 PALM_MTBENCH = "llmbar/Dataset/Processed/MT-Bench/evaluators/PaLM2/Vanilla_NoRules"
 DESIGN_FIELDS = ["run", "judge", "protocol", "dataset", "n", "n_clusters", "ci_method", "complete", "accuracy",
@@ -116,33 +117,18 @@ def test_invalid_policy_override(data_dir, palm_run, monkeypatch, capsys):
 
 
 def _handmade_run(path: Path, *, two_orders: bool, stopped_with: Usage | None = None) -> Path:
-    """A small run as the runner writes it: ties, an invalid verdict, generators, usage."""
-    examples = [
-        Example(id=f"toy/{i}", instruction="q", response_a="a" * (i + 1), response_b="bb", gold=gold,
-                generator_a=gen_a, generator_b=gen_b)
-        for i, (gold, gen_a, gen_b) in enumerate([("a", "gpt-4o", "llama-3"), ("b", "gpt-4o", "llama-3"),
-                                                  ("a", "llama-3", "gpt-4o"), ("b", "llama-3", "gpt-4o")])
-    ]
+    """A small run as the runner writes it: ties, an invalid verdict, generators, usage.
+    ``stopped_with``: stopped part-way, its manifest holding the totals of its last update."""
+    generators = [("gpt-4o", "llama-3")] * 2 + [("llama-3", "gpt-4o")] * 2
+    examples = run_dirs.pairs(4, instruction="q", response_a=lambda i: "a" * (i + 1), response_b="bb",
+                              generator_a=lambda i: generators[i][0], generator_b=lambda i: generators[i][1])
     picks = [("a", "a"), ("a", "tie"), (None, "a"), ("b", "b")]
-    verdicts = []
-    for example, (w1, w2) in zip(examples, picks, strict=True):
-        orders = [OrderResult(swapped=False, raw=f"says {w1}", winner=w1)]
-        if two_orders:
-            orders.append(OrderResult(swapped=True, raw=f"says {w2}", winner=w2))
-        verdicts.append(Verdict(example_id=example.id, winner=w1, orders=tuple(orders),
-                                usage=Usage(calls=len(orders), tokens_in=10, tokens_out=2)))
-    manifest = Manifest(judge="openai:gpt-4o", judge_model="gpt-4o", protocol="llmbar/vanilla", dataset="toy",
-                        package_version="0", started_at="2026-11-23T00:00:00+00:00", n_examples=4,
-                        usage=Usage(calls=8, cache_hits=3, tokens_in=40, tokens_out=8, cost_usd=0.0125))
-    run_dir = RunDir.create(path, manifest, examples)
-    for verdict in verdicts:
-        run_dir.append(verdict)
-    if stopped_with is None:
-        run_dir.update(complete=True, n_verdicts=4)
-    else:  # stopped part-way: the manifest still holds the totals of its last update
-        run_dir.update(n_verdicts=4, usage=stopped_with)
-    run_dir.close()
-    return path
+    orders = 2 if two_orders else 1
+    return run_dirs.pairwise_run(
+        path, [pick[:orders] for pick in picks], examples=examples, winners=[pick[0] for pick in picks],
+        verdict_usage=Usage(calls=orders, tokens_in=10, tokens_out=2), judge="openai:gpt-4o", judge_model="gpt-4o",
+        complete=stopped_with is None,
+        usage=stopped_with or Usage(calls=8, cache_hits=3, tokens_in=40, tokens_out=8, cost_usd=0.0125))
 
 
 def test_single_order_run_has_nulls_where_undefined(tmp_path):

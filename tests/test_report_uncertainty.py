@@ -10,15 +10,16 @@ import json
 from pathlib import Path
 
 import pytest
+import run_dirs
 from conftest import run_judgekit
 
 from judgekit.analysis.compare import compare
 from judgekit.analysis.pairwise import Options, run_row
 from judgekit.data import load_dataset
-from judgekit.records import Example, Manifest, OrderResult, Usage, Verdict
+from judgekit.records import Usage
 from judgekit.runs.importers.llmbar import import_llmbar
 from judgekit.runs.importers.pandalm import import_pandalm
-from judgekit.runs.run_dir import RunDir, read_run
+from judgekit.runs.run_dir import read_run
 
 MTBENCH = "llmbar/Dataset/Processed/MT-Bench/evaluators/GPT-4/Vanilla_NoRules"
 
@@ -60,18 +61,13 @@ def test_pandalm_gpt35_clustered_interval_is_wider(data_dir, tmp_path, monkeypat
 def _run(path: Path, gold: list[str], finals: list[str | None], *, votes=None, complete=True,
          texts: str = "text", dataset: str = "toy", headline: str | None = None) -> Path:
     """A two-order run: each order says the final winner (so the orders agree), distinct instructions."""
-    examples = [Example(id=f"{dataset}/{i}", instruction=f"{texts} {i}", response_a=f"{texts} a{i}",
-                        response_b=f"{texts} b{i}", gold=g, votes=tuple(votes[i]) if votes else ())
-                for i, g in enumerate(gold)]
-    manifest = Manifest(judge="openai:x", protocol="llmbar/vanilla", dataset=dataset, package_version="0",
-                        started_at="2026-12-01T00:00:00+00:00", n_examples=len(examples), complete=complete,
-                        headline=headline,
-                        usage=Usage(calls=999) if not complete else Usage(calls=2 * len(finals)))
-    made = RunDir.create(path, manifest, examples)
-    for example, final in zip(examples, finals):
-        orders = tuple(OrderResult(swapped=s, raw=str(final), winner=final) for s in (False, True))
-        made.append(Verdict(example_id=example.id, winner=final, orders=orders, usage=Usage(calls=2)))
-    return path
+    examples = run_dirs.pairs(len(gold), gold=gold, prefix=f"{dataset}/", instruction=lambda i: f"{texts} {i}",
+                              response_a=lambda i: f"{texts} a{i}", response_b=lambda i: f"{texts} b{i}",
+                              votes=lambda i: tuple(votes[i]) if votes else ())
+    return run_dirs.pairwise_run(path, [(final, final) for final in finals], examples=examples,
+                                 raws=lambda i, order: str(finals[i]), verdict_usage=Usage(calls=2),
+                                 judge="openai:x", dataset=dataset, headline=headline, complete=complete,
+                                 usage=Usage(calls=2 * len(finals) if complete else 999))
 
 
 def test_tie_conventions_on_a_hand_computed_example(tmp_path):

@@ -25,8 +25,8 @@ import judgekit
 from judgekit.backends.base import CallTag, Message, Request
 from judgekit.backends.registry import create_backend
 from judgekit.errors import BadInput, JudgekitError
-from judgekit.records import Example, Manifest, OrderResult, Verdict
-from judgekit.runs.run_dir import RunDir, read_run
+from judgekit.records import Example, OrderResult, Verdict
+from judgekit.runs.run_dir import read_run
 from judgekit.runs.sweep import cells, load_sweep, run_sweep
 
 TWINS = [Example(id=f"twin/{i}", instruction="Name a prime.", response_a="7", response_b="8", gold="a")
@@ -354,15 +354,11 @@ def test_a_classify_run_replays_to_the_same_labels_and_refusal_without_calls(tmp
 
 
 def test_a_refused_pairwise_item_replays_as_refused(tmp_path):
-    manifest = Manifest(judge="openai:old", protocol="llmbar/vanilla", dataset="twins", package_version="0",
-                        started_at="2026-12-01T00:00:00+00:00", n_examples=2)
-    run_dir = RunDir.create(tmp_path / "run", manifest, TWINS)
-    run_dir.append(Verdict(example_id="twin/1", winner=None, invalid_reason="refused",
-                           details={"refused": "HTTP 400: context length exceeded"}))
-    run_dir.append(Verdict(example_id="twin/2", winner="a", orders=(
-        OrderResult(swapped=False, raw="Output (a)", winner="a"), OrderResult(swapped=True, raw="Output (b)", winner="a"))))
-    run_dir.update(complete=True, n_verdicts=2)
-    run_dir.close()
+    refused = Verdict(example_id="twin/1", winner=None, invalid_reason="refused",
+                      details={"refused": "HTTP 400: context length exceeded"})
+    agreed = Verdict(example_id="twin/2", winner="a", orders=(OrderResult(swapped=False, raw="Output (a)", winner="a"),
+                                                              OrderResult(swapped=True, raw="Output (b)", winner="a")))
+    run_dirs.write_run(tmp_path / "run", TWINS, [refused, agreed], judge="openai:old", dataset="twins")
     with judgekit.load_judge(f"replay:{tmp_path / 'run'}", "llmbar/vanilla") as judge:
         replayed = judgekit.evaluate(judge, TWINS, out=tmp_path / "replayed")
     assert [(v.winner, v.invalid_reason) for v in replayed.verdicts] == [(None, "refused"), ("a", None)]

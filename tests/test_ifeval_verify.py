@@ -4,13 +4,10 @@ perturbed copy, unverifiable instructions reported with their reason, and one-li
 from __future__ import annotations
 
 import json
-import os
 import random
-import subprocess
-import sys
 
 import pytest
-from conftest import run_judgekit
+from conftest import judgekit_process, run_judgekit
 from if_verifiable.common import evaluate_instructions
 from if_verifiable.ifeval.instructions_registry import INSTRUCTION_DICT
 
@@ -118,15 +115,13 @@ def test_an_instruction_without_its_nltk_model_is_unverifiable_not_guessed(tmp_p
                                                        "response": "One sentence. Two sentences."}])
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("", encoding="utf-8")
-    env = {**os.environ, "JUDGEKIT_CACHE_DIR": str(blocker), "NLTK_DATA": str(tmp_path / "empty")}
-    done = subprocess.run([sys.executable, "-c", "from judgekit.cli import main; main()", "verify", "ifeval",
-                           str(responses), "--inputs",
-                           str(inputs), "--format", "json"], env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr
-    sentences, commas = json.loads(done.stdout)["items"]
+    env = {"JUDGEKIT_CACHE_DIR": str(blocker), "NLTK_DATA": str(tmp_path / "empty")}
+    done = judgekit_process("verify", "ifeval", responses, "--inputs", inputs, "--format", "json", env=env, timeout=300)
+    assert done.code == 0, done.err
+    sentences, commas = json.loads(done.out)["items"]
     assert sentences["strict"] is None and sentences["unverifiable"].startswith("NLTK data missing: could not write")
     assert (commas["strict"], commas["unverifiable"]) == (True, None)
-    assert json.loads(done.stdout)["prompt_strict"] == 0.0
+    assert json.loads(done.out)["prompt_strict"] == 0.0
 
 
 @pytest.mark.parametrize(("inputs", "responses", "message"), [

@@ -9,7 +9,7 @@ import subprocess
 import time
 
 import pytest
-from conftest import JUDGEKIT, KILLS_PROCESSES, run_judgekit
+from conftest import JUDGEKIT, KILLS_PROCESSES, judgekit_process, run_judgekit
 from servers import ScriptedServer
 from stand_in import LABELS, MAPPING, write_labelled_csv, write_model, write_spec
 
@@ -100,8 +100,8 @@ def test_a_test_run_killed_with_kill_9_leaves_its_line_and_the_resume_appends_af
         assert killed.endswith(b"\n") and not read_run(out).manifest.complete
 
         server.latency = 0.0
-        resumed = subprocess.run(args, capture_output=True, text=True, timeout=120)
-        assert resumed.returncode == 0, resumed.stderr
+        resumed = judgekit_process(*args[1:])
+        assert resumed.code == 0, resumed.err
     after = (split_dir / LEDGER).read_bytes()
     assert after.startswith(killed)
     entries = read_ledger(split_dir).entries

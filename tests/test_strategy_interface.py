@@ -7,6 +7,7 @@ import hashlib
 import json
 
 import pytest
+import run_dirs
 
 import judgekit
 from judgekit.analysis.trust import confidences
@@ -16,9 +17,9 @@ from judgekit.judge.strategies import Calls, PairwiseStrategy, Strategy, registe
 from judgekit.judge.strategies import base as strategies
 from judgekit.judge.strategies.pointwise import PerCriterion
 from judgekit.protocols import load_protocol
-from judgekit.records import Example, Manifest, OrderResult, Verdict
+from judgekit.records import Example, OrderResult, Verdict
 from judgekit.report.export import to_frame
-from judgekit.runs.run_dir import RunDir, read_run
+from judgekit.runs.run_dir import read_run
 
 PAIRS = load_dataset("judgekit/bundled").examples[:4]
 
@@ -133,14 +134,10 @@ def test_options_are_a_typed_model_and_the_first_problem_names_file_and_key(tmp_
 
 
 def _write(path, strategy, protocol, verdicts):
-    examples = [Example(id=f"e{i}", instruction="q", response_a="x", response_b="y", gold="a")
-                for i in range(len(verdicts))]
-    manifest = Manifest(judge="mock:", protocol=protocol, dataset="toy", package_version="0", strategy=strategy,
-                        started_at="2026-12-07T00:00:00+00:00", n_examples=len(examples))
-    run_dir = RunDir.create(path, manifest, examples)
-    for example, verdict in zip(examples, verdicts, strict=True):
-        run_dir.append(verdict.model_copy(update={"example_id": example.id}))
-    return read_run(path)
+    examples = run_dirs.pairs(len(verdicts), gold="a", prefix="e", instruction="q", response_a="x", response_b="y")
+    verdicts = [v.model_copy(update={"example_id": e.id}) for e, v in zip(examples, verdicts, strict=True)]
+    return read_run(run_dirs.write_run(path, examples, verdicts, judge="mock:", protocol=protocol, strategy=strategy,
+                                       complete=False))
 
 
 def test_trust_asks_the_strategy_the_manifest_names_for_its_confidence(tmp_path):

@@ -27,6 +27,7 @@ from judgekit.agreement.plan import alt_test_differences
 from judgekit.agreement.selective import SelectiveCurve, TargetCoverage, coverage_at_accuracy, selective_curve
 from judgekit.errors import BadInput
 from judgekit.judge.spec import strategy_of_run
+from judgekit.judge.strategies.base import RECORDED_CONFIDENCE
 from judgekit.records import LABELS, PROBE_KEY, Example, RunRecords
 
 if TYPE_CHECKING:
@@ -86,6 +87,9 @@ def confidences(run: RunRecords) -> Confidences:
     the logprob margin's sigmoid, the vote share of a panel or of
     self-consistency samples, the rating gap, a label's probability), so
     trust reads any strategy's confidence, a plugin's too, without knowing it.
+    A run whose strategy is not known here is read as its kind's base class
+    reads a record's own fields (``RECORDED_CONFIDENCE``: margins, a label's
+    probability).
     """
     verdicts = {v.example_id: v for v in run.verdicts}
     examples = [e for e in run.examples if e.gold is not None and e.id in verdicts and PROBE_KEY not in e.metadata]
@@ -103,11 +107,15 @@ def confidences(run: RunRecords) -> Confidences:
 def _stated(run: RunRecords, verdicts: list[Any]) -> tuple[str | None, list[float | None]]:
     """(source, confidence per verdict) as the run's strategy states them; None for an undecided verdict."""
     strategy = strategy_of_run(run.manifest)
-    if strategy is None or not verdicts:
-        return None, [None] * len(verdicts)
-    stated = strategy.confidence(verdicts)
+    if strategy is not None:
+        source, stated = strategy.confidence_source, strategy.confidence(verdicts)
+    elif run.manifest.kind in RECORDED_CONFIDENCE:  # a recorded judge's run: what its records state themselves
+        source, read = RECORDED_CONFIDENCE[run.manifest.kind]
+        stated = read(verdicts)
+    else:
+        source, stated = None, [None] * len(verdicts)
     values = [c if v.decision is not None else None for v, c in zip(verdicts, stated, strict=True)]
-    return (strategy.confidence_source if any(c is not None for c in values) else None), values
+    return (source if any(c is not None for c in values) else None), values
 
 
 def run_calibration(run: RunRecords, *, n_bins: int = 10, strategy: str = "uniform", method: str = "isotonic",

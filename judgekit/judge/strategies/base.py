@@ -40,6 +40,7 @@ walks through one.
 
 from __future__ import annotations
 
+import math
 import pkgutil
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -161,13 +162,21 @@ class Strategy(ABC, Generic[ItemT, ResultT]):
 
 
 class PairwiseStrategy(Strategy[Example, Verdict]):
-    """Judges which of two responses is better: an Example in, a Verdict out."""
+    """Judges which of two responses is better: an Example in, a Verdict out.
+
+    Its confidence, unless a strategy says otherwise, is what the verdict states in its own fields: the
+    orders' log-probability margins (:func:`margin_confidences`).
+    """
 
     kind = "pairwise"
     combines_orders: ClassVar[bool] = False
     """True when the final verdict decides from both presentation orders together (summed margins, a
     synthesis call), so the run's headline is the final verdict's accuracy (as it is for any protocol
     whose spec declares an ``order_conflict`` rule)."""
+    confidence_source = "logprob margin"
+
+    def confidence(self, results: Sequence[Verdict]) -> list[float | None]:
+        return margin_confidences(results)
 
 
 class PointwiseStrategy(Strategy[ScoredExample, Rating]):
@@ -177,13 +186,45 @@ class PointwiseStrategy(Strategy[ScoredExample, Rating]):
 
 
 class ClassifyStrategy(Strategy[LabelledOutput, Classification]):
-    """Labels one output from the data's label set: a LabelledOutput in, a Classification out."""
+    """Labels one output from the data's label set: a LabelledOutput in, a Classification out.
+
+    Its confidence, unless a strategy says otherwise, is the Classification's own ``confidence`` (the
+    probability a judge reading log-probabilities gives its label).
+    """
 
     kind = "classify"
+    confidence_source = "label probability"
+
+    def confidence(self, results: Sequence[Classification]) -> list[float | None]:
+        return label_probabilities(results)
 
     def check_labels(self, protocol: Protocol, labels: LabelSet) -> None:
         """What this strategy asks of the data's label set (bound when a run starts); raise BadInput naming
         the spec."""
+
+
+def margin_confidences(verdicts: Sequence[Verdict]) -> list[float | None]:
+    """sigmoid(|m|) of each verdict's mean canonical margin m over its orders: the model's probability of its
+    own winner (REFERENCES E2); None when an order states no margin."""
+    found: list[float | None] = []
+    for verdict in verdicts:
+        margins = [o.margin for o in verdict.orders if o.margin is not None]
+        whole = bool(margins) and len(margins) == len(verdict.orders)
+        found.append(1.0 / (1.0 + math.exp(-abs(sum(margins) / len(margins)))) if whole else None)
+    return found
+
+
+def label_probabilities(classifications: Sequence[Classification]) -> list[float | None]:
+    return [c.confidence for c in classifications]
+
+
+RECORDED_CONFIDENCE: dict[str, tuple[str, Callable[[Sequence[Any]], list[float | None]]]] = {
+    "pairwise": (PairwiseStrategy.confidence_source, margin_confidences),
+    "classify": (ClassifyStrategy.confidence_source, label_probabilities),
+}
+"""(source, reader) of what a kind's records state of their judge's confidence in their own fields: what trust
+reads of a run whose strategy is not known here (a recorded judge's import, an old run dir of a spec not
+shipped), as the kind's base class reads it."""
 
 
 def options_of(protocol: Protocol, model: type[OptionsT]) -> OptionsT:

@@ -241,7 +241,6 @@ class LogprobClassify(OneCall):
 
     needs_logprobs = True
     needs_continuation = True
-    confidence_source = "label probability"
 
     def check_labels(self, protocol: Protocol, labels: LabelSet) -> None:
         if len(labels.names) > len(LETTERS):
@@ -268,10 +267,6 @@ class LogprobClassify(OneCall):
         label = max(probabilities, key=probabilities.__getitem__)
         return Classification(example_id=example.id, label=label, raw=completion.text, confidence=ranked[0],
                               probabilities=probabilities, details=details, usage=calls.usage())
-
-    def confidence(self, results: Sequence[Classification]) -> list[float | None]:
-        """The renormalised probability of the chosen label's option letter."""
-        return [c.confidence for c in results]
 
 
 class ChecklistOptions(ClassifyOptions):

@@ -17,7 +17,6 @@ verdicts' positional agreement remains measurable.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -44,14 +43,14 @@ def combine(example_id: str, orders: Sequence[OrderResult], details: dict[str, A
 
 @register("logprob")
 class Logprob(PairwiseStrategy):
-    """One logprob call per presentation order; the mean canonical margin decides."""
+    """One logprob call per presentation order; the mean canonical margin decides. How sure it was is the
+    pairwise default: sigmoid(|mean margin|) (``base.margin_confidences``)."""
 
     combines_orders = True
     templates = ("compare",)
     variables = PAIR_VARIABLES
     needs_logprobs = True
     needs_continuation = True
-    confidence_source = "logprob margin"
 
     def calls_per_item(self, protocol: Protocol) -> int:
         return len(protocol.swaps)
@@ -66,16 +65,3 @@ class Logprob(PairwiseStrategy):
             results.append(result)
             distributions[order_name(swapped)] = dict(distribution) if distribution is not None else None
         return combine(example.id, results, {"top_logprobs": distributions}, calls.usage())
-
-    def confidence(self, results: Sequence[Verdict]) -> list[float | None]:
-        """sigmoid(|m|) of the mean canonical margin m over the orders: the model's probability of its own
-        winner (REFERENCES E2); None when an order has no margin."""
-        return [margin_confidence(v) for v in results]
-
-
-def margin_confidence(verdict: Verdict) -> float | None:
-    """sigmoid(|mean margin|) of a verdict whose every order carries a margin, else None."""
-    margins = [o.margin for o in verdict.orders if o.margin is not None]
-    if not margins or len(margins) < len(verdict.orders):
-        return None
-    return 1.0 / (1.0 + math.exp(-abs(sum(margins) / len(margins))))

@@ -113,3 +113,40 @@ def test_each_command_is_built_from_the_module_that_registers_it():
         names = [c.name for c in commands.registered_commands] + [g.name for g in commands.registered_groups]
         registered |= dict.fromkeys(names, path.stem)
     assert registered == COMMANDS
+
+
+def test_listing_the_datasets_loads_only_the_cards_and_what_typer_parses_options_with():
+    """``datasets list`` reads the cards (YAML, validated into the card models), nothing a run needs."""
+    code = ("import contextlib, io, judgekit.cli\nsys.argv = ['judgekit', 'datasets', 'list']\n"
+            "with contextlib.redirect_stdout(io.StringIO()) as out:\n    judgekit.cli.main()\n"
+            "assert 'llmbar/natural' in out.getvalue()")
+    assert loaded_after(code) == ["judgekit.data", "judgekit.records", "pydantic", "yaml"]
+
+
+def test_the_top_level_help_builds_no_command():
+    """Its list of commands comes from ``cli.SUMMARIES``: building every command's options is not needed for it."""
+    from judgekit.cli import COMMANDS
+
+    modules = sorted({f"judgekit.cli.{m}" for m in COMMANDS.values()})
+    code = ("import contextlib, io, sys, judgekit.cli\nsys.argv = ['judgekit', '--help']\n"
+            "with contextlib.redirect_stdout(io.StringIO()):\n    try:\n        judgekit.cli.main()\n"
+            "    except SystemExit as e:\n        assert not e.code, e.code\n"
+            f"print(__import__('json').dumps([m for m in {modules!r} if m in sys.modules]))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+def test_the_summaries_are_what_the_commands_themselves_would_list(monkeypatch, capsys):
+    """The top-level help from ``cli.SUMMARIES`` is, character for character, the help typer prints after
+    building every command; a command added to ``cli.COMMANDS`` needs its line there too."""
+    import judgekit.cli
+
+    assert list(judgekit.cli.SUMMARIES) == list(dict.fromkeys(judgekit.cli.SUMMARIES)) and \
+        judgekit.cli.SUMMARIES.keys() == judgekit.cli.COMMANDS.keys(), "cli.SUMMARIES and cli.COMMANDS differ"
+    monkeypatch.setenv("COLUMNS", "100")
+    listed = run_judgekit(monkeypatch, capsys, "--help")
+    monkeypatch.setattr(judgekit.cli, "SUMMARIES", {})  # now the help builds every command and asks each
+    built = run_judgekit(monkeypatch, capsys, "--help")
+    assert listed[0] == built[0] == 0 and "datasets" in listed[1]
+    assert listed[1] == built[1]

@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 from judgekit.errors import JudgekitError
 from judgekit.judge import stop
@@ -26,15 +26,57 @@ COMMANDS = {
 }
 """Each command by the ``judgekit.cli`` module that registers it (``register(app)``)."""
 
+SUMMARIES = {
+    "agreement": "Fleiss' kappa (items every rater labelled), Krippendorff's alpha (all items),\n"
+                 "pairwise Cohen's kappa, each rater against gold, and optionally the alt-test.",
+    "report": "The headline figure first, then accuracies (with CIs), agreement, invalid and tie rates, kappa, "
+              "biases, cost.",
+    "compare": "Leaderboard with CIs and biases; paired tests on shared examples with Holm and BH adjustments.",
+    "run": "Run a judge over a meta-dataset, write a run dir, print a summary.",
+    "sweep": "Run every judge x protocol x dataset cell (resuming finished work), then compare them.",
+    "export": "One row per (example, presentation order): ids, gold, winners, raw text, margins, scores, usage.",
+    "trust": "The alt-test (runs over several annotators per item), calibration and selective judging.",
+    "route": "Write the items people should label (JSONL + Label Studio task JSON).",
+    "probe": "Judge perturbed copies of each pair and report flip rates and accuracy changes per probe.",
+    "estimate": "Prediction-powered inference: unbiased estimates with valid intervals from a judge plus human "
+                "labels.",
+    "split": "Split a labelled set into dev and test once, keeping clusters whole and label shares equal.",
+    "versions": "Each judge version's dev and test figures, cost and tokens per 1,000 items, and paired tests on "
+                "test.",
+    "fewshot": "Pick k labelled examples from a dev run, balanced over labels, in the format a spec's examples: "
+               "key reads.",
+    "stability": "Judge a run's items K more times with the same judge and protocol; report how much the verdicts "
+                 "move.",
+    "drift": 'How two runs of "the same" judge on the same items differ: changed items, transitions, κ, paired test.',
+    "datasets": "Browse the human-labelled meta-datasets judges are scored on.",
+    "import": "Turn recorded judge outputs into run dirs that report and compare read.",
+    "protocols": "Browse the judging protocols (prompt templates + strategy).",
+    "plan": "How many items must people label? Power tables over sample sizes, seeded.",
+    "verify": "Check model responses with a program (IFEval's instruction checkers).",
+    "cache": "See or empty the response cache every run shares (JUDGEKIT_CACHE_DIR).",
+}
+"""Each command's line in ``judgekit --help``, in its order there: listing them from here spares
+building every command (about a quarter of the help's start-up). A test checks them against the commands."""
+_LISTING = "judgekit.listing"
+
 
 class _Commands(TyperGroup):
     """Builds only the module of the command being run: typer's building of every command's
-    options is a good part of any command's start-up. Help and unknown names build them all."""
+    options is a good part of any command's start-up. The top-level help lists :data:`SUMMARIES`
+    (every command, if none is missing there); other help and unknown names build them all."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        ctx.meta[_LISTING] = SUMMARIES.keys() == COMMANDS.keys()
+        super().format_help(ctx, formatter)
 
     def list_commands(self, ctx: Any) -> list[str]:
+        if ctx.meta.get(_LISTING):
+            return list(SUMMARIES)
         return _built(tuple(dict.fromkeys(COMMANDS.values()))).list_commands(ctx)
 
     def get_command(self, ctx: Any, name: str) -> Any:
+        if ctx.meta.get(_LISTING) and name in SUMMARIES:
+            return TyperCommand(name, help=SUMMARIES[name])
         modules = (COMMANDS[name],) if name in COMMANDS else tuple(dict.fromkeys(COMMANDS.values()))
         return _built(modules).get_command(ctx, name)
 

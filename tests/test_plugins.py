@@ -14,7 +14,6 @@ import sys
 import textwrap
 
 import pytest
-from conftest import run_judgekit
 
 from judgekit.backends import registry
 from judgekit.errors import BadInput
@@ -145,15 +144,15 @@ def plugin(tmp_path, monkeypatch):
     spec._plugin_roots.cache_clear()
 
 
-def test_a_plugin_strategy_is_listed_runs_replays_and_reports_its_confidence(plugin, tmp_path, monkeypatch, capsys):
-    code, out, err = run_judgekit(monkeypatch, capsys, "protocols", "list", "--format", "json")
+def test_a_plugin_strategy_is_listed_runs_replays_and_reports_its_confidence(plugin, tmp_path, cli):
+    code, out, err = cli("protocols", "list", "--format", "json")
     assert code == 0, err
     listed = {p["id"]: p for p in json.loads(out)["protocols"]}
     assert listed["toyplug/odds"]["strategy"] == "toy_odds" and listed["toyplug/odds"]["calls_per_item"] == 3
     assert "llmbar/vanilla" in listed  # the built-in ones are still there
 
     run = ("--protocol", "toyplug/odds", "--dataset", "judgekit/bundled", "--quiet", "--no-cache")
-    code, _, err = run_judgekit(monkeypatch, capsys, "run", "--judge", "lengthy:v1", *run, "--out", tmp_path / "live")
+    code, _, err = cli("run", "--judge", "lengthy:v1", *run, "--out", tmp_path / "live")
     assert code == 0, err
     judge = sys.modules["judgekit_toy_plugin"].LengthJudge
     live = read_run(tmp_path / "live")
@@ -162,7 +161,7 @@ def test_a_plugin_strategy_is_listed_runs_replays_and_reports_its_confidence(plu
     assert all([c.stage for c in v.transcript] == ["notes"] for v in live.verdicts)  # kept by the call path
 
     calls_before = judge.calls
-    code, _, err = run_judgekit(monkeypatch, capsys, "run", "--judge", f"replay:{tmp_path / 'live'}", *run,
+    code, _, err = cli("run", "--judge", f"replay:{tmp_path / 'live'}", *run,
                                 "--out", tmp_path / "replayed")
     assert code == 0, err
     assert judge.calls == calls_before  # answered from the recording alone
@@ -171,13 +170,13 @@ def test_a_plugin_strategy_is_listed_runs_replays_and_reports_its_confidence(plu
     assert [v.model_dump(include=set(same)) for v in replayed.verdicts] == \
         [v.model_dump(include=set(same)) for v in live.verdicts]
 
-    code, out, err = run_judgekit(monkeypatch, capsys, "trust", tmp_path / "live", "--format", "json")
+    code, out, err = cli("trust", tmp_path / "live", "--format", "json")
     assert code == 0, err
     trust = json.loads(out)["runs"][0]
     decided = [v for v in live.verdicts if v.winner is not None]
     assert trust["confidence_source"] == "stated odds" and trust["calibration"]["n"] == len(decided)
 
-    code, out, err = run_judgekit(monkeypatch, capsys, "report", tmp_path / "live", "--format", "json")
+    code, out, err = cli("report", tmp_path / "live", "--format", "json")
     assert code == 0, err
     row = json.loads(out)["runs"][0]
     gold = {e.id: e.gold for e in live.examples}
@@ -186,12 +185,16 @@ def test_a_plugin_strategy_is_listed_runs_replays_and_reports_its_confidence(plu
                                                   / len(live.verdicts))
 
 
-def test_a_plugin_specs_unknown_option_is_refused_at_load_naming_file_and_key(plugin, tmp_path):
+def test_a_plugin_specs_unknown_option_is_refused_at_load_naming_file_and_key(plugin, tmp_path, cli):
     mine = tmp_path / "mine.yaml"
     mine.write_text(SPEC.replace("strategy: toy_odds", "strategy: toy_odds\noptions: {lable: odds}"), encoding="utf-8")
     with pytest.raises(BadInput) as error:
         load_protocol(mine)
     assert str(error.value) == f"{mine}: unknown key 'options.lable' for strategy toy_odds (allowed: label)"
+    code, out, err = cli("run", "--judge", "lengthy:v1", "--protocol", mine, "--dataset", "judgekit/bundled",
+                         "--out", tmp_path / "run")
+    assert code == 2 and err.strip().splitlines() == [f"error: {error.value}"]
+    assert not (tmp_path / "run").exists()  # refused before anything is written
     mine.write_text(SPEC.replace("strategy: toy_odds", "strategy: toy_odds\noptions: {label: 3}"), encoding="utf-8")
     with pytest.raises(BadInput, match=rf"^{mine}: options.label: Input should be a valid string$"):
         load_protocol(mine)

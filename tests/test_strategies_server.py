@@ -49,7 +49,8 @@ def test_protocol_through_the_runner_and_the_openai_sdk(protocol_id, examples, s
     if load_protocol(protocol_id).orders == "both" and "positional_agreement" in summary:
         assert summary["positional_agreement"] == 1.0
     stored = read_run(tmp_path / "run")
-    assert stored.manifest.protocol == protocol_id and stored.manifest.protocol_hash == load_protocol(protocol_id).content_hash
+    assert stored.manifest.protocol == protocol_id
+    assert stored.manifest.protocol_hash == load_protocol(protocol_id).content_hash
     assert [v.winner for v in stored.verdicts] == [e.gold for e in examples]
     calls = load_protocol(protocol_id).calls_per_item
     if isinstance(calls, int):

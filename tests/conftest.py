@@ -117,7 +117,7 @@ class Result(NamedTuple):
 
 
 def run_judgekit(monkeypatch, capsys, *args, env=None) -> Result:
-    """Run the real console entry point in-process (no start-up cost), with ``env`` set for the call.
+    """Run the real console entry point in-process (no start-up cost), with ``env`` set until the test ends.
 
     The one in-process runner: the ``cli`` fixture is this, bound to the test's monkeypatch and capsys.
     """

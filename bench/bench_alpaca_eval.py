@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_whole_run import CALLS, DATASET, start_server, timed_run  # noqa: E402
+from bench_whole_run import CALLS, DATASET, machine, start_server, timed_run  # noqa: E402
 
 ALPACA_EVAL = "alpaca-eval==0.6.6"
 DEFAULT_VENV = Path.home() / ".cache" / "judgekit-bench" / "alpaca-eval-0.6.6"
@@ -71,6 +71,7 @@ print(json.dumps({"annotated": len(annotations)}))
 '''
 
 
+
 def alpaca_python(venv: Path) -> Path:
     python = venv / "bin" / "python"
     if not python.exists():
@@ -99,7 +100,7 @@ def main(cases: list[tuple[int, float]], venv: Path) -> None:
     from judgekit.data import load_dataset
 
     python = alpaca_python(venv)
-    print(f"load average before: {open('/proc/loadavg').read().split()[:3]}")
+    print(machine())
     print("| concurrency | latency s | calls | ideal s | judgekit wall s | judgekit wall / ideal "
           "| alpaca_eval wall s | alpaca_eval wall / ideal |")
     print("|---|---|---|---|---|---|---|---|")

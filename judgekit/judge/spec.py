@@ -142,12 +142,12 @@ def strategy_of_run(manifest: Manifest) -> Strategy[Any, Any] | None:
     """The strategy a run was judged with, for what only it knows (its judge's confidence): the one its manifest
     names, or for a run dir from before manifests named it, the strategy of the built-in protocol it names.
     None for a recorded judge's imported run, or a strategy not installed here."""
-    name = manifest.strategy
-    if name is None and manifest.protocol in list_protocols():
-        name = load_protocol(manifest.protocol).strategy
     try:
+        name = manifest.strategy
+        if name is None and manifest.protocol in list_protocols():
+            name = load_protocol(manifest.protocol).strategy
         strategy = get_strategy(name) if name is not None else None
-    except BadInput:
+    except BadInput:  # a plugin no longer installed, a shipped spec that no longer loads
         return None
     return strategy if strategy is not None and strategy.kind == manifest.kind else None
 

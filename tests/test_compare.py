@@ -8,12 +8,13 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+import run_dirs
 from conftest import run_judgekit as judgekit
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.multitest import multipletests
 
 from judgekit.runs.importers.llmbar import import_llmbar
-from judgekit.runs.run_dir import RunDir, read_run
+from judgekit.runs.run_dir import read_run
 
 NATURAL = "llmbar/Dataset/LLMBar/Natural/evaluators"
 MTBENCH = "llmbar/Dataset/Processed/MT-Bench/evaluators"
@@ -30,10 +31,8 @@ def runs(tmp_path_factory):
             for name in ("GPT-4", "ChatGPT", "LLaMA2")}
     made["MT-Bench"] = import_llmbar(root / MTBENCH / "GPT-4" / "Vanilla_NoRules", out / "mtbench").path
     falcon = read_run(import_llmbar(root / NATURAL / "Falcon" / "Vanilla", out / "falcon-all").path)
-    part = RunDir.create(out / "falcon-40", falcon.manifest.model_copy(update={"n_examples": 40}), falcon.examples[:40])
-    for verdict in falcon.verdicts[:40]:
-        part.append(verdict)
-    made["Falcon-40"] = part.path
+    made["Falcon-40"] = run_dirs.write_run(out / "falcon-40", falcon.examples[:40], falcon.verdicts[:40],
+                                           **falcon.manifest.model_dump(exclude={"n_examples", "complete"}))
     return made
 
 
@@ -145,9 +144,8 @@ def test_policies_that_score_accuracy_differently_are_not_mixed(data_dir, runs, 
     assert runs is not None
     excluding = tmp_path / "excluding"
     source = read_run(runs["ChatGPT"])
-    made = RunDir.create(excluding, source.manifest.model_copy(update={"invalid_policy": "exclude"}), source.examples)
-    for verdict in source.verdicts:
-        made.append(verdict)
+    same = source.manifest.model_dump(exclude={"complete", "invalid_policy"})
+    run_dirs.write_run(excluding, source.examples, source.verdicts, invalid_policy="exclude", **same)
     code, _, err = judgekit(monkeypatch, capsys, "compare", runs["GPT-4"], excluding, "--format", "json")
     assert code == 2 and "exclude" in err and "--invalid-policy" in err
     code, out, _ = judgekit(monkeypatch, capsys, "compare", runs["GPT-4"], excluding, "--format", "json",

@@ -178,3 +178,16 @@ def test_a_sweep_with_workers_runs_its_cells_one_at_a_time_with_the_whole_budget
     for cell in sorted(p.name for p in roots["1"].iterdir()):
         assert decisions(roots["2"] / cell) == decisions(roots["1"] / cell)
         assert read_run(roots["2"] / cell).manifest.complete
+
+
+@KILLS_PROCESSES
+def test_sigterm_stops_the_workers_and_leaves_an_honest_manifest(tmp_path):
+    out, cache = tmp_path / "run", tmp_path / "cache"
+    with ScriptedServer(answer=by_prompt, latency=0.15) as server:
+        process, workers = start_until(run_args(server, out, "-c", "4", "--workers", "2"), out, cache)
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 143 and stderr.strip() == "terminated"
+    assert len(workers) == 2 and gone(workers, within=10)
+    run = read_run(out)
+    assert not run.manifest.complete and run.manifest.n_verdicts == len(run.verdicts) >= 8

@@ -324,3 +324,19 @@ def test_a_random_judge_seen_in_both_orders_flips_five_times_in_eight(tmp_path):
     assert {v for item in figures["items"] for v in item["verdicts"]} == {"a", "b", "tie"}
     assert abs(figures["flip_rate"] - 5 / 8) < 3 * disagreement.std(ddof=1) / np.sqrt(n)
     assert abs(figures["changed_rate"] - (1 - 2 / 64 - 1 / 8)) < 3 * np.sqrt(0.84375 * 0.15625 / n)
+
+
+def test_an_unfinished_repeat_is_compared_on_the_items_every_repeat_judged(tmp_path):
+    path = stability_dir(tmp_path, "mock:random", 40, 2)
+    second = path / "repeat-2"
+    lines = (second / "verdicts.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
+    (second / "verdicts.jsonl").write_text("".join(lines[:10]), encoding="utf-8")  # as if killed after 10 items
+    manifest = json.loads((second / "manifest.json").read_text(encoding="utf-8"))
+    manifest |= {"complete": False, "n_verdicts": 10}
+    (second / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    runs = read_repeats(path)
+    kept = {v.example_id for v in runs[1].verdicts}
+    figures = stability_figures(runs)
+    assert figures["n"] == 10 and not figures["complete"]
+    on_kept = [[v.winner == "a" for v in run.verdicts if v.example_id in kept] for run in runs]
+    assert figures["headlines"] == [pytest.approx(np.mean(right)) for right in on_kept]

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from judgekit.agreement.retest import flip_rate, icc_absolute, item_sd, repeat_agreement
+from judgekit.analysis.drift import restricted
 from judgekit.analysis.kind import Options
 from judgekit.analysis.kinds import kind_of
 from judgekit.records import RunRecords
@@ -75,8 +76,7 @@ def rerun_flip_rate(run_dir: Path) -> FlipRate:
 
 def verdict_tables(runs: Sequence[RunRecords]) -> dict[str | None, VerdictTable]:
     """Each unit's verdicts across the repeats: one table (key None), or one per criterion of a pointwise run."""
-    common = set.intersection(*({v.example_id for v in run.verdicts} for run in runs))
-    ids = [e.id for e in runs[0].examples if e.id in common]
+    ids = common_ids(runs)
     by_id = [{v.example_id: v for v in run.verdicts} for run in runs]
     if runs[0].manifest.kind != "pointwise":
         return {None: VerdictTable(ids, [tuple(_decision(found[i]) for found in by_id) for i in ids])}
@@ -93,24 +93,31 @@ def verdict_tables(runs: Sequence[RunRecords]) -> dict[str | None, VerdictTable]
     return tables
 
 
+def common_ids(runs: Sequence[RunRecords]) -> list[str]:
+    """The items judged in every repeat, in the examples' order."""
+    common = set.intersection(*({v.example_id for v in run.verdicts} for run in runs))
+    return [e.id for e in runs[0].examples if e.id in common]
+
+
 def stability_figures(runs: Sequence[RunRecords], options: Options = Options()) -> dict[str, Any]:
     """The JSON of ``judgekit stability``: agreement across repeats, the headline's spread, straddling items."""
     kind = kind_of(runs)
     first = runs[0].manifest
-    rows = [kind.row(run, options) for run in runs]
+    tables = verdict_tables(runs)
+    shared = common_ids(runs)
+    rows = [kind.row(restricted(run, shared), options) for run in runs]  # every repeat on the same items
     headline = rows[0]["headline"]
     values = [row[headline] for row in rows]
     cis = [row.get(f"{headline}_ci") for row in rows]
     z = NormalDist().inv_cdf((1 + options.confidence) / 2)
     widths = [(ci[1] - ci[0]) / (2 * z) for ci in cis if ci]
     defined = [v for v in values if v is not None]
-    tables = verdict_tables(runs)
     data: dict[str, Any] = {
         "kind": kind.name, "judge": first.judge, "protocol": first.protocol, "dataset": first.dataset,
         "temperature": first.params.get("temperature"), "repeats": len(runs),
         "runs": [str(run.path) for run in runs], "seeds": [run.manifest.params.get("seed") for run in runs],
         "complete": all(run.manifest.complete for run in runs),
-        "n": len(next(iter(tables.values())).ids) if tables else 0,
+        "n": len(shared),
         "headline": headline, "headlines": values,
         "headline_min": min(defined) if defined else None, "headline_max": max(defined) if defined else None,
         "headline_sd": float(np.std(defined, ddof=1)) if len(defined) > 1 else None,

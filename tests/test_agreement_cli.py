@@ -100,7 +100,8 @@ def test_bad_input_is_one_line_exit_2(tmp_path, setup, args, message, monkeypatc
     ("h1,h2\na,a\nb,b\n", ["--raters", "h1,h2,h1"], "--raters names 'h1' more than once"),
     ("h1,h2,gold\na,a,a\nb,a,b\n", ["--raters", "h1,h2,gold", "--gold", "gold"], "'gold' is both --gold and a rater"),
     ("h1,h2\na,b\n", ["--raters", "h1,h2"], "the table holds one item"),
-    ("h1,h2\na,b\ntie,b\n", ["--raters", "h1,h2", "--level", "interval"], "--level interval on labels that are not numbers (a, b, tie)"),
+    ("h1,h2\na,b\ntie,b\n", ["--raters", "h1,h2", "--level", "interval"],
+     "--level interval on labels that are not numbers (a, b, tie)"),
 ])
 def test_doubtful_designs_warn_on_stderr_and_still_answer(tmp_path, monkeypatch, capsys, table, args, warning):
     path = tmp_path / "labels.csv"

@@ -73,7 +73,8 @@ def test_batch_run_equals_live_run_at_batch_price_and_fills_the_cache(server, ap
 
 
 def test_a_two_stage_protocol_runs_in_rounds(server, tmp_path, monkeypatch, capsys):
-    code, _, err = run_judgekit(monkeypatch, capsys, *batch_args(server, "openai", tmp_path / "b", protocol="llmbar/metrics"))
+    code, _, err = run_judgekit(monkeypatch, capsys,
+                                *batch_args(server, "openai", tmp_path / "b", protocol="llmbar/metrics"))
     assert code == 0, err
     assert server.batches_created["openai"] == 2  # the metrics first, then the comparisons that use them
     code, _, _ = run_judgekit(monkeypatch, capsys, *args(server, "openai", tmp_path / "l", "--no-cache",

@@ -82,7 +82,8 @@ def test_show_unavailable_dataset_exits_2_naming_the_variable(monkeypatch, capsy
 GOOD = {"instruction": "Do it.", "response_a": "done", "response_b": "not done", "gold": "a"}
 BAD_FILES = {
     "invalid-json": (lambda: (json.dumps(GOOD) + "\n{oops\n").encode(), "bad.jsonl:2: invalid JSON"),
-    "missing-field": (lambda: (json.dumps(GOOD) + "\n" + json.dumps({"instruction": "x", "response_a": "y", "gold": "a"}) + "\n").encode(),
+    "missing-field": (lambda: (json.dumps(GOOD) + "\n" + json.dumps({"instruction": "x", "response_a": "y",
+                                                                     "gold": "a"}) + "\n").encode(),
                       "bad.jsonl: line 2: field 'response_b': missing"),
     "empty-response": (lambda: (json.dumps(GOOD | {"response_b": ""}) + "\n").encode(),
                        "bad.jsonl: line 1: field 'response_b': empty response"),

@@ -188,7 +188,8 @@ class Forwarder:
         threading.Thread(target=self.loop.run_forever, daemon=True).start()
 
     def start(self) -> None:
-        asyncio.run_coroutine_threadsafe(asyncio.start_server(self._handle, "127.0.0.1", self.port), self.loop).result(5)
+        asyncio.run_coroutine_threadsafe(asyncio.start_server(self._handle, "127.0.0.1", self.port),
+                                         self.loop).result(5)
 
     async def _handle(self, reader, writer) -> None:
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)

@@ -315,7 +315,8 @@ def test_annotators_and_judges_votes_are_counted_by_one_majority():
 # --- classify runs and refused items replay too --------------------------------------------
 
 CLASSIFY_ROWS = "id,question,answer,hallucinated\n" + "".join(
-    f"q{i},Question {i}?,{'WRONG' if i % 2 else 'right'} answer {i},{'yes' if i % 3 == 0 else 'no'}\n" for i in range(6))
+    f"q{i},Question {i}?,{'WRONG' if i % 2 else 'right'} answer {i},{'yes' if i % 3 == 0 else 'no'}\n"
+    for i in range(6))
 REFUSED = "right answer 4"
 """The output the scripted server refuses to judge (HTTP 400)."""
 
@@ -337,7 +338,8 @@ def test_a_classify_run_replays_to_the_same_labels_and_refusal_without_calls(tmp
     def run(judge, out, *extra):
         code, _, err = run_judgekit(monkeypatch, capsys, "run", "--judge", judge, "--protocol", protocol,
                                     "--dataset", data, "--labels", "yes=fail,no=pass", "--out", tmp_path / out,
-                                    "--mapping", "id=id,input=question,response=answer,label=hallucinated,positive=fail",
+                                    "--mapping",
+                                    "id=id,input=question,response=answer,label=hallucinated,positive=fail",
                                     "--quiet", *extra)
         assert code == 0, err
         return [v.model_dump(exclude={"usage"}) for v in read_run(tmp_path / out).verdicts]

@@ -37,7 +37,8 @@ def _run(protocol: Path, out: Path, *extra: str) -> tuple[str, ...]:
 
 
 def bounded_judgekit(*args: str, seconds: float = 60) -> tuple[int, str]:
-    """``judgekit ARGS`` in a child capped at MEMORY_CAP: its exit code and stderr, or a failed test after ``seconds``."""
+    """``judgekit ARGS`` in a child capped at MEMORY_CAP: its exit code and stderr, or a failed test after
+    ``seconds``."""
     def cap() -> None:
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
 
@@ -154,7 +155,8 @@ def _wait_for(condition, seconds: float, what: str) -> None:
 
 @KILLS_PROCESSES
 def test_sigterm_stops_a_run_in_the_middle_of_rendering_a_prompt(tmp_path):
-    slow = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}{{ output_1 }}{{ output_2 }}"
+    slow = ("{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}"
+            "{{ output_1 }}{{ output_2 }}")
     out = tmp_path / "run"
     process = subprocess.Popen([JUDGEKIT, *_run(_spec(tmp_path, slow), out)], stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE, text=True)

@@ -306,7 +306,8 @@ def test_the_tests_are_described_once_not_per_pair(seven_data):
 def test_a_combined_verdict_run_shows_its_combined_verdict_per_item(seven_data):
     """The run ranked by its combined verdict shows that verdict beside each order's; the others do not."""
     page = render_html(seven_data)
-    scripted = next(s for s in re.split(r'<details class="run"', page)[1:] if "logprob/pairwise" in s.split("</summary>")[0])
+    scripted = next(s for s in re.split(r'<details class="run"', page)[1:]
+                    if "logprob/pairwise" in s.split("</summary>")[0])
     shown = len(seven_data["pages"]["scripted"]["disagreements"])
     assert shown > 0 and scripted.count("· combined:") == shown == page.count("· combined:")
 

@@ -272,7 +272,8 @@ def test_arena_hard_style_labels_summed_over_both_orders(tmp_path, cli):
             ("4", "Q4", "x4", "y4", "b", "", "A>B")]       # no verdict; swapped: y -> b
     file = _write_csv(tmp_path / "arena.csv", ["id", "q", "x", "y", "human", "game1", "game2"], rows)
     code, _, err = cli("import", "verdicts", file, "--out", tmp_path / "run", "--order-conflict", "mean",
-                       "--mapping", "id=id,instruction=q,response_a=x,response_b=y,gold=human,order1=game1,order2=game2",
+                       "--mapping",
+                       "id=id,instruction=q,response_a=x,response_b=y,gold=human,order1=game1,order2=game2",
                        "--labels", "A>>B=a,A>B=a,A=B=tie,B>A=b,B>>A=b,a=a,b=b")
     assert code == 0, err
     run = read_run(tmp_path / "run")

@@ -76,7 +76,8 @@ def test_a_spec_edited_after_its_test_run_is_a_new_version_never_an_overwrite(sp
     assert _run(monkeypatch, capsys, split_dir, spec, model, "test", tmp_path / "test-run-2")[0] == 0
     versions = [e.version for e in read_ledger(split_dir).entries]
     assert len(set(versions)) == 2 and versions[0] == versions[1] != versions[2] == versions[3]
-    assert read_run(tmp_path / "test-run").manifest.protocol_hash != read_run(tmp_path / "test-run-2").manifest.protocol_hash
+    first, second = read_run(tmp_path / "test-run"), read_run(tmp_path / "test-run-2")
+    assert first.manifest.protocol_hash != second.manifest.protocol_hash
 
 
 @KILLS_PROCESSES
@@ -112,7 +113,8 @@ def test_a_test_run_killed_with_kill_9_leaves_its_line_and_the_resume_appends_af
 def _manifest(**changes) -> Manifest:
     base = dict(judge="openai:gpt-4o-mini", protocol="mine", protocol_hash="sha256:aaa", dataset="d:dev",
                 dataset_hash="sha256:d1", package_version="1", started_at="2026-01-01T00:00:00+00:00", n_examples=10,
-                params={"temperature": 0.0, "max_tokens": 16, "base_url": "http://gpu-1:8000/v1"}, labels=("fail", "pass"))
+                params={"temperature": 0.0, "max_tokens": 16, "base_url": "http://gpu-1:8000/v1"},
+                labels=("fail", "pass"))
     return Manifest(**{**base, **changes})
 
 

@@ -101,7 +101,8 @@ def test_bad_specs_name_the_file_and_key(tmp_path, change, message):
 
 
 def test_staged_and_composite_specs_are_checked(tmp_path):
-    staged = MINIMAL.replace("strategy: pairwise", "strategy: staged") + "options: {stages: [{name: notes, per: galaxy}]}\n"
+    staged = (MINIMAL.replace("strategy: pairwise", "strategy: staged")
+              + "options: {stages: [{name: notes, per: galaxy}]}\n")
     with pytest.raises(BadInput, match=r"options.stages\[0\]"):
         load_protocol(write(tmp_path, staged))
     votes = "description: v\ncitation: c\nstrategy: votes\noptions: {members: [llmbar/rules, no/such]}\n"
@@ -132,7 +133,8 @@ def test_cli_list_and_show_state_calls_per_item(cli):
     assert "calls_per_item" in out and "template: compare" in out and "Output (a)" in out
     code, out, _ = cli("protocols", "show", "mtbench/pairwise", "--format", "json")
     as_json = json.loads(out)
-    assert as_json["parser"] == {"format": "mtbench"} and as_json["ties"] is True and "[[C]]" in as_json["templates"]["system"]
+    assert as_json["parser"] == {"format": "mtbench"} and as_json["ties"] is True
+    assert "[[C]]" in as_json["templates"]["system"]
 
 
 def test_cli_show_bad_spec_exits_2_with_one_line(tmp_path, cli):

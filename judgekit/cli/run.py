@@ -33,17 +33,29 @@ REFUSALS_SHOWN = 5
 
 def run(
     dataset: str = typer.Option(DEFAULT_DATASET, "--dataset", "-d", help="Meta-dataset id, card or data file."),
-    mapping: str | None = typer.Option(None, "--mapping", help="FIELD=COLUMN pairs for a data file, e.g. instruction=prompt,response_a=out1,response_b=out2,gold=label (scored files: input=,response=,score.NAME=col+col; labelled outputs: input=,response=,label=col or h1+h2+h3,positive=LABEL)."),
-    labels: str | None = typer.Option(None, "--labels", help="VALUE=LABEL pairs, e.g. 1=a,2=b,0=tie (labelled outputs: any names in label-set order, e.g. yes=fail,no=pass)."),
-    responses: Path | None = typer.Option(None, "--responses", help="A program-verified dataset (ifeval, ifeval/prompts): judge these responses instead (IFEval's format: prompt, response)."),
-    judge: str = typer.Option(DEFAULT_JUDGE, "--judge", "-j", help="PROVIDER:MODEL, e.g. openai:gpt-4o-mini; default the embedded local judge."),
+    mapping: str | None = typer.Option(None, "--mapping",
+                                       help="FIELD=COLUMN pairs for a data file, e.g. "
+                                            "instruction=prompt,response_a=out1,response_b=out2,gold=label (scored "
+                                            "files: input=,response=,score.NAME=col+col; labelled outputs: "
+                                            "input=,response=,label=col or h1+h2+h3,positive=LABEL)."),
+    labels: str | None = typer.Option(None, "--labels",
+                                      help="VALUE=LABEL pairs, e.g. 1=a,2=b,0=tie (labelled outputs: "
+                                           "any names in label-set order, e.g. yes=fail,no=pass)."),
+    responses: Path | None = typer.Option(None, "--responses",
+                                          help="A program-verified dataset (ifeval, ifeval/prompts): judge "
+                                               "these responses instead (IFEval's format: prompt, response)."),
+    judge: str = typer.Option(DEFAULT_JUDGE, "--judge", "-j",
+                              help="PROVIDER:MODEL, e.g. openai:gpt-4o-mini; default the embedded local judge."),
     base_url: str | None = typer.Option(None, "--base-url", help="OpenAI-compatible server URL (vLLM, Ollama, ...)."),
     protocol: str = typer.Option(DEFAULT_RUN_PROTOCOL, "--protocol", "-p", help="Built-in protocol id or a spec file."),
     limit: int | None = typer.Option(None, "--limit", "-n", min=0, help="Judge only the first N examples."),
     concurrency: int = typer.Option(8, "--concurrency", "-c", min=1, help="Model calls in flight at once."),
-    workers: int = typer.Option(1, "--workers", min=1, help="Processes to judge in (the calls in flight shared among them): for more calls a second than one core can make, about 1,000."),
+    workers: int = typer.Option(1, "--workers", min=1,
+                                help="Processes to judge in (the calls in flight shared among them): "
+                                     "for more calls a second than one core can make, about 1,000."),
     out: Path | None = typer.Option(None, "--out", "-o", help="Run dir; an existing one is resumed."),
-    wait: bool = typer.Option(False, "--wait", help="If another run is writing --out, wait for it to end, then resume."),
+    wait: bool = typer.Option(False, "--wait",
+                              help="If another run is writing --out, wait for it to end, then resume."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the response cache."),
     temperature: float | None = typer.Option(None, "--temperature", help="Override the protocol's temperature."),
     max_tokens: int | None = typer.Option(None, "--max-tokens", min=1, help="Override the protocol's max tokens."),
@@ -59,10 +71,16 @@ def run(
     judge_model: str | None = typer.Option(None, "--judge-model", help="The base model's name, for self-preference."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Print calls and estimated tokens; call nothing."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress display."),
-    batch: bool = typer.Option(False, "--batch", help="Send openai:/anthropic: calls through the provider's batch API (half price, up to 24 h)."),
+    batch: bool = typer.Option(False, "--batch",
+                               help="Send openai:/anthropic: calls through the "
+                                    "provider's batch API (half price, up to 24 h)."),
     batch_poll: float = typer.Option(30.0, "--batch-poll", min=0.01, help="Seconds between polls of a batch's state."),
-    split: Path | None = typer.Option(None, "--split", help="A split dir (judgekit split): judge its side --on; the run is recorded in its ledger.jsonl."),
-    on: Side | None = typer.Option(None, "--on", help="dev or test: the side of --split to judge (each test-side run counts as a look: judgekit versions)."),
+    split: Path | None = typer.Option(None, "--split",
+                                      help="A split dir (judgekit split): judge its side "
+                                           "--on; the run is recorded in its ledger.jsonl."),
+    on: Side | None = typer.Option(None, "--on",
+                                   help="dev or test: the side of --split to judge (each "
+                                        "test-side run counts as a look: judgekit versions)."),
 ) -> None:
     """Run a judge over a meta-dataset, write a run dir, print a summary.
 
@@ -81,7 +99,8 @@ def run(
 
     if out is not None:
         checked_place(out)  # before anything looks there: a name too long makes every look an OSError
-    on_split = SplitRun.open(split, on, other_data=dataset != DEFAULT_DATASET or mapping is not None or labels is not None,
+    on_split = SplitRun.open(split, on,
+                             other_data=dataset != DEFAULT_DATASET or mapping is not None or labels is not None,
                              limit=limit, out=out)
     if on_split is not None:
         loaded = on_split.data(limit)
@@ -244,7 +263,8 @@ def check_fit(dataset, protocol: str) -> None:
     if kind != dataset.kind:
         what = {"pointwise": "scored responses (pointwise)", "pairwise": "pairs (pairwise)",
                 "classify": "labelled outputs (classify)"}
-        raise BadInput(f"--protocol {protocol} rates {what[kind]} but --dataset {dataset.id} holds {what[dataset.kind]}")
+        raise BadInput(f"--protocol {protocol} rates {what[kind]} but --dataset {dataset.id} holds "
+                       f"{what[dataset.kind]}")
     if kind == "classify":
         bind_labels(loaded, label_set_of(dataset))
     if kind != "pointwise":

@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
 def list_command(
     format: OutputFormat = FORMAT,
 ) -> None:
-    """List the built-in protocols with their strategy and model calls per item.
+    """List the protocols (built in and installed), their strategy and calls per item.
 
     Example: judgekit protocols list
     """

@@ -110,7 +110,8 @@ def _plugin_roots() -> dict[str, Traversable]:
 
 
 def load_protocol(id_or_path: str | Path, *, within: tuple[str, ...] = ()) -> Protocol:
-    """A built-in protocol by id (``llmbar/vanilla``) or a spec file by path.
+    """A shipped protocol by id (built in, ``llmbar/vanilla``, or an installed package's, ``<name>/<stem>``) or a
+    spec file by path.
 
     ``within`` are the composites being loaded that (transitively) name this
     one, so a protocol that contains itself is refused instead of recursing.

@@ -92,8 +92,11 @@ def paired_ids(run_a: RunRecords, run_b: RunRecords) -> tuple[list[str], list[st
                             [_content(e) for e in items_b], [e.id for e in items_b])
 
 
-def restricted(run: RunRecords, ids: list[str]) -> RunInMemory:
-    """The run seen on these items only, in this order."""
+def restricted(run: RunRecords, ids: list[str]) -> RunRecords:
+    """The run seen on these items only, in this order (the run itself when that is all of it, so the
+    figures analysis remembers per run are not computed again)."""
+    if ids == [v.example_id for v in run.verdicts] == [e.id for e in run.examples]:
+        return run
     examples = {e.id: e for e in run.examples}
     verdicts = {v.example_id: v for v in run.verdicts}
     kept = [verdicts[i] for i in ids]

@@ -118,7 +118,7 @@ def compare(runs: Sequence[RunRecords], options: Options = Options(), *, rank_by
     if ranked:
         _mark_tied_with_best(rows, ranked, comparisons)
     figures = sorted({rows[i]["ranked_by"] for i in ranked}) or [rank_by]
-    drift = drift_pairs(list(runs), options)
+    drift = drift_pairs(list(runs), rows, comparisons)
     return {
         "kind": kind.name, "ranked_by": rank_by,
         "ranking": rank_by if rank_by != "headline" else f"each run's headline ({', '.join(figures)})",

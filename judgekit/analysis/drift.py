@@ -34,6 +34,18 @@ def drift_figures(run_a: RunRecords, run_b: RunRecords, *, by_order: bool = Fals
     """The JSON of ``judgekit drift``: ``n``, ``changed``, ``changed_rate``, ``transitions``, ``cohen_kappa``,
     ``p_value``, ``headline_a``, ``headline_b``, ``items`` (pointwise: per criterion under ``criteria``)."""
     kind = kind_of([run_a, run_b])
+    data, part_a, part_b = verdict_drift(run_a, run_b)
+    data |= headline_test(kind, part_a, part_b, options)
+    if by_order and kind.name == "pairwise":
+        ids_a, ids_b = [e.id for e in part_a.examples], [e.id for e in part_b.examples]
+        data["by_order"] = {order: transitions(*_order_verdicts(part_a, part_b, ids_a, ids_b, swapped))
+                            for order, swapped in ORDERS.items()}
+    return data
+
+
+def verdict_drift(run_a: RunRecords, run_b: RunRecords) -> tuple[dict[str, Any], RunInMemory, RunInMemory]:
+    """The verdicts' drift (no headline): changed items, transitions, kappa; and both runs on the paired items."""
+    kind = kind_of([run_a, run_b])
     ids_a, ids_b = paired_ids(run_a, run_b)
     if not ids_a:
         raise BadInput(f"{run_a.path}, {run_b.path}: no item judged by both with the same content")
@@ -47,11 +59,7 @@ def drift_figures(run_a: RunRecords, run_b: RunRecords, *, by_order: bool = Fals
                  "items": changed, "criteria": by_criterion}
     else:
         data |= transitions(_verdicts(part_a, ids_a), _verdicts(part_b, ids_b), ids_a)
-    data |= headline_test(kind, part_a, part_b, options)
-    if by_order and kind.name == "pairwise":
-        data["by_order"] = {order: transitions(*_order_verdicts(part_a, part_b, ids_a, ids_b, swapped))
-                            for order, swapped in ORDERS.items()}
-    return data
+    return data, part_a, part_b
 
 
 def transitions(verdicts_a: list[str], verdicts_b: list[str], ids: list[str]) -> dict[str, Any]:
@@ -140,17 +148,25 @@ def _scores(run_a: RunRecords, run_b: RunRecords, ids_a: list[str],
             for c in criteria}
 
 
-def drift_pairs(runs: list[RunRecords], options: Options = Options()) -> list[dict[str, Any]]:
-    """``compare``'s drift section: the drift of every two complete runs sharing a judge model name."""
+def drift_pairs(runs: list[RunRecords], rows: list[dict[str, Any]],
+                comparisons: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``compare``'s drift section: every two complete runs sharing a judge model name.
+
+    The verdicts' drift is computed here; each run's headline is its leaderboard row's and the p-value
+    its comparison's (on the items both judged), so nothing ``compare`` computed is computed again.
+    """
+    tested = {frozenset((pair["run_1"], pair["run_2"])): pair for pair in comparisons}
     found = []
     for i, run_a in enumerate(runs):
-        for run_b in runs[i + 1:]:
-            model = run_a.manifest.judge_model
+        for j in range(i + 1, len(runs)):
+            run_b, model = runs[j], run_a.manifest.judge_model
             if model is None or model != run_b.manifest.judge_model:
                 continue
-            if not all(r.manifest.complete for r in (run_a, run_b)) or not paired_ids(run_a, run_b)[0]:
+            if not (run_a.manifest.complete and run_b.manifest.complete) or not paired_ids(run_a, run_b)[0]:
                 continue
-            figures = drift_figures(run_a, run_b, options=options)
-            found.append({"judge_model": model} | {k: v for k, v in figures.items() if k != "criteria"})
+            data = {k: v for k, v in verdict_drift(run_a, run_b)[0].items() if k != "criteria"}
+            pair = tested.get(frozenset((str(run_a.path), str(run_b.path))))
+            found.append({"judge_model": model} | data | {
+                "headline_a": rows[i].get(rows[i]["ranked_by"]), "headline_b": rows[j].get(rows[j]["ranked_by"]),
+                "p_value": pair["p_value"] if pair else None, "test": pair["test"] if pair else None})
     return found
-

@@ -115,12 +115,33 @@ def test_each_command_is_built_from_the_module_that_registers_it():
     assert registered == COMMANDS
 
 
-def test_listing_the_datasets_loads_only_the_cards_and_what_typer_parses_options_with():
-    """``datasets list`` reads the cards (YAML, validated into the card models), nothing a run needs."""
+def test_listing_the_datasets_reads_the_card_files_and_builds_no_model():
+    """``datasets list`` reads the shipped cards' YAML (``judgekit.resources.shipped``): no card or record
+    model is built, and pydantic is only typer's (its option parsing)."""
     code = ("import contextlib, io, judgekit.cli\nsys.argv = ['judgekit', 'datasets', 'list']\n"
             "with contextlib.redirect_stdout(io.StringIO()) as out:\n    judgekit.cli.main()\n"
             "assert 'llmbar/natural' in out.getvalue()")
-    assert loaded_after(code) == ["judgekit.data", "judgekit.records", "pydantic", "yaml"]
+    assert loaded_after(code) == ["pydantic", "yaml"]
+
+
+@pytest.mark.parametrize("data_dir", [False, True])
+def test_the_listing_read_from_the_yaml_is_the_validated_cards_listing(data_dir, tmp_path, monkeypatch):
+    """Every shipped card, read without validation, says what the validated card says: id, size, sources, and
+    where its data is (with and without a data dir holding some of it)."""
+    from judgekit.cli.datasets import _list_row
+    from judgekit.data import list_datasets
+    from judgekit.resources import DATA_DIR_ENV, shipped
+
+    if data_dir:
+        (tmp_path / "llmbar" / "Dataset" / "LLMBar" / "Natural").mkdir(parents=True)
+        (tmp_path / "llmbar" / "Dataset" / "LLMBar" / "Natural" / "dataset.json").write_text("[]")
+        monkeypatch.setenv(DATA_DIR_ENV, str(tmp_path))
+    else:
+        monkeypatch.delenv(DATA_DIR_ENV, raising=False)
+    validated = [_list_row(a) for a in list_datasets()]
+    assert [_list_row(a) for a in shipped()] == validated
+    assert {row["source"] for row in validated} >= {"bundled", "local + hub", "parts"}
+    assert any(row["available"] for row in validated if "local" in row["source"]) == data_dir
 
 
 def test_the_top_level_help_builds_no_command():

@@ -13,7 +13,7 @@ from rich.table import Table
 from judgekit.cli.options import FORMAT, OutputFormat
 
 if TYPE_CHECKING:
-    from judgekit.data import Availability
+    from judgekit.resources import Availability
 
 
 def register(app: typer.Typer) -> None:
@@ -32,9 +32,9 @@ def list_command(
 
     Example: judgekit datasets list --format json
     """
-    from judgekit.data import list_datasets
+    from judgekit.resources import shipped
 
-    rows = [_list_row(a) for a in list_datasets()]
+    rows = [_list_row(a) for a in shipped()]
     if format is OutputFormat.json:
         typer.echo(json.dumps({"datasets": rows}, indent=2))
         return

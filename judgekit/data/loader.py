@@ -8,9 +8,8 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -34,9 +33,7 @@ from judgekit.data.labelled import to_labelled_outputs
 from judgekit.data.scored import to_scored_examples
 from judgekit.errors import BadInput
 from judgekit.records import LABELS, Example, LabelledOutput, RunKind, ScoredExample, content_hash
-from judgekit.resources import meta_datasets_root
-
-DATA_DIR_ENV = "JUDGEKIT_DATA_DIR"
+from judgekit.resources import DATA_DIR_ENV, Availability, availability, locate
 
 
 @dataclass(frozen=True)
@@ -77,17 +74,10 @@ class Dataset:
         return content_hash(self.examples)
 
 
-class Availability(NamedTuple):
-    card: Card
-    available: bool
-    """True when the data can be read without the network."""
-    where: str
-
-
 def list_datasets() -> list[Availability]:
-    """Every built-in card and whether its data is readable right now."""
+    """Every built-in card (validated) and whether its data is readable right now."""
     cards = builtin_cards()
-    return [_availability(card, cards) for card in cards.values()]
+    return [availability(card, cards) for card in cards.values()]
 
 
 def load_dataset(
@@ -140,7 +130,7 @@ def load_dataset(
 
 def data_file(card: Card) -> Path:
     """Where a card's own data file is right now (an explicit file, the data dir); bad input naming the fix."""
-    found = _locate(card, None)
+    found = locate(card, None)
     if found.kind not in ("path", "data dir"):
         raise _not_found(card)
     return Path(found.file)
@@ -406,64 +396,14 @@ def _classify_override(card: Card, given: dict[str, Any], labels: Any) -> Card:
     return card.model_copy(update={"classify": fields, "fields": None, "scored": None})
 
 
-class _Located(NamedTuple):
-    kind: str
-    """``path``, ``bundled``, ``data dir``, ``hub`` or ``missing``."""
-    file: Path | Traversable | None
-    root: Path | None
-    """Folder laid out like the staged datasets folder, for joins."""
-
-
-def _locate(card: Card, explicit: Path | None) -> _Located:
-    env = os.environ.get(DATA_DIR_ENV)
-    env_root = Path(env) if env and Path(env).is_dir() else None
-    if explicit is not None:
-        if explicit.is_file():
-            return _Located("path", explicit, env_root)
-        if card.local and (explicit / card.local).is_file():
-            return _Located("path", explicit / card.local, explicit)
-        raise BadInput(f"--path: {explicit} has no {card.local or 'data file'} for {card.id}")
-    if card.bundled:
-        return _Located("bundled", meta_datasets_root().joinpath(card.bundled), None)
-    if card.local and Path(card.local).is_absolute():  # a user's card or data file
-        if not Path(card.local).is_file():
-            raise BadInput(f"{card.local}: file not found (named by the card for {card.id})")
-        return _Located("path", Path(card.local), Path(card.local).parent)
-    if card.local and env_root and (env_root / card.local).is_file():
-        return _Located("data dir", env_root / card.local, env_root)
-    if card.hub:
-        return _Located("hub", None, env_root)
-    return _Located("missing", None, None)
-
-
 def _not_found(card: Card, why: str = "") -> BadInput:
     hint = (f"set {DATA_DIR_ENV} to a folder containing {card.local} (laid out like the "
             "staged datasets folder) or pass --path" if card.local else "pass --path")
     return BadInput(f"{card.id}: data not found: {hint}{'; ' + why if why else ''}")
 
 
-def _availability(card: Card, cards: dict[str, Card]) -> Availability:
-    if card.parts:
-        parts = [_availability(cards[p], cards) for p in card.parts if p in cards]
-        ok = len(parts) == len(card.parts) and all(p.available for p in parts)
-        return Availability(card, ok, "all parts" if ok else "needs every part")
-    try:
-        found = _locate(card, None)
-    except BadInput as e:
-        return Availability(card, False, str(e))
-    if found.kind == "bundled":
-        return Availability(card, found.file.is_file(), "bundled with judgekit")
-    if found.kind == "data dir":
-        return Availability(card, True, f"{DATA_DIR_ENV}={found.root}")
-    if found.kind == "path":
-        return Availability(card, True, str(found.file))
-    if found.kind == "hub":
-        return Availability(card, False, f"HF hub {card.hub.id} (needs network), or set {DATA_DIR_ENV}")
-    return Availability(card, False, f"set {DATA_DIR_ENV}")
-
-
 def _load_card(card: Card, explicit: Path | None) -> Dataset:
-    found = _locate(card, explicit)
+    found = locate(card, explicit)
     if found.kind == "missing":
         raise _not_found(card)
     if found.kind == "hub":

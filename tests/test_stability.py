@@ -340,3 +340,12 @@ def test_an_unfinished_repeat_is_compared_on_the_items_every_repeat_judged(tmp_p
     assert figures["n"] == 10 and not figures["complete"]
     on_kept = [[v.winner == "a" for v in run.verdicts if v.example_id in kept] for run in runs]
     assert figures["headlines"] == [pytest.approx(np.mean(right)) for right in on_kept]
+
+
+def test_the_embedded_judges_draws_are_independent_across_prompts_and_repeatable_per_prompt():
+    from judgekit.backends.local import sampler
+
+    draws = {(sample, prompt): sampler(sample, list(prompt)).random(4).tolist()
+             for sample in (1000, 2000) for prompt in ((1, 2, 3), (1, 2, 4))}
+    assert len({tuple(d) for d in draws.values()}) == 4  # another prompt or another repeat: other numbers
+    assert sampler(1000, [1, 2, 3]).random(4).tolist() == draws[(1000, (1, 2, 3))]  # the same request: the same

@@ -83,17 +83,23 @@ def test_two_workers_give_the_verdicts_one_gives_each_call_made_once(tmp_path):
     assert "accuracy" in two.stdout and str(tmp_path / "two") in two.stdout
 
 
-def workers_of(pid: int) -> list[int]:
-    """The worker processes ``pid`` started (spawned interpreters whose parent it is)."""
+def children_of(pid: int, marker: bytes) -> list[int]:
+    """The processes whose parent is ``pid`` and whose command line holds ``marker``."""
     found = []
     for entry in Path("/proc").iterdir():
         try:
             if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid \
-                    and b"spawn_main" in (entry / "cmdline").read_bytes():
+                    and marker in (entry / "cmdline").read_bytes():
                 found.append(int(entry.name))
         except (OSError, IndexError, ValueError):
             continue  # it ended while we looked
     return found
+
+
+def workers_of(pid: int) -> list[int]:
+    """The worker processes of the judgekit process ``pid``, and the fork server they were forked from."""
+    servers = children_of(pid, b"multiprocessing.forkserver")
+    return [w for server in servers for w in children_of(server, b"multiprocessing.forkserver")] + servers
 
 
 def gone(pids: list[int], within: float) -> bool:
@@ -122,7 +128,7 @@ def test_kill_9_stops_the_workers_too_and_a_rerun_repeats_only_the_calls_in_flig
     out, cache = tmp_path / "run", tmp_path / "cache"
     with ScriptedServer(answer=by_prompt, latency=0.15) as server:
         process, workers = start_until(run_args(server, out, "-c", "4", "--workers", "2"), out, cache)
-        assert len(workers) == 2
+        assert len(workers) == 3  # two workers and their fork server
         server.latency = 600.0  # the workers now wait on the server, with nothing to send their parent
         time.sleep(0.5)
         process.send_signal(signal.SIGKILL)
@@ -145,7 +151,7 @@ def test_a_worker_that_dies_stops_the_run_in_one_line_and_the_rerun_finishes_it(
     out, cache = tmp_path / "run", tmp_path / "cache"
     with ScriptedServer(answer=by_prompt, latency=0.15) as server:
         process, workers = start_until(run_args(server, out, "-c", "4", "--workers", "2"), out, cache)
-        os.kill(workers[0], signal.SIGKILL)
+        os.kill(workers[0], signal.SIGKILL)  # a worker, not the fork server (last)
         _, stderr = process.communicate(timeout=60)
         assert process.returncode == 1
         lines = stderr.strip().splitlines()
@@ -188,6 +194,6 @@ def test_sigterm_stops_the_workers_and_leaves_an_honest_manifest(tmp_path):
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=60)
     assert process.returncode == 143 and stderr.strip() == "terminated"
-    assert len(workers) == 2 and gone(workers, within=10)
+    assert len(workers) == 3 and gone(workers, within=10)
     run = read_run(out)
     assert not run.manifest.complete and run.manifest.n_verdicts == len(run.verdicts) >= 8

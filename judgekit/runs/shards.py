@@ -1,8 +1,8 @@
 """One run over several processes (``judgekit run --workers N``): more client CPU than one core has.
 
-One Python process spends about a millisecond of CPU per call (the SDK's
-client alone is most of it, bench/README.md), so it tops out near 1,000 calls
-a second; a wide, fast server can take more. Here the examples still to judge
+One Python process spends 1-1.5 ms of CPU per call (the SDK's client alone
+is most of it, bench/README.md), so it tops out at several hundred calls a
+second; a wide, fast server can take more. Here the examples still to judge
 are dealt round-robin to N worker processes. Each builds the judge again from
 its :class:`JudgeRecipe` with its share of the concurrency, reads and writes
 the same response cache (SQLite in WAL mode takes several processes), and
@@ -13,7 +13,9 @@ it holds the lock, appends the verdicts and keeps the manifest, so locking,
 resuming and a kill -9 behave as in one process. Workers are forked from a
 ``forkserver`` that imported the judge once, so none inherits the lock; a
 worker whose parent is gone exits at once, and a rerun finds every call that
-finished in the cache.
+finished in the cache. As with any multiprocessing, a script that runs
+workers guards its main code with ``if __name__ == "__main__":`` (a worker
+imports the script's module).
 """
 
 from __future__ import annotations

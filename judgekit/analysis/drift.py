@@ -43,7 +43,7 @@ def drift_figures(run_a: RunRecords, run_b: RunRecords, *, by_order: bool = Fals
     return data
 
 
-def verdict_drift(run_a: RunRecords, run_b: RunRecords) -> tuple[dict[str, Any], RunInMemory, RunInMemory]:
+def verdict_drift(run_a: RunRecords, run_b: RunRecords) -> tuple[dict[str, Any], RunRecords, RunRecords]:
     """The verdicts' drift (no headline): changed items, transitions, kappa; and both runs on the paired items."""
     kind = kind_of([run_a, run_b])
     ids_a, ids_b = paired_ids(run_a, run_b)

@@ -510,3 +510,8 @@ def _serve_forever() -> None:
 
 if __name__ == "__main__":
     _serve_forever()
+
+
+def client_closed(backend) -> bool:
+    """The backend's SDK client is closed, or was never made (it is made on the first call the cache cannot answer)."""
+    return "_client" not in vars(backend) or backend._client.is_closed()

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -71,3 +73,25 @@ def write_model(path: Path, split_dir: Path, accuracy: dict[str, float], seed: i
             rules.append({"when": f"{LEADS[version]}\n{item['output']}\n", "reply": f"Looked at it.\n{label}"})
     path.write_text(json.dumps(rules, ensure_ascii=False), encoding="utf-8")  # read as YAML: no \\u escapes
     return path
+
+
+def scored_file(tmp_path: Path) -> Path:
+    """A pointwise set: six responses to two prompts by three systems, two annotators' fluency scores each
+    (read with SCORED_MAPPING; ``scored_quality`` answers it as a perfect judge would)."""
+    rows = []
+    for prompt in ("p1", "p2"):
+        for k, system in enumerate(("s1", "s2", "s3")):
+            quality = k + 2 if prompt == "p1" else 4 - k
+            rows.append({"prompt": f"Write about {prompt}", "pid": prompt, "model": system,
+                         "text": f"response quality {quality}", "f1": quality, "f2": min(5, quality + 1)})
+    path = tmp_path / "scored.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+SCORED_MAPPING = "input=pid,instruction=prompt,response=text,system=model,score.fluency=f1+f2,scale=1-5"
+
+
+def scored_quality(call: Any) -> int:
+    """The quality a response of ``scored_file`` states, read from the prompt."""
+    return int(re.search(r"response quality (\d)", call.prompt)[1])

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from servers import ScriptedServer
-from test_cli_run import oracle_for
+from servers import ScriptedServer, oracle_for
 
 import judgekit
 from judgekit.data import load_dataset

@@ -15,11 +15,14 @@ import time
 import pytest
 from batch_servers import BatchServer
 from conftest import JUDGEKIT, KILLS_PROCESSES, run_judgekit
-from test_cli_run import BUNDLED, oracle_for
+from servers import oracle_for
 
 from judgekit.backends.prices import PriceTable
+from judgekit.data import load_dataset
 from judgekit.errors import BadInput
 from judgekit.runs.run_dir import read_run
+
+BUNDLED = load_dataset("judgekit/bundled").examples
 
 GOLD = {e.id: e.gold for e in BUNDLED}
 MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-3-5-haiku"}  # priced models: costs are checkable

@@ -9,9 +9,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from servers import Fault, ScriptedServer
-from test_cli_run import oracle_for
-from test_defects_backends import client_closed
+from servers import Fault, ScriptedServer, client_closed, oracle_for
 
 import judgekit
 from judgekit.data import load_dataset

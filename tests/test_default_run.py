@@ -11,8 +11,7 @@ import json
 from collections import Counter
 
 from conftest import run_judgekit
-from servers import ScriptedServer
-from test_cli_run import oracle_for
+from servers import ScriptedServer, oracle_for
 
 from judgekit.analysis.leaderboard import leaderboard
 from judgekit.cli.run import DEFAULT_DATASET, DEFAULT_JUDGE, RECORDED_DIR

@@ -17,26 +17,22 @@ import pytest
 import run_dirs
 import yaml
 from conftest import run_judgekit
-from servers import Reply, ScriptedServer
-from test_cli_run import BUNDLED, oracle_for
-from test_pointwise import MAPPING, _quality, _scored_file
+from servers import Reply, ScriptedServer, client_closed, oracle_for
+from stand_in import SCORED_MAPPING, scored_file, scored_quality
 
 import judgekit
 from judgekit.backends.base import CallTag, Message, Request
 from judgekit.backends.registry import create_backend
+from judgekit.data import load_dataset
 from judgekit.errors import BadInput, JudgekitError
 from judgekit.records import Example, OrderResult, Verdict
 from judgekit.runs.run_dir import read_run
 from judgekit.runs.sweep import cells, load_sweep, run_sweep
 
+BUNDLED = load_dataset("judgekit/bundled").examples
 TWINS = [Example(id=f"twin/{i}", instruction="Name a prime.", response_a="7", response_b="8", gold="a")
          for i in (1, 2)]
 """Two items whose prompts are the same word for word."""
-
-
-def client_closed(backend) -> bool:
-    """The backend's SDK client is closed, or was never made (it is made on the first call the cache cannot answer)."""
-    return "_client" not in vars(backend) or backend._client.is_closed()
 
 
 def record(path, examples, raws):
@@ -114,17 +110,18 @@ def test_a_panel_of_two_models_replays_each_seats_own_text(tmp_path):
 @pytest.mark.parametrize("protocol", ["pointwise/likert", "pointwise/geval"])
 def test_a_pointwise_run_replays_to_the_same_scores_without_calls(tmp_path, monkeypatch, capsys, protocol):
     def answer(call):
-        q, other = str(_quality(call)), "3" if _quality(call) != 3 else "2"
+        q, other = str(scored_quality(call)), "3" if scored_quality(call) != 3 else "2"
         return Reply(f"Fluent enough.\nScore: {q}", logprobs=[{q: math.log(0.6), other: math.log(0.4)}])
 
     def run(judge, out, *extra):
         code, _, err = run_judgekit(monkeypatch, capsys, "run", "--judge", judge, "--protocol", protocol,
-                                    "--dataset", data, "--mapping", MAPPING, "--out", tmp_path / out, "--quiet", *extra)
+                                    "--dataset", data, "--mapping", SCORED_MAPPING, "--out", tmp_path / out,
+                                    "--quiet", *extra)
         assert code == 0, err
         return [{c: (r.score, r.raw, r.invalid_reason) for c, r in v.criteria.items()}
                 for v in read_run(tmp_path / out).verdicts]
 
-    data = _scored_file(tmp_path)
+    data = scored_file(tmp_path)
     with ScriptedServer(answer=answer) as server:
         live = run("openai:judge", "live", "--base-url", server.openai_url)
         assert server.total_answered() == 6

@@ -11,8 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 import run_dirs
 from conftest import run_judgekit
-from servers import scripted_server  # noqa: F401  (fixture)
-from test_cli_run import oracle_for
+from servers import oracle_for, scripted_server  # noqa: F401  (fixture)
 
 from judgekit.data import load_dataset
 from judgekit.records import Example, OrderResult, Usage, Verdict

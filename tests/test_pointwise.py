@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import math
-import re
 
 import pytest
 from conftest import run_judgekit
 from servers import Reply, ScriptedServer
+from stand_in import SCORED_MAPPING, scored_file, scored_quality
 
 from judgekit.backends.base import Completion
 from judgekit.judge.strategies import get_strategy
@@ -65,31 +65,11 @@ def test_user_pointwise_spec_checks_its_options(tmp_path):
         load_protocol(str(spec))
 
 
-def _scored_file(tmp_path):
-    """Six responses to two prompts by three systems, two annotators' fluency scores each."""
-    rows = []
-    for prompt in ("p1", "p2"):
-        for k, system in enumerate(("s1", "s2", "s3")):
-            quality = k + 2 if prompt == "p1" else 4 - k
-            rows.append({"prompt": f"Write about {prompt}", "pid": prompt, "model": system,
-                         "text": f"response quality {quality}", "f1": quality, "f2": min(5, quality + 1)})
-    path = tmp_path / "scored.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    return path
-
-
-MAPPING = "input=pid,instruction=prompt,response=text,system=model,score.fluency=f1+f2,scale=1-5"
-
-
-def _quality(call) -> int:
-    return int(re.search(r"response quality (\d)", call.prompt)[1])
-
-
 def test_likert_run_from_the_cli_writes_a_pointwise_run_and_reports_it(tmp_path, monkeypatch, capsys):
-    with ScriptedServer(answer=lambda call: f"Fluent enough.\nScore: {_quality(call)}") as server:
+    with ScriptedServer(answer=lambda call: f"Fluent enough.\nScore: {scored_quality(call)}") as server:
         code, out, err = run_judgekit(
             monkeypatch, capsys, "run", "--judge", "openai:judge", "--base-url", server.openai_url,
-            "--protocol", "pointwise/likert", "--dataset", _scored_file(tmp_path), "--mapping", MAPPING,
+            "--protocol", "pointwise/likert", "--dataset", scored_file(tmp_path), "--mapping", SCORED_MAPPING,
             "--out", tmp_path / "run", "--quiet")
         assert code == 0, err
         assert server.total_answered() == 6
@@ -105,13 +85,13 @@ def test_likert_run_from_the_cli_writes_a_pointwise_run_and_reports_it(tmp_path,
 
 def test_geval_run_through_the_openai_sdk_reads_top_logprobs(tmp_path, monkeypatch, capsys):
     def answer(call):
-        q = str(_quality(call))
+        q = str(scored_quality(call))
         return Reply(q, logprobs=[{q: math.log(0.7), "3" if q != "3" else "2": math.log(0.3)}])
 
     with ScriptedServer(answer=answer) as server:
         code, _, err = run_judgekit(
             monkeypatch, capsys, "run", "--judge", "openai:judge", "--base-url", server.openai_url,
-            "--protocol", "pointwise/geval", "--dataset", _scored_file(tmp_path), "--mapping", MAPPING,
+            "--protocol", "pointwise/geval", "--dataset", scored_file(tmp_path), "--mapping", SCORED_MAPPING,
             "--out", tmp_path / "run", "--quiet")
     assert code == 0, err
     ratings = [v.criteria["fluency"] for v in read_run(tmp_path / "run").verdicts]
@@ -121,7 +101,7 @@ def test_geval_run_through_the_openai_sdk_reads_top_logprobs(tmp_path, monkeypat
 
 def test_mismatched_kinds_and_scores_only_data_are_refused(tmp_path, monkeypatch, capsys):
     code, _, err = run_judgekit(monkeypatch, capsys, "run", "--protocol", "llmbar/vanilla", "--dataset",
-                                _scored_file(tmp_path), "--mapping", MAPPING, "--dry-run")
+                                scored_file(tmp_path), "--mapping", SCORED_MAPPING, "--dry-run")
     assert code == 2 and "pairs (pairwise)" in err
     code, _, err = run_judgekit(monkeypatch, capsys, "run", "--protocol", "pointwise/likert", "--dry-run")
     assert code == 2 and "scored responses (pointwise)" in err
@@ -135,10 +115,10 @@ def test_mismatched_kinds_and_scores_only_data_are_refused(tmp_path, monkeypatch
 def test_a_pointwise_run_exports_one_row_per_rated_criterion(tmp_path, monkeypatch, capsys):
     from judgekit.report.export import read_export
 
-    with ScriptedServer(answer=lambda call: f"Fluent enough.\nScore: {_quality(call)}") as server:
+    with ScriptedServer(answer=lambda call: f"Fluent enough.\nScore: {scored_quality(call)}") as server:
         code, _, err = run_judgekit(
             monkeypatch, capsys, "run", "--judge", "openai:judge", "--base-url", server.openai_url,
-            "--protocol", "pointwise/likert", "--dataset", _scored_file(tmp_path), "--mapping", MAPPING,
+            "--protocol", "pointwise/likert", "--dataset", scored_file(tmp_path), "--mapping", SCORED_MAPPING,
             "--out", tmp_path / "run", "--quiet")
         assert code == 0, err
     code, _, err = run_judgekit(monkeypatch, capsys, "export", tmp_path / "run", "--out", tmp_path / "rows.csv")

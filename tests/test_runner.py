@@ -10,9 +10,8 @@ import asyncio
 import time
 
 import pytest
-from servers import Fault, scripted_server  # noqa: F401  (fixture)
+from servers import Fault, oracle_for, scripted_server  # noqa: F401  (fixture)
 from sklearn.metrics import accuracy_score
-from test_cli_run import oracle_for
 
 from judgekit.analysis.summary import run_summary
 from judgekit.analysis.summary import summary_frame as summarize

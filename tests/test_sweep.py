@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from servers import ScriptedServer
-from test_cli_run import BUNDLED, oracle_for
+from servers import ScriptedServer, oracle_for
 
+from judgekit.data import load_dataset
 from judgekit.errors import BadInput
 from judgekit.runs.run_dir import read_run
 from judgekit.runs.sweep import load_sweep
+
+BUNDLED = load_dataset("judgekit/bundled").examples
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """docs/cli.md: every command's ``--help``, rendered at a fixed width without colour.
 
-Regenerate with ``python -m judgekit.cli.docs > docs/cli.md``; tests/test_cli_docs.py fails when the
+Regenerate with ``python -m judgekit.cli.docs > docs/cli.md``; tests/cli/test_cli_docs.py fails when the
 file and the help drift apart.
 """
 
@@ -28,7 +28,7 @@ Every `judgekit` command's `--help`, generated: do not edit by hand. After chang
 {COMMAND}
 ```
 
-(`tests/test_cli_docs.py` fails when this file and the help differ.)
+(`tests/cli/test_cli_docs.py` fails when this file and the help differ.)
 """
 
 

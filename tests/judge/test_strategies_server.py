@@ -21,7 +21,7 @@ N = 12
 """Items per protocol: enough for both labels, small enough for CI."""
 PROTOCOLS = [p for p in list_protocols() if not p.startswith(("logprob/", "styles/"))
              and get_strategy(load_protocol(p).strategy).kind == "pairwise"]
-"""styles/* answer in their own verdict formats: their oracle is in tests/test_debate_and_styles.py."""
+"""styles/* answer in their own verdict formats: their oracle is in tests/judge/test_debate_and_styles.py."""
 
 
 @pytest.fixture

@@ -104,7 +104,7 @@ def test_each_command_is_built_from_the_module_that_registers_it():
     from judgekit.cli import COMMANDS
 
     registered = {}
-    for path in sorted((Path(__file__).parents[1] / "judgekit" / "cli").glob("*.py")):
+    for path in sorted((Path(__file__).resolve().parents[2] / "judgekit" / "cli").glob("*.py")):
         module = importlib.import_module(f"judgekit.cli.{path.stem}")
         if not hasattr(module, "register"):
             continue

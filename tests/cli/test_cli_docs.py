@@ -8,7 +8,7 @@ from pathlib import Path
 from judgekit.cli import COMMANDS
 from judgekit.cli.docs import COMMAND, WIDTH, render
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
 
 
 def test_docs_cli_md_is_the_current_help_of_every_command():

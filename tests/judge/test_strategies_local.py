@@ -51,7 +51,7 @@ def representatives() -> list[str]:
     for protocol_id in list_protocols():
         protocol = load_protocol(protocol_id)
         if get_strategy(protocol.strategy).kind != "pairwise" or protocol.strategy in COMPOSITE_STRATEGIES | SHORTENED:
-            continue  # pointwise and classify: tests/test_pointwise.py, tests/test_classify_*.py; composites below
+            continue  # pointwise and classify: tests/judge/test_pointwise.py, test_classify_*.py; composites below
         kinds.setdefault((protocol.strategy, PARSED.get(protocol.strategy, protocol.parser.format)), []).append(
             protocol_id)
     chosen = {kind: min(ids, key=_template_chars) for kind, ids in sorted(kinds.items())}

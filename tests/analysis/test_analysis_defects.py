@@ -29,7 +29,7 @@ def test_a_users_own_logprob_spec_is_ranked_by_its_combined_verdict(tmp_path, mo
     """D2: the headline came from reloading the spec by its id, which fails for a spec file (its stem is
     not a built-in id) and silently fell back to per-order accuracy. (A user spec taking a built-in's id,
     which read the built-in's strategy, is now refused at load: issue 28 item 22.)"""
-    shipped = Path(__file__).resolve().parents[1] / "protocols" / "logprob" / "pairwise.yaml"
+    shipped = Path(__file__).resolve().parents[2] / "protocols" / "logprob" / "pairwise.yaml"
     mine = tmp_path / "my-logprob.yaml"
     mine.write_text(shipped.read_text(encoding="utf-8").replace("id: logprob/pairwise", "id: my/logprob"),
                     encoding="utf-8")

@@ -131,4 +131,4 @@ def test_debate_runs_on_the_local_model(tmp_path):
     protocol, verdicts = judge_one(str(path))
     assert protocol.calls_per_item == 3
     verdict = check(protocol, verdicts)
-    assert {stage.split("_round")[0] for stage in verdict.details} == {"general_user", "critic"}
+    assert {call.stage.split("_round")[0] for call in verdict.transcript} == {"general_user", "critic"}

@@ -14,12 +14,30 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from importlib.metadata import EntryPoint
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from judgekit.errors import BadInput
+
+
+def declared(point: EntryPoint) -> str:
+    """How an error names an entry point another package declares."""
+    return f"entry point '{point.name}' ({point.value}) in group {point.group}"
+
+
+def plugin_class(point: EntryPoint, base: type) -> type:
+    """The class another package declares at ``point``, a subclass of ``base``; a plugin that does not
+    load or names something else is one line naming its entry point, not a traceback."""
+    try:
+        found = point.load()
+    except Exception as e:
+        raise BadInput(f"{declared(point)}: cannot load it ({type(e).__name__}: {e})") from None
+    if not (isinstance(found, type) and issubclass(found, base)):
+        raise BadInput(f"{declared(point)}: names {found!r}, not a {base.__name__} subclass")
+    return found
 
 
 def protocols_root() -> Traversable:

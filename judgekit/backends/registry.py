@@ -17,6 +17,7 @@ from typing import Any
 
 from judgekit.backends.base import Backend
 from judgekit.errors import BadInput
+from judgekit.resources import plugin_class
 
 PROVIDERS: dict[str, str] = {
     "openai": "judgekit.backends.openai_backend",
@@ -77,14 +78,7 @@ def _plugin(provider: str) -> type[Backend]:
     point = next(iter(entry_points(group=ENTRY_POINTS, name=provider)), None)
     if point is None:
         raise BadInput(f"judge spec: unknown provider {provider!r}; known providers: {', '.join(provider_names())}")
-    where = f"entry point '{point.name}' ({point.value}) in group {ENTRY_POINTS}"
-    try:
-        found = point.load()
-    except Exception as e:  # a broken plugin is named, not a traceback
-        raise BadInput(f"{where}: cannot load it ({type(e).__name__}: {e})") from None
-    if not (isinstance(found, type) and issubclass(found, Backend)):
-        raise BadInput(f"{where}: names {found!r}, not a Backend subclass")
-    return register_backend(provider)(found)
+    return register_backend(provider)(plugin_class(point, Backend))
 
 
 def create_backend(spec: str, **options: Any) -> Backend:

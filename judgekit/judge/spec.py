@@ -56,7 +56,7 @@ from judgekit.errors import BadInput
 from judgekit.judge.protocol import JINJA, Member, Parser, ParserFormat, Protocol, StrategyOptions
 from judgekit.judge.strategies.base import Strategy, get_strategy
 from judgekit.records import Manifest, json_lines, load_yaml
-from judgekit.resources import protocols_root
+from judgekit.resources import declared, protocols_root
 
 SPEC_KEYS = frozenset({
     "id", "description", "citation", "strategy", "templates", "parser", "params", "orders",
@@ -99,7 +99,7 @@ def _plugin_roots() -> dict[str, Traversable]:
     builtin = {child.name for child in protocols_root().iterdir() if child.is_dir()}
     roots: dict[str, Traversable] = {}
     for point in entry_points(group=ENTRY_POINTS):
-        where = f"entry point '{point.name}' ({point.value}) in group {ENTRY_POINTS}"
+        where = declared(point)
         if point.name in builtin or "/" in point.name:
             raise BadInput(f"{where}: '{point.name}' is a built-in protocol folder or not one name; rename it")
         try:

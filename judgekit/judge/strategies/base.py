@@ -70,6 +70,7 @@ from judgekit.records import (
     Usage,
     Verdict,
 )
+from judgekit.resources import declared, plugin_class
 
 
 @dataclass(frozen=True)
@@ -270,13 +271,8 @@ def _load_all() -> None:
     for module in pkgutil.iter_modules([str(Path(__file__).parent)]):
         import_module(f"judgekit.judge.strategies.{module.name}")
     for point in entry_points(group=ENTRY_POINTS):
-        where = f"entry point '{point.name}' ({point.value}) in group {ENTRY_POINTS}"
-        try:
-            found = point.load()
-        except Exception as e:  # a broken plugin is named, not a traceback
-            raise BadInput(f"{where}: cannot load it ({type(e).__name__}: {e})") from None
-        if not (isinstance(found, type) and issubclass(found, Strategy)):
-            raise BadInput(f"{where}: names {found!r}, not a Strategy subclass")
+        found = plugin_class(point, Strategy)
+        where = declared(point)
         if point.name in _REGISTRY and type(_REGISTRY[point.name]) is not found:
             raise BadInput(f"{where}: a strategy named '{point.name}' already exists")
         try:

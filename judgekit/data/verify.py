@@ -28,13 +28,14 @@ What makes a verdict reproducible, and what makes one impossible:
 from __future__ import annotations
 
 import inspect
+import json
 import logging
 import os
 import random
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from functools import cache
+from functools import cache, lru_cache
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -92,6 +93,15 @@ def check(instruction_id: str, kwargs: Mapping[str, Any], *, prompt: str, respon
     is restored): use one per (prompt, instruction) so a checker that draws is
     the same every run.
     """
+    return _check(instruction_id, json.dumps(kwargs), prompt, response, seed)
+
+
+@lru_cache(maxsize=4096)
+def _check(instruction_id: str, kwargs_json: str, prompt: str, response: str, seed: str) -> Check:
+    """``check``, remembered for the process: a verdict depends on nothing else (langdetect and ``random`` are
+    seeded per call), and a checker costs milliseconds (langdetect most), so the two IFEval cards, which check
+    the same responses, and a dataset loaded again pay once."""
+    kwargs = json.loads(kwargs_json)
     if not is_registered(instruction_id):
         return Check(None, None, f"{LIBRARY} has no checker for '{instruction_id}'")
     missing = prepare_resources()

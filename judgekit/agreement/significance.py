@@ -34,7 +34,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from judgekit.agreement.uncertainty import Clusters, Statistic, mcnemar_exact
+from judgekit.agreement.uncertainty import Clusters, Statistic, mcnemar_exact, one_blas_thread
 from judgekit.errors import BadInput
 
 MAX_EXACT = 20
@@ -239,7 +239,8 @@ def swap_test(statistic_1: Statistic, statistic_2: Statistic, *, n_resamples: in
     for start in range(0, n_resamples, _BLOCK // 8):
         block = min(_BLOCK // 8, n_resamples - start)
         swaps = rng.integers(0, 2, size=(block, len(t1))).astype(np.float64)
-        moved = swaps @ delta
+        with one_blas_thread():
+            moved = swaps @ delta
         values = statistic_1.fn(t1.sum(axis=0) + moved) - statistic_2.fn(t2.sum(axis=0) - moved)
         values = np.asarray(values, dtype=np.float64)
         finite = np.isfinite(values)

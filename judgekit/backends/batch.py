@@ -3,7 +3,7 @@
 In batch mode a judge's call path keeps its cache, its in-flight sharing and
 its accounting, but its backend is a :class:`BatchBackend`: a request that
 misses the cache is not sent; it waits in a queue. When no new request has
-arrived for ``settle_s`` (every example is waiting for an answer) or a
+arrived for ``SETTLE_S`` (every example is waiting for an answer) or a
 batch is full, the queue goes out as one batch through the provider's batch
 API (``batch_openai``, ``batch_anthropic``), within its documented limits.
 When the batch ends, each answer resolves its waiting request exactly as a
@@ -69,6 +69,9 @@ BATCH_DIR = "batches"
 LEDGER = "ledger.jsonl"
 PROVIDER_OPS_RETRIES = 6
 """Attempts at one upload, create, poll or download before the run gives up."""
+SETTLE_S = 1.0
+"""Seconds without a new request after which the waiting requests go out as a batch: every example
+has asked by then. Small next to a batch's minutes to hours, long next to the gaps between requests."""
 
 
 BATCH_APIS: dict[str, type[BatchAPI]] = {"openai": OpenAIBatches, "anthropic": AnthropicBatches}
@@ -97,12 +100,12 @@ class BatchBackend(Backend):
     interruptible = False  # a batch may take up to 24 h: the call path must not time its requests out
     provider = "batch"
 
-    def __init__(self, live: Backend, api: BatchAPI, folder: Path, *, poll_s: float = 30.0, settle_s: float = 1.0,
+    def __init__(self, live: Backend, api: BatchAPI, folder: Path, *, poll_s: float = 30.0,
                  max_attempts: int = 4, on_event: Callable[[str], None] | None = None) -> None:
         super().__init__(live.model)
         self.provider = live.provider  # the cache key is the live call's: batch answers are the same answers
         self.live, self.api, self.folder = live, api, folder
-        self.poll_s, self.settle_s, self.max_attempts = poll_s, settle_s, max_attempts
+        self.poll_s, self.max_attempts = poll_s, max_attempts
         self.on_event = on_event
         self._waiting: dict[str, asyncio.Future[Completion]] = {}
         self._pending: dict[str, Line] = {}
@@ -181,7 +184,7 @@ class BatchBackend(Backend):
             self._wake.clear()
             while len(self._pending) < self.api.limits.max_requests:
                 try:
-                    await asyncio.wait_for(self._wake.wait(), self.settle_s)
+                    await asyncio.wait_for(self._wake.wait(), SETTLE_S)
                 except TimeoutError:
                     break
                 self._wake.clear()

@@ -17,6 +17,7 @@ from batch_servers import BatchServer
 from conftest import JUDGEKIT, KILLS_PROCESSES, run_judgekit
 from servers import oracle_for
 
+from judgekit.backends import batch
 from judgekit.backends.prices import PriceTable
 from judgekit.data import load_dataset
 from judgekit.errors import BadInput
@@ -26,6 +27,13 @@ BUNDLED = load_dataset("judgekit/bundled").examples
 
 GOLD = {e.id: e.gold for e in BUNDLED}
 MODELS = {"openai": "gpt-4o-mini", "anthropic": "claude-3-5-haiku"}  # priced models: costs are checkable
+
+
+@pytest.fixture(autouse=True)
+def short_settle(monkeypatch):
+    """Requests of one round reach the batch backend within milliseconds of each other here: a batch
+    goes out 0.2 s after the last, not the product's 1 s (runs in their own process keep the 1 s)."""
+    monkeypatch.setattr(batch, "SETTLE_S", 0.2)
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from judgekit.agreement.pairwise import kappa_from_table
-from judgekit.analysis.kind import Options, match_by_content
+from judgekit.analysis.kind import Options, match_by_content, remembered
 from judgekit.analysis.kinds import kind_of
 from judgekit.errors import BadInput
 from judgekit.records import RunInMemory, RunRecords, Usage
@@ -93,11 +93,18 @@ def headline_test(kind: Any, part_a: RunRecords, part_b: RunRecords, options: Op
 
 def paired_ids(run_a: RunRecords, run_b: RunRecords) -> tuple[list[str], list[str]]:
     """The ids of the items both runs judged, paired by content, in run A's order."""
-    judged_a, judged_b = ({v.example_id for v in run.verdicts} for run in (run_a, run_b))
-    items_a = [e for e in run_a.examples if e.id in judged_a]
-    items_b = [e for e in run_b.examples if e.id in judged_b]
-    return match_by_content([_content(e) for e in items_a], [e.id for e in items_a],
-                            [_content(e) for e in items_b], [e.id for e in items_b])
+    (ids_a, keys_a), (ids_b, keys_b) = _judged_content(run_a), _judged_content(run_b)
+    return match_by_content(keys_a, ids_a, keys_b, ids_b)
+
+
+def _judged_content(run: RunRecords) -> tuple[list[str], list[str]]:
+    """The ids of the items the run judged and their content keys, remembered (``compare`` asks per pair)."""
+    def compute() -> tuple[list[str], list[str]]:
+        judged = {v.example_id for v in run.verdicts}
+        items = [e for e in run.examples if e.id in judged]
+        return [e.id for e in items], [_content(e) for e in items]
+
+    return remembered(run, ("judged content",), compute)
 
 
 def restricted(run: RunRecords, ids: list[str]) -> RunRecords:

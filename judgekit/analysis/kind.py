@@ -18,8 +18,9 @@ is None.
 from __future__ import annotations
 
 import math
+import weakref
 from collections import defaultdict, deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -153,6 +154,26 @@ def match_by_content(keys_1: Sequence[str], ids_1: Sequence[str], keys_2: Sequen
             keep_1.append(item)
             keep_2.append(waiting[key].popleft())
     return keep_1, keep_2
+
+
+_ANSWERS: dict[int, dict[tuple, Any]] = {}
+"""id of a run object -> question -> answer, for as long as that object lives."""
+
+
+def remembered(run: RunRecords, question: tuple, compute: Callable[[], Any]) -> Any:
+    """``compute()``, remembered while the run object lives (runs are read once and never change in memory).
+
+    ``compare`` asks the same of a run for every pair it is in (its content keys, its items, its
+    statistics): 22 LLMBar runs make 231 pairs. The entry goes when the run is collected, so its id
+    is never another object's; an answer must not hold the run itself, or the run would never go.
+    """
+    answers = _ANSWERS.get(id(run))
+    if answers is None:
+        answers = _ANSWERS[id(run)] = {}
+        weakref.finalize(run, _ANSWERS.pop, id(run), None)
+    if question not in answers:
+        answers[question] = compute()
+    return answers[question]
 
 
 def estimate(interval: Interval | None) -> float | None:

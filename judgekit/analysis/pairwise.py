@@ -43,7 +43,15 @@ from judgekit.agreement import (
     pairwise_summary,
     self_preference_excess,
 )
-from judgekit.analysis.kind import Options, bounds, common_fields, estimate, match_by_content, usable_clusters
+from judgekit.analysis.kind import (
+    Options,
+    bounds,
+    common_fields,
+    estimate,
+    match_by_content,
+    remembered,
+    usable_clusters,
+)
 from judgekit.analysis.probes import has_probes, probe_table
 from judgekit.analysis.trust import TrustOptions, alt_test_summary, calibration_summary, trust_figures
 from judgekit.data.examples import majority
@@ -425,9 +433,8 @@ def shared_items(run_1: RunRecords, run_2: RunRecords) -> tuple[JudgedItems, Jud
 
     A reason (str) when they share ids but not texts or gold labels; None when they share nothing.
     """
-    items_1, items_2 = judged_items(run_1), judged_items(run_2)
-    shared_1, shared_2 = match_by_content(content_keys(run_1, items_1), items_1.ids,
-                                          content_keys(run_2, items_2), items_2.ids)
+    (items_1, keys_1), (items_2, keys_2) = _keyed_items(run_1), _keyed_items(run_2)
+    shared_1, shared_2 = match_by_content(keys_1, items_1.ids, keys_2, items_2.ids)
     if not shared_1:
         common = len(set(items_1.ids) & set(items_2.ids))
         return (f"different datasets: {common} example ids in common but no example with the same texts"
@@ -459,6 +466,15 @@ def headline_cells(run_1: RunRecords, run_2: RunRecords) -> tuple[np.ndarray, in
         for gold, w1, w2 in zip(a.gold, one, two, strict=True):
             counts[2 * (w1 != gold) + (w2 != gold)] += 1  # both right, only 1, only 2, both wrong
     return counts / counts.sum(), len(a.ids)
+
+
+def _keyed_items(run: RunRecords) -> tuple[JudgedItems, list[str]]:
+    """The run's judged items and their content keys, remembered: ``compare`` pairs a run with every other."""
+    def compute() -> tuple[JudgedItems, list[str]]:
+        items = judged_items(run)
+        return items, content_keys(run, items)
+
+    return remembered(run, ("keyed items",), compute)
 
 
 def content_keys(run: RunRecords, items: JudgedItems) -> list[str]:

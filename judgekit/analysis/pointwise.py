@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +26,7 @@ import numpy as np
 from judgekit.agreement.scores import FIGURES, Counts, ScoreAgreement, score_statistics
 from judgekit.agreement.significance import swap_test
 from judgekit.agreement.uncertainty import Statistic, bootstrap_cis
-from judgekit.analysis.kind import Options, bounds, common_fields, estimate, match_by_content
+from judgekit.analysis.kind import Options, bounds, common_fields, estimate, match_by_content, remembered
 from judgekit.errors import BadInput
 from judgekit.records import HEADLINES, Rating, RunRecords, ScoredExample
 
@@ -85,13 +84,15 @@ class CriterionStatistics:
 def run_statistics(run: RunRecords, keep: Sequence[str] | None = None) -> dict[str, CriterionStatistics]:
     """Every rated criterion's statistics (on ``keep`` only, when given).
 
-    Remembered for the latest runs: ``compare`` asks again for each pair a run is in, and pairs of
-    runs on one dataset keep every response (20 HANNA runs: 4 row calls and 380 pair calls became 20).
+    Remembered on all the rated responses: ``compare`` asks again for each pair a run is in, and pairs
+    of runs on one dataset keep every response (20 HANNA runs: 4 row calls and 380 pair calls became
+    20). Statistics on fewer responses are one pair's, asked once.
     """
     if keep is not None:
         rated = {v.example_id for v in run.verdicts}
-        keep = None if list(keep) == [e.id for e in run.examples if e.id in rated] else tuple(keep)
-    return _remembered(run, ("statistics", keep), lambda: _run_statistics(run, keep))
+        if list(keep) != [e.id for e in run.examples if e.id in rated]:
+            return _run_statistics(run, tuple(keep))
+    return remembered(run, ("statistics",), lambda: _run_statistics(run, None))
 
 
 def _run_statistics(run: RunRecords, keep: Sequence[str] | None) -> dict[str, CriterionStatistics]:
@@ -251,31 +252,9 @@ def _shared(run_1: RunRecords, run_2: RunRecords) -> tuple[list[str], list[str]]
     rated_2 = {v.example_id for v in run_2.verdicts}
     one = [e for e in run_1.examples if e.id in rated_1]
     two = [e for e in run_2.examples if e.id in rated_2]
-    keys_1 = _remembered(run_1, ("content",), lambda: [_content_key(e) for e in one])
-    keys_2 = _remembered(run_2, ("content",), lambda: [_content_key(e) for e in two])
+    keys_1 = remembered(run_1, ("content",), lambda: [_content_key(e) for e in one])
+    keys_2 = remembered(run_2, ("content",), lambda: [_content_key(e) for e in two])
     return match_by_content(keys_1, [e.id for e in one], keys_2, [e.id for e in two])
-
-
-_MEMORY: OrderedDict[tuple[int, tuple], tuple[RunRecords, Any]] = OrderedDict()
-_MEMORY_SIZE = 64
-"""How many (run, question) answers ``_remembered`` keeps: a 20-run compare needs 40."""
-
-
-def _remembered(run: RunRecords, question: tuple, compute: Callable[[], Any]) -> Any:
-    """``compute()``, remembered per run object (runs are read once and never change in memory).
-
-    The entry holds the run itself, so its ``id`` cannot be reused by another object while remembered.
-    """
-    key = (id(run), question)
-    found = _MEMORY.get(key)
-    if found is not None and found[0] is run:
-        _MEMORY.move_to_end(key)
-        return found[1]
-    value = compute()
-    _MEMORY[key] = (run, value)
-    while len(_MEMORY) > _MEMORY_SIZE:
-        _MEMORY.popitem(last=False)
-    return value
 
 
 def _content_key(example: ScoredExample) -> str:

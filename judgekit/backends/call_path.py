@@ -24,6 +24,7 @@ answers one at a time):
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import socket
@@ -137,6 +138,8 @@ class CallPath:
         self._answered = False
         self._held: list[_HeldSlot] = []
         """Slots of abandoned attempts, freed once the server has had time to finish them."""
+        self._latest_answered = float("-inf")
+        """When the latest-sent attempt the server has answered was sent."""
         self.usage = LiveUsage()
 
     async def complete(self, request: Request) -> Completion:
@@ -194,13 +197,11 @@ class CallPath:
         for attempt in range(self.max_retries + 1):
             overloaded = abandoned = False
             epoch = await self.slots.acquire()
-            sent, queued = time.monotonic(), self.slots.active
+            queued = self.slots.active
             try:
-                if self._limiter is None:
+                async with self._limiter or contextlib.nullcontext():
+                    sent = time.monotonic()
                     completion = await self._attempt(request)
-                else:
-                    async with self._limiter:
-                        completion = await self._attempt(request)
             except JudgekitError:
                 raise  # the backend already turned a hopeless error into one clear line
             except TimeoutError as e:
@@ -217,6 +218,7 @@ class CallPath:
                 error, wait, overloaded = e, decision.retry_after, decision.overloaded
             else:
                 self.slots.succeeded()
+                self._latest_answered = max(self._latest_answered, sent)
                 return completion
             finally:
                 if abandoned:
@@ -276,7 +278,11 @@ class CallPath:
         was sent, each answered within the timeout or the call would have timed out sooner: by
         ``timeout`` times that after sending, it is done with it. A server that has not replied at
         all yet has shown no pace: it gets the longest a fair queue may take, ``timeout`` times the
-        concurrency ceiling."""
+        concurrency ceiling. One that has already answered a call sent after this one is past it: the
+        slot is free at once."""
+        if self._latest_answered > sent:
+            self.slots.release()
+            return
         held = _HeldSlot(sent)
         replied = self.usage.last_reply_at is not None
         delay = max(0.0, sent + self.timeout * (queued if replied else self.concurrency) - time.monotonic())

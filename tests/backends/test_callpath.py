@@ -63,6 +63,20 @@ async def test_timeouts_give_up_with_the_limit_in_the_message(scripted_server):
     assert path.usage.timeouts == 2 and path.usage.retries == 1
 
 
+async def test_an_abandoned_call_frees_its_slot_once_a_call_sent_after_it_was_answered(scripted_server):
+    """Sent third, "stuck" is held for 3 x 0.5 s when it times out (the calls in flight when it was
+    sent), and the timeout leaves one slot. But "after", sent later, was answered first: a server
+    answering in turn is past "stuck", so its retry goes at once instead of at 1.5 s."""
+    scripted_server.inject(Fault.slow(5.0), prompt="stuck")
+    path = path_for(scripted_server, "openai", timeout=0.5, concurrency=3)
+    completions = await asyncio.gather(*(path.complete(ask(p)) for p in ["first", "second", "stuck", "after"]))
+    await path.aclose()
+    assert [c.text for c in completions] == ["echo: first", "echo: second", "echo: stuck", "echo: after"]
+    assert path.usage.timeouts == 1 and scripted_server.max_answers_per_prompt() == 1
+    times = scripted_server.request_times
+    assert len(times) == 5 and times[-1] - times[0] < 1.2, times  # the retry came about 0.5 s after the first
+
+
 @pytest.mark.parametrize("api", APIS)
 @pytest.mark.parametrize("header", ["retry-after", "retry-after-ms"])
 async def test_retry_after_is_honoured(scripted_server, api, header):

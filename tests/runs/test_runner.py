@@ -41,10 +41,10 @@ def manifest(n=None, judge="openai:judge") -> Manifest:
                     n_examples=len(EXAMPLES) if n is None else n)
 
 
-async def run_once(server, out, *, model="judge", cache=True, concurrency=4, examples=EXAMPLES):
+async def run_once(server, out, *, model="judge", cache=True, concurrency=4, examples=EXAMPLES, timeout=2.0):
     backend = create_backend(f"openai:{model}", base_url=server.openai_url)
     call_path = CallPath(backend, cache=ResponseCache() if cache else None, concurrency=concurrency,
-                         timeout=2.0, max_retries=4, backoff_base=0.05)
+                         timeout=timeout, max_retries=4, backoff_base=0.05)
     run_dir = open_run_dir(out, manifest(len(examples)), examples)
     try:
         return await judge_run(lambda e: run_protocol(VANILLA, e, call_path), run_dir, workers=call_path.concurrency)
@@ -75,7 +75,9 @@ async def test_faults_still_give_right_verdicts_and_no_prompt_answered_twice(scr
     scripted_server.answer = oracle
     scripted_server.inject(Fault.rate_limit(retry_after=0.1), Fault.server_error(), Fault.slow(3.0),
                            Fault.garbled(), Fault.reset(), Fault.server_error(503))
-    run = await run_once(scripted_server, tmp_path / "run", cache=False)
+    # the 429 and the 503 leave one call in flight: the slow one, waited for until its timeout, twice
+    # (it was sent with others in flight); 0.5 s is ample for answers with no latency, as in test_callpath
+    run = await run_once(scripted_server, tmp_path / "run", cache=False, timeout=0.5)
     assert {v.example_id: v.winner for v in run.verdicts} == {e.id: e.gold for e in EXAMPLES}
     assert sum(scripted_server.faults_served.values()) == 6
     assert scripted_server.max_answers_per_prompt() == 1

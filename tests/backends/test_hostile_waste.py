@@ -26,14 +26,14 @@ async def test_abandoned_calls_count_against_concurrency_until_the_server_has_ha
     wave of calls times out while the server keeps working on them. Sending their retries at once
     queues each question again behind its own abandoned copy, so the server works on more than
     --concurrency requests and computes answers nobody collects."""
-    with ScriptedServer(latency=0.2, one_at_a_time=True) as server:
-        server.warmup = 2.0
-        path = CallPath(create_backend("openai:judge", base_url=server.openai_url), concurrency=6, timeout=0.5)
-        completions = await asyncio.gather(*(path.complete(ask(f"q{i}")) for i in range(12)))
+    with ScriptedServer(latency=0.1, one_at_a_time=True) as server:
+        server.warmup = 1.0
+        path = CallPath(create_backend("openai:judge", base_url=server.openai_url), concurrency=4, timeout=0.5)
+        completions = await asyncio.gather(*(path.complete(ask(f"q{i}")) for i in range(8)))
         await path.aclose()
-    assert [c.text for c in completions] == [f"echo: q{i}" for i in range(12)]
-    assert server.peak_queued <= 6, server.peak_queued  # what it worked on, abandoned calls included
-    assert server.requests <= 24, server.requests  # each question asked at most twice
+    assert [c.text for c in completions] == [f"echo: q{i}" for i in range(8)]
+    assert server.peak_queued <= 4, server.peak_queued  # what it worked on, abandoned calls included
+    assert server.requests <= 16, server.requests  # each question asked at most twice
 
 
 def test_a_dry_run_with_an_unknown_provider_is_one_line(monkeypatch, capsys):

@@ -38,7 +38,8 @@ API (all attributes are safe to read from the test's thread):
   (the last user message text) they hit only requests for that prompt.
   Kinds: ``Fault.rate_limit(retry_after, header="retry-after")`` (429;
   ``header="retry-after-ms"`` sends milliseconds), ``Fault.server_error(status=500)``,
-  ``Fault.slow(seconds)`` (sleeps, then answers too late to count),
+  ``Fault.slow(seconds)`` (sleeps, then answers too late to count; ``release_slow()`` ends
+  every such sleep now under way),
   ``Fault.garbled()`` (200 with a truncated JSON body), ``Fault.reset()``
   (drops the connection without a reply), ``Fault.http_error(code)`` (any error status).
 - ``models``: if a set, any other model name gets a 404 in the API's error shape.
@@ -185,6 +186,7 @@ class ScriptedServer:
         self.capacity: int | None = None
         self.status_for_error: int | None = None
         self._engine: asyncio.Lock | None = None
+        self._released: asyncio.Event | None = None
         self._computing: set[asyncio.Future[None]] = set()
         self.models: set[str] | None = None
         self.api_key: str | None = None
@@ -203,6 +205,14 @@ class ScriptedServer:
         with self._lock:
             target = self._queue if prompt is None else self._by_prompt.setdefault(prompt, deque())
             target.extend(faults)
+
+    def release_slow(self) -> None:
+        """Every ``Fault.slow`` being served answers now (a test that has seen what it waited for)."""
+        def release() -> None:
+            self._released.set()
+            self._released = asyncio.Event()  # slow faults served later sleep their full time
+
+        self._loop.call_soon_threadsafe(release)
 
     def reset_counters(self) -> None:
         with self._lock:
@@ -247,6 +257,7 @@ class ScriptedServer:
 
         async def boot() -> None:
             self._engine = asyncio.Lock()
+            self._released = asyncio.Event()
             app = web.Application(client_max_size=64 * 1024 * 1024)
             app.router.add_post("/v1/chat/completions", self._openai)
             app.router.add_post("/v1/messages", self._anthropic)
@@ -363,7 +374,10 @@ class ScriptedServer:
         if fault.kind == "status":
             return _error(call.api, fault.status, "api_error", f"scripted failure {fault.status}")
         if fault.kind == "slow":
-            await asyncio.sleep(fault.seconds)  # the client has given up by now
+            try:  # the client has given up by the end of it
+                await asyncio.wait_for(self._released.wait(), fault.seconds)
+            except TimeoutError:
+                pass
             return web.json_response(render(call, Reply("too late")))
         if fault.kind == "garbled":
             body = json.dumps(render(call, Reply("garbled")))[:25]

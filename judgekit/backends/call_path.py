@@ -48,6 +48,9 @@ class UnreadableReply(Exception):
 MAX_RETRY_AFTER_S = 120.0
 """Longest server-requested wait we honour; beyond it we wait this long."""
 
+BACKOFF_BASE_S = 1.0
+"""A first retry waits between half this and all of it, and each later one twice as long, up to the cap."""
+
 
 @dataclass
 class LiveUsage:
@@ -108,7 +111,7 @@ class CallPath:
         timeout: float | None = None,
         max_retries: int = 6,
         prices: PriceTable | None = None,
-        backoff_base: float = 1.0,
+        backoff_base: float | None = None,
         backoff_cap: float = 30.0,
     ) -> None:
         """``cache=None`` asks the backend every time (``--no-cache``), and so does a
@@ -117,7 +120,7 @@ class CallPath:
         caps this path alone (the adaptive limit moves below it), and the backend's
         own ``max_concurrency`` applies too. ``timeout`` is how long the server may
         stay silent before an attempt is abandoned (None: the backend's default);
-        ``max_retries`` counts attempts after the first."""
+        ``max_retries`` counts attempts after the first; ``backoff_base`` is BACKOFF_BASE_S unless given."""
         if concurrency < 1 or max_retries < 0:
             raise BadInput(f"need concurrency >= 1 and max_retries >= 0, got {concurrency} and {max_retries}")
         if timeout is not None and timeout <= 0:
@@ -127,7 +130,7 @@ class CallPath:
         self.timeout = timeout if timeout is not None else backend.default_timeout
         self.max_retries = max_retries
         self.prices = prices if prices is not None else PriceTable.load()
-        self.backoff_base = backoff_base
+        self.backoff_base = BACKOFF_BASE_S if backoff_base is None else backoff_base
         self.backoff_cap = backoff_cap
         ceiling = backend.max_concurrency or concurrency
         self.concurrency = min(concurrency, ceiling)

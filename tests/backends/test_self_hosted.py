@@ -15,6 +15,7 @@ from conftest import run_judgekit
 from rich.progress import Progress
 from servers import Fault, Reply, ScriptedServer, oracle_for
 
+from judgekit.backends import call_path
 from judgekit.backends.adaptive import AdaptiveLimit
 from judgekit.backends.base import Message, Request
 from judgekit.backends.call_path import CallPath
@@ -72,7 +73,7 @@ async def test_a_wave_of_timeouts_halves_the_calls_in_flight_and_says_what_to_ch
 
 
 async def test_a_server_that_sheds_load_gets_fewer_calls_in_flight():
-    with ScriptedServer(latency=0.05) as server:
+    with ScriptedServer(latency=0.02) as server:
         server.capacity = 2
         path = CallPath(create_backend("openai:judge", base_url=server.openai_url), concurrency=8,
                         max_retries=10, backoff_base=0.01, backoff_cap=0.05)
@@ -123,6 +124,7 @@ async def test_a_released_slot_wakes_one_waiter_and_a_cancelled_one_hands_it_on(
 
 
 def test_retries_and_timeouts_land_in_the_manifest_and_summary(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(call_path, "BACKOFF_BASE_S", 0.01)  # three retries waited 0.5-2 s each
     with ScriptedServer(answer=oracle_for(BUNDLED)) as server:
         server.inject(Fault.server_error(503), Fault.slow(3.0), Fault.server_error(500))
         code, out, err = run_judgekit(monkeypatch, capsys, *run_args(
@@ -146,6 +148,7 @@ async def test_the_progress_line_says_when_the_server_is_silent():
         while not call.done() and not silent:
             await asyncio.sleep(0.05)
             silent = column.render(progress.tasks[task_id]).plain
+        server.release_slow()  # seen: the server may answer now instead of after its 2 s
         await call
         after = column.render(progress.tasks[task_id]).plain
         await path.aclose()

@@ -3,8 +3,10 @@ the test side with Holm's adjustment, the count of looks and the best-of-k warni
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
+from contextlib import redirect_stderr, redirect_stdout
 
 import pytest
 from conftest import run_judgekit
@@ -19,24 +21,48 @@ from judgekit.runs.run_dir import read_run
 ACCURACY = {"v1": 0.6, "v2": 0.75, "v3": 0.9}
 
 
-@pytest.fixture
-def developed(tmp_path, monkeypatch, capsys):
+def develop(root, monkeypatch, capsys):
     """Three versions of one spec, each run on dev and then on test (the dishonest way: three looks)."""
-    data = write_labelled_csv(tmp_path / "labels.csv", questions=60)
-    split_dir = tmp_path / "split"
+    data = write_labelled_csv(root / "labels.csv", questions=60)
+    split_dir = root / "split"
     code, _, err = run_judgekit(monkeypatch, capsys, "split", data, "--mapping", MAPPING, "--labels", LABELS,
                                 "--out", split_dir)
     assert code == 0, err
-    model = write_model(tmp_path / "model.yaml", split_dir, ACCURACY)
-    spec = tmp_path / "judge.yaml"
+    model = write_model(root / "model.yaml", split_dir, ACCURACY)
+    spec = root / "judge.yaml"
     for version in ACCURACY:
         write_spec(spec, version)
         for on in ("dev", "test"):
             code, _, err = run_judgekit(monkeypatch, capsys, "run", "--judge", f"mock:{model}", "--protocol", spec,
-                                        "--split", split_dir, "--on", on, "--out", tmp_path / f"{version}-{on}",
+                                        "--split", split_dir, "--on", on, "--out", root / f"{version}-{on}",
                                         "--quiet")
             assert code == 0, err
     return split_dir
+
+
+class _Output:
+    """capsys's ``readouterr`` for a module-scoped fixture: the output of each command, redirected here."""
+
+    def __init__(self) -> None:
+        self.out, self.err = io.StringIO(), io.StringIO()
+
+    def readouterr(self) -> tuple[str, str]:
+        found = self.out.getvalue(), self.err.getvalue()
+        for stream in (self.out, self.err):
+            stream.seek(0)
+            stream.truncate()
+        return found
+
+
+@pytest.fixture(scope="module")
+def developed(tmp_path_factory):
+    """``develop``'s split dir, its runs beside it, made once for the tests that only read them (``versions``
+    writes nothing into a split dir); with its own response cache, as every test has."""
+    root = tmp_path_factory.mktemp("developed")
+    output = _Output()
+    with pytest.MonkeyPatch.context() as monkeypatch, redirect_stdout(output.out), redirect_stderr(output.err):
+        monkeypatch.setenv("JUDGEKIT_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        return develop(root, monkeypatch, output)
 
 
 def _versions(monkeypatch, capsys, split_dir, *args, fmt="json"):
@@ -45,18 +71,18 @@ def _versions(monkeypatch, capsys, split_dir, *args, fmt="json"):
     return json.loads(out) if fmt == "json" else out
 
 
-def test_each_version_shows_the_figures_report_gives_on_each_side(developed, tmp_path, monkeypatch, capsys):
+def test_each_version_shows_the_figures_report_gives_on_each_side(developed, monkeypatch, capsys):
     data = _versions(monkeypatch, capsys, developed)
     assert [v["name"] for v in data["versions"]] == ["v1", "v2", "v3"]
     assert [v["edited_from"] for v in data["versions"]] == [None, "v1", "v2"]
     for version in data["versions"]:
         for side in ("dev", "test"):
-            run = read_run(tmp_path / f"{version['name']}-{side}")
+            run = read_run(developed.parent / f"{version['name']}-{side}")
             row = report([run])["runs"][0]
             shown = version[side]
             assert (shown["figure"], shown["value"], shown["ci"], shown["n"]) == (
                 "cohen_kappa", row["cohen_kappa"], row["cohen_kappa_ci"], len(run.examples))
-        runs = [read_run(tmp_path / f"{version['name']}-{side}") for side in ("dev", "test")]
+        runs = [read_run(developed.parent / f"{version['name']}-{side}") for side in ("dev", "test")]
         tokens = sum(r.manifest.usage.tokens_in + r.manifest.usage.tokens_out for r in runs)
         assert version["tokens_per_1000"] == pytest.approx(1000 * tokens / sum(len(r.verdicts) for r in runs))
         assert version["cost_per_1000"] == 0.0  # mock calls are free
@@ -65,13 +91,14 @@ def test_each_version_shows_the_figures_report_gives_on_each_side(developed, tmp
 
 
 def test_each_version_is_paired_with_the_best_earlier_one_on_test_and_holm_adjusts_them_all(
-        developed, tmp_path, monkeypatch, capsys):
+        developed, monkeypatch, capsys):
     data = _versions(monkeypatch, capsys, developed)
     pairs = [(c["version"], c["against"]) for c in data["comparisons"]]
     assert pairs == [("v2", "v1"), ("v3", "v2")]  # v2 beat v1, so v3 meets v2
     p_values = []
     for comparison in data["comparisons"]:
-        mine, theirs = (read_run(tmp_path / f"{name}-test") for name in (comparison["version"], comparison["against"]))
+        mine, theirs = (read_run(developed.parent / f"{name}-test")
+                        for name in (comparison["version"], comparison["against"]))
         expected = CLASSIFY.paired(mine, theirs, ("cohen_kappa", "cohen_kappa"), Options())
         assert {k: comparison[k] for k in ("test", "n", "difference", "difference_ci", "p_value")} == {
             k: expected[k] for k in ("test", "n", "difference", "difference_ci", "p_value")}
@@ -126,8 +153,8 @@ def test_one_look_gives_no_warning_and_a_killed_test_run_is_a_look(tmp_path, mon
     assert data["versions"][1]["test"] is None and data["versions"][1]["unfinished_test_runs"] == 1
 
 
-def test_a_moved_run_dir_shows_the_ledger_figure_untested_and_a_torn_line_is_named(developed, tmp_path, monkeypatch,
-                                                                                   capsys):
+def test_a_moved_run_dir_shows_the_ledger_figure_untested_and_a_torn_line_is_named(tmp_path, monkeypatch, capsys):
+    developed = develop(tmp_path, monkeypatch, capsys)  # its own: this test removes a run and tears the ledger
     recorded = read_ledger(developed).entries
     shutil.rmtree(tmp_path / "v1-test")
     with (developed / LEDGER).open("ab") as ledger:  # what a crash of the machine mid-write could leave

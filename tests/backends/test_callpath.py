@@ -265,13 +265,15 @@ def test_concurrency_below_one_is_bad_input(scripted_server):
 
 @pytest.mark.parametrize("api", APIS)
 async def test_a_storm_of_mixed_faults_loses_and_repeats_nothing(scripted_server, api):
+    # every kind twice, in turn: the 429s, 503s and timeouts bring the calls in flight down to one, after
+    # which each slow reply costs its 0.5 s timeout alone (five rounds of every kind took 3.8 s)
     kinds = list(FAULTS.values())
-    scripted_server.inject(*(kinds[i % len(kinds)] for i in range(30)))
+    scripted_server.inject(*(kinds[i % len(kinds)] for i in range(12)))
     scripted_server.latency = 0.01
     path = path_for(scripted_server, api, timeout=0.5, concurrency=8, max_retries=8)
     prompts = [f"item {i}" for i in range(60)]
     completions = await asyncio.gather(*(path.complete(ask(p)) for p in prompts))
     await path.aclose()
     assert [c.text for c in completions] == ["echo: " + p for p in prompts]
-    assert sum(scripted_server.faults_served.values()) == 30
+    assert sum(scripted_server.faults_served.values()) == 12
     assert scripted_server.total_answered() == 60 and scripted_server.max_answers_per_prompt() == 1

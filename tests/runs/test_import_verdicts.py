@@ -97,8 +97,8 @@ def test_hanna_through_import_scores_equals_the_dedicated_importer(data_dir, tmp
     assert [v.criteria for v in own.verdicts] == [v.criteria for v in dedicated.verdicts]
     assert [e.criteria for e in own.examples] == [e.criteria for e in dedicated.examples]
     assert own.manifest.invalid_policy == "exclude" and own.manifest.params["out_of_scale"] == "invalid"
-    rows = [report([run])["runs"][0] for run in (beside, own, dedicated)]
-    assert rows[0]["criteria"] == rows[1]["criteria"] == rows[2]["criteria"]
+    rows = [report([run])["runs"][0] for run in (beside, own)]  # dedicated's records are beside's (above)
+    assert rows[0]["criteria"] == rows[1]["criteria"]
     assert {"dataset_pearson", "item_kendall", "system_spearman", "mae"} <= set(rows[0]["criteria"]["coherence"])
     assert sum(c["n_invalid"] for c in rows[0]["criteria"].values()) > 0  # HANNA's values below 1
 

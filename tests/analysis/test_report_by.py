@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
+from pathlib import Path
 
 import pytest
 
@@ -21,10 +23,18 @@ from judgekit.runs.run_dir import read_run
 FAST = Options(n_resamples=50)
 
 
+@pytest.fixture(scope="module")
+def imported_pandalm(tmp_path_factory):
+    """gpt-3.5-turbo on PandaLM, imported once: the tests only read it (None without the staged data)."""
+    if not (Path(os.environ.get("JUDGEKIT_DATA_DIR", "/nonexistent")) / "pandalm").is_dir():
+        return None
+    return import_pandalm("gpt-3.5-turbo", tmp_path_factory.mktemp("by") / "pandalm").path
+
+
 @pytest.fixture
-def pandalm(data_dir, tmp_path):
-    """gpt-3.5-turbo on PandaLM, its 25 unparseable verdicts invalid."""
-    return import_pandalm("gpt-3.5-turbo", tmp_path / "pandalm").path
+def pandalm(data_dir, imported_pandalm):
+    """gpt-3.5-turbo on PandaLM, its 25 unparseable verdicts invalid (``data_dir`` skips without the data)."""
+    return imported_pandalm
 
 
 def _weighted(groups, figure):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import multiprocessing
 import sqlite3
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from pathlib import Path
 import pytest
 from servers import Fault, Reply, scripted_server  # noqa: F401  (fixture)
 
-from judgekit.backends.base import CallTag, Completion, Message, Request, SamplingParams
+from judgekit.backends.base import CallTag, Message, Request, SamplingParams
 from judgekit.backends.cache import MIGRATIONS, ResponseCache, cache_key, default_cache_dir
 from judgekit.backends.call_path import CallPath
 from judgekit.backends.registry import create_backend
@@ -151,21 +150,21 @@ def test_schema_uses_wal_and_records_each_migration_once(tmp_path):
     assert names == [m.__name__.lstrip("_") for m in MIGRATIONS]
 
 
-def _fill(path: str, start: int, count: int) -> None:
-    cache = ResponseCache(path)
-    for i in range(start, start + count):
-        cache.put(f"k{i}", "openai", "m", Completion(text=f"t{i}", tokens_in=i))
-    cache.close()
+# 300 entries from argv[2] on; a script, not a function to spawn: a spawned child imports this test module (0.7 s)
+FILLER = """
+import sys
+from judgekit.backends.base import Completion
+from judgekit.backends.cache import ResponseCache
+cache = ResponseCache(sys.argv[1])
+for i in range(int(sys.argv[2]), int(sys.argv[2]) + 300):
+    cache.put(f"k{i}", "openai", "m", Completion(text=f"t{i}", tokens_in=i))
+cache.close()
+"""
 
 
 def test_several_processes_share_one_cache(tmp_path):
-    context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=_fill, args=(str(tmp_path), n * 300, 300)) for n in range(3)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join(60)
-    assert [w.exitcode for w in workers] == [0, 0, 0]
+    workers = [subprocess.Popen([sys.executable, "-c", FILLER, str(tmp_path), str(n * 300)]) for n in range(3)]
+    assert [w.wait(60) for w in workers] == [0, 0, 0]
     cache = ResponseCache(tmp_path)
     assert len(cache) == 900 and cache.get("k777").text == "t777" and cache.get("k777").tokens_in == 777
 

@@ -234,3 +234,18 @@ def test_an_openai_reply_is_read_from_its_json_and_a_reply_without_choices_is_un
             backend.read_reply(wrong)
     with pytest.raises(Refused, match="no choices"):  # the server's answer (a content filter): not paid for again
         backend.read_reply({"choices": []})
+
+
+async def test_sdk_clients_share_one_certificate_store():
+    """Each SDK client built its own TLS context from the system's certificates, 50 ms of CPU: paid by
+    every judge, panel seat, sweep cell and test that makes a client."""
+    backends = [create_backend(f"{api}:judge", base_url="http://127.0.0.1:9/v1") for api in ("openai", "anthropic")
+                for _ in range(11)]
+    for first in (backends[0], backends[-1]):  # each SDK imported, the store built once
+        first.prepare()
+    start = time.process_time()
+    for backend in backends[1:-1]:
+        backend.prepare()  # makes the client
+    assert time.process_time() - start < 0.25  # 1 s when each built its own
+    for backend in backends:
+        await backend.aclose()

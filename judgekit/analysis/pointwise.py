@@ -114,6 +114,9 @@ class Pointwise:
     def row(self, run: RunRecords, options: Options) -> dict[str, Any]:
         """Common fields; every figure over the rank scope at the top level; ``criteria``: each criterion's."""
         statistics = run_statistics(run)
+        if options.criterion is not None and statistics and options.criterion not in statistics:
+            raise BadInput(f"--criterion: {options.criterion!r} is not rated in {run.path} "
+                           f"(rated: {', '.join(statistics)})")
         criteria: dict[str, Any] = {}
         for criterion, found in statistics.items():
             figures = bootstrap_cis(found.statistics, confidence=options.confidence,
@@ -128,9 +131,6 @@ class Pointwise:
             "invalid_rate": invalid / rated if rated else None, "invalid_policy": "exclude",
             "scope": options.criterion or "mean over criteria",
         }
-        if options.criterion is not None and statistics and options.criterion not in statistics:
-            raise BadInput(f"--criterion: {options.criterion!r} is not rated in {run.path} "
-                           f"(rated: {', '.join(statistics)})")
         scoped = _scoped(run, statistics, options.criterion)
         overall = bootstrap_cis(scoped, confidence=options.confidence, n_resamples=options.n_resamples,
                                 seed=options.seed) if scoped else {}

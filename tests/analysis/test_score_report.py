@@ -35,6 +35,12 @@ def hanna_runs(tmp_path_factory):
     return import_hanna(tmp_path_factory.mktemp("hanna") / "runs", llms=ORACLE_LLMS, prompts=ORACLE_PROMPTS)
 
 
+@pytest.fixture(scope="module")
+def hanna_read(hanna_runs):
+    """The runs read once for the tests that only analyse them (analysis never changes a run in memory)."""
+    return [read_run(p) for p in hanna_runs]
+
+
 def _scipy_table(data_dir) -> dict[tuple[str, int, str], dict[str, float]]:
     """Item- and system-level correlations straight from the CSV, with scipy."""
     frame = pd.read_csv(data_dir / "hanna" / "hanna_metric_scores_llm.csv")
@@ -90,9 +96,8 @@ def test_compare_gives_the_hanna_correlation_table_equal_to_scipy(hanna_runs, da
 
 
 @pytest.mark.needs_data
-def test_compare_ranks_by_a_chosen_figure_and_criterion(hanna_runs):
-    runs = [read_run(p) for p in hanna_runs[:4]]
-    data = compare(runs, Options(n_resamples=50, criterion="coherence"), rank_by="mae")
+def test_compare_ranks_by_a_chosen_figure_and_criterion(hanna_read):
+    data = compare(hanna_read[:4], Options(n_resamples=50, criterion="coherence"), rank_by="mae")
     maes = [row["mae"] for row in data["leaderboard"]]
     assert maes == sorted(maes)  # lower error ranks first
     by_run = {row["run"]: row for row in data["table"] if row["criterion"] == "coherence"}
@@ -102,12 +107,13 @@ def test_compare_ranks_by_a_chosen_figure_and_criterion(hanna_runs):
 
 
 @pytest.mark.needs_data
-def test_report_table_html_and_bad_choices(hanna_runs, monkeypatch, capsys, tmp_path):
+def test_report_table_html_and_bad_choices(hanna_runs, hanna_read, monkeypatch, capsys):
     code, out, _ = run_judgekit(monkeypatch, capsys, "report", hanna_runs[0], "--resamples", "20")
     assert code == 0 and "system τ" in out and "coherence" in out
-    page = render_html(page_data([read_run(p) for p in hanna_runs[:2]], Options(n_resamples=20)))
+    page = render_html(page_data(hanna_read[:2], Options(n_resamples=20)))
     assert page.count("data:image/png;base64,") == 2 and "Correlation table" in page
-    code, _, err = run_judgekit(monkeypatch, capsys, "compare", hanna_runs[0], "--rank-by", "accuracy")
+    code, _, err = run_judgekit(monkeypatch, capsys, "compare", hanna_runs[0], "--rank-by", "accuracy",
+                                "--resamples", "20")  # refused once the row is made: 1,000 resamples bought nothing
     assert code == 2 and "--rank-by" in err
     code, _, err = run_judgekit(monkeypatch, capsys, "compare", hanna_runs[0], "--criterion", "humour")
     assert code == 2 and "--criterion" in err

@@ -114,7 +114,7 @@ async def test_unparseable_answers_stay_invalid_with_raw_text(scripted_server, t
 
 async def test_cancel_keeps_finished_verdicts(scripted_server, tmp_path):
     scripted_server.answer = oracle
-    scripted_server.latency = 0.2
+    scripted_server.latency = 0.1  # 24 answers two at a time: 1.2 s to finish, cancelled after about 0.3 s
     task = asyncio.ensure_future(run_once(scripted_server, tmp_path / "run", concurrency=2, cache=False))
     deadline = time.monotonic() + 60
     # two verdicts' worth, on a busy machine too

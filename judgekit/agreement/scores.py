@@ -266,8 +266,13 @@ def _system_statistic(x, y, valid, cluster, n_clusters, system, n_systems, metho
         with np.errstate(divide="ignore", invalid="ignore"):
             mx, my = sx / count, sy / count
         out = np.full(len(rows), np.nan)
-        # resamples sharing the same systems present are correlated together
-        patterns, which = np.unique(count > 0, axis=0, return_inverse=True)
+        # resamples sharing the same systems present are correlated together; usually every system
+        # is in every resample, which needs no sorting of the patterns to find
+        rated = count > 0
+        if rated.all():
+            patterns, which = rated[:1], np.zeros(len(rows), dtype=np.intp)
+        else:
+            patterns, which = np.unique(rated, axis=0, return_inverse=True)
         for k, present in enumerate(patterns):
             same = which.ravel() == k
             out[same] = correlation(mx[same][:, present], my[same][:, present], method)

@@ -4,9 +4,11 @@ the check that keeps the ``slow`` marker honest, and the one way tests run the C
 from __future__ import annotations
 
 import functools
+import io
 import os
 import subprocess
 import sys
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import NamedTuple
 
@@ -139,6 +141,30 @@ def run_judgekit(monkeypatch, capsys, *args, env=None) -> Result:
 def cli(monkeypatch, capsys):
     """``cli(*args, env=None) -> Result``: ``judgekit ARGS`` in this process."""
     return functools.partial(run_judgekit, monkeypatch, capsys)
+
+
+class _Output:
+    """capsys's ``readouterr`` outside a test: what ``module_cli``'s commands print, redirected here."""
+
+    def __init__(self) -> None:
+        self.out, self.err = io.StringIO(), io.StringIO()
+
+    def readouterr(self) -> tuple[str, str]:
+        found = self.out.getvalue(), self.err.getvalue()
+        for stream in (self.out, self.err):
+            stream.seek(0)
+            stream.truncate()
+        return found
+
+
+@contextmanager
+def module_cli(tmp_path_factory):
+    """``cli`` for a module-scoped fixture that makes run dirs once for tests that only read them: its own
+    monkeypatch, response cache and captured output, for the ``with`` block."""
+    output = _Output()
+    with pytest.MonkeyPatch.context() as monkeypatch, redirect_stdout(output.out), redirect_stderr(output.err):
+        monkeypatch.setenv("JUDGEKIT_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        yield functools.partial(run_judgekit, monkeypatch, output)
 
 
 def judgekit_process(*args, env=None, timeout=120) -> Result:

@@ -3,13 +3,11 @@ the test side with Holm's adjustment, the count of looks and the best-of-k warni
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
-from contextlib import redirect_stderr, redirect_stdout
 
 import pytest
-from conftest import run_judgekit
+from conftest import module_cli, run_judgekit
 from stand_in import LABELS, MAPPING, write_labelled_csv, write_model, write_spec
 from statsmodels.stats.multitest import multipletests
 
@@ -21,48 +19,29 @@ from judgekit.runs.run_dir import read_run
 ACCURACY = {"v1": 0.6, "v2": 0.75, "v3": 0.9}
 
 
-def develop(root, monkeypatch, capsys):
+def develop(root, cli):
     """Three versions of one spec, each run on dev and then on test (the dishonest way: three looks)."""
     data = write_labelled_csv(root / "labels.csv", questions=60)
     split_dir = root / "split"
-    code, _, err = run_judgekit(monkeypatch, capsys, "split", data, "--mapping", MAPPING, "--labels", LABELS,
-                                "--out", split_dir)
+    code, _, err = cli("split", data, "--mapping", MAPPING, "--labels", LABELS, "--out", split_dir)
     assert code == 0, err
     model = write_model(root / "model.yaml", split_dir, ACCURACY)
     spec = root / "judge.yaml"
     for version in ACCURACY:
         write_spec(spec, version)
         for on in ("dev", "test"):
-            code, _, err = run_judgekit(monkeypatch, capsys, "run", "--judge", f"mock:{model}", "--protocol", spec,
-                                        "--split", split_dir, "--on", on, "--out", root / f"{version}-{on}",
-                                        "--quiet")
+            code, _, err = cli("run", "--judge", f"mock:{model}", "--protocol", spec, "--split", split_dir,
+                               "--on", on, "--out", root / f"{version}-{on}", "--quiet")
             assert code == 0, err
     return split_dir
-
-
-class _Output:
-    """capsys's ``readouterr`` for a module-scoped fixture: the output of each command, redirected here."""
-
-    def __init__(self) -> None:
-        self.out, self.err = io.StringIO(), io.StringIO()
-
-    def readouterr(self) -> tuple[str, str]:
-        found = self.out.getvalue(), self.err.getvalue()
-        for stream in (self.out, self.err):
-            stream.seek(0)
-            stream.truncate()
-        return found
 
 
 @pytest.fixture(scope="module")
 def developed(tmp_path_factory):
     """``develop``'s split dir, its runs beside it, made once for the tests that only read them (``versions``
     writes nothing into a split dir); with its own response cache, as every test has."""
-    root = tmp_path_factory.mktemp("developed")
-    output = _Output()
-    with pytest.MonkeyPatch.context() as monkeypatch, redirect_stdout(output.out), redirect_stderr(output.err):
-        monkeypatch.setenv("JUDGEKIT_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
-        return develop(root, monkeypatch, output)
+    with module_cli(tmp_path_factory) as cli:
+        return develop(tmp_path_factory.mktemp("developed"), cli)
 
 
 def _versions(monkeypatch, capsys, split_dir, *args, fmt="json"):
@@ -153,8 +132,9 @@ def test_one_look_gives_no_warning_and_a_killed_test_run_is_a_look(tmp_path, mon
     assert data["versions"][1]["test"] is None and data["versions"][1]["unfinished_test_runs"] == 1
 
 
-def test_a_moved_run_dir_shows_the_ledger_figure_untested_and_a_torn_line_is_named(tmp_path, monkeypatch, capsys):
-    developed = develop(tmp_path, monkeypatch, capsys)  # its own: this test removes a run and tears the ledger
+def test_a_moved_run_dir_shows_the_ledger_figure_untested_and_a_torn_line_is_named(tmp_path, cli, monkeypatch,
+                                                                                   capsys):
+    developed = develop(tmp_path, cli)  # its own: this test removes a run and tears the ledger
     recorded = read_ledger(developed).entries
     shutil.rmtree(tmp_path / "v1-test")
     with (developed / LEDGER).open("ab") as ledger:  # what a crash of the machine mid-write could leave

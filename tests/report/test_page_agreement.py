@@ -8,14 +8,16 @@ carry each number unrounded in ``data-value`` / ``data-low`` / ``data-high``.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 import run_dirs
-from conftest import run_judgekit
+from conftest import module_cli
 
 from judgekit.records import Usage
 from judgekit.runs.run_dir import read_run
@@ -136,21 +138,44 @@ def _same(a, b) -> bool:
     return float(a) == float(b)
 
 
-def _four_views(monkeypatch, capsys, tmp_path: Path, runs: list[Path]):
-    """report JSON rows, compare JSON rows (by run), the page's numbers, and each run's summary frame."""
-    code, out, err = run_judgekit(monkeypatch, capsys, "report", *runs, "--format", "json")
+class Views(NamedTuple):
+    """One kind's two runs seen four ways: report JSON rows, compare JSON rows (by run), the page's numbers
+    (and the page), and each run's summary frame."""
+
+    runs: list[Path]
+    report: dict
+    board: dict
+    numbers: PageNumbers
+    summaries: dict
+    compared: dict
+    page: str
+
+
+def _four_views(cli, root: Path, kind: str) -> Views:
+    runs = KINDS[kind](root)
+    code, out, err = cli("report", *runs, "--format", "json")
     assert code == 0, err
     report = {row["run"]: row for row in json.loads(out)["runs"]}
-    code, out, err = run_judgekit(monkeypatch, capsys, "compare", *runs, "--format", "json")
+    code, out, err = cli("compare", *runs, "--format", "json")
     assert code == 0, err
     compared = json.loads(out)
     board = {row["run"]: row for row in compared["leaderboard"]}
-    page = tmp_path / "page.html"
-    code, _, err = run_judgekit(monkeypatch, capsys, "report", *runs, "--format", "html", "--out", page)
+    code, _, err = cli("report", *runs, "--format", "html", "--out", root / "page.html")
     assert code == 0, err
-    numbers = PageNumbers(page.read_text(encoding="utf-8"))
+    page = (root / "page.html").read_text(encoding="utf-8")
     summaries = {str(run): read_run(run).summary() for run in runs}
-    return report, board, numbers, summaries, compared
+    return Views(runs, report, board, PageNumbers(page), summaries, compared, page)
+
+
+@pytest.fixture(scope="module")
+def views(tmp_path_factory):
+    """``views(kind)``: the kind's runs and four views, made once for the module (its tests only read them)."""
+    @functools.cache
+    def made(kind: str) -> Views:
+        with module_cli(tmp_path_factory) as cli:
+            return _four_views(cli, tmp_path_factory.mktemp(kind), kind)
+
+    return made
 
 
 KINDS = {
@@ -164,10 +189,9 @@ KINDS = {
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
-def test_report_compare_page_and_summary_agree_on_every_figure(kind, tmp_path, monkeypatch, capsys):
+def test_report_compare_page_and_summary_agree_on_every_figure(kind, views):
     """Each summary figure, value and interval, is the same number in report, compare and on the page."""
-    runs = KINDS[kind](tmp_path)
-    report, board, numbers, summaries, compared = _four_views(monkeypatch, capsys, tmp_path, runs)
+    _, report, board, numbers, summaries, compared, _ = views(kind)
     assert compared["kind"] == kind and len(compared["comparisons"]) == 1
     for run, frame in summaries.items():
         headline = frame.attrs["headline"]
@@ -197,10 +221,9 @@ def test_report_compare_page_and_summary_agree_on_every_figure(kind, tmp_path, m
 
 
 @pytest.mark.parametrize("kind", list(KINDS))
-def test_every_number_on_the_page_is_the_json_s(kind, tmp_path, monkeypatch, capsys):
+def test_every_number_on_the_page_is_the_json_s(kind, views):
     """Every cell of the page's table of every figure (biases and usage too) is compare's and report's number."""
-    runs = KINDS[kind](tmp_path)
-    report, board, numbers, _, _ = _four_views(monkeypatch, capsys, tmp_path, runs)
+    _, report, board, numbers, _, _, _ = views(kind)
     assert {run for run, _ in numbers.cells} == set(board) == set(report)
     for (run, name), (value, ci) in numbers.cells.items():
         if value is None and ci is None and isinstance(board[run][name], str):
@@ -211,23 +234,19 @@ def test_every_number_on_the_page_is_the_json_s(kind, tmp_path, monkeypatch, cap
     assert len(numbers.cells) >= 2 * 15
 
 
-def test_a_changed_number_on_the_page_is_caught(tmp_path, monkeypatch, capsys):
+def test_a_changed_number_on_the_page_is_caught(views):
     """The page parser reads the figure the page shows: a page whose headline differs is told apart."""
-    runs = KINDS["classify"](tmp_path)
-    _, board, numbers, _, _ = _four_views(monkeypatch, capsys, tmp_path, runs)
+    runs, _, board, numbers, _, _, page = views("classify")
     run = str(runs[0])
-    page = (tmp_path / "page.html").read_text(encoding="utf-8")
     shown = numbers.lead[run][1]
     assert _same(shown, board[run]["cohen_kappa"])
     tampered = PageNumbers(page.replace(f'data-value="{shown}"', 'data-value="0.123"', 1))
     assert not _same(tampered.lead[run][1], board[run]["cohen_kappa"])
 
 
-def test_page_shows_the_invalid_rate_of_the_verdicts_it_ranks(tmp_path, monkeypatch, capsys):
+def test_page_shows_the_invalid_rate_of_the_verdicts_it_ranks(views):
     """A combined-verdict run's leaderboard invalid rate is its final verdict's, a per-order run's its orders'."""
-    runs = KINDS["pairwise"](tmp_path)
-    _, board, _, _, _ = _four_views(monkeypatch, capsys, tmp_path, runs)
-    page = (tmp_path / "page.html").read_text(encoding="utf-8")
+    runs, _, board, _, _, _, page = views("pairwise")
     invalid = _lead_invalid(page)
     combined, per_order = str(runs[1]), str(runs[0])
     assert board[combined]["ranked_by"] == "accuracy_final" and board[per_order]["ranked_by"] == "accuracy"

@@ -262,11 +262,16 @@ def seven_data():
     return page_data(default_seven(), Options(n_resamples=200))
 
 
-def test_the_heatmap_the_page_embeds_has_no_overlapping_labels(seven_data):
+@pytest.fixture(scope="module")
+def seven_page(seven_data):
+    """Their page, drawn once for the tests that read it."""
+    return render_html(seven_data)
+
+
+def test_the_heatmap_the_page_embeds_has_no_overlapping_labels(seven_data, seven_page):
     """Seven runs: the embedded heatmap's cell labels, ticks, title and colour bar never overlap."""
     fig = significance_heatmap(seven_data)
-    page = render_html(seven_data)
-    embedded = re.search(r'<img id="significance-figure"[^>]* src="([^"]+)"', page)[1]
+    embedded = re.search(r'<img id="significance-figure"[^>]* src="([^"]+)"', seven_page)[1]
     assert embedded == figure_data_uri(fig)  # the figure checked is the one on the page
     cells = [t.get_text() for t in fig.axes[0].texts]
     assert len(cells) == 7 * 6 and all("p=" not in c and "\n" not in c for c in cells)  # Δ and a star only
@@ -292,9 +297,9 @@ def test_the_overlap_check_sees_the_old_crowded_labels(seven_data):
     assert len(overlapping_texts(crowded)) >= 6
 
 
-def test_the_tests_are_described_once_not_per_pair(seven_data):
+def test_the_tests_are_described_once_not_per_pair(seven_data, seven_page):
     """21 pairs tested by one family of tests: its name shows once, with no per-pair pattern counts."""
-    page = render_html(seven_data)
+    page = seven_page
     tests = {pair["test"] for pair in seven_data["comparisons"]}
     assert len(seven_data["comparisons"]) == 21 and any("patterns" in t for t in tests)
     assert page.count("sign-flip permutation over items") == 1 and "patterns" not in page
@@ -302,9 +307,9 @@ def test_the_tests_are_described_once_not_per_pair(seven_data):
     assert len(cells) == 42 and all("p = " in c and "Holm" in c and "CI [" in c for c in cells)
 
 
-def test_a_combined_verdict_run_shows_its_combined_verdict_per_item(seven_data):
+def test_a_combined_verdict_run_shows_its_combined_verdict_per_item(seven_data, seven_page):
     """The run ranked by its combined verdict shows that verdict beside each order's; the others do not."""
-    page = render_html(seven_data)
+    page = seven_page
     scripted = next(s for s in re.split(r'<details class="run"', page)[1:]
                     if "logprob/pairwise" in s.split("</summary>")[0])
     shown = len(seven_data["pages"]["scripted"]["disagreements"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 from functools import cache
@@ -188,3 +189,18 @@ def test_every_pair_of_many_natural_runs_carries_raw_holm_and_bh(data_dir, tmp_p
     assert sum(p < 0.05 for p in raw) > sum(pair["p_holm"] < 0.05 for pair in pairs)  # the correction bites
     tied = [row for row in data["leaderboard"] if row["tied_with_best"]]
     assert tied[0]["rank"] == 1 and all(row["rank"] is not None for row in tied)
+
+
+def test_what_compare_remembers_of_a_run_goes_with_the_run(data_dir, runs):
+    """Each run's items and content keys are kept for every pair it is in, and let go with the run object."""
+    from judgekit.analysis import kind
+    from judgekit.analysis.compare import compare
+    from judgekit.analysis.pairwise import Options
+
+    read = [read_run(runs[name]) for name in ("GPT-4", "ChatGPT", "LLaMA2")]
+    compare(read, Options(n_resamples=10))
+    kept = [id(run) for run in read]
+    assert all(kind._ANSWERS.get(i) for i in kept)
+    del read
+    gc.collect()
+    assert not any(i in kind._ANSWERS for i in kept)

@@ -96,7 +96,7 @@ def client(sdk: ModuleType, client_class: type, key: str, base_url: str, timeout
 
 @functools.cache
 def tls_context() -> ssl.SSLContext:
-    """The SDKs' own default certificate check, built once: every client built it again (30 ms of CPU each)."""
+    """The SDKs' own default certificate check, built once: every client built it again (about 50 ms of CPU)."""
     import httpx2  # the SDKs' HTTP client
 
     return httpx2.create_ssl_context()

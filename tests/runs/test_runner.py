@@ -75,8 +75,9 @@ async def test_faults_still_give_right_verdicts_and_no_prompt_answered_twice(scr
     scripted_server.answer = oracle
     scripted_server.inject(Fault.rate_limit(retry_after=0.1), Fault.server_error(), Fault.slow(3.0),
                            Fault.garbled(), Fault.reset(), Fault.server_error(503))
-    # the 429 and the 503 leave one call in flight: the slow one, waited for until its timeout, twice
-    # (it was sent with others in flight); 0.5 s is ample for answers with no latency, as in test_callpath
+    # the 429 and the 503 leave one call in flight, the slow one: it is waited for until its timeout, then
+    # its slot is held as long again (it was sent with others in flight). 0.5 s is ample for answers with
+    # no latency, as in test_callpath
     run = await run_once(scripted_server, tmp_path / "run", cache=False, timeout=0.5)
     assert {v.example_id: v.winner for v in run.verdicts} == {e.id: e.gold for e in EXAMPLES}
     assert sum(scripted_server.faults_served.values()) == 6

@@ -25,8 +25,13 @@ if "JUDGEKIT_DATA_DIR" not in os.environ and STAGED.is_dir():
 # Under xdist the embedded model runs on one worker while the others run the
 # rest: one llama.cpp thread leaves them their cores (two threads bought the
 # model worker nothing against a busy neighbour, and slowed the neighbour).
+# BLAS likewise (numpy, scipy, scikit-learn): a worker per core is all the
+# parallelism there is, and a BLAS thread waiting for a busy core turns a
+# 0.1 ms product into 9 ms (read before numpy loads its BLAS, hence here).
 if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
     os.environ.setdefault("JUDGEKIT_THREADS", "1")
+    for variable in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(variable, "1")
 
 REQUIRE_DATA = os.environ.get("JUDGEKIT_REQUIRE_DATA") == "1"
 """Set by .ci/run: a test that needs the staged data fails instead of skipping."""

@@ -76,7 +76,7 @@ def labelled_items(run: RunRecords) -> LabelledItems:
         judge=[verdicts[e.id].label for e in examples],
         votes=[e.votes for e in examples],
         cluster_keys=[e.cluster if e.cluster is not None else e.input for e in examples],
-        content=[_content_key(e) for e in examples],
+        content=[content_key(e) for e in examples],
     )
 
 
@@ -100,6 +100,9 @@ class Classify:
 
     name = "classify"
     summary_figures = (*FIGURES, "invalid_rate", "tpr", "tnr")
+
+    def content_key(self, item: LabelledOutput) -> str:
+        return content_key(item)
 
     def row(self, run: RunRecords, options: Options) -> dict[str, Any]:
         labels = labels_of(run)
@@ -239,6 +242,7 @@ def _shared(items_1: LabelledItems, items_2: LabelledItems) -> tuple[LabelledIte
     return items_1.subset(keep_1), items_2.subset(keep_2)
 
 
-def _content_key(example: LabelledOutput) -> str:
+def content_key(example: LabelledOutput) -> str:
+    """What makes two labelled outputs the same: input, output, context, reference and the human label."""
     data = [example.input, example.output, example.context, example.reference, example.gold]
     return hashlib.sha256(json.dumps(data, ensure_ascii=False).encode("utf-8")).hexdigest()

@@ -1,7 +1,7 @@
 """Drift: two runs of "the same" judge on the same items (another date, provider version, quantisation, server).
 
-Items pair up by content (``kind.match_by_content``: every field of the item
-but its id and metadata). A run's verdict on an item is a pairwise run's
+Items pair up by content as ``compare`` pairs them (the run kind's
+``content_key``, matched by ``kind.match_by_content``). A run's verdict on an item is a pairwise run's
 final verdict (``a``, ``b``, ``tie``, ``invalid``), a classify run's label
 (or ``invalid``), a pointwise run's score on each criterion (or ``invalid``),
 each criterion apart; ``by_order`` adds each presentation order's verdict of
@@ -13,14 +13,12 @@ paired test (``Kind.paired``, as ``compare`` tests two runs).
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 import numpy as np
 
 from judgekit.agreement.pairwise import kappa_from_table
-from judgekit.analysis.kind import Options, match_by_content, remembered
+from judgekit.analysis.kind import Kind, Options, match_by_content, remembered
 from judgekit.analysis.kinds import kind_of
 from judgekit.errors import BadInput
 from judgekit.records import RunInMemory, RunRecords, Usage
@@ -93,16 +91,17 @@ def headline_test(kind: Any, part_a: RunRecords, part_b: RunRecords, options: Op
 
 def paired_ids(run_a: RunRecords, run_b: RunRecords) -> tuple[list[str], list[str]]:
     """The ids of the items both runs judged, paired by content, in run A's order."""
-    (ids_a, keys_a), (ids_b, keys_b) = _judged_content(run_a), _judged_content(run_b)
+    kind = kind_of([run_a, run_b])
+    (ids_a, keys_a), (ids_b, keys_b) = _judged_content(run_a, kind), _judged_content(run_b, kind)
     return match_by_content(keys_a, ids_a, keys_b, ids_b)
 
 
-def _judged_content(run: RunRecords) -> tuple[list[str], list[str]]:
+def _judged_content(run: RunRecords, kind: Kind) -> tuple[list[str], list[str]]:
     """The ids of the items the run judged and their content keys, remembered (``compare`` asks per pair)."""
     def compute() -> tuple[list[str], list[str]]:
         judged = {v.example_id for v in run.verdicts}
         items = [e for e in run.examples if e.id in judged]
-        return [e.id for e in items], [_content(e) for e in items]
+        return [e.id for e in items], [kind.content_key(e) for e in items]
 
     return remembered(run, ("judged content",), compute)
 
@@ -118,11 +117,6 @@ def restricted(run: RunRecords, ids: list[str]) -> RunRecords:
     manifest = run.manifest.model_copy(update={"n_examples": len(ids), "n_verdicts": len(ids),
                                                "usage": sum((v.usage for v in kept), Usage())})
     return RunInMemory(run.path, manifest, [examples[i] for i in ids], kept)
-
-
-def _content(example: Any) -> str:
-    data = example.model_dump(mode="json", exclude={"id", "metadata"})
-    return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()
 
 
 def _verdicts(run: RunRecords, ids: list[str]) -> list[str]:

@@ -73,6 +73,11 @@ class Kind(Protocol):
     def lower_is_better(self, figure: str) -> bool:
         """True for error figures (MAE): ranked ascending."""
 
+    def content_key(self, item: Any) -> str:
+        """What makes two items of this kind the same in two runs (their texts, and the human labels where the
+        kind pairs on them; never the id, which two files may give to different texts): ``paired``, the
+        leaderboard and ``drift`` match items by this key."""
+
     def paired(self, run_1: RunRecords, run_2: RunRecords, figures: tuple[str, str],
                options: Options) -> dict[str, Any] | str | None:
         """Each run's ranked figure on the items both judged (paired by content) and a paired test.

@@ -337,6 +337,9 @@ class Pairwise:
     def row(self, run: RunRecords, options: Options) -> dict[str, Any]:
         return run_row(run, options)
 
+    def content_key(self, item: Example) -> str:
+        return content_key(item)
+
     def ranked_figure(self, row: dict[str, Any], rank_by: str) -> str:
         if rank_by == "headline":
             return row["headline"]
@@ -478,20 +481,21 @@ def _keyed_items(run: RunRecords) -> tuple[JudgedItems, list[str]]:
 
 
 def content_keys(run: RunRecords, items: JudgedItems) -> list[str]:
-    """A hash of each judged example's instruction and responses (what makes two examples the same).
+    """Each judged example's ``content_key``, in the items' order."""
+    examples: dict[str, Example] = {e.id: e for e in run.examples}
+    return [content_key(examples[item]) for item in items.ids]
+
+
+def content_key(example: Example) -> str:
+    """A hash of the example's instruction and responses (what makes two examples the same).
 
     An example with no text at all (pairs derived from scores whose texts the
     dataset does not ship, such as HANNA's) can only be known by its id.
     """
-    examples: dict[str, Example] = {e.id: e for e in run.examples}
-
-    def key(e: Example) -> str:
-        if not (e.instruction or e.response_a or e.response_b):
-            return f"id:{e.id}"
-        text = json.dumps([e.instruction, e.response_a, e.response_b], ensure_ascii=False)
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-    return [key(examples[item]) for item in items.ids]
+    if not (example.instruction or example.response_a or example.response_b):
+        return f"id:{example.id}"
+    text = json.dumps([example.instruction, example.response_a, example.response_b], ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def _excess(run: RunRecords, runs: Sequence[RunRecords], options: Options) -> dict[str, Any]:

@@ -111,6 +111,9 @@ class Pointwise:
     name = "pointwise"
     summary_figures = TABLE_FIGURES
 
+    def content_key(self, item: ScoredExample) -> str:
+        return content_key(item)
+
     def row(self, run: RunRecords, options: Options) -> dict[str, Any]:
         """Common fields; every figure over the rank scope at the top level; ``criteria``: each criterion's."""
         statistics = run_statistics(run)
@@ -252,12 +255,12 @@ def _shared(run_1: RunRecords, run_2: RunRecords) -> tuple[list[str], list[str]]
     rated_2 = {v.example_id for v in run_2.verdicts}
     one = [e for e in run_1.examples if e.id in rated_1]
     two = [e for e in run_2.examples if e.id in rated_2]
-    keys_1 = remembered(run_1, ("content",), lambda: [_content_key(e) for e in one])
-    keys_2 = remembered(run_2, ("content",), lambda: [_content_key(e) for e in two])
+    keys_1 = remembered(run_1, ("content",), lambda: [content_key(e) for e in one])
+    keys_2 = remembered(run_2, ("content",), lambda: [content_key(e) for e in two])
     return match_by_content(keys_1, [e.id for e in one], keys_2, [e.id for e in two])
 
 
-def _content_key(example: ScoredExample) -> str:
+def content_key(example: ScoredExample) -> str:
     """What makes two scored responses the same: input, texts, system and human scores (not the id)."""
     data = example.model_dump(mode="json", include={"input_id", "instruction", "response", "system", "criteria"})
     return hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode("utf-8")).hexdigest()

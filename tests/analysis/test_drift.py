@@ -143,3 +143,19 @@ def test_classify_drift_compares_labels_and_tests_kappa(tmp_path, monkeypatch, c
     assert "invalid" in a and data["transitions"] == {x: {"pass": n} for x, n in sorted(Counter(a).items())}
     assert data["items"] == [f"labels/q{i}" for i, x in enumerate(a) if x != "pass"]
     assert data["headline"] == "cohen_kappa" and CONTRACT <= set(data)
+
+
+def test_drift_pairs_items_as_compare_does_textless_pairs_by_id(tmp_path):
+    """Pairs derived from scores carry no text (HANNA's): compare knows them by id, and so must drift. Two runs
+    holding the same six items in opposite orders with the same verdicts have drifted nowhere."""
+    from run_dirs import pairs, pairwise_run
+
+    from judgekit.analysis.drift import drift_figures
+
+    items = pairs(6, gold="ab", instruction="", response_a="", response_b="")
+    picks = [("a", "a"), ("b", "b"), ("a", "a"), ("a", "a"), ("b", "b"), ("tie", "tie")]
+    pairwise_run(tmp_path / "one", picks, examples=items)
+    pairwise_run(tmp_path / "two", picks[::-1], examples=items[::-1])
+    data = drift_figures(read_run(tmp_path / "one"), read_run(tmp_path / "two"))
+    assert data["n"] == 6 and data["changed"] == 0 and data["cohen_kappa"] == 1.0
+    assert data["transitions"] == {"a": {"a": 3}, "b": {"b": 2}, "tie": {"tie": 1}}

@@ -104,6 +104,9 @@ class Classify:
     def content_key(self, item: LabelledOutput) -> str:
         return content_key(item)
 
+    def decisions(self, run: RunRecords, *, by_order: bool = False) -> dict[str | None, dict[str, Any]]:
+        return {} if by_order else {None: {v.example_id: v.decision for v in run.verdicts}}
+
     def row(self, run: RunRecords, options: Options) -> dict[str, Any]:
         labels = labels_of(run)
         items = labelled_items(run)

@@ -24,7 +24,6 @@ from judgekit.errors import BadInput
 from judgekit.records import RunInMemory, RunRecords, Usage
 
 INVALID = "invalid"
-ORDERS = {"original": False, "swapped": True}
 
 
 def drift_figures(run_a: RunRecords, run_b: RunRecords, *, by_order: bool = False,
@@ -34,10 +33,11 @@ def drift_figures(run_a: RunRecords, run_b: RunRecords, *, by_order: bool = Fals
     kind = kind_of([run_a, run_b])
     data, part_a, part_b = verdict_drift(run_a, run_b)
     data |= headline_test(kind, part_a, part_b, options)
-    if by_order and kind.name == "pairwise":
+    orders_a, orders_b = (kind.decisions(part, by_order=True) if by_order else {} for part in (part_a, part_b))
+    if orders_a:
         ids_a, ids_b = [e.id for e in part_a.examples], [e.id for e in part_b.examples]
-        data["by_order"] = {order: transitions(*_order_verdicts(part_a, part_b, ids_a, ids_b, swapped))
-                            for order, swapped in ORDERS.items()}
+        data["by_order"] = {order: transitions(*_both_decided(orders_a[order], orders_b[order], ids_a, ids_b))
+                            for order in orders_a}
     return data
 
 
@@ -50,13 +50,14 @@ def verdict_drift(run_a: RunRecords, run_b: RunRecords) -> tuple[dict[str, Any],
     part_a, part_b = restricted(run_a, ids_a), restricted(run_b, ids_b)
     data: dict[str, Any] = {"run_a": str(run_a.path), "run_b": str(run_b.path), "kind": kind.name,
                             "judge_a": run_a.manifest.judge, "judge_b": run_b.manifest.judge}
-    if kind.name == "pointwise":
-        by_criterion = {name: transitions(*pair, ids_a) for name, pair in _scores(part_a, part_b, ids_a, ids_b).items()}
+    aspects = _aligned(kind.decisions(part_a), kind.decisions(part_b), ids_a, ids_b)
+    if list(aspects) == [None]:
+        data |= transitions(*aspects[None], ids_a)
+    else:  # one aspect per criterion
+        by_criterion = {name: transitions(*pair, ids_a) for name, pair in aspects.items()}
         changed = sorted({i for part in by_criterion.values() for i in part["items"]}, key=ids_a.index)
         data |= {"n": len(ids_a), "changed": len(changed), "changed_rate": len(changed) / len(ids_a),
                  "items": changed, "criteria": by_criterion}
-    else:
-        data |= transitions(_verdicts(part_a, ids_a), _verdicts(part_b, ids_b), ids_a)
     return data, part_a, part_b
 
 
@@ -119,34 +120,26 @@ def restricted(run: RunRecords, ids: list[str]) -> RunRecords:
     return RunInMemory(run.path, manifest, [examples[i] for i in ids], kept)
 
 
-def _verdicts(run: RunRecords, ids: list[str]) -> list[str]:
-    by_id = {v.example_id: v for v in run.verdicts}
-    return [by_id[i].decision if by_id[i].decision is not None else INVALID for i in ids]
+def as_text(decision: Any) -> str:
+    """A decision as drift and stability tabulate it: the label, the score (``4``, ``3.5``) or ``invalid``."""
+    if decision is None:
+        return INVALID
+    return f"{decision:g}" if isinstance(decision, float) else str(decision)
 
 
-def _order_verdicts(run_a: RunRecords, run_b: RunRecords, ids_a: list[str], ids_b: list[str],
-                    swapped: bool) -> tuple[list[str], list[str], list[str]]:
-    """Both runs' verdicts in one presentation order, on the items where both judged that order."""
-    def winners(run: RunRecords) -> dict[str, str]:
-        return {v.example_id: (o.winner or INVALID) for v in run.verdicts for o in v.orders if o.swapped == swapped}
+def _aligned(decided_a: dict[str | None, dict[str, Any]], decided_b: dict[str | None, dict[str, Any]],
+             ids_a: list[str], ids_b: list[str]) -> dict[str | None, tuple[list[str], list[str]]]:
+    """Per aspect both runs decided on every paired item: each run's decisions as text, in pair order."""
+    return {aspect: ([as_text(found[i]) for i in ids_a], [as_text(decided_b[aspect][j]) for j in ids_b])
+            for aspect, found in decided_a.items()
+            if aspect in decided_b and all(i in found for i in ids_a) and all(j in decided_b[aspect] for j in ids_b)}
 
-    found_a, found_b = winners(run_a), winners(run_b)
+
+def _both_decided(found_a: dict[str, Any], found_b: dict[str, Any], ids_a: list[str],
+                  ids_b: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """Both runs' decisions on the paired items both decided (one presentation order), and run A's ids."""
     kept = [(i, j) for i, j in zip(ids_a, ids_b, strict=True) if i in found_a and j in found_b]
-    return [found_a[i] for i, _ in kept], [found_b[j] for _, j in kept], [i for i, _ in kept]
-
-
-def _scores(run_a: RunRecords, run_b: RunRecords, ids_a: list[str],
-            ids_b: list[str]) -> dict[str, tuple[list[str], list[str]]]:
-    """Per criterion both runs rated: each run's score as text (or ``invalid``), on every paired item."""
-    by_a, by_b = ({v.example_id: v for v in run.verdicts} for run in (run_a, run_b))
-    criteria = [c for c in dict.fromkeys(c for v in run_a.verdicts for c in v.criteria)
-                if all(c in by_a[i].criteria and c in by_b[j].criteria for i, j in zip(ids_a, ids_b, strict=True))]
-
-    def text(score: float | None) -> str:
-        return INVALID if score is None else f"{score:g}"
-
-    return {c: ([text(by_a[i].criteria[c].score) for i in ids_a], [text(by_b[j].criteria[c].score) for j in ids_b])
-            for c in criteria}
+    return [as_text(found_a[i]) for i, _ in kept], [as_text(found_b[j]) for _, j in kept], [i for i, _ in kept]
 
 
 def drift_pairs(runs: list[RunRecords], rows: list[dict[str, Any]],

@@ -78,6 +78,17 @@ class Kind(Protocol):
         kind pairs on them; never the id, which two files may give to different texts): ``paired``, the
         leaderboard and ``drift`` match items by this key."""
 
+    def decisions(self, run: RunRecords, *, by_order: bool = False) -> dict[str | None, dict[str, Any]]:
+        """Each judged item's decision by item id, per aspect; None for an invalid one. What ``drift`` and
+        ``stability`` count changes of.
+
+        One aspect, keyed None, for a kind that gives each item one decision
+        (pairwise: a, b or tie; classify: the label); one per criterion for
+        pointwise (the score). ``by_order``: each presentation order's decision
+        instead, keyed by order (pairwise ``original``, ``swapped``), or nothing
+        for a kind without orders.
+        """
+
     def paired(self, run_1: RunRecords, run_2: RunRecords, figures: tuple[str, str],
                options: Options) -> dict[str, Any] | str | None:
         """Each run's ranked figure on the items both judged (paired by content) and a paired test.

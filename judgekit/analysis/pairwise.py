@@ -340,6 +340,12 @@ class Pairwise:
     def content_key(self, item: Example) -> str:
         return content_key(item)
 
+    def decisions(self, run: RunRecords, *, by_order: bool = False) -> dict[str | None, dict[str, Any]]:
+        if not by_order:
+            return {None: {v.example_id: v.decision for v in run.verdicts}}
+        return {name: {v.example_id: o.winner for v in run.verdicts for o in v.orders if o.swapped == swapped}
+                for name, swapped in (("original", False), ("swapped", True))}
+
     def ranked_figure(self, row: dict[str, Any], rank_by: str) -> str:
         if rank_by == "headline":
             return row["headline"]

@@ -114,6 +114,15 @@ class Pointwise:
     def content_key(self, item: ScoredExample) -> str:
         return content_key(item)
 
+    def decisions(self, run: RunRecords, *, by_order: bool = False) -> dict[str | None, dict[str, Any]]:
+        if by_order:
+            return {}
+        found: dict[str | None, dict[str, Any]] = {}
+        for rating in run.verdicts:
+            for name, criterion in rating.criteria.items():
+                found.setdefault(name, {})[rating.example_id] = criterion.score
+        return found
+
     def row(self, run: RunRecords, options: Options) -> dict[str, Any]:
         """Common fields; every figure over the rank scope at the top level; ``criteria``: each criterion's."""
         statistics = run_statistics(run)

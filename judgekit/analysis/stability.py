@@ -28,14 +28,11 @@ from typing import Any
 import numpy as np
 
 from judgekit.agreement.retest import flip_rate, icc_absolute, item_sd, repeat_agreement
-from judgekit.analysis.drift import restricted
+from judgekit.analysis.drift import as_text, restricted
 from judgekit.analysis.kind import Options
 from judgekit.analysis.kinds import kind_of
 from judgekit.records import RunRecords
 from judgekit.runs.stability import read_repeats
-
-INVALID = "invalid"
-"""The verdict of an invalid record (it counts as a category: turning invalid is a change)."""
 
 
 @dataclass(frozen=True)
@@ -75,19 +72,23 @@ def rerun_flip_rate(run_dir: Path) -> FlipRate:
 
 
 def verdict_tables(runs: Sequence[RunRecords]) -> dict[str | None, VerdictTable]:
-    """Each unit's verdicts across the repeats: one table (key None), or one per criterion of a pointwise run."""
+    """Each unit's verdicts across the repeats, per aspect of the kind's ``decisions``: one table (key None),
+    or one per criterion of a pointwise run, whose scores also go into ``scores`` as numbers."""
     ids = common_ids(runs)
-    by_id = [{v.example_id: v for v in run.verdicts} for run in runs]
-    if runs[0].manifest.kind != "pointwise":
-        return {None: VerdictTable(ids, [tuple(_decision(found[i]) for found in by_id) for i in ids])}
-    criteria = dict.fromkeys(c for found in by_id for v in found.values() for c in v.criteria)
+    kind = kind_of(runs)
+    decided = [kind.decisions(run) for run in runs]
+    aspects = dict.fromkeys(aspect for found in decided for aspect in found)
     tables = {}
-    for criterion in criteria:
-        rated = [i for i in ids if all(criterion in found[i].criteria for found in by_id)]
-        scores = [[found[i].criteria[criterion].score for found in by_id] for i in rated]
-        valid = [(i, row) for i, row in zip(rated, scores, strict=True) if None not in row]
-        tables[criterion] = VerdictTable(
-            rated, [tuple(INVALID if s is None else f"{s:g}" for s in row) for row in scores],
+    for aspect in aspects:
+        rated = [i for i in ids if all(i in found.get(aspect, {}) for found in decided)]
+        values = [[found[aspect][i] for found in decided] for i in rated]
+        verdicts = [tuple(as_text(value) for value in row) for row in values]
+        if aspect is None or not all(isinstance(v, float) for row in values for v in row if v is not None):
+            tables[aspect] = VerdictTable(rated, verdicts)  # labels, not scores
+            continue
+        valid = [(i, row) for i, row in zip(rated, values, strict=True) if None not in row]
+        tables[aspect] = VerdictTable(
+            rated, verdicts,
             scores=np.array([row for _, row in valid], dtype=np.float64).reshape(len(valid), len(runs)),
             scored_ids=[i for i, _ in valid])
     return tables
@@ -124,7 +125,7 @@ def stability_figures(runs: Sequence[RunRecords], options: Options = Options()) 
         "headline_ci": cis[0],
         "sampling_se": float(np.mean(widths)) if widths else None,
     }
-    if kind.name != "pointwise":
+    if list(tables) == [None]:
         return data | _verdict_figures(tables[None], options)
     criteria = {name: _verdict_figures(table, options) | _score_figures(table) for name, table in tables.items()}
     pooled = [row for table in tables.values() for row in table.verdicts]
@@ -179,11 +180,6 @@ def _codes(verdicts: Sequence[tuple[str, ...]]) -> tuple[np.ndarray, list[str]]:
     labels = sorted({v for row in verdicts for v in row})
     index = {label: i for i, label in enumerate(labels)}
     return np.array([[index[v] for v in row] for row in verdicts], dtype=np.int64), labels
-
-
-def _decision(record: Any) -> str:
-    decision = record.decision
-    return decision if decision is not None else INVALID
 
 
 def _number(value: float) -> float | None:

@@ -37,7 +37,8 @@ def test_a_staged_set_splits_with_clusters_whole_and_every_label_share_within_3_
     out = tmp_path / "split"
     code, info, err = _split(monkeypatch, capsys, dataset, "--test", "0.3", "--seed", "11", "--out", out)
     assert code == 0, err
-    whole = load_dataset(dataset).examples
+    loaded = load_dataset(dataset)
+    whole = loaded.examples
     split = read_split(out)
     dev, test = split.dev.examples, split.test.examples
     assert sorted(e.id for e in dev + test) == sorted(e.id for e in whole)
@@ -54,7 +55,7 @@ def test_a_staged_set_splits_with_clusters_whole_and_every_label_share_within_3_
     assert info["test"]["labels"] == dict(Counter(stratum(e) for e in test))
     assert info["test"]["clusters"] == len({cluster_key(e) for e in test})
     assert info["test"]["content_hash"] == content_hash(test) and info["dev"]["content_hash"] == content_hash(dev)
-    assert info["source_hash"] == load_dataset(dataset).content_hash
+    assert info["source_hash"] == loaded.content_hash
 
 
 def test_the_same_seed_gives_the_same_split_and_another_seed_another(tmp_path, monkeypatch, capsys):

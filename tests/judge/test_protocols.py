@@ -153,3 +153,16 @@ def test_parser_formats_are_listed_once():
 
     assert PARSER_FORMATS == get_args(ParserFormat)
     assert set(READS["slot"]) | set(READS["score"]) == set(PARSER_FORMATS)
+
+
+def test_a_built_in_spec_is_parsed_once_and_a_users_file_every_time(tmp_path):
+    """Built-in specs are package data: analysis asks for a run's protocol per run, so they are parsed once.
+    A user's spec file may change between two loads in one process (a notebook editing it): read every time."""
+    assert load_protocol("llmbar/vanilla") is load_protocol("llmbar/vanilla")
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("description: mine\ncitation: none\nstrategy: pairwise\n"
+                    "templates: {compare: 'A {{ output_1 }} B {{ output_2 }}'}\n", encoding="utf-8")
+    first = load_protocol(mine)
+    mine.write_text(mine.read_text(encoding="utf-8").replace("description: mine", "description: edited"),
+                    encoding="utf-8")
+    assert first.description == "mine" and load_protocol(mine).description == "edited"

@@ -31,9 +31,9 @@ _FRACTION = re.compile(r"^(\d+) / (\d+) = [\d.]+%$")
 
 
 @cache
-def _subset(dataset_id: str, evaluator_dir: Path):
-    """Each subset is loaded once for all its runs."""
-    return load_subset(evaluator_dir, dataset_id)
+def _subset(dataset_id: str, subset_dir: Path):
+    """Each subset is loaded once for all its runs (``load_subset`` reads the subset folder's dataset.json)."""
+    return load_subset(next(subset_dir.glob("evaluators/*/*")), dataset_id)
 
 
 def _fraction(text: str) -> tuple[int, int]:
@@ -51,7 +51,7 @@ def test_import_and_report_reproduce_statistics(evaluator_dir, data_dir, tmp_pat
     if evaluator_dir is None:
         pytest.fail(f"no LLMBar evaluator runs under {_ROOT}")
     published = json.loads((evaluator_dir / "statistics.json").read_text())
-    dataset = _subset(dataset_for(evaluator_dir), evaluator_dir)
+    dataset = _subset(dataset_for(evaluator_dir), evaluator_dir.resolve().parents[2])
     import_llmbar(evaluator_dir, tmp_path / "run", dataset=dataset)
     row = run_row(read_run(tmp_path / "run"), Options(n_resamples=50))
 

@@ -423,36 +423,31 @@ def read_jsonl(path: Path, model: type[Record]) -> Iterator[Any]:
         raise BadInput(f"{path}: file not found") from None
     except UnicodeDecodeError as e:
         raise BadInput(f"{path}: not UTF-8 text (byte {e.start})") from None
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
+    for lineno, line in _numbered_lines(text):
         try:
             yield model.model_validate_json(line)  # parsed and checked in one pass: a third faster
-        except ValidationError:
-            yield _line_record(path, lineno, line, model)
-
-
-def _line_record(path: Path, lineno: int, line: str, model: type[Record]) -> Any:
-    """A line that did not validate, read again in two steps so that the error names the line and the field."""
-    try:
-        data = json.loads(line)
-    except json.JSONDecodeError as e:
-        raise BadInput(f"{path}:{lineno}: invalid JSON ({e.msg})") from None
-    try:
-        return model.model_validate(data)
-    except ValidationError as e:
-        raise BadInput(f"{path}:{lineno}: {describe_validation_error(e)}") from None
+        except ValidationError:  # read again in two steps, so that the error names the line and the field
+            try:
+                yield model.model_validate(_decoded(line, str(path), lineno))
+            except ValidationError as e:
+                raise BadInput(f"{path}:{lineno}: {describe_validation_error(e)}") from None
 
 
 def json_lines(text: str, name: str) -> Iterator[tuple[int, Any]]:
     """(line number, decoded value) per non-blank line; bad JSON names the file and line."""
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            yield lineno, json.loads(line)
-        except json.JSONDecodeError as e:
-            raise BadInput(f"{name}:{lineno}: invalid JSON ({e.msg})") from None
+    for lineno, line in _numbered_lines(text):
+        yield lineno, _decoded(line, name, lineno)
+
+
+def _numbered_lines(text: str) -> Iterator[tuple[int, str]]:
+    return ((lineno, line) for lineno, line in enumerate(text.splitlines(), start=1) if line.strip())
+
+
+def _decoded(line: str, name: str, lineno: int) -> Any:
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as e:
+        raise BadInput(f"{name}:{lineno}: invalid JSON ({e.msg})") from None
 
 
 MAX_YAML_ALIAS_VALUES = 1_000_000

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from judgekit.agreement.pairwise import kappa_from_table
-from judgekit.analysis.kind import Kind, Options, match_by_content, remembered
+from judgekit.analysis.kind import Kind, Options, content_keys, match_by_content
 from judgekit.analysis.kinds import kind_of
 from judgekit.errors import BadInput
 from judgekit.records import RunInMemory, RunRecords, Usage
@@ -98,13 +98,11 @@ def paired_ids(run_a: RunRecords, run_b: RunRecords) -> tuple[list[str], list[st
 
 
 def _judged_content(run: RunRecords, kind: Kind) -> tuple[list[str], list[str]]:
-    """The ids of the items the run judged and their content keys, remembered (``compare`` asks per pair)."""
-    def compute() -> tuple[list[str], list[str]]:
-        judged = {v.example_id for v in run.verdicts}
-        items = [e for e in run.examples if e.id in judged]
-        return [e.id for e in items], [kind.content_key(e) for e in items]
-
-    return remembered(run, ("judged content",), compute)
+    """The ids of the items the run judged, in the examples' order, and their content keys."""
+    judged = {v.example_id for v in run.verdicts}
+    keys = content_keys(run, kind.content_key)
+    ids = [e.id for e in run.examples if e.id in judged]
+    return ids, [keys[i] for i in ids]
 
 
 def restricted(run: RunRecords, ids: list[str]) -> RunRecords:

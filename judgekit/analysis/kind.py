@@ -192,6 +192,12 @@ def remembered(run: RunRecords, question: tuple, compute: Callable[[], Any]) -> 
     return answers[question]
 
 
+def content_keys(run: RunRecords, key: Callable[[Any], str]) -> dict[str, str]:
+    """Each item's content key (``key``: its kind's ``content_key``) by id, remembered for the run: the kind's
+    pairing and drift both ask, once per pair the run is in."""
+    return remembered(run, ("content keys",), lambda: {e.id: key(e) for e in run.examples})
+
+
 def estimate(interval: Interval | None) -> float | None:
     """An interval's point value for JSON: None when absent or undefined (NaN)."""
     if interval is None or math.isnan(interval.estimate):

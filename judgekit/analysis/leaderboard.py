@@ -17,7 +17,7 @@ from typing import Any
 from judgekit.agreement import adjust_p_values, proportion_ci
 from judgekit.agreement.selective import selective_curve
 from judgekit.analysis.kind import Options, match_by_content
-from judgekit.analysis.pairwise import PAIRWISE, content_keys, judged_items
+from judgekit.analysis.pairwise import PAIRWISE, item_keys, judged_items
 from judgekit.analysis.trust import confidences
 from judgekit.errors import BadInput
 from judgekit.records import RunInMemory, RunRecords
@@ -90,7 +90,7 @@ def confident_half(run: RunRecords) -> dict[str, Any] | None:
 def _restricted(other: RunRecords, anchor: RunRecords) -> RunInMemory:
     """``other`` on the examples ``anchor`` judged (matched by content), refused unless the labels agree."""
     items, theirs = judged_items(anchor), judged_items(other)
-    mine, matched = match_by_content(content_keys(anchor, items), items.ids, content_keys(other, theirs), theirs.ids)
+    mine, matched = match_by_content(item_keys(anchor, items), items.ids, item_keys(other, theirs), theirs.ids)
     if len(mine) < len(items.ids):
         missing = next(item for item in items.ids if item not in set(mine))
         raise BadInput(f"{other.path}: has no verdict for {missing}; cannot pair it with this run")

@@ -47,6 +47,7 @@ from judgekit.analysis.kind import (
     Options,
     bounds,
     common_fields,
+    content_keys,
     estimate,
     match_by_content,
     remembered,
@@ -481,15 +482,15 @@ def _keyed_items(run: RunRecords) -> tuple[JudgedItems, list[str]]:
     """The run's judged items and their content keys, remembered: ``compare`` pairs a run with every other."""
     def compute() -> tuple[JudgedItems, list[str]]:
         items = judged_items(run)
-        return items, content_keys(run, items)
+        return items, item_keys(run, items)
 
-    return remembered(run, ("keyed items",), compute)
+    return remembered(run, ("judged items",), compute)
 
 
-def content_keys(run: RunRecords, items: JudgedItems) -> list[str]:
+def item_keys(run: RunRecords, items: JudgedItems) -> list[str]:
     """Each judged example's ``content_key``, in the items' order."""
-    examples: dict[str, Example] = {e.id: e for e in run.examples}
-    return [content_key(examples[item]) for item in items.ids]
+    keys = content_keys(run, content_key)
+    return [keys[item] for item in items.ids]
 
 
 def content_key(example: Example) -> str:

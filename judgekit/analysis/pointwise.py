@@ -26,7 +26,15 @@ import numpy as np
 from judgekit.agreement.scores import FIGURES, Counts, ScoreAgreement, score_statistics
 from judgekit.agreement.significance import swap_test
 from judgekit.agreement.uncertainty import Statistic, bootstrap_cis
-from judgekit.analysis.kind import Options, bounds, common_fields, estimate, match_by_content, remembered
+from judgekit.analysis.kind import (
+    Options,
+    bounds,
+    common_fields,
+    content_keys,
+    estimate,
+    match_by_content,
+    remembered,
+)
 from judgekit.errors import BadInput
 from judgekit.records import HEADLINES, Rating, RunRecords, ScoredExample
 
@@ -264,9 +272,9 @@ def _shared(run_1: RunRecords, run_2: RunRecords) -> tuple[list[str], list[str]]
     rated_2 = {v.example_id for v in run_2.verdicts}
     one = [e for e in run_1.examples if e.id in rated_1]
     two = [e for e in run_2.examples if e.id in rated_2]
-    keys_1 = remembered(run_1, ("content",), lambda: [content_key(e) for e in one])
-    keys_2 = remembered(run_2, ("content",), lambda: [content_key(e) for e in two])
-    return match_by_content(keys_1, [e.id for e in one], keys_2, [e.id for e in two])
+    keys_1, keys_2 = content_keys(run_1, content_key), content_keys(run_2, content_key)
+    return match_by_content([keys_1[e.id] for e in one], [e.id for e in one], [keys_2[e.id] for e in two],
+                            [e.id for e in two])
 
 
 def content_key(example: ScoredExample) -> str:
